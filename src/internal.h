@@ -1,0 +1,106 @@
+/* internal.h: what the library's own files share and callers never see: the context struct,
+ * error recording, the program cache, checked size arithmetic and small OpenCL helpers.
+ * Everything here is prefixed clattn__ (two underscores) and is not exported. */
+#ifndef CLATTN_INTERNAL_H
+#define CLATTN_INTERNAL_H
+
+#include "clattn.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+struct clattn_program_cache; /* runtime/program_cache.c */
+
+struct clattn_context {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl_ctx;
+    cl_command_queue queue;
+    int owns_queue;      /* 0 when the application gave us its queue */
+    int queue_profiling; /* the queue has CL_QUEUE_PROFILING_ENABLE */
+    clattn_device_caps caps;
+    struct clattn_program_cache *cache;
+    pthread_mutex_t error_lock;
+    char *last_error; /* heap, may hold a whole build log; never NULL after create */
+};
+
+/* ---- Errors (runtime/errors.c) ---- */
+/* Records a printf-style message as the context's last error and returns `status`, so a failure
+ * reads `return clattn__fail(ctx, CLATTN_ERROR_SHAPE_MISMATCH, "k has %lld heads ...", ...);`.
+ * ctx may be NULL (the message is then dropped). */
+clattn_status clattn__fail(clattn_context *ctx, clattn_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* For a failed OpenCL call: the message ends with the error's name (" (CL_OUT_OF_RESOURCES)").
+ * Allocation failures map to CLATTN_ERROR_OUT_OF_MEMORY, the rest to CLATTN_ERROR_OPENCL. */
+clattn_status clattn__cl_fail(clattn_context *ctx, cl_int err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+const char *clattn__cl_error_name(cl_int err);
+void clattn__clear_error(clattn_context *ctx);
+
+/* ---- Checked arithmetic (runtime/checked.c) ---- */
+/* Return 0 and store the result, or return 1 on overflow / negative operands. */
+int clattn__mul64(int64_t a, int64_t b, int64_t *out);
+int clattn__add64(int64_t a, int64_t b, int64_t *out);
+/* Product of n non-negative factors; 1 on overflow. */
+int clattn__prod64(const int64_t *factors, int n, int64_t *out);
+/* Bytes a strided tensor of `shape` (n dims, the last contiguous) spans: 1 + sum (shape_i - 1)
+ * * stride_i elements, times elem_size. 0 when any dimension is 0. 1 on overflow. */
+int clattn__span_bytes(const int64_t *shape, const int64_t *strides, int n, int64_t elem_size,
+                       int64_t *out);
+
+/* ---- Buffers and launches (runtime/clutil.c) ---- */
+/* Fails with CLATTN_ERROR_BUFFER_TOO_SMALL naming `what` when `mem` holds fewer than `bytes`. */
+clattn_status clattn__check_buffer(clattn_context *ctx, cl_mem mem, int64_t bytes,
+                                   const char *what);
+/* Device allocation with a clear message; `what` names the buffer. */
+clattn_status clattn__alloc(clattn_context *ctx, int64_t bytes, cl_mem_flags flags, void *host,
+                            const char *what, cl_mem *out);
+/* clEnqueueNDRangeKernel with error mapping; local may be NULL. */
+clattn_status clattn__launch(clattn_context *ctx, cl_kernel kernel, cl_uint dims,
+                             const size_t *global, const size_t *local, cl_uint num_wait,
+                             const cl_event *wait, cl_event *event, const char *what);
+/* Sets kernel arguments from a list of (size, pointer) pairs ending with size 0. */
+clattn_status clattn__set_args(clattn_context *ctx, cl_kernel kernel, const char *what, ...);
+/* Waits for wait_list and gives a marker event, for calls that enqueue nothing else. */
+clattn_status clattn__marker(clattn_context *ctx, cl_uint num_wait, const cl_event *wait,
+                             cl_event *event);
+
+/* ---- Kernel sources (runtime/kernel_registry.c, generated table in kernels_embedded.c) ---- */
+/* Source of cl/<family>.cl: embedded, or read from $CLATTN_KERNEL_DIR when set. A missing or
+ * empty file is CLATTN_ERROR_KERNEL_NOT_FOUND naming the file. *src is heap memory the caller
+ * frees. */
+clattn_status clattn__kernel_source(clattn_context *ctx, const char *family, char **src,
+                                    size_t *len);
+/* Names of the embedded families (without ".cl"), for selftest and prepare_all. */
+int clattn__kernel_family_count(void);
+const char *clattn__kernel_family_name(int i);
+
+/* ---- Program cache (runtime/program_cache.c) ---- */
+/* The program for cl/common.cl + cl/<family>.cl built with `options`, from the memory cache, the
+ * disk cache or a fresh build. The cache owns the program: do not release it. Thread-safe: two
+ * threads asking for the same (family, options) get one build. */
+clattn_status clattn__program(clattn_context *ctx, const char *family, const char *options,
+                              cl_program *out);
+/* A new kernel object from that program; the caller releases it. */
+clattn_status clattn__kernel(clattn_context *ctx, const char *family, const char *options,
+                             const char *kernel_name, cl_kernel *out);
+clattn_status clattn__cache_create(clattn_context *ctx);
+void clattn__cache_destroy(clattn_context *ctx);
+
+/* ---- Host-pointer helpers (runtime/clutil.c) ---- */
+/* A read-only device copy of host memory (NULL host gives a NULL buffer and success). */
+clattn_status clattn__upload(clattn_context *ctx, const void *host, int64_t bytes, const char *what,
+                             cl_mem *out);
+clattn_status clattn__download(clattn_context *ctx, cl_mem mem, void *host, int64_t bytes,
+                               cl_uint num_wait, const cl_event *wait, const char *what);
+void clattn__release_mem(cl_mem *mem);
+void clattn__release_event(cl_event *ev);
+
+#endif /* CLATTN_INTERNAL_H */

@@ -1,0 +1,42 @@
+/* sdpa_internal.h: the contract between the SDPA front end (src/api_sdpa.c: validation, plan,
+ * host wrappers), the dispatcher (src/dispatch*.c, pure) and the per-algorithm launchers
+ * (src/sdpa_naive.c, src/sdpa_flash_gpu.c, src/sdpa_flash_cpu.c). A launcher receives a problem
+ * that has already been validated and whose strides are all resolved, and a plan whose tiles fit.
+ */
+#ifndef CLATTN_SDPA_INTERNAL_H
+#define CLATTN_SDPA_INTERNAL_H
+
+#include "internal.h"
+
+/* A validated problem. Strides are in elements for (batch, head, seq); the last dim is
+ * contiguous. Mask strides are 0 in a broadcast dimension. scale is resolved (never 0). */
+typedef struct {
+    int64_t B, Hq, Hkv, Sq, Skv, D, Dv;
+    int64_t group; /* Hq / Hkv: query head h reads kv head h / group */
+    float scale;
+    int causal;
+    int has_mask, has_lse;
+    int64_t q_st[3], k_st[3], v_st[3], o_st[3], m_st[3];
+} clattn_sdpa_problem;
+
+typedef struct {
+    cl_mem q, k, v, mask, out, lse; /* mask and lse may be NULL */
+} clattn_sdpa_buffers;
+
+/* Each launcher enqueues the whole computation after `wait` and returns one event for it. */
+typedef clattn_status (*clattn_sdpa_launcher)(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                              const clattn_sdpa_plan *plan,
+                                              const clattn_sdpa_buffers *buf, cl_uint num_wait,
+                                              const cl_event *wait, cl_event *event);
+
+clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                 const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                                 cl_uint num_wait, const cl_event *wait, cl_event *event);
+clattn_status clattn__sdpa_flash_gpu(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                     const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                                     cl_uint num_wait, const cl_event *wait, cl_event *event);
+clattn_status clattn__sdpa_flash_cpu(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                     const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                                     cl_uint num_wait, const cl_event *wait, cl_event *event);
+
+#endif /* CLATTN_SDPA_INTERNAL_H */

@@ -1,0 +1,121 @@
+/* testutil.c: the shared test helpers declared in testutil.h. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int tu_passed, tu_failed;
+
+int tu_check(int cond, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s: ", cond ? "ok  " : "FAIL");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+    if (cond)
+        tu_passed++;
+    else
+        tu_failed++;
+    return cond;
+}
+
+int tu_finish(void) {
+    printf("%d passed, %d failed\n", tu_passed, tu_failed);
+    return (tu_failed == 0 && tu_passed > 0) ? 0 : 1;
+}
+
+static uint64_t tu_state;
+
+uint64_t tu_seed(void) {
+    if (tu_state == 0) {
+        const char *s = getenv("CLATTN_TEST_SEED");
+        uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
+        if (seed == 0) seed = 0x9E3779B97F4A7C15ull;
+        tu_state = seed;
+        printf("seed: CLATTN_TEST_SEED=%llu\n", (unsigned long long)seed);
+    }
+    return tu_state;
+}
+
+static uint64_t tu_next(void) {
+    tu_seed();
+    tu_state ^= tu_state >> 12;
+    tu_state ^= tu_state << 25;
+    tu_state ^= tu_state >> 27;
+    return tu_state * 0x2545F4914F6CDD1Dull;
+}
+
+double tu_uniform(void) {
+    return (double)(tu_next() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void tu_fill_uniform(float *x, int64_t n, float lo, float hi) {
+    for (int64_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)tu_uniform();
+}
+
+void tu_fill_normal(float *x, int64_t n, float scale) {
+    for (int64_t i = 0; i < n; i++) {
+        double u1 = tu_uniform(), u2 = tu_uniform();
+        if (u1 < 1e-300) u1 = 1e-300;
+        x[i] = (float)(scale * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    }
+}
+
+float *tu_alloc_floats(int64_t n) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (!p) {
+        printf("FAIL: test could not allocate %lld floats\n", (long long)n);
+        exit(1);
+    }
+    return p;
+}
+
+void tu_poison(float *x, int64_t n) {
+    const uint32_t nan_bits = 0x7fc0dead;
+    for (int64_t i = 0; i < n; i++) memcpy(&x[i], &nan_bits, sizeof nan_bits);
+}
+
+int tu_compare(const char *what, const float *got, const double *ref, int64_t n, double atol,
+               double rtol) {
+    int64_t bad = 0, worst = -1;
+    double worst_excess = -1.0;
+    for (int64_t i = 0; i < n; i++) {
+        double g = got[i], r = ref[i];
+        int ok;
+        if (isinf(r))
+            ok = (g == r);
+        else if (!isfinite(g))
+            ok = 0;
+        else
+            ok = fabs(g - r) <= atol + rtol * fabs(r);
+        if (!ok) bad++;
+        double excess = isfinite(g) && isfinite(r) ? fabs(g - r) - (atol + rtol * fabs(r))
+                                                   : (ok ? -1.0 : INFINITY);
+        if (excess > worst_excess) {
+            worst_excess = excess;
+            worst = i;
+        }
+    }
+    if (bad) {
+        printf("  %s: %lld of %lld elements out of tolerance; worst [%lld] got %.9g want %.9g\n",
+               what, (long long)bad, (long long)n, (long long)worst, (double)got[worst],
+               ref[worst]);
+    }
+    return bad == 0 && n > 0;
+}
+
+clattn_context *tu_context(void) {
+    clattn_context *ctx = NULL;
+    clattn_status st = clattn_context_create(NULL, &ctx);
+    if (st != CLATTN_SUCCESS) {
+        printf("FAIL: no OpenCL context: %s\n", clattn_status_string(st));
+        printf("0 passed, 1 failed\n");
+        exit(1);
+    }
+    return ctx;
+}

@@ -1,0 +1,44 @@
+/* testutil.h: helpers every test executable shares: a seeded random generator, poisoning,
+ * comparison against float64 references with a per-element report, and a pass/fail tally that
+ * ends each executable with the plain "N passed, N failed" line. */
+#ifndef CLATTN_TESTUTIL_H
+#define CLATTN_TESTUTIL_H
+
+#include "clattn.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+extern int tu_passed, tu_failed;
+
+/* Records one check; prints "ok"/"FAIL" with the formatted name. Returns cond. */
+int tu_check(int cond, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+#define TU_CHECK(cond, ...) tu_check((cond) ? 1 : 0, __VA_ARGS__)
+/* Prints the tally and returns the process exit code (0 only when nothing failed and something
+ * was checked). */
+int tu_finish(void);
+
+/* xorshift64* seeded from $CLATTN_TEST_SEED or the clock; the seed is printed once. */
+uint64_t tu_seed(void);
+double tu_uniform(void); /* [0, 1) */
+void tu_fill_uniform(float *x, int64_t n, float lo, float hi);
+void tu_fill_normal(float *x, int64_t n, float scale);
+float *tu_alloc_floats(int64_t n); /* malloc that aborts the test (not the library) on failure */
+/* Fills with a NaN bit pattern so an element the library never wrote fails every comparison. */
+void tu_poison(float *x, int64_t n);
+
+/* Compares got[i] with ref[i]: |got - ref| <= atol + rtol * |ref|, every element, NaN and Inf
+ * in got always failing (unless ref is the same infinity). Prints the worst element. Returns
+ * 1 when all pass. */
+int tu_compare(const char *what, const float *got, const double *ref, int64_t n, double atol,
+               double rtol);
+
+/* Creates the context the tests use ($CLATTN_DEVICE or the default); exits the test with a
+ * failure message when there is none. */
+clattn_context *tu_context(void);
+
+#endif

@@ -1,0 +1,45 @@
+/* clattn.c: the `clattn` command-line program: a table of subcommands, each in its own
+ * tools/cmd_<name>.c. */
+#include "clattn.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"devices", cmd_devices, "list OpenCL devices and their limits"},
+    {"selftest", cmd_selftest, "build every kernel and check each against the CPU reference"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: clattn <command> [options]   (clattn <command> --help for its options)\n"
+               "       clattn --version\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("clattn %s\n", clattn_version_string());
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "clattn: unknown command \"%s\"\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

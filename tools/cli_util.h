@@ -1,0 +1,33 @@
+/* cli_util.h: option parsing and context opening shared by the subcommands of `clattn`.
+ * Options are GNU-style long options: `--name value` or `--name=value`; flags take no value. */
+#ifndef CLATTN_CLI_UTIL_H
+#define CLATTN_CLI_UTIL_H
+
+#include "clattn.h"
+
+#include <stdint.h>
+
+typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_FLOAT } cli_opt_kind;
+
+typedef struct {
+    const char *name; /* without the leading dashes */
+    cli_opt_kind kind;
+    void *target;     /* int* for FLAG (set to 1), const char** for STRING, int64_t* for INT,
+                         double* for FLOAT */
+    const char *help; /* one line; "(required)" in it is only documentation */
+} cli_opt;
+
+/* Parses argv[1..] against opts (terminated by a {NULL} entry). --device and --help are
+ * handled for every subcommand. Returns 0 on success, 2 on a usage error (already printed),
+ * 1 when --help was printed. */
+int cli_parse(int argc, char **argv, const cli_opt *opts, const char *usage);
+/* The --device value seen by the last cli_parse (NULL: the default selection). */
+const char *cli_device(void);
+/* Opens a context on cli_device(); prints the reason and returns NULL on failure. */
+clattn_context *cli_open_context(void);
+/* Prints "clattn <cmd>: <status>: <context message>" to stderr and returns 1. */
+int cli_fail(const char *cmd, clattn_context *ctx, clattn_status st);
+/* Complains about a missing required option; returns 2. */
+int cli_missing(const char *cmd, const char *option);
+
+#endif

@@ -1,0 +1,53 @@
+/* cmd_devices.c: `clattn devices`, one row per OpenCL device with the limits the dispatcher
+ * reads. With --device, only the selected device (with the CLATTN_LOCAL_MEM_* overrides). */
+#include "cli_util.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char *type_name(cl_device_type t) {
+    if (t & CL_DEVICE_TYPE_GPU) return "gpu";
+    if (t & CL_DEVICE_TYPE_CPU) return "cpu";
+    if (t & CL_DEVICE_TYPE_ACCELERATOR) return "accelerator";
+    return "other";
+}
+
+static void row(const clattn_device_caps *c) {
+    printf("%d:%-4d %-28.28s %-48.48s %-5s %4d %10lld %-6s %6lld %-4s %s\n", c->platform_index,
+           c->device_index, c->platform_name, c->device_name, type_name(c->type), c->compute_units,
+           (long long)c->local_mem_bytes,
+           c->local_mem_type == CLATTN_LOCAL_MEM_LOCAL ? "local" : "global",
+           (long long)c->max_work_group_size, c->has_fp16 ? "yes" : "no",
+           c->has_subgroups ? "yes" : "no");
+}
+
+int cmd_devices(int argc, char **argv) {
+    const cli_opt opts[] = {{NULL, OPT_FLAG, NULL, NULL}};
+    int rc = cli_parse(argc, argv, opts, "[--device SEL]");
+    if (rc) return rc == 1 ? 0 : rc;
+    printf("%-6s %-28s %-48s %-5s %4s %10s %-6s %6s %-4s %s\n", "id", "platform", "device", "type",
+           "cu", "local_mem", "lmtype", "max_wg", "fp16", "subgroups");
+    if (cli_device()) {
+        clattn_context *ctx = cli_open_context();
+        if (!ctx) return 1;
+        clattn_device_caps c;
+        clattn_context_caps(ctx, &c);
+        row(&c);
+        clattn_context_destroy(ctx);
+        return 0;
+    }
+    int n = 0;
+    clattn_status st = clattn_list_devices(NULL, 0, &n);
+    if (st != CLATTN_SUCCESS) return cli_fail("devices", NULL, st);
+    if (n == 0) {
+        fprintf(stderr, "clattn devices: no OpenCL device found\n");
+        return 1;
+    }
+    clattn_device_caps *caps = calloc((size_t)n, sizeof *caps);
+    if (!caps) return cli_fail("devices", NULL, CLATTN_ERROR_OUT_OF_MEMORY);
+    clattn_list_devices(caps, n, &n);
+    for (int i = 0; i < n; i++) row(&caps[i]);
+    free(caps);
+    return 0;
+}

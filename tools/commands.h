@@ -1,0 +1,9 @@
+/* commands.h: the subcommands of the `clattn` program; each lives in tools/cmd_<name>.c and is
+ * listed in the table in tools/clattn.c. argv[0] is the subcommand's name. */
+#ifndef CLATTN_COMMANDS_H
+#define CLATTN_COMMANDS_H
+
+int cmd_devices(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
+
+#endif
