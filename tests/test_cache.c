@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static char self_path[4096]; /* this executable, run again as the "second process" */
 static char kdir[] = "/tmp/clattn-cache-k-XXXXXX";
 static char cdir[] = "/tmp/clattn-cache-c-XXXXXX";
 
@@ -50,8 +51,8 @@ static int child(void) {
 
 static child_stats run_child(const char *cache_env) {
     child_stats s = {-1, -1, -1, -1, -1, 0};
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "CLATTN_CACHE_DIR='%s' /proc/%d/exe child", cache_env, (int)getpid());
+    char cmd[4700];
+    snprintf(cmd, sizeof cmd, "CLATTN_CACHE_DIR='%s' '%s' child", cache_env, self_path);
     FILE *p = popen(cmd, "r");
     if (!p) return s;
     char line[256];
@@ -157,9 +158,8 @@ static void test_off(void) {
     char xdg[1100];
     snprintf(xdg, sizeof xdg, "%s/xdg", home);
     setenv("XDG_CACHE_HOME", xdg, 1);
-    char cmd[1300];
-    snprintf(cmd, sizeof cmd, "env -u CLATTN_CACHE_DIR /proc/%d/exe child >/dev/null",
-             (int)getpid());
+    char cmd[5500];
+    snprintf(cmd, sizeof cmd, "env -u CLATTN_CACHE_DIR '%s' child >/dev/null", self_path);
     int rc = system(cmd);
     snprintf(path, sizeof path, "%s/clattn", xdg);
     char entry[1024];
@@ -214,6 +214,7 @@ static void test_threads(void) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "child") == 0) return child();
+    if (!realpath(argv[0], self_path)) snprintf(self_path, sizeof self_path, "%s", argv[0]);
     if (!mkdtemp(kdir) || !mkdtemp(cdir)) {
         printf("FAIL: mkdtemp\n0 passed, 1 failed\n");
         return 1;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# ci/valgrind.sh [TEST...]: runs test executables under valgrind memcheck with the suppressions
+# for PoCL/LLVM/ld.so in ci/valgrind.supp; fails on any error or definite leak left in clattn.
+# Slow (PoCL's compiler under valgrind): not part of ci/test.sh; run before a release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(test_runtime test_cache test_npy)
+export CLATTN_CACHE_DIR=${CLATTN_CACHE_DIR:-$PWD/$BUILD_DIR/test-cache}
+for t in "${tests[@]}"; do
+  echo "== valgrind $t"
+  valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
+    --suppressions=ci/valgrind.supp "$BUILD_DIR/tests/$t" > "$BUILD_DIR/valgrind-$t.log" 2>&1 \
+    || { tail -60 "$BUILD_DIR/valgrind-$t.log"; exit 1; }
+  tail -1 "$BUILD_DIR/valgrind-$t.log"
+done
