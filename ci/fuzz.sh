@@ -16,7 +16,8 @@ cmake --build "$build" --target fuzz_npy -j2
 seeds=$build/fuzz-seeds corpus=$build/fuzz-corpus artifacts=$build/fuzz-artifacts
 mkdir -p "$seeds" "$corpus" "$artifacts"
 
-# byte N: one raw byte (0..255) through printf's octal escape.
+# byte N: one raw byte (0..255) through printf's octal escape (a built format, on purpose).
+# shellcheck disable=SC2059
 byte() { printf "\\$(printf '%03o' "$1")"; }
 
 # seed FILE MAJOR DICT DATA_BYTES: magic, version MAJOR.0, little-endian length, dict, data.
@@ -74,4 +75,4 @@ if [ "$status" != 0 ]; then
     ls -l "$artifacts" >&2
     exit 1
 fi
-echo "fuzz_npy: no crash in ${seconds}s (corpus: $(ls "$corpus" | wc -l) inputs)"
+echo "fuzz_npy: no crash in ${seconds}s (corpus: $(find "$corpus" -type f | wc -l) inputs)"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# ci/asan.sh [ctest args]: builds clattn with AddressSanitizer and UBSan into build-asan and runs
+# the tests there (leaks inside PoCL/LLVM/CLBlast suppressed by ci/lsan.supp; clattn's are not).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/deps.sh
+BUILD_DIR=build-asan CMAKE_ARGS="-DCLATTN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" bash ci/build.sh
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export LSAN_OPTIONS=suppressions=$PWD/ci/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+(cd build-asan && ctest --output-on-failure --timeout 2400 "$@")
