@@ -15,6 +15,11 @@ typedef struct {
 static const command commands[] = {
     {"devices", cmd_devices, "list OpenCL devices and their limits"},
     {"selftest", cmd_selftest, "build every kernel and check each against the CPU reference"},
+    {"attention", cmd_attention, "scaled dot-product attention (MHA/GQA/MQA) on .npy files"},
+    {"plan", cmd_plan, "print the dispatcher's plan for an attention problem"},
+    {"bench", cmd_bench, "time attention on random inputs (GFLOP/s, ms, device memory)"},
+    {"additive", cmd_additive, "additive (Bahdanau) attention on .npy files"},
+    {"birnn", cmd_birnn, "bidirectional GRU encoder on .npy files"},
 };
 
 static void usage(FILE *f) {

@@ -5,5 +5,10 @@
 
 int cmd_devices(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
+int cmd_additive(int argc, char **argv);
+int cmd_birnn(int argc, char **argv);
+int cmd_attention(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

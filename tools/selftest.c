@@ -11,9 +11,19 @@
 #include <time.h>
 
 /* Checks registered by the kernel families (tools/selftest_*.c). */
+/* One check per line (clang-format would pack the table into columns). */
+/* clang-format off */
 static const selftest_check checks[] = {
+    {"additive", selftest_additive},
+    {"gru", selftest_gru},
+    {"softmax/naive", selftest_sdpa_naive},
+    {"flash1_gpu", selftest_flash1_gpu},
+    {"flash2_gpu", selftest_flash2_gpu},
+    {"flash1_cpu", selftest_flash1_cpu},
+    {"flash2_cpu", selftest_flash2_cpu},
     {NULL, NULL},
 };
+/* clang-format on */
 
 void selftest_fill(float *x, size_t n, unsigned seed) {
     unsigned s = seed * 2654435761u + 12345u;

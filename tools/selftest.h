@@ -18,4 +18,16 @@ typedef struct {
 /* Fills x with reproducible values in [-1, 1) from a seed (the self-test is deterministic). */
 void selftest_fill(float *x, size_t n, unsigned seed);
 
+/* Checks of the additive-attention and GRU kernel families (tools/selftest_additive.c). */
+int selftest_additive(clattn_context *ctx, char *msg, size_t cap);
+int selftest_gru(clattn_context *ctx, char *msg, size_t cap);
+
+/* Checks of the naive and GPU-flavour attention families (tools/selftest_sdpa.c). */
+int selftest_sdpa_naive(clattn_context *ctx, char *msg, size_t cap);
+int selftest_flash1_gpu(clattn_context *ctx, char *msg, size_t cap);
+int selftest_flash2_gpu(clattn_context *ctx, char *msg, size_t cap);
+/* The CPU-flavour kernels, cl/flash_cpu.cl (same problem, CPU flavour forced). */
+int selftest_flash1_cpu(clattn_context *ctx, char *msg, size_t cap);
+int selftest_flash2_cpu(clattn_context *ctx, char *msg, size_t cap);
+
 #endif

@@ -1,0 +1,272 @@
+/* api_sdpa.c: the public scaled dot-product attention entry points. Turns a descriptor into a
+ * validated clattn_sdpa_problem (defaults filled, strides resolved, every size product checked),
+ * asks the pure dispatcher for a plan, checks every buffer against the span its shape and strides
+ * need, and only then hands the problem to the launcher the plan names, so a failed call has
+ * enqueued nothing and written nothing the caller owns. Also the synchronous host-pointer form. */
+#include "dispatch.h"
+#include "sdpa_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Head dimensions the kernels are written for (private arrays, local tiles). */
+#define SDPA_MAX_HEAD_DIM 256
+
+void clattn_sdpa_desc_init(clattn_sdpa_desc *desc) {
+    if (!desc) return;
+    memset(desc, 0, sizeof *desc);
+    desc->algo = CLATTN_ALGO_AUTO;
+    desc->flavour = CLATTN_FLAVOUR_AUTO;
+}
+
+/* Fills 0 strides with the contiguous [B, H, S, dim] default and checks the rest. */
+static clattn_status resolve_strides(clattn_context *ctx, const char *name, const int64_t *in,
+                                     int64_t H, int64_t S, int64_t dim, int64_t *out) {
+    for (int i = 0; i < 3; i++)
+        if (in[i] < 0)
+            return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s stride %d is %lld (< 0)",
+                                name, i, (long long)in[i]);
+    int64_t ss = in[2] ? in[2] : dim, sh = in[1], sb = in[0];
+    if ((sh == 0 && clattn__mul64(S, ss, &sh)) || (sb == 0 && clattn__mul64(H, sh, &sb)))
+        return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "%s: default strides overflow int64", name);
+    if (ss < dim)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "%s sequence stride %lld is smaller than its row of %lld elements",
+                            name, (long long)ss, (long long)dim);
+    out[0] = sb;
+    out[1] = sh;
+    out[2] = ss;
+    return CLATTN_SUCCESS;
+}
+
+/* The output must not overlap itself: sorted by stride, each dimension must step over the whole
+ * extent of the smaller ones (a sufficient condition, exact for every permuted dense layout). */
+static int out_overlaps(const int64_t *shape, const int64_t *st, int64_t dim) {
+    int64_t s[3] = {st[0], st[1], st[2]}, n[3] = {shape[0], shape[1], shape[2]};
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (s[j] < s[i]) {
+                int64_t t = s[i];
+                s[i] = s[j];
+                s[j] = t;
+                t = n[i];
+                n[i] = n[j];
+                n[j] = t;
+            }
+    int64_t extent = dim; /* elements spanned by the dimensions seen so far */
+    for (int i = 0; i < 3; i++) {
+        if (n[i] == 1) continue;
+        if (s[i] < extent) return 1;
+        /* extent = s * (n - 1) + extent, cannot overflow: the span was checked */
+        extent = s[i] * (n[i] - 1) + extent;
+    }
+    return 0;
+}
+
+static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d, int has_lse,
+                                  clattn_sdpa_problem *p) {
+    if (!d) return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "desc is NULL");
+    memset(p, 0, sizeof *p);
+    const struct {
+        const char *name;
+        int64_t v;
+    } sizes[] = {{"batch", d->batch},
+                 {"heads", d->heads},
+                 {"kv_heads", d->kv_heads},
+                 {"seq_q", d->seq_q},
+                 {"seq_kv", d->seq_kv},
+                 {"head_dim", d->head_dim},
+                 {"head_dim_v", d->head_dim_v == 0 ? 1 : d->head_dim_v}};
+    for (int i = 0; i < 7; i++)
+        if (sizes[i].v < 1)
+            return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s is %lld; it must be >= 1",
+                                sizes[i].name, (long long)sizes[i].v);
+    p->B = d->batch;
+    p->Hq = d->heads;
+    p->Hkv = d->kv_heads;
+    p->Sq = d->seq_q;
+    p->Skv = d->seq_kv;
+    p->D = d->head_dim;
+    p->Dv = d->head_dim_v ? d->head_dim_v : d->head_dim;
+    if (p->D > SDPA_MAX_HEAD_DIM || p->Dv > SDPA_MAX_HEAD_DIM)
+        return clattn__fail(ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "head_dim %lld / head_dim_v %lld: supported head dims are 1..%d",
+                            (long long)p->D, (long long)p->Dv, SDPA_MAX_HEAD_DIM);
+    if (p->Hq % p->Hkv != 0)
+        return clattn__fail(ctx, CLATTN_ERROR_SHAPE_MISMATCH,
+                            "heads (%lld) is not a multiple of kv_heads (%lld)", (long long)p->Hq,
+                            (long long)p->Hkv);
+    p->group = p->Hq / p->Hkv;
+    if (!isfinite(d->scale))
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "scale is not finite");
+    p->scale = d->scale != 0.0f ? d->scale : (float)(1.0 / sqrt((double)p->D));
+    if (d->algo < CLATTN_ALGO_AUTO || d->algo > CLATTN_ALGO_FLASH2)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "unknown algo %d", (int)d->algo);
+    if (d->flavour < CLATTN_FLAVOUR_AUTO || d->flavour > CLATTN_FLAVOUR_CPU)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "unknown flavour %d",
+                            (int)d->flavour);
+    if (d->block_q < 0 || d->block_kv < 0)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "block_q/block_kv are negative");
+    p->causal = d->causal != 0;
+    p->has_mask = d->has_mask != 0;
+    p->has_lse = has_lse;
+    clattn_status st;
+    if ((st = resolve_strides(ctx, "q", d->q_strides, p->Hq, p->Sq, p->D, p->q_st)) ||
+        (st = resolve_strides(ctx, "k", d->k_strides, p->Hkv, p->Skv, p->D, p->k_st)) ||
+        (st = resolve_strides(ctx, "v", d->v_strides, p->Hkv, p->Skv, p->Dv, p->v_st)) ||
+        (st = resolve_strides(ctx, "out", d->out_strides, p->Hq, p->Sq, p->Dv, p->o_st)))
+        return st;
+    if (p->has_mask) {
+        const int64_t mb = d->mask_batch ? d->mask_batch : p->B;
+        const int64_t mh = d->mask_heads ? d->mask_heads : p->Hq;
+        if ((mb != 1 && mb != p->B) || (mh != 1 && mh != p->Hq))
+            return clattn__fail(ctx, CLATTN_ERROR_SHAPE_MISMATCH,
+                                "mask is [%lld, %lld, Sq, Skv]; it must broadcast to [%lld, %lld, "
+                                "Sq, Skv] (each of its first two dims 1 or the full size)",
+                                (long long)mb, (long long)mh, (long long)p->B, (long long)p->Hq);
+        p->m_st[2] = p->Skv;
+        p->m_st[1] = mh == 1 ? 0 : p->Sq * p->Skv;
+        p->m_st[0] = mb == 1 ? 0 : mh * p->Sq * p->Skv;
+    }
+    return CLATTN_SUCCESS;
+}
+
+/* Bytes each tensor spans in its buffer. */
+typedef struct {
+    int64_t q, k, v, mask, out, lse;
+} spans;
+
+static clattn_status tensor_spans(clattn_context *ctx, const clattn_sdpa_desc *d,
+                                  const clattn_sdpa_problem *p, spans *s) {
+    const int64_t qs[4] = {p->B, p->Hq, p->Sq, p->D}, ks[4] = {p->B, p->Hkv, p->Skv, p->D};
+    const int64_t vs[4] = {p->B, p->Hkv, p->Skv, p->Dv}, os[4] = {p->B, p->Hq, p->Sq, p->Dv};
+    const int64_t qst[4] = {p->q_st[0], p->q_st[1], p->q_st[2], 1};
+    const int64_t kst[4] = {p->k_st[0], p->k_st[1], p->k_st[2], 1};
+    const int64_t vst[4] = {p->v_st[0], p->v_st[1], p->v_st[2], 1};
+    const int64_t ost[4] = {p->o_st[0], p->o_st[1], p->o_st[2], 1};
+    int64_t mf[5] = {1, 1, p->Sq, p->Skv, 4}, lf[4] = {p->B, p->Hq, p->Sq, 4};
+    if (p->has_mask) {
+        mf[0] = d->mask_batch ? d->mask_batch : p->B;
+        mf[1] = d->mask_heads ? d->mask_heads : p->Hq;
+    }
+    memset(s, 0, sizeof *s);
+    if (clattn__span_bytes(qs, qst, 4, 4, &s->q) || clattn__span_bytes(ks, kst, 4, 4, &s->k) ||
+        clattn__span_bytes(vs, vst, 4, 4, &s->v) || clattn__span_bytes(os, ost, 4, 4, &s->out) ||
+        clattn__prod64(mf, 5, &s->mask) || clattn__prod64(lf, 4, &s->lse))
+        return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW,
+                            "attention tensor sizes overflow int64 (B=%lld Hq=%lld Sq=%lld "
+                            "Skv=%lld D=%lld Dv=%lld with the given strides)",
+                            (long long)p->B, (long long)p->Hq, (long long)p->Sq, (long long)p->Skv,
+                            (long long)p->D, (long long)p->Dv);
+    if (!p->has_mask) s->mask = 0;
+    const int64_t oshape[3] = {p->B, p->Hq, p->Sq};
+    if (out_overlaps(oshape, p->o_st, p->Dv))
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "out strides {%lld, %lld, %lld} make output elements overlap",
+                            (long long)p->o_st[0], (long long)p->o_st[1], (long long)p->o_st[2]);
+    return CLATTN_SUCCESS;
+}
+
+static clattn_status plan_for(clattn_context *ctx, const clattn_sdpa_desc *d,
+                              const clattn_sdpa_problem *p, clattn_sdpa_plan *plan) {
+    const clattn_sdpa_request req = {d->algo, d->flavour, d->block_q, d->block_kv};
+    char why[512];
+    clattn_status st = clattn__sdpa_dispatch(&ctx->caps, p, &req, plan, why, sizeof why);
+    if (st != CLATTN_SUCCESS) return clattn__fail(ctx, st, "%s", why);
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_sdpa_plan_get(clattn_context *ctx, const clattn_sdpa_desc *desc,
+                                   clattn_sdpa_plan *plan) {
+    if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
+    if (!plan) return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "plan is NULL");
+    clattn_sdpa_problem p;
+    spans s;
+    clattn_status st = make_problem(ctx, desc, 0, &p);
+    if (st == CLATTN_SUCCESS) st = tensor_spans(ctx, desc, &p, &s);
+    if (st == CLATTN_SUCCESS) st = plan_for(ctx, desc, &p, plan);
+    return st;
+}
+
+clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, cl_mem q, cl_mem k,
+                          cl_mem v, cl_mem mask, cl_mem out, cl_mem lse, cl_uint num_wait,
+                          const cl_event *wait_list, cl_event *event) {
+    if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
+    if (event) *event = NULL;
+    if (!q || !k || !v || !out)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "q, k, v and out are required");
+    if ((num_wait > 0) != (wait_list != NULL))
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "num_wait and wait_list disagree");
+    clattn_sdpa_problem p;
+    clattn_status st = make_problem(ctx, desc, lse != NULL, &p);
+    if (st != CLATTN_SUCCESS) return st;
+    if (p.has_mask != (mask != NULL))
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            p.has_mask ? "desc.has_mask is set but mask is NULL"
+                                       : "a mask buffer was passed but desc.has_mask is 0");
+    if (out == q || out == k || out == v || out == mask || out == lse || lse == q || lse == k ||
+        lse == v || (lse && lse == mask))
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "out and lse must not share a buffer with each other or the inputs");
+    spans s;
+    clattn_sdpa_plan plan;
+    if ((st = tensor_spans(ctx, desc, &p, &s)) || (st = clattn__check_buffer(ctx, q, s.q, "q")) ||
+        (st = clattn__check_buffer(ctx, k, s.k, "k")) ||
+        (st = clattn__check_buffer(ctx, v, s.v, "v")) ||
+        (st = clattn__check_buffer(ctx, out, s.out, "out")) ||
+        (mask && (st = clattn__check_buffer(ctx, mask, s.mask, "mask"))) ||
+        (lse && (st = clattn__check_buffer(ctx, lse, s.lse, "lse"))) ||
+        (st = plan_for(ctx, desc, &p, &plan)))
+        return st;
+    const clattn_sdpa_buffers buf = {q, k, v, mask, out, lse};
+    if (plan.algo == CLATTN_ALGO_NAIVE)
+        return clattn__sdpa_naive(ctx, &p, &plan, &buf, num_wait, wait_list, event);
+    if (plan.flavour == CLATTN_FLAVOUR_CPU)
+        return clattn__sdpa_flash_cpu(ctx, &p, &plan, &buf, num_wait, wait_list, event);
+    return clattn__sdpa_flash_gpu(ctx, &p, &plan, &buf, num_wait, wait_list, event);
+}
+
+clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc, const float *q,
+                               const float *k, const float *v, const float *mask, float *out,
+                               float *lse) {
+    if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
+    if (!q || !k || !v || !out)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "q, k, v and out are required");
+    clattn_sdpa_problem p;
+    spans s;
+    clattn_status st = make_problem(ctx, desc, lse != NULL, &p);
+    if (st == CLATTN_SUCCESS) st = tensor_spans(ctx, desc, &p, &s);
+    if (st != CLATTN_SUCCESS) return st;
+    if (p.has_mask != (mask != NULL))
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            p.has_mask ? "desc.has_mask is set but mask is NULL"
+                                       : "a mask was passed but desc.has_mask is 0");
+    /* A strided output with gaps starts as a copy of the caller's array, so downloading the
+     * whole span gives the gaps back unchanged. */
+    int64_t dense = -1; /* the spans above were checked, so this product fits */
+    const int64_t of[4] = {p.B, p.Hq, p.Sq, p.Dv * 4};
+    clattn__prod64(of, 4, &dense);
+    cl_mem dq = NULL, dk = NULL, dv = NULL, dm = NULL, dout = NULL, dlse = NULL;
+    cl_event ev = NULL;
+    if ((st = clattn__upload(ctx, q, s.q, "q", &dq)) ||
+        (st = clattn__upload(ctx, k, s.k, "k", &dk)) ||
+        (st = clattn__upload(ctx, v, s.v, "v", &dv)) ||
+        (st = clattn__upload(ctx, mask, s.mask, "mask", &dm)) ||
+        (st = clattn__alloc(ctx, s.out,
+                            CL_MEM_READ_WRITE | (s.out != dense ? CL_MEM_COPY_HOST_PTR : 0),
+                            s.out != dense ? out : NULL, "out", &dout)) ||
+        (lse && (st = clattn__alloc(ctx, s.lse, CL_MEM_READ_WRITE, NULL, "lse", &dlse))) ||
+        (st = clattn_sdpa(ctx, desc, dq, dk, dv, dm, dout, dlse, 0, NULL, &ev)))
+        goto done;
+    if ((st = clattn__download(ctx, dout, out, s.out, 1, &ev, "out")) != CLATTN_SUCCESS) goto done;
+    if (lse) st = clattn__download(ctx, dlse, lse, s.lse, 1, &ev, "lse");
+done:
+    clattn__release_event(&ev);
+    clattn__release_mem(&dq);
+    clattn__release_mem(&dk);
+    clattn__release_mem(&dv);
+    clattn__release_mem(&dm);
+    clattn__release_mem(&dout);
+    clattn__release_mem(&dlse);
+    return st;
+}

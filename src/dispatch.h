@@ -1,0 +1,49 @@
+/* dispatch.h: the SDPA dispatcher, pure functions from (device caps, problem, request) to a plan:
+ * algorithm, kernel flavour, tiles, work-group size, local and scratch memory. No OpenCL calls, so
+ * tests/test_dispatch.c runs it over every row of shared/device-profiles.csv without a device.
+ * The GPU flavour's tile rules and local-memory functions live here; the CPU flavour's tiles come
+ * from src/dispatch_cpu.h. */
+#ifndef CLATTN_DISPATCH_H
+#define CLATTN_DISPATCH_H
+
+#include "sdpa_internal.h"
+
+#include <stddef.h>
+
+/* What the caller asked for; zeros mean "the dispatcher chooses". */
+typedef struct {
+    clattn_algo algo;
+    clattn_flavour flavour;
+    int64_t block_q, block_kv;
+} clattn_sdpa_request;
+
+/* Head-dimension capacity the GPU kernels are compiled for: D rounded up to 32, 64, 128, 192 or
+ * 256, so one build serves a bucket of head sizes (each distinct build is seconds on PoCL). */
+int64_t clattn__gpu_dim_cap(int64_t d);
+
+/* Local memory (bytes) one work-group of each GPU kernel family declares for tiles br x bc with
+ * head-dim capacities dcap, dvcap. Mirrors the __local arrays of cl/flash2_gpu.cl and
+ * cl/flash1_gpu.cl exactly; the tests hold the kernels' CL_KERNEL_LOCAL_MEM_SIZE against it. */
+int64_t clattn__flash2_gpu_local_bytes(int64_t br, int64_t bc, int64_t dcap, int64_t dvcap);
+int64_t clattn__flash1_gpu_local_bytes(int64_t br, int64_t bc, int64_t dcap, int64_t dvcap);
+
+/* Work-items per query row in the GPU kernels for a block of br rows on a device allowing
+ * max_wg items per group (a power of two <= 16, dividing the Dv capacity). */
+int64_t clattn__gpu_threads_per_row(int64_t br, int64_t max_wg);
+
+/* Work-items of the naive path's softmax kernel (one work-group per score row). */
+int64_t clattn__softmax_work_group(const clattn_device_caps *caps);
+
+/* The plan. On failure returns the status and writes a message naming the limit into `why`. */
+clattn_status clattn__sdpa_dispatch(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
+                                    const clattn_sdpa_request *req, clattn_sdpa_plan *plan,
+                                    char *why, size_t why_len);
+
+/* The next smaller GPU tile after `plan`, used when a build or launch runs out of resources or
+ * the built kernel allows fewer work-items (max_wg: its CL_KERNEL_WORK_GROUP_SIZE) or less local
+ * memory than planned. Returns CLATTN_ERROR_UNSUPPORTED with `why` filled when there is none. */
+clattn_status clattn__sdpa_gpu_shrink(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
+                                      const clattn_sdpa_plan *plan, int64_t max_wg,
+                                      clattn_sdpa_plan *smaller, char *why, size_t why_len);
+
+#endif

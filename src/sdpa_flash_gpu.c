@@ -1,0 +1,143 @@
+/* sdpa_flash_gpu.c: launcher of the GPU-flavour FlashAttention kernels (cl/flash1_gpu.cl,
+ * cl/flash2_gpu.cl). Builds the kernel for the plan's tiles (head dims bucketed, so one build
+ * serves many D), then checks the built kernel against the device: when CL_KERNEL_WORK_GROUP_SIZE
+ * is below the plan's work-group, CL_KERNEL_LOCAL_MEM_SIZE above the local memory, or the build
+ * or launch runs out of resources, it asks the dispatcher for the next smaller tile and retries. */
+#include "dispatch.h"
+#include "sdpa_internal.h"
+
+#include <stdio.h>
+
+/* Retries after a build failure: a failure that is not about resources repeats at every size. */
+#define MAX_BUILD_RETRIES 2
+
+static void options(const clattn_sdpa_problem *p, const clattn_sdpa_plan *plan, char *s, size_t n) {
+    snprintf(s, n, "-DBR=%lld -DBC=%lld -DTPR=%lld -DDCAP=%lld -DDVCAP=%lld",
+             (long long)plan->block_q, (long long)plan->block_kv,
+             (long long)(plan->work_group / plan->block_q), (long long)clattn__gpu_dim_cap(p->D),
+             (long long)clattn__gpu_dim_cap(p->Dv));
+}
+
+static clattn_status set_args(clattn_context *ctx, cl_kernel kern, const clattn_sdpa_problem *p,
+                              const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                              cl_mem ml) {
+    const int flash1 = plan->algo == CLATTN_ALGO_FLASH1;
+    const cl_long hq = p->Hq, group = p->group, sq = p->Sq, skv = p->Skv;
+    const cl_long chunks = plan->global_size[0] / plan->work_group / (p->B * p->Hq);
+    const cl_int d = (cl_int)p->D, dv = (cl_int)p->Dv;
+    const cl_float scale2 = p->scale * 1.4426950408889634f;
+    const cl_int causal = p->causal, has_mask = p->has_mask, has_lse = p->has_lse;
+    cl_long st[15];
+    for (int i = 0; i < 3; i++) {
+        st[i] = p->q_st[i];
+        st[3 + i] = p->k_st[i];
+        st[6 + i] = p->v_st[i];
+        st[9 + i] = p->o_st[i];
+        st[12 + i] = p->m_st[i];
+    }
+    clattn_status s = clattn__set_args(ctx, kern, "flash attention (GPU)", sizeof(cl_mem), &buf->q,
+                                       sizeof(cl_mem), &buf->k, sizeof(cl_mem), &buf->v,
+                                       sizeof(cl_mem), &buf->mask, sizeof(cl_mem), &buf->out,
+                                       sizeof(cl_mem), &buf->lse, (size_t)0);
+    if (s != CLATTN_SUCCESS) return s;
+    cl_uint a = 6;
+    cl_int err = CL_SUCCESS;
+    if (flash1) {
+        err |= clSetKernelArg(kern, a++, sizeof(cl_mem), &ml);
+        err |= clSetKernelArg(kern, a++, sizeof chunks, &chunks);
+    }
+    err |= clSetKernelArg(kern, a++, sizeof hq, &hq);
+    err |= clSetKernelArg(kern, a++, sizeof group, &group);
+    err |= clSetKernelArg(kern, a++, sizeof sq, &sq);
+    err |= clSetKernelArg(kern, a++, sizeof skv, &skv);
+    err |= clSetKernelArg(kern, a++, sizeof d, &d);
+    err |= clSetKernelArg(kern, a++, sizeof dv, &dv);
+    err |= clSetKernelArg(kern, a++, sizeof scale2, &scale2);
+    err |= clSetKernelArg(kern, a++, sizeof causal, &causal);
+    err |= clSetKernelArg(kern, a++, sizeof has_mask, &has_mask);
+    err |= clSetKernelArg(kern, a++, sizeof has_lse, &has_lse);
+    for (int i = 0; i < 15; i++) err |= clSetKernelArg(kern, a++, sizeof(cl_long), &st[i]);
+    if (err != CL_SUCCESS)
+        return clattn__fail(ctx, CLATTN_ERROR_INTERNAL,
+                            "flash attention (GPU): setting kernel arguments failed");
+    return CLATTN_SUCCESS;
+}
+
+/* Builds the plan's kernel and checks it against the device; *fits is 0 when a smaller tile is
+ * needed, with *kernel_wg the built kernel's work-group limit. */
+static clattn_status build(clattn_context *ctx, const clattn_sdpa_problem *p,
+                           const clattn_sdpa_plan *plan, cl_kernel *kern, int *fits,
+                           int64_t *kernel_wg) {
+    const int flash1 = plan->algo == CLATTN_ALGO_FLASH1;
+    char opts[160];
+    options(p, plan, opts, sizeof opts);
+    *fits = 1;
+    *kernel_wg = plan->work_group;
+    clattn_status st = clattn__kernel(ctx, flash1 ? "flash1_gpu" : "flash2_gpu", opts,
+                                      flash1 ? "flash1_gpu" : "flash2_gpu", kern);
+    if (st != CLATTN_SUCCESS) return st;
+    size_t wg = 0;
+    cl_ulong local = 0;
+    cl_int err = clGetKernelWorkGroupInfo(*kern, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg,
+                                          &wg, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetKernelWorkGroupInfo(*kern, ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof local,
+                                       &local, NULL);
+    if (err != CL_SUCCESS) {
+        clReleaseKernel(*kern);
+        *kern = NULL;
+        return clattn__cl_fail(ctx, err, "flash attention (GPU): kernel work-group info");
+    }
+    if ((int64_t)wg < plan->work_group || (int64_t)local > ctx->caps.local_mem_bytes) {
+        *fits = 0;
+        *kernel_wg = (int64_t)wg;
+    }
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn__sdpa_flash_gpu(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                     const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                                     cl_uint num_wait, const cl_event *wait, cl_event *event) {
+    clattn_sdpa_plan cur = *plan;
+    int build_retries = 0;
+    for (;;) {
+        cl_kernel kern = NULL;
+        int fits = 1;
+        int64_t kernel_wg = cur.work_group;
+        clattn_status st = build(ctx, p, &cur, &kern, &fits, &kernel_wg);
+        int retry = 0;
+        if (st == CLATTN_SUCCESS && !fits) {
+            retry = 1;
+        } else if (st == CLATTN_SUCCESS) {
+            cl_mem ml = NULL;
+            if (cur.scratch_bytes > 0)
+                st = clattn__alloc(ctx, cur.scratch_bytes, CL_MEM_READ_WRITE, NULL,
+                                   "flash1 running max and sum", &ml);
+            if (st == CLATTN_SUCCESS) st = set_args(ctx, kern, p, &cur, buf, ml);
+            if (st == CLATTN_SUCCESS) {
+                const size_t global = (size_t)cur.global_size[0];
+                const size_t local = (size_t)cur.work_group;
+                st = clattn__launch(ctx, kern, 1, &global, &local, num_wait, wait, event,
+                                    cur.algo == CLATTN_ALGO_FLASH1 ? "flash1_gpu" : "flash2_gpu");
+                /* A launch refused for resources (registers, local memory) enqueued nothing. */
+                retry = st == CLATTN_ERROR_OUT_OF_MEMORY;
+            }
+            if (ml) clReleaseMemObject(ml);
+        } else if (st == CLATTN_ERROR_BUILD_FAILED || st == CLATTN_ERROR_OUT_OF_MEMORY) {
+            retry = build_retries++ < MAX_BUILD_RETRIES;
+        }
+        if (kern) clReleaseKernel(kern);
+        if (!retry) return st;
+        char why[256];
+        clattn_sdpa_plan smaller;
+        clattn_status s2 =
+            clattn__sdpa_gpu_shrink(&ctx->caps, p, &cur, kernel_wg, &smaller, why, sizeof why);
+        if (s2 != CLATTN_SUCCESS && st != CLATTN_SUCCESS)
+            return st; /* keep the build log or launch error: it says more than "no tile" */
+        if (s2 != CLATTN_SUCCESS)
+            return clattn__fail(ctx, s2, "%s (the last tile tried: %lldx%lld, %lld work-items)",
+                                why, (long long)cur.block_q, (long long)cur.block_kv,
+                                (long long)cur.work_group);
+        cur = smaller;
+    }
+}

@@ -1,0 +1,251 @@
+/* test_dispatch.c: the pure SDPA dispatcher over every device profile of
+ * shared/device-profiles.csv (no device needed): every plan must fit the profile's local memory
+ * and work-group size, follow the FlashAttention tile rule, cover every query block, and pick the
+ * CPU flavour exactly for global-local-memory (CPU) profiles. Also: the unsupported and
+ * out-of-memory refusals with their messages, forced tiles, and the shrink sequence the GPU
+ * launcher falls back through. */
+#include "dispatch.h"
+#include "dispatch_cpu.h"
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char name[64];
+    clattn_device_caps caps;
+} profile;
+
+static int load_profiles(profile *out, int cap) {
+    const char *src = getenv("CLATTN_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/../shared/device-profiles.csv", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        printf("FAIL: cannot open %s (set CLATTN_SOURCE_DIR to the repository root)\n", path);
+        return 0;
+    }
+    char line[512];
+    int n = 0;
+    while (n < cap && fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        char name[64], vendor[64], type[16];
+        long long local, wg, cu, sg, fp16;
+        if (sscanf(line, "%63[^,],%63[^,],%15[^,],%lld,%lld,%lld,%lld,%lld", name, vendor, type,
+                   &local, &wg, &cu, &sg, &fp16) != 8) {
+            printf("FAIL: malformed profile line: %s", line);
+            continue;
+        }
+        profile *p = &out[n++];
+        memset(p, 0, sizeof *p);
+        snprintf(p->name, sizeof p->name, "%s", name);
+        clattn_device_caps *c = &p->caps;
+        c->type = strcmp(type, "cpu") == 0 ? CL_DEVICE_TYPE_CPU : CL_DEVICE_TYPE_GPU;
+        c->local_mem_bytes = c->real_local_mem_bytes = local;
+        c->local_mem_type =
+            strcmp(type, "cpu") == 0 ? CLATTN_LOCAL_MEM_GLOBAL : CLATTN_LOCAL_MEM_LOCAL;
+        c->max_work_group_size = wg;
+        c->compute_units = (int)cu;
+        c->global_mem_bytes = (int64_t)16 << 30;
+        c->max_alloc_bytes = (int64_t)4 << 30;
+        c->preferred_vector_width_float = 8;
+    }
+    fclose(f);
+    return n;
+}
+
+static clattn_sdpa_problem problem(int64_t B, int64_t Hq, int64_t Hkv, int64_t Sq, int64_t Skv,
+                                   int64_t D, int64_t Dv, int causal) {
+    clattn_sdpa_problem p = {0};
+    p.B = B, p.Hq = Hq, p.Hkv = Hkv, p.Sq = Sq, p.Skv = Skv, p.D = D, p.Dv = Dv;
+    p.group = Hq / Hkv;
+    p.scale = 0.125f;
+    p.causal = causal;
+    p.q_st[2] = D, p.q_st[1] = Sq * D, p.q_st[0] = Hq * Sq * D;
+    p.k_st[2] = D, p.k_st[1] = Skv * D, p.k_st[0] = Hkv * Skv * D;
+    p.v_st[2] = Dv, p.v_st[1] = Skv * Dv, p.v_st[0] = Hkv * Skv * Dv;
+    p.o_st[2] = Dv, p.o_st[1] = Sq * Dv, p.o_st[0] = Hq * Sq * Dv;
+    return p;
+}
+
+static int64_t cdiv(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
+
+/* Checks one GPU-flavour plan against the device and the rules; returns 1 when all hold. */
+static int gpu_plan_ok(const clattn_device_caps *c, const clattn_sdpa_problem *p,
+                       const clattn_sdpa_plan *pl, char *why, size_t n) {
+    const int64_t dc = clattn__gpu_dim_cap(p->D), dvc = clattn__gpu_dim_cap(p->Dv);
+    const int64_t dmax = dc > dvc ? dc : dvc;
+    const int64_t local = pl->algo == CLATTN_ALGO_FLASH1
+                              ? clattn__flash1_gpu_local_bytes(pl->block_q, pl->block_kv, dc, dvc)
+                              : clattn__flash2_gpu_local_bytes(pl->block_q, pl->block_kv, dc, dvc);
+    const int64_t rule_bc = cdiv(c->local_mem_bytes / 4, 4 * dmax);
+    const int64_t groups = pl->global_size[0] / (pl->work_group ? pl->work_group : 1);
+    if (pl->flavour != CLATTN_FLAVOUR_GPU) return snprintf(why, n, "flavour %d", pl->flavour), 0;
+    if (pl->local_mem_bytes != local || local > c->local_mem_bytes)
+        return snprintf(why, n, "local %lld (function %lld) > %lld", (long long)pl->local_mem_bytes,
+                        (long long)local, (long long)c->local_mem_bytes),
+               0;
+    if (pl->work_group > c->max_work_group_size || pl->work_group % pl->block_q)
+        return snprintf(why, n, "work-group %lld (max %lld, Br %lld)", (long long)pl->work_group,
+                        (long long)c->max_work_group_size, (long long)pl->block_q),
+               0;
+    if (pl->block_kv > rule_bc || pl->block_q > pl->block_kv || pl->block_q > dmax ||
+        pl->block_q < 1)
+        return snprintf(why, n, "tile %lldx%lld breaks Bc <= ceil(M/4d) = %lld, Br <= min(Bc, d)",
+                        (long long)pl->block_q, (long long)pl->block_kv, (long long)rule_bc),
+               0;
+    if (pl->global_size[0] % pl->work_group)
+        return snprintf(why, n, "global %lld not a multiple of the work-group",
+                        (long long)pl->global_size[0]),
+               0;
+    const int64_t nqb = cdiv(p->Sq, pl->block_q), heads = p->B * p->Hq;
+    if (pl->algo == CLATTN_ALGO_FLASH2 && groups != nqb * heads)
+        return snprintf(why, n, "%lld work-groups for %lld query blocks", (long long)groups,
+                        (long long)(nqb * heads)),
+               0;
+    if (pl->algo == CLATTN_ALGO_FLASH1) {
+        const int64_t chunks = groups / heads;
+        if (groups % heads || chunks < 1 || chunks > nqb || pl->scratch_bytes != 8 * heads * p->Sq)
+            return snprintf(why, n, "flash1 chunks %lld of %lld blocks, scratch %lld",
+                            (long long)chunks, (long long)nqb, (long long)pl->scratch_bytes),
+                   0;
+    }
+    return 1;
+}
+
+static void sweep_profile(const profile *pr) {
+    static const int64_t dims[][2] = {{16, 16},  {40, 40},   {59, 111},  {64, 64},   {96, 96},
+                                      {128, 64}, {128, 128}, {160, 160}, {256, 128}, {256, 256}};
+    static const int64_t seqs[][2] = {{1, 4096}, {113, 113}, {2048, 2048}, {4096, 59}};
+    const clattn_device_caps *c = &pr->caps;
+    int bad = 0, plans = 0;
+    char why[256], detail[512] = "";
+    for (int a = 0; a < 2; a++)
+        for (int fl = 0; fl < 2; fl++)
+            for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+                for (size_t s = 0; s < sizeof seqs / sizeof seqs[0]; s++) {
+                    clattn_sdpa_problem p = problem(2, 8, 2, seqs[s][0], seqs[s][1], dims[d][0],
+                                                    dims[d][1], (int)(s & 1));
+                    clattn_sdpa_request req = {a ? CLATTN_ALGO_FLASH1 : CLATTN_ALGO_AUTO,
+                                               fl ? CLATTN_FLAVOUR_GPU : CLATTN_FLAVOUR_AUTO, 0, 0};
+                    clattn_sdpa_plan pl;
+                    clattn_status st = clattn__sdpa_dispatch(c, &p, &req, &pl, why, sizeof why);
+                    plans++;
+                    int ok = st == CLATTN_SUCCESS;
+                    if (!ok) {
+                        snprintf(detail, sizeof detail, "D=%lld: %s", (long long)p.D, why);
+                    } else if (pl.algo != (a ? CLATTN_ALGO_FLASH1 : CLATTN_ALGO_FLASH2)) {
+                        ok = 0;
+                        snprintf(detail, sizeof detail, "algo %d", pl.algo);
+                    } else if (!fl && c->local_mem_type == CLATTN_LOCAL_MEM_GLOBAL) {
+                        ok = pl.flavour == CLATTN_FLAVOUR_CPU && pl.work_group == 1 &&
+                             clattn__sdpa_cpu_valid_tiles(pl.algo, p.D, p.Dv, pl.block_q,
+                                                          pl.block_kv);
+                        if (!ok)
+                            snprintf(detail, sizeof detail, "CPU plan for D=%lld", (long long)p.D);
+                    } else if (!gpu_plan_ok(c, &p, &pl, why, sizeof why)) {
+                        ok = 0;
+                        snprintf(detail, sizeof detail, "D=%lld Dv=%lld S=%lldx%lld: %s",
+                                 (long long)p.D, (long long)p.Dv, (long long)p.Sq, (long long)p.Skv,
+                                 why);
+                    }
+                    bad += !ok;
+                }
+    TU_CHECK(bad == 0, "%-22s local %7lld, wg %4lld: %d plans fit and follow the rules %s",
+             pr->name, (long long)c->local_mem_bytes, (long long)c->max_work_group_size,
+             plans - bad, detail);
+    /* the GPU tile for d=64 as the CLI shows it, for the log */
+    clattn_sdpa_problem p = problem(1, 8, 8, 2048, 2048, 64, 64, 0);
+    clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_GPU, 0, 0};
+    clattn_sdpa_plan pl;
+    if (clattn__sdpa_dispatch(c, &p, &req, &pl, why, sizeof why) == CLATTN_SUCCESS)
+        printf("      %s d=64 flash2 GPU tile %lldx%lld, %lld work-items, %lld bytes local\n",
+               pr->name, (long long)pl.block_q, (long long)pl.block_kv, (long long)pl.work_group,
+               (long long)pl.local_mem_bytes);
+}
+
+static void refusals(const clattn_device_caps *gpu) {
+    char why[256];
+    clattn_sdpa_plan pl;
+    clattn_device_caps tiny = *gpu;
+    tiny.local_mem_bytes = 2048; /* below a 1x1 tile at d=256 (3 KiB) */
+    clattn_sdpa_problem p = problem(1, 1, 1, 64, 64, 256, 256, 0);
+    clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_GPU, 0, 0};
+    clattn_status st = clattn__sdpa_dispatch(&tiny, &p, &req, &pl, why, sizeof why);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && strstr(why, "local memory"),
+             "D=256 on 2 KiB of local memory: unsupported, naming the limit: %s", why);
+    p = problem(1, 1, 1, 64, 64, 64, 64, 0);
+    st = clattn__sdpa_dispatch(&tiny, &p, &req, &pl, why, sizeof why);
+    TU_CHECK(st == CLATTN_SUCCESS && pl.local_mem_bytes <= 2048,
+             "D=64 on 2 KiB still finds a tile (%lldx%lld)", (long long)pl.block_q,
+             (long long)pl.block_kv);
+    req.block_q = req.block_kv = 64;
+    p = problem(1, 1, 1, 64, 64, 256, 256, 0);
+    st = clattn__sdpa_dispatch(gpu, &p, &req, &pl, why, sizeof why);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && strstr(why, "local memory"),
+             "forced 64x64 at D=256: unsupported: %s", why);
+    req.block_q = 8;
+    req.block_kv = 16;
+    st = clattn__sdpa_dispatch(gpu, &p, &req, &pl, why, sizeof why);
+    TU_CHECK(st == CLATTN_SUCCESS && pl.block_q == 8 && pl.block_kv == 16,
+             "forced 8x16 at D=256 is honoured");
+    req.block_kv = 0;
+    st = clattn__sdpa_dispatch(gpu, &p, &req, &pl, why, sizeof why);
+    TU_CHECK(st == CLATTN_SUCCESS && pl.block_q == 8 && pl.block_kv > 0,
+             "forced block_q only keeps the chosen block_kv (%lld)", (long long)pl.block_kv);
+
+    /* naive: S of B*Hq*Sq*Skv floats against the largest allocation */
+    clattn_sdpa_request nreq = {CLATTN_ALGO_NAIVE, CLATTN_FLAVOUR_AUTO, 0, 0};
+    p = problem(1, 1, 1, 65536, 65536, 64, 64, 0);
+    st = clattn__sdpa_dispatch(gpu, &p, &nreq, &pl, why, sizeof why);
+    TU_CHECK(st == CLATTN_ERROR_OUT_OF_MEMORY && strstr(why, "17179869184"),
+             "naive N=65536: out of memory, naming 17179869184 bytes: %s", why);
+    p = problem(2, 4, 2, 1000, 3000, 64, 64, 1);
+    st = clattn__sdpa_dispatch(gpu, &p, &nreq, &pl, why, sizeof why);
+    TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == 4LL * 8 * 1000 * 3000 &&
+                 pl.work_group <= gpu->max_work_group_size &&
+                 pl.global_size[0] == 8 * 1000 * pl.work_group,
+             "naive plan: S bytes as scratch, one softmax work-group per row");
+}
+
+/* The fallback sequence strictly shrinks and ends in UNSUPPORTED. */
+static void shrink_sequence(const clattn_device_caps *gpu) {
+    clattn_sdpa_problem p = problem(1, 4, 4, 512, 512, 128, 128, 1);
+    clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_GPU, 0, 0};
+    clattn_sdpa_plan pl, next;
+    char why[256];
+    clattn__sdpa_dispatch(gpu, &p, &req, &pl, why, sizeof why);
+    clattn_status st = clattn__sdpa_gpu_shrink(gpu, &p, &pl, 64, &next, why, sizeof why);
+    TU_CHECK(st == CLATTN_SUCCESS && next.work_group <= 64,
+             "a kernel limited to 64 work-items gets a plan of %lld", (long long)next.work_group);
+    int steps = 0, monotone = 1;
+    int64_t prev = pl.local_mem_bytes;
+    while ((st = clattn__sdpa_gpu_shrink(gpu, &p, &pl, gpu->max_work_group_size, &next, why,
+                                         sizeof why)) == CLATTN_SUCCESS &&
+           steps < 10000) {
+        monotone &= next.local_mem_bytes < prev;
+        prev = next.local_mem_bytes;
+        pl = next;
+        steps++;
+    }
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && monotone && steps > 0 && pl.block_q == 1,
+             "shrinking ends after %d strictly smaller tiles at %lldx%lld: %s", steps,
+             (long long)pl.block_q, (long long)pl.block_kv, why);
+}
+
+int main(void) {
+    profile prof[64];
+    const int n = load_profiles(prof, 64);
+    TU_CHECK(n >= 10, "read %d device profiles", n);
+    for (int i = 0; i < n; i++) sweep_profile(&prof[i]);
+    for (int i = 0; i < n; i++)
+        if (prof[i].caps.local_mem_type == CLATTN_LOCAL_MEM_LOCAL &&
+            prof[i].caps.local_mem_bytes == 49152) {
+            refusals(&prof[i].caps);
+            shrink_sequence(&prof[i].caps);
+            break;
+        }
+    return tu_finish();
+}

@@ -1,0 +1,129 @@
+/* cmd_attention.c: `clattn attention`: scaled dot-product attention (MHA, GQA, MQA) on .npy
+ * files. q [B, Hq, Sq, D], k [B, Hkv, Skv, D], v [B, Hkv, Skv, Dv], optional additive mask
+ * [B or 1, Hq or 1, Sq, Skv] (or [Sq, Skv]); writes out [B, Hq, Sq, Dv] float32 and optionally
+ * lse [B, Hq, Sq] float32. */
+#include "cli_sdpa.h"
+#include "cli_util.h"
+#include "commands.h"
+#include "npy.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CMD "attention"
+
+static int load(const char *opt, const char *path, clattn_npy_array *a) {
+    char err[512];
+    clattn_status st = clattn_npy_read_f32(path, a, err, sizeof err);
+    if (st != CLATTN_SUCCESS) {
+        fprintf(stderr, "clattn %s: --%s: %s\n", CMD, opt, err);
+        return 1;
+    }
+    if (a->ndim != 4 && !(a->ndim == 2 && opt[0] == 'm')) {
+        fprintf(stderr, "clattn %s: --%s %s has %d dimensions, expected 4%s\n", CMD, opt, path,
+                a->ndim, opt[0] == 'm' ? " (or 2: [Sq, Skv])" : "");
+        return 1;
+    }
+    return 0;
+}
+
+static int mismatch(const char *what, long long got, long long want) {
+    fprintf(stderr, "clattn %s: shape mismatch: %s is %lld, expected %lld\n", CMD, what, got, want);
+    return 1;
+}
+
+int cmd_attention(int argc, char **argv) {
+    const char *qp = NULL, *kp = NULL, *vp = NULL, *op = NULL, *lp = NULL, *mp = NULL;
+    const char *algo_s = NULL, *fl_s = NULL;
+    int causal = 0;
+    double scale = 0.0;
+    const cli_opt opts[] = {
+        {"q", OPT_STRING, &qp, "queries [B, Hq, Sq, D] float32 (required)"},
+        {"k", OPT_STRING, &kp, "keys [B, Hkv, Skv, D] (required)"},
+        {"v", OPT_STRING, &vp, "values [B, Hkv, Skv, Dv] (required)"},
+        {"out", OPT_STRING, &op, "output [B, Hq, Sq, Dv] (required)"},
+        {"lse", OPT_STRING, &lp, "output log-sum-exp [B, Hq, Sq]"},
+        {"mask", OPT_STRING, &mp, "additive mask [B|1, Hq|1, Sq, Skv] or [Sq, Skv]; -inf drops"},
+        {"causal", OPT_FLAG, &causal, "bottom-right aligned causal mask"},
+        {"scale", OPT_FLOAT, &scale, "score scale (default 1/sqrt(D); 1 = plain dot product)"},
+        {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2"},
+        {"flavour", OPT_STRING, &fl_s, "auto|gpu|cpu kernel flavour"},
+        {NULL, OPT_FLAG, NULL, NULL}};
+    int rc = cli_parse(argc, argv, opts,
+                       "--q Q.npy --k K.npy --v V.npy --out O.npy [--lse L.npy] [--mask M.npy] "
+                       "[--causal] [--scale S] [--algo auto|naive|flash1|flash2]");
+    if (rc) return rc == 1 ? 0 : rc;
+    const char *req[4][2] = {{"q", qp}, {"k", kp}, {"v", vp}, {"out", op}};
+    for (int i = 0; i < 4; i++)
+        if (!req[i][1]) return cli_missing(CMD, req[i][0]);
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d);
+    if (cli_sdpa_algo(CMD, algo_s, &d.algo) || cli_sdpa_flavour(CMD, fl_s, &d.flavour)) return 2;
+
+    clattn_npy_array q = {0}, k = {0}, v = {0}, m = {0};
+    float *out = NULL, *lse = NULL;
+    clattn_context *ctx = NULL;
+    rc = 1;
+    if (load("q", qp, &q) || load("k", kp, &k) || load("v", vp, &v) || (mp && load("mask", mp, &m)))
+        goto done;
+    const int64_t B = q.shape[0], Hq = q.shape[1], Sq = q.shape[2], D = q.shape[3];
+    const int64_t Hkv = k.shape[1], Skv = k.shape[2], Dv = v.shape[3];
+    if ((k.shape[0] != B && mismatch("k's batch", k.shape[0], B)) ||
+        (k.shape[3] != D && mismatch("k's head dim", k.shape[3], D)) ||
+        (v.shape[0] != B && mismatch("v's batch", v.shape[0], B)) ||
+        (v.shape[1] != Hkv && mismatch("v's heads", v.shape[1], Hkv)) ||
+        (v.shape[2] != Skv && mismatch("v's length", v.shape[2], Skv)))
+        goto done;
+    if (mp) {
+        const int two = m.ndim == 2;
+        const int64_t ms = m.shape[two ? 0 : 2], mk = m.shape[two ? 1 : 3];
+        if ((ms != Sq && mismatch("mask's query length", ms, Sq)) ||
+            (mk != Skv && mismatch("mask's key length", mk, Skv)))
+            goto done;
+        d.has_mask = 1;
+        d.mask_batch = two ? 1 : m.shape[0]; /* the library checks 1 or B, 1 or Hq */
+        d.mask_heads = two ? 1 : m.shape[1];
+    }
+    d.batch = B, d.heads = Hq, d.kv_heads = Hkv, d.seq_q = Sq, d.seq_kv = Skv;
+    d.head_dim = D, d.head_dim_v = Dv;
+    d.causal = causal;
+    d.scale = (float)scale;
+    if (B < 1 || Hq < 1 || Sq < 1 || D < 1 || Hkv < 1 || Skv < 1 || Dv < 1) {
+        fprintf(stderr, "clattn %s: empty tensors are not attention problems\n", CMD);
+        goto done;
+    }
+    if (B * Hq * Sq > INT64_MAX / 4 / Dv) { /* B*Hq*Sq fits: it is part of q's size */
+        fprintf(stderr, "clattn %s: the output size overflows\n", CMD);
+        goto done;
+    }
+    if (!(out = malloc((size_t)(B * Hq * Sq * Dv) * sizeof(float))) ||
+        (lp && !(lse = malloc((size_t)(B * Hq * Sq) * sizeof(float))))) {
+        fprintf(stderr, "clattn %s: out of host memory\n", CMD);
+        goto done;
+    }
+    if (!(ctx = cli_open_context())) goto done;
+    clattn_status st =
+        clattn_sdpa_host(ctx, &d, q.data, k.data, v.data, mp ? m.data : NULL, out, lse);
+    if (st != CLATTN_SUCCESS) {
+        cli_fail(CMD, ctx, st);
+        goto done;
+    }
+    char err[512];
+    const int64_t oshape[4] = {B, Hq, Sq, Dv};
+    if ((st = clattn_npy_write(op, CLATTN_NPY_F32, 4, oshape, out, err, sizeof err)) ||
+        (lp && (st = clattn_npy_write(lp, CLATTN_NPY_F32, 3, oshape, lse, err, sizeof err)))) {
+        fprintf(stderr, "clattn %s: %s\n", CMD, err);
+        goto done;
+    }
+    rc = 0;
+done:
+    clattn_context_destroy(ctx);
+    free(out);
+    free(lse);
+    clattn_npy_free(&q);
+    clattn_npy_free(&k);
+    clattn_npy_free(&v);
+    clattn_npy_free(&m);
+    return rc;
+}

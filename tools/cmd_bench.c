@@ -1,0 +1,165 @@
+/* cmd_bench.c: `clattn bench`: times attention on random device-resident inputs. One warm-up
+ * call (kernel builds, CLBlast tuning) then R timed calls; each is timed with OpenCL profiling
+ * events (from a marker enqueued just before the call to the end of the call's event) and the
+ * median is printed as gflops= and ms= (host_ms=: the same calls on the host clock, enqueue to
+ * completion, as a cross-check), with the
+ * device memory the call used: the inputs and outputs the benchmark allocated plus the scratch
+ * the plan allocates inside the call. FLOPs: 2*B*Hq*Sq*Skv*(D + Dv), half when causal with
+ * Sq = Skv (the usual 4*B*H*N^2*d for D = Dv). */
+#include "cli_sdpa.h"
+#include "cli_util.h"
+#include "commands.h"
+#include "internal.h"
+#include "selftest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define CMD "bench"
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A device buffer of n random floats in [-1, 1), filled in slices to bound host memory. */
+static clattn_status random_buffer(clattn_context *ctx, int64_t n, unsigned seed, cl_mem *out) {
+    clattn_status st = clattn__alloc(ctx, n * 4, CL_MEM_READ_WRITE, NULL, "bench input", out);
+    if (st != CLATTN_SUCCESS) return st;
+    const int64_t slice = (int64_t)1 << 22;
+    float *h = malloc((size_t)(n < slice ? n : slice) * sizeof(float));
+    if (!h) return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "bench: host memory");
+    for (int64_t at = 0; at < n && st == CLATTN_SUCCESS; at += slice) {
+        const int64_t len = n - at < slice ? n - at : slice;
+        selftest_fill(h, (size_t)len, seed + (unsigned)(at / slice));
+        cl_int err = clEnqueueWriteBuffer(ctx->queue, *out, CL_TRUE, (size_t)at * 4,
+                                          (size_t)len * 4, h, 0, NULL, NULL);
+        if (err != CL_SUCCESS) st = clattn__cl_fail(ctx, err, "bench: writing inputs");
+    }
+    free(h);
+    return st;
+}
+
+/* Seconds one call took on the device (profiling), or on the host clock without profiling. */
+static clattn_status timed_call(clattn_context *ctx, const clattn_sdpa_desc *d, cl_mem *b,
+                                double *seconds, double *host_seconds) {
+    cl_event mark = NULL, ev = NULL;
+    const int prof = ctx->queue_profiling;
+    clFinish(ctx->queue);
+    const double t0 = now_s();
+    if (prof) clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &mark);
+    clattn_status st = clattn_sdpa(ctx, d, b[0], b[1], b[2], NULL, b[3], b[4], 0, NULL, &ev);
+    if (st == CLATTN_SUCCESS) {
+        clWaitForEvents(1, &ev);
+        *seconds = *host_seconds = now_s() - t0;
+        /* The call may be several commands (naive: GEMM, softmax, GEMM; flash1 on the CPU:
+         * several kernels), so it is timed from the marker before it to its last event. */
+        cl_ulong start = 0, end = 0;
+        if (prof &&
+            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof end, &end, NULL) ==
+                CL_SUCCESS &&
+            clGetEventProfilingInfo(mark, CL_PROFILING_COMMAND_END, sizeof start, &start, NULL) ==
+                CL_SUCCESS &&
+            end > start)
+            *seconds = 1e-9 * (double)(end - start);
+    }
+    if (mark) clReleaseEvent(mark);
+    if (ev) clReleaseEvent(ev);
+    return st;
+}
+
+int cmd_bench(int argc, char **argv) {
+    int64_t B = 1, H = 0, Hkv = 0, S = 0, Skv = 0, D = 0, Dv = 0, R = 5, bq = 0, bkv = 0;
+    int causal = 0;
+    const char *algo_s = NULL, *fl_s = NULL;
+    const cli_opt opts[] = {{"batch", OPT_INT, &B, "batch size (default 1)"},
+                            {"heads", OPT_INT, &H, "query heads (required)"},
+                            {"kv-heads", OPT_INT, &Hkv, "key/value heads (default: heads)"},
+                            {"seq", OPT_INT, &S, "query length N (required)"},
+                            {"seq-kv", OPT_INT, &Skv, "key/value length (default: N)"},
+                            {"dim", OPT_INT, &D, "head dim (required)"},
+                            {"dim-v", OPT_INT, &Dv, "head dim of v (default: dim)"},
+                            {"causal", OPT_FLAG, &causal, "bottom-right causal mask"},
+                            {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2"},
+                            {"flavour", OPT_STRING, &fl_s, "auto|gpu|cpu kernel flavour"},
+                            {"block-q", OPT_INT, &bq, "force the query block (Br)"},
+                            {"block-kv", OPT_INT, &bkv, "force the key block (Bc)"},
+                            {"repeat", OPT_INT, &R, "timed runs, median reported (default 5)"},
+                            {NULL, OPT_FLAG, NULL, NULL}};
+    int rc = cli_parse(argc, argv, opts,
+                       "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
+                       "[--causal] [--algo A] [--repeat R]");
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!H) return cli_missing(CMD, "heads");
+    if (!S) return cli_missing(CMD, "seq");
+    if (!D) return cli_missing(CMD, "dim");
+    if (R < 1 || R > 1000) {
+        fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
+        return 2;
+    }
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d);
+    d.batch = B;
+    d.heads = H;
+    d.kv_heads = Hkv ? Hkv : H;
+    d.seq_q = S;
+    d.seq_kv = Skv ? Skv : S;
+    d.head_dim = D;
+    d.head_dim_v = Dv ? Dv : D;
+    d.causal = causal;
+    d.block_q = bq;
+    d.block_kv = bkv;
+    if (cli_sdpa_algo(CMD, algo_s, &d.algo) || cli_sdpa_flavour(CMD, fl_s, &d.flavour)) return 2;
+    clattn_context *ctx = cli_open_context();
+    if (!ctx) return 1;
+    clattn_sdpa_plan plan;
+    cl_mem buf[5] = {NULL};
+    double *times = calloc((size_t)R, sizeof(double));
+    double *host = calloc((size_t)R, sizeof(double));
+    clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan);
+    rc = 1;
+    if (st != CLATTN_SUCCESS || !times || !host) goto fail;
+    /* sizes are valid: plan_get checked every product */
+    const int64_t n[5] = {B * H * S * D, B * d.kv_heads * d.seq_kv * D,
+                          B * d.kv_heads * d.seq_kv * d.head_dim_v, B * H * S * d.head_dim_v,
+                          B * H * S};
+    int64_t io_bytes = 0;
+    for (int i = 0; i < 5; i++) {
+        st = i < 3 ? random_buffer(ctx, n[i], 17u * (unsigned)i + 1u, &buf[i])
+                   : clattn__alloc(ctx, n[i] * 4, CL_MEM_READ_WRITE, NULL, "bench output", &buf[i]);
+        if (st != CLATTN_SUCCESS) goto fail;
+        io_bytes += n[i] * 4;
+    }
+    double warm = 0.0, warm_host = 0.0;
+    if ((st = timed_call(ctx, &d, buf, &warm, &warm_host)) != CLATTN_SUCCESS) goto fail;
+    for (int64_t r = 0; r < R; r++)
+        if ((st = timed_call(ctx, &d, buf, &times[r], &host[r])) != CLATTN_SUCCESS) goto fail;
+    qsort(times, (size_t)R, sizeof(double), cmp_double);
+    qsort(host, (size_t)R, sizeof(double), cmp_double);
+    const double med = R % 2 ? times[R / 2] : 0.5 * (times[R / 2 - 1] + times[R / 2]);
+    const double host_med = R % 2 ? host[R / 2] : 0.5 * (host[R / 2 - 1] + host[R / 2]);
+    double flops =
+        2.0 * (double)B * (double)H * (double)S * (double)d.seq_kv * (double)(D + d.head_dim_v);
+    if (causal && S == d.seq_kv) flops *= 0.5;
+    cli_sdpa_print_plan(stdout, &plan);
+    printf(" gflops=%.2f ms=%.3f min_ms=%.3f host_ms=%.3f repeat=%lld timing=%s device_bytes=%lld "
+           "io_bytes=%lld scratch_bytes=%lld\n",
+           flops / med * 1e-9, med * 1e3, times[0] * 1e3, host_med * 1e3, (long long)R,
+           ctx->queue_profiling ? "events" : "host", (long long)(io_bytes + plan.scratch_bytes),
+           (long long)io_bytes, (long long)plan.scratch_bytes);
+    rc = 0;
+fail:
+    if (rc) cli_fail(CMD, ctx, st);
+    for (int i = 0; i < 5; i++) clattn__release_mem(&buf[i]);
+    free(times);
+    free(host);
+    clattn_context_destroy(ctx);
+    return rc;
+}
