@@ -1,0 +1,41 @@
+/* dispatch_cpu.h: tile choice for the CPU-flavour FlashAttention kernels (cl/flash_cpu.cl), for
+ * devices whose local memory is emulated in global memory (PoCL). Pure functions, no OpenCL
+ * calls, so the dispatcher and its tests use them without a device. The launcher is
+ * src/sdpa_flash_cpu.c. */
+#ifndef CLATTN_DISPATCH_CPU_H
+#define CLATTN_DISPATCH_CPU_H
+
+#include "sdpa_internal.h"
+
+/* Largest block_kv the kernels are compiled for (the BCMAX capacity of the private score tile). */
+#define CLATTN_CPU_MAX_BLOCK_KV 128
+
+/* The measured-best (block_q, block_kv) for algo (CLATTN_ALGO_FLASH1 or _FLASH2) on a problem of
+ * head dims D, Dv and lengths Sq, Skv. */
+void clattn__sdpa_cpu_tiles(clattn_algo algo, int64_t D, int64_t Dv, int64_t Sq, int64_t Skv,
+                            int64_t *block_q, int64_t *block_kv);
+
+/* 1 when the kernels accept a forced tile: block_q in {8, 16, 32, 64}, block_kv a multiple of 8
+ * from 8 to CLATTN_CPU_MAX_BLOCK_KV, and D, Dv in 1..256. A block of 0 means "not forced" and is
+ * accepted (the caller fills it from clattn__sdpa_cpu_tiles). */
+int clattn__sdpa_cpu_valid_tiles(clattn_algo algo, int64_t D, int64_t Dv, int64_t block_q,
+                                 int64_t block_kv);
+
+/* Device memory flash1 allocates for its running max and sum (m and l, float, one each per query
+ * row); 0 for flash2. block_q does not change it. */
+int64_t clattn__sdpa_cpu_flash1_scratch_bytes(const clattn_sdpa_problem *p, int64_t block_q);
+
+/* The NDRange the CPU kernels run: (ceil(Sq * group / block_q), B * Hkv), one work-item per
+ * work-group. The `group` query heads sharing a kv head are stacked into a work-group's rows. */
+void clattn__sdpa_cpu_global_size(const clattn_sdpa_problem *p, int64_t block_q,
+                                  int64_t global_size[2]);
+
+/* Head-dim capacity the kernels are compiled for (DPAD / DVPAD): d rounded up to 16, 32, 64,
+ * 128 or 256, so one build serves every d of a bucket. */
+int64_t clattn__cpu_dim_cap(int64_t d);
+
+/* Vector lanes the kernels hold query rows in (VW): 16 where the device prefers 16-wide floats
+ * (AVX-512) and block_q allows it, else 8. */
+int64_t clattn__cpu_vector_width(int preferred_vector_width_float, int64_t block_q);
+
+#endif /* CLATTN_DISPATCH_CPU_H */
