@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ci/test.sh: the whole test suite, as CI runs it: install what is missing, build with -Wall
 # -Wextra treated as errors, run every CTest test on the default OpenCL device (PoCL here),
-# then the .npy fuzzer briefly when clang is available.
+# the .npy fuzzer briefly when clang is available, then the suite again under AddressSanitizer
+# and UBSan (CLATTN_CI_ASAN=0 skips that pass).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -11,5 +12,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 (cd "$BUILD_DIR" && ctest --output-on-failure --timeout 1500 -j1)
 if command -v clang >/dev/null && [ -f ci/fuzz.sh ]; then
   FUZZ_SECONDS=${FUZZ_SECONDS:-20} bash ci/fuzz.sh
+fi
+if [ "${CLATTN_CI_ASAN:-1}" != 0 ]; then
+  bash ci/asan.sh
 fi
 echo "ci/test.sh: finished in $(( $(date +%s) - start )) s"
