@@ -4,8 +4,24 @@
 #define CLATTN_CLI_SDPA_H
 
 #include "clattn.h"
+#include "cli_util.h"
 
 #include <stdio.h>
+
+/* The problem-shape options `plan` and `bench` share, parsed into one place. */
+typedef struct {
+    int64_t batch, heads, kv_heads, seq_q, seq_kv, dim, dim_v, block_q, block_kv;
+    int causal;
+    const char *algo, *flavour;
+} cli_sdpa_shape;
+
+#define CLI_SDPA_SHAPE_OPTS 12
+/* Writes the CLI_SDPA_SHAPE_OPTS shape options into opts (the query length is named
+ * `seq_name`: "seq-q" for plan, "seq" for bench) and sets their defaults in *s. */
+void cli_sdpa_shape_opts(cli_sdpa_shape *s, const char *seq_name, cli_opt *opts);
+/* Checks the required options and fills a descriptor. Returns 0, or 2 after a usage error. */
+int cli_sdpa_shape_desc(const char *cmd, const char *seq_name, const cli_sdpa_shape *s,
+                        clattn_sdpa_desc *d);
 
 /* "auto", "naive", "flash1", "flash2" (NULL gives auto). Returns 0, or 2 after printing a
  * usage error naming `cmd`. */

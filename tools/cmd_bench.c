@@ -76,47 +76,24 @@ static clattn_status timed_call(clattn_context *ctx, const clattn_sdpa_desc *d, 
 }
 
 int cmd_bench(int argc, char **argv) {
-    int64_t B = 1, H = 0, Hkv = 0, S = 0, Skv = 0, D = 0, Dv = 0, R = 5, bq = 0, bkv = 0;
-    int causal = 0;
-    const char *algo_s = NULL, *fl_s = NULL;
-    const cli_opt opts[] = {{"batch", OPT_INT, &B, "batch size (default 1)"},
-                            {"heads", OPT_INT, &H, "query heads (required)"},
-                            {"kv-heads", OPT_INT, &Hkv, "key/value heads (default: heads)"},
-                            {"seq", OPT_INT, &S, "query length N (required)"},
-                            {"seq-kv", OPT_INT, &Skv, "key/value length (default: N)"},
-                            {"dim", OPT_INT, &D, "head dim (required)"},
-                            {"dim-v", OPT_INT, &Dv, "head dim of v (default: dim)"},
-                            {"causal", OPT_FLAG, &causal, "bottom-right causal mask"},
-                            {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2"},
-                            {"flavour", OPT_STRING, &fl_s, "auto|gpu|cpu kernel flavour"},
-                            {"block-q", OPT_INT, &bq, "force the query block (Br)"},
-                            {"block-kv", OPT_INT, &bkv, "force the key block (Bc)"},
-                            {"repeat", OPT_INT, &R, "timed runs, median reported (default 5)"},
-                            {NULL, OPT_FLAG, NULL, NULL}};
+    cli_sdpa_shape shape;
+    int64_t R = 5;
+    cli_opt opts[CLI_SDPA_SHAPE_OPTS + 2];
+    cli_sdpa_shape_opts(&shape, "seq", opts);
+    opts[CLI_SDPA_SHAPE_OPTS] =
+        (cli_opt){"repeat", OPT_INT, &R, "timed runs, median reported (default 5)"};
+    opts[CLI_SDPA_SHAPE_OPTS + 1] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
     int rc = cli_parse(argc, argv, opts,
                        "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
                        "[--causal] [--algo A] [--repeat R]");
     if (rc) return rc == 1 ? 0 : rc;
-    if (!H) return cli_missing(CMD, "heads");
-    if (!S) return cli_missing(CMD, "seq");
-    if (!D) return cli_missing(CMD, "dim");
     if (R < 1 || R > 1000) {
         fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
         return 2;
     }
     clattn_sdpa_desc d;
-    clattn_sdpa_desc_init(&d);
-    d.batch = B;
-    d.heads = H;
-    d.kv_heads = Hkv ? Hkv : H;
-    d.seq_q = S;
-    d.seq_kv = Skv ? Skv : S;
-    d.head_dim = D;
-    d.head_dim_v = Dv ? Dv : D;
-    d.causal = causal;
-    d.block_q = bq;
-    d.block_kv = bkv;
-    if (cli_sdpa_algo(CMD, algo_s, &d.algo) || cli_sdpa_flavour(CMD, fl_s, &d.flavour)) return 2;
+    if (cli_sdpa_shape_desc(CMD, "seq", &shape, &d)) return 2;
+    const int64_t B = d.batch, H = d.heads, S = d.seq_q, D = d.head_dim;
     clattn_context *ctx = cli_open_context();
     if (!ctx) return 1;
     clattn_sdpa_plan plan;
@@ -147,7 +124,7 @@ int cmd_bench(int argc, char **argv) {
     const double host_med = R % 2 ? host[R / 2] : 0.5 * (host[R / 2 - 1] + host[R / 2]);
     double flops =
         2.0 * (double)B * (double)H * (double)S * (double)d.seq_kv * (double)(D + d.head_dim_v);
-    if (causal && S == d.seq_kv) flops *= 0.5;
+    if (d.causal && S == d.seq_kv) flops *= 0.5;
     cli_sdpa_print_plan(stdout, &plan);
     printf(" gflops=%.2f ms=%.3f min_ms=%.3f host_ms=%.3f repeat=%lld timing=%s device_bytes=%lld "
            "io_bytes=%lld scratch_bytes=%lld\n",

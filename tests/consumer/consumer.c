@@ -7,8 +7,7 @@ int main(void) {
     if (strcmp(clattn_version_string(), CLATTN_VERSION_STRING) != 0) return 1;
     clattn_context *ctx = NULL;
     clattn_status st = clattn_context_create(NULL, &ctx);
-    printf("consumer: clattn %s, context: %s\n", clattn_version_string(),
-           clattn_status_string(st));
+    printf("consumer: clattn %s, context: %s\n", clattn_version_string(), clattn_status_string(st));
     clattn_context_destroy(ctx);
     return st == CLATTN_SUCCESS ? 0 : 1;
 }
