@@ -1,10 +1,99 @@
 /* blas.c: the strided-batched SGEMM wrapper declared in blas.h; the only file that includes
  * CLBlast. CLBlast enqueues on our queue and takes no wait list, so a barrier with the caller's
  * wait list is enqueued first: on the context's in-order queue (and on an out-of-order one too,
- * since a barrier orders everything after it) the GEMM then starts after the dependencies. */
+ * since a barrier orders everything after it) the GEMM then starts after the dependencies.
+ * CLBlast has no tuning for CPU OpenCL devices (PoCL), so on those we give it our own kernel
+ * parameters once per device before its first GEMM. */
 #include "blas.h"
 
 #include <clblast_c.h>
+
+/* Parameters for CLBlast's indirect GEMM kernel "Xgemm" on CPU devices (CL_DEVICE_TYPE_CPU).
+ * Why these: CLBlast's defaults stage tiles through local memory with barriers and give each
+ * work-item a 4x2 tile; PoCL runs a work-group as loops over its work-items split at every
+ * barrier, so the accumulators live in memory and the default runs at 13-25 GFLOP/s. With SA=SB=0
+ * (no local memory, hence no barriers) each work-item keeps a 16x16 tile of float16 accumulators
+ * in registers and streams A and B from the cache; small 2x2 work-groups of 32x32 tiles keep
+ * enough groups for both cores without PoCL's per-group overhead dominating. The GEMMK=0 kernel
+ * wants both operands with K as their slow dimension, so CLBlast copies (transposes) an operand
+ * that is not, and a row-major C; clattn__sgemm_batched below therefore states every product
+ * in column-major form, which leaves C in place (on every device).
+ * XGEMM_MIN_INDIRECT_SIZE 128 (default 896): products with m*n*k >= 128^3 take this kernel; the
+ * default sent 2048x2048x64 and 32x512x512 to the untuned XgemmDirect kernel (18 GFLOP/s).
+ *
+ * Measured (scratch harness, PoCL 3.1 pthread on 2 shared AVX-512 EPYC cores, CLBlast 1.5.3,
+ * CLBlastSgemmStridedBatched, medians of 3 (defaults) or 5 (these) runs after a warm-up run,
+ * GFLOP/s; row-major shapes MxNxK x batch, "T" = B transposed as in clattn's projections
+ * and in Q K^T):
+ *
+ *   shape                        | defaults, row-major | these, column-major form
+ *   2048x2048x2048 NN            |  24.2               | 143.7
+ *   Q K^T 2048x2048x64 T x8      |  17.9               | 273.2
+ *   P V 2048x64x2048 NN x8       |  22.6               |  48.7 (P is transposed: see below)
+ *   keys 1600x512x1024 T         |  12.6               | 245.0
+ *   keys 16000x512x1024 T        |  14.0               | 212.6
+ *   decoder 32x512x512 T         |  18.8               |  87.9
+ *   GRU input 1600x1536x512 T    |  23.8               | 320.0
+ *   512x512x512 NN               |  22.7               | 328.2
+ *
+ * Tried and rejected: 1x1 work-groups (16x16 tiles: 235 on keys 1600 but 56 on the decoder),
+ * 4x4 groups of 64x64 tiles (keys 1600 209, decoder 39), work-items vectorised across the
+ * group (VWM=1, STRM=1, 16x1 groups: 27), larger local-memory tiles (84), the GEMMK=1 kernel in
+ * row-major form (no copies at all, P V 150-164, but 92-150 elsewhere), retuned
+ * Transpose/Padtranspose kernels (no gain), XgemmDirect with 4x4 groups (P V 69, Q K^T 30; its
+ * 1x1/vector-16 variants took minutes to compile). P V stays at ~49 because the GEMMK=0 kernel
+ * needs P (K fast) transposed into a temporary each call. */
+static const char *const xgemm_names[] = {"GEMMK", "KREG",  "KWG",   "KWI", "MDIMA", "MDIMC",
+                                          "MWG",   "NDIMB", "NDIMC", "NWG", "SA",    "SB",
+                                          "STRM",  "STRN",  "VWM",   "VWN"};
+static const size_t xgemm_cpu[] = {0, 1, 16, 1, 2, 2, 32, 2, 2, 32, 0, 0, 0, 0, 16, 16};
+static const char *const routine_names[] = {"XGEMM_MIN_INDIRECT_SIZE"};
+static const size_t routine_cpu[] = {128};
+
+/* One lock for every CLBlast call in the process. CLBlast 1.5 (Debian 12) stores compiled
+ * programs in process-wide caches that are not safe against concurrent first use (fixed
+ * upstream in 1.6.1, CLBlast issue #486): tests/test_threads.c crashed inside CLBlast with
+ * std::bad_alloc before this lock. GEMM calls only enqueue work, so holding it is cheap. */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Devices already given their parameters (CLBlast keeps overrides per device, process-wide, in
+ * the same cache CLBlastClearCache empties). Guarded by blas_lock. */
+#define BLAS_TUNED_MAX 16
+static cl_device_id tuned[BLAS_TUNED_MAX];
+static int n_tuned;
+
+/* Gives CLBlast the CPU parameters for `device` the first time it is seen. A failure leaves
+ * CLBlast's defaults in place: those are slower, not wrong, so nothing is reported. */
+static void blas_tune_device(cl_device_id device) {
+    for (int i = 0; i < n_tuned; i++)
+        if (tuned[i] == device) return;
+    cl_device_type type = 0;
+    if (clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL) == CL_SUCCESS &&
+        (type & CL_DEVICE_TYPE_CPU)) {
+        const size_t nx = sizeof xgemm_cpu / sizeof xgemm_cpu[0];
+        const size_t nr = sizeof routine_cpu / sizeof routine_cpu[0];
+        /* the threshold only pays off with the tuned kernel behind it */
+        if (CLBlastOverrideParameters(device, "Xgemm", CLBlastPrecisionSingle, nx,
+                                      (const char **)xgemm_names, xgemm_cpu) == CLBlastSuccess)
+            (void)CLBlastOverrideParameters(device, "GemmRoutine", CLBlastPrecisionSingle, nr,
+                                            (const char **)routine_names, routine_cpu);
+    }
+    if (n_tuned < BLAS_TUNED_MAX) /* past that, overriding again is merely repeated work */
+        tuned[n_tuned++] = device;
+}
+
+void clattn__blas_release(clattn_context *ctx) {
+    pthread_mutex_lock(&blas_lock);
+    if (ctx->used_blas) {
+        /* CLBlast's caches hold programs, and through them our cl_context, until cleared; there
+         * is no per-context clear, so all of it goes (other contexts rebuild on their next GEMM,
+         * as they would on a new context anyway) and the overrides are given again. */
+        (void)CLBlastClearCache();
+        n_tuned = 0;
+        ctx->used_blas = 0;
+    }
+    pthread_mutex_unlock(&blas_lock);
+}
 
 static const char *blas_status_name(CLBlastStatusCode s) {
     switch (s) {
@@ -55,13 +144,19 @@ clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, c
         if (err != CL_SUCCESS)
             return clattn__cl_fail(ctx, err, "%s: waiting for the caller's events", what);
     }
+    pthread_mutex_lock(&blas_lock);
+    blas_tune_device(ctx->device);
+    ctx->used_blas = 1;
+    /* Row-major C = op(A) op(B) is, on the same buffers read column-major, C^T = op(B)^T op(A)^T:
+     * CLBlast's row-major path would copy-transpose C in and out; this form never touches C. */
     cl_command_queue queue = ctx->queue;
     CLBlastStatusCode s = CLBlastSgemmStridedBatched(
-        CLBlastLayoutRowMajor, g->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
-        g->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)g->m, (size_t)g->n,
-        (size_t)g->k, g->alpha, g->a, (size_t)g->a_off, (size_t)g->lda, (size_t)g->a_stride, g->b,
-        (size_t)g->b_off, (size_t)g->ldb, (size_t)g->b_stride, g->beta, g->c, (size_t)g->c_off,
+        CLBlastLayoutColMajor, g->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
+        g->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)g->n, (size_t)g->m,
+        (size_t)g->k, g->alpha, g->b, (size_t)g->b_off, (size_t)g->ldb, (size_t)g->b_stride, g->a,
+        (size_t)g->a_off, (size_t)g->lda, (size_t)g->a_stride, g->beta, g->c, (size_t)g->c_off,
         (size_t)g->ldc, (size_t)g->c_stride, (size_t)g->count, &queue, NULL);
+    pthread_mutex_unlock(&blas_lock);
     if (s == CLBlastSuccess) return CLATTN_SUCCESS;
     const char *name = blas_status_name(s);
     if (s > -1000) /* CLBlast passes OpenCL's own error codes through */

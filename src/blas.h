@@ -23,5 +23,8 @@ typedef struct {
 
 clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, cl_uint num_wait,
                                     const cl_event *wait, const char *what);
+/* Called by clattn_context_destroy: drops what CLBlast cached for the context (its programs
+ * retain the cl_context) when the context ever ran a GEMM. */
+void clattn__blas_release(clattn_context *ctx);
 
 #endif

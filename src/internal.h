@@ -19,6 +19,7 @@ struct clattn_context {
     cl_command_queue queue;
     int owns_queue;      /* 0 when the application gave us its queue */
     int queue_profiling; /* the queue has CL_QUEUE_PROFILING_ENABLE */
+    int used_blas;       /* a GEMM ran: CLBlast's caches hold this context (src/blas.c) */
     clattn_device_caps caps;
     struct clattn_program_cache *cache;
     pthread_mutex_t error_lock;

@@ -1,5 +1,6 @@
 /* context.c: device discovery, selection, the capability struct (with the CLATTN_LOCAL_MEM_*
  * overrides that let every tile path run on PoCL) and the context's life cycle. */
+#include "blas.h"
 #include "internal.h"
 
 #include <ctype.h>
@@ -313,6 +314,7 @@ clattn_status clattn_context_create_from_queue(cl_command_queue queue, clattn_co
 void clattn_context_destroy(clattn_context *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    clattn__blas_release(ctx);
     clattn__cache_destroy(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl_ctx) clReleaseContext(ctx->cl_ctx);
