@@ -36,7 +36,8 @@ clattn_status clattn__fail(clattn_context *ctx, clattn_status status, const char
 #endif
     ;
 /* For a failed OpenCL call: the message ends with the error's name (" (CL_OUT_OF_RESOURCES)").
- * Allocation failures map to CLATTN_ERROR_OUT_OF_MEMORY, the rest to CLATTN_ERROR_OPENCL. */
+ * Allocation failures and CL_OUT_OF_RESOURCES map to CLATTN_ERROR_OUT_OF_MEMORY, the rest to
+ * CLATTN_ERROR_OPENCL. */
 clattn_status clattn__cl_fail(clattn_context *ctx, cl_int err, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

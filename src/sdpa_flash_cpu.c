@@ -101,6 +101,31 @@ static clattn_status run_flash1(clattn_context *ctx, cl_kernel kern, const clatt
     return CLATTN_SUCCESS;
 }
 
+/* Builds and enqueues one tile configuration. */
+static clattn_status try_tile(clattn_context *ctx, const clattn_sdpa_problem *p,
+                              const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                              cl_uint num_wait, const cl_event *wait, cl_event *event) {
+    const int flash1 = plan->algo == CLATTN_ALGO_FLASH1;
+    char opts[160];
+    build_options(ctx, p, plan, opts, sizeof opts);
+    cl_kernel kern = NULL;
+    clattn_status s =
+        clattn__kernel(ctx, "flash_cpu", opts, flash1 ? "flash1_cpu" : "flash2_cpu", &kern);
+    if (s != CLATTN_SUCCESS) return s;
+    s = set_common_args(ctx, kern, p, plan, buf);
+    if (s == CLATTN_SUCCESS) {
+        int64_t gs[2];
+        clattn__sdpa_cpu_global_size(p, plan->block_q, gs);
+        const size_t global[2] = {(size_t)gs[0], (size_t)gs[1]}, local[2] = {1, 1};
+        if (flash1)
+            s = run_flash1(ctx, kern, p, plan, global, num_wait, wait, event);
+        else
+            s = clattn__launch(ctx, kern, 2, global, local, num_wait, wait, event, "flash2 (CPU)");
+    }
+    clReleaseKernel(kern);
+    return s;
+}
+
 clattn_status clattn__sdpa_flash_cpu(clattn_context *ctx, const clattn_sdpa_problem *p,
                                      const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
                                      cl_uint num_wait, const cl_event *wait, cl_event *event) {
@@ -123,22 +148,15 @@ clattn_status clattn__sdpa_flash_cpu(clattn_context *ctx, const clattn_sdpa_prob
                             "flash attention (CPU): Sq*group = %lld, Skv = %lld or B*Hq = %lld "
                             "exceeds the kernels' 32-bit row/key/head indices",
                             (long long)rows, (long long)p->Skv, (long long)bh);
-    char opts[160];
-    build_options(ctx, p, plan, opts, sizeof opts);
-    cl_kernel kern = NULL;
-    clattn_status s =
-        clattn__kernel(ctx, "flash_cpu", opts, flash1 ? "flash1_cpu" : "flash2_cpu", &kern);
-    if (s != CLATTN_SUCCESS) return s;
-    s = set_common_args(ctx, kern, p, plan, buf);
-    if (s == CLATTN_SUCCESS) {
-        int64_t gs[2];
-        clattn__sdpa_cpu_global_size(p, plan->block_q, gs);
-        const size_t global[2] = {(size_t)gs[0], (size_t)gs[1]}, local[2] = {1, 1};
-        if (flash1)
-            s = run_flash1(ctx, kern, p, plan, global, num_wait, wait, event);
-        else
-            s = clattn__launch(ctx, kern, 2, global, local, num_wait, wait, event, "flash2 (CPU)");
+    /* A tile the device cannot build or launch for lack of resources (registers, private
+     * memory: block_q 64 with D = Dv = 256 holds about 160 KiB per work-item) falls back to the
+     * next smaller query block; the key block stays. A retry starts from scratch: flash1's first
+     * launch initialises O, m and l, so launches of a failed attempt leave nothing behind. */
+    clattn_sdpa_plan cur = *plan;
+    for (;;) {
+        clattn_status s = try_tile(ctx, p, &cur, buf, num_wait, wait, event);
+        const int resources = s == CLATTN_ERROR_BUILD_FAILED || s == CLATTN_ERROR_OUT_OF_MEMORY;
+        if (s == CLATTN_SUCCESS || !resources || cur.block_q <= 8) return s;
+        cur.block_q /= 2;
     }
-    clReleaseKernel(kern);
-    return s;
 }

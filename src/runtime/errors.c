@@ -147,10 +147,14 @@ clattn_status clattn__fail(clattn_context *ctx, clattn_status status, const char
 }
 
 clattn_status clattn__cl_fail(clattn_context *ctx, cl_int err, const char *fmt, ...) {
-    clattn_status status = (err == CL_MEM_OBJECT_ALLOCATION_FAILURE ||
-                            err == CL_OUT_OF_HOST_MEMORY || err == CL_INVALID_BUFFER_SIZE)
-                               ? CLATTN_ERROR_OUT_OF_MEMORY
-                               : CLATTN_ERROR_OPENCL;
+    /* CL_OUT_OF_RESOURCES counts as out of memory: drivers return it when a kernel needs more
+     * registers or private/local memory than the device has, which the launchers answer by
+     * falling back to a smaller tile. */
+    clattn_status status =
+        (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY ||
+         err == CL_INVALID_BUFFER_SIZE || err == CL_OUT_OF_RESOURCES)
+            ? CLATTN_ERROR_OUT_OF_MEMORY
+            : CLATTN_ERROR_OPENCL;
     char suffix[96];
     snprintf(suffix, sizeof suffix, " (%s, %d)", clattn__cl_error_name(err), (int)err);
     va_list ap;
