@@ -22,8 +22,8 @@ typedef struct {
 int64_t clattn__gpu_dim_cap(int64_t d);
 
 /* Local memory (bytes) one work-group of each GPU kernel family declares for tiles br x bc with
- * head-dim capacities dcap, dvcap. Mirrors the __local arrays of cl/flash2_gpu.cl and
- * cl/flash1_gpu.cl exactly; the tests hold the kernels' CL_KERNEL_LOCAL_MEM_SIZE against it. */
+ * head-dim capacities dcap, dvcap. Mirrors the __local arrays of the kernels in
+ * cl/flash_gpu.cl exactly; the tests hold the kernels' CL_KERNEL_LOCAL_MEM_SIZE against it. */
 int64_t clattn__flash2_gpu_local_bytes(int64_t br, int64_t bc, int64_t dcap, int64_t dvcap);
 int64_t clattn__flash1_gpu_local_bytes(int64_t br, int64_t bc, int64_t dcap, int64_t dvcap);
 

@@ -1,8 +1,9 @@
-/* sdpa_flash_gpu.c: launcher of the GPU-flavour FlashAttention kernels (cl/flash1_gpu.cl,
- * cl/flash2_gpu.cl). Builds the kernel for the plan's tiles (head dims bucketed, so one build
- * serves many D), then checks the built kernel against the device: when CL_KERNEL_WORK_GROUP_SIZE
- * is below the plan's work-group, CL_KERNEL_LOCAL_MEM_SIZE above the local memory, or the build
- * or launch runs out of resources, it asks the dispatcher for the next smaller tile and retries. */
+/* sdpa_flash_gpu.c: launcher of the GPU-flavour FlashAttention kernels (cl/flash_gpu.cl:
+ * flash1_gpu and flash2_gpu). Builds the kernel for the plan's tiles (head dims bucketed, so one
+ * build serves many D), then checks the built kernel against the device: when
+ * CL_KERNEL_WORK_GROUP_SIZE is below the plan's work-group, CL_KERNEL_LOCAL_MEM_SIZE above the
+ * local memory, or the build or launch runs out of resources, it asks the dispatcher for the next
+ * smaller tile and retries. */
 #include "dispatch.h"
 #include "sdpa_internal.h"
 
@@ -73,8 +74,8 @@ static clattn_status build(clattn_context *ctx, const clattn_sdpa_problem *p,
     options(p, plan, opts, sizeof opts);
     *fits = 1;
     *kernel_wg = plan->work_group;
-    clattn_status st = clattn__kernel(ctx, flash1 ? "flash1_gpu" : "flash2_gpu", opts,
-                                      flash1 ? "flash1_gpu" : "flash2_gpu", kern);
+    clattn_status st =
+        clattn__kernel(ctx, "flash_gpu", opts, flash1 ? "flash1_gpu" : "flash2_gpu", kern);
     if (st != CLATTN_SUCCESS) return st;
     size_t wg = 0;
     cl_ulong local = 0;

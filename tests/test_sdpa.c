@@ -233,8 +233,8 @@ static void check_local_function(clattn_context *ctx, clattn_algo algo, int64_t 
              (long long)clattn__gpu_dim_cap(D));
     const char *fam = algo == CLATTN_ALGO_FLASH1 ? "flash1_gpu" : "flash2_gpu";
     cl_kernel kern = NULL;
-    if (!TU_CHECK(clattn__kernel(ctx, fam, opts, fam, &kern) == CLATTN_SUCCESS, "build %s %s", fam,
-                  opts))
+    if (!TU_CHECK(clattn__kernel(ctx, "flash_gpu", opts, fam, &kern) == CLATTN_SUCCESS,
+                  "build %s %s", fam, opts))
         return;
     cl_ulong local = 0;
     clGetKernelWorkGroupInfo(kern, ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof local, &local,
