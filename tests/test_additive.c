@@ -7,7 +7,7 @@
  * Kernel builds are kept to six (PoCL compiles take seconds). */
 #include "testutil.h"
 #include "additive_ref.h"
-#include "dispatch_additive.h"
+#include "additive/plan.h"
 
 #include <math.h>
 #include <stdlib.h>

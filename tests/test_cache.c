@@ -3,7 +3,7 @@
  * rejected, rebuilt and replaced; CLATTN_CACHE_DIR=off writes nothing; concurrent threads asking
  * for one program get one build. Kernels come from a temporary CLATTN_KERNEL_DIR so the test
  * does not depend on any production kernel. */
-#include "internal.h"
+#include "core/internal.h"
 #include "testutil.h"
 
 #include <dirent.h>

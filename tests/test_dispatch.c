@@ -4,8 +4,8 @@
  * CPU flavour exactly for global-local-memory (CPU) profiles. Also: the unsupported and
  * out-of-memory refusals with their messages, forced tiles, and the shrink sequence the GPU
  * launcher falls back through. */
-#include "dispatch.h"
-#include "dispatch_cpu.h"
+#include "sdpa/plan.h"
+#include "sdpa/plan_cpu.h"
 #include "testutil.h"
 
 #include <stdlib.h>

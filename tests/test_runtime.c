@@ -1,7 +1,7 @@
 /* test_runtime.c: device selection, the CLATTN_LOCAL_MEM_* overrides, status strings, OpenCL
  * error names, checked arithmetic, the kernel registry (embedded and CLATTN_KERNEL_DIR) and a
  * kernel that fails to build. */
-#include "internal.h"
+#include "core/internal.h"
 #include "testutil.h"
 
 #include <stdio.h>

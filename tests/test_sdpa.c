@@ -4,7 +4,7 @@
  * memory overridden to 16, 32, 48 and 64 KiB. Every case uses fresh random inputs, poisons out
  * and lse, and checks every element. Problems are small and head dims are bucketed by the
  * library, so the whole executable needs only a few dozen kernel builds. */
-#include "dispatch.h"
+#include "sdpa/plan.h"
 #include "sdpa_ref.h"
 #include "testutil.h"
 

@@ -6,8 +6,8 @@
  * strided layouts (gaps must stay untouched), every accepted block_q and several block_kv, both
  * algorithms, a wait list, and the public entry point with the CPU flavour forced.
  * Distinct kernel builds (BR, VW, DPAD, DVPAD) are kept to about ten: each is seconds on PoCL. */
-#include "dispatch_cpu.h"
-#include "sdpa_internal.h"
+#include "sdpa/plan_cpu.h"
+#include "sdpa/sdpa_internal.h"
 #include "sdpa_ref.h"
 #include "testutil.h"
 

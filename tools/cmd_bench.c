@@ -9,7 +9,7 @@
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "selftest.h"
 
 #include <stdio.h>

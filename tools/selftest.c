@@ -3,7 +3,7 @@
  * against the CPU reference. One line per step; exit status 1 on any failure. */
 #include "cli_util.h"
 #include "commands.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "selftest.h"
 
 #include <stdio.h>

@@ -1,5 +1,6 @@
 /* npy.h: reading and writing NumPy .npy files (internal to clattn: the CLI and the tests use it
- * to move tensors in and out; it is not part of the public API).
+ * to move tensors in and out; it is not part of the library: tools/ builds it as the static
+ * helper library clattn_npy that the CLI, the tests and the fuzzer link).
  *
  * Supported: dtypes '<f4' (float32), '<f2' (float16), '<i4' (int32) and '<i8' (int64), C order,
  * header versions 1.0, 2.0 and 3.0 (3.0 is 2.0 with a UTF-8 header; only ASCII tokens matter).

@@ -4,8 +4,8 @@
  * CL_KERNEL_WORK_GROUP_SIZE is below the plan's work-group, CL_KERNEL_LOCAL_MEM_SIZE above the
  * local memory, or the build or launch runs out of resources, it asks the dispatcher for the next
  * smaller tile and retries. */
-#include "dispatch.h"
-#include "sdpa_internal.h"
+#include "sdpa/plan.h"
+#include "sdpa/sdpa_internal.h"
 
 #include <stdio.h>
 

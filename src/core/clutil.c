@@ -1,6 +1,6 @@
 /* clutil.c: thin OpenCL helpers that turn every failure into a clattn status with a message:
  * buffer checks, allocation, argument setting, launches, markers and host transfers. */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <stdarg.h>
 

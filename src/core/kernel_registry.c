@@ -1,6 +1,6 @@
 /* kernel_registry.c: where kernel sources come from: the table that cmake/embed_kernels.cmake
  * generates at build time, or files under $CLATTN_KERNEL_DIR for kernel development. */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <errno.h>
 #include <stdio.h>

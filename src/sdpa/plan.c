@@ -5,8 +5,8 @@
  * GPU-flavour tiles follow the FlashAttention rule, Bc = ceil(M / 4d) and Br = min(Bc, d) with M
  * the local memory in floats and d the (bucketed) head dimension, then are bounded by the
  * work-group limit and shrunk until the family's local-memory function fits. */
-#include "dispatch.h"
-#include "dispatch_cpu.h"
+#include "sdpa/plan.h"
+#include "sdpa/plan_cpu.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #ifndef CLATTN_DISPATCH_CPU_H
 #define CLATTN_DISPATCH_CPU_H
 
-#include "sdpa_internal.h"
+#include "sdpa/sdpa_internal.h"
 
 /* Largest block_kv the kernels are compiled for (the BCMAX capacity of the private score tile). */
 #define CLATTN_CPU_MAX_BLOCK_KV 128

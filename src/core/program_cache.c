@@ -4,7 +4,7 @@
  * source, the options, the device, driver and platform versions and a format version. A disk
  * entry that is unreadable, truncated, foreign or rejected by the driver is rebuilt from source
  * and replaced: it is never trusted. */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* checked.c: int64 size arithmetic that reports overflow instead of wrapping, used wherever a
  * shape product or a strided span becomes a byte count. */
-#include "internal.h"
+#include "core/internal.h"
 
 int clattn__mul64(int64_t a, int64_t b, int64_t *out) {
     if (a < 0 || b < 0) return 1;

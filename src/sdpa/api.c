@@ -3,8 +3,8 @@
  * asks the pure dispatcher for a plan, checks every buffer against the span its shape and strides
  * need, and only then hands the problem to the launcher the plan names, so a failed call has
  * enqueued nothing and written nothing the caller owns. Also the synchronous host-pointer form. */
-#include "dispatch.h"
-#include "sdpa_internal.h"
+#include "sdpa/plan.h"
+#include "sdpa/sdpa_internal.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* context.c: device discovery, selection, the capability struct (with the CLATTN_LOCAL_MEM_*
  * overrides that let every tile path run on PoCL) and the context's life cycle. */
-#include "blas.h"
-#include "internal.h"
+#include "core/blas.h"
+#include "core/internal.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #ifndef CLATTN_SDPA_INTERNAL_H
 #define CLATTN_SDPA_INTERNAL_H
 
-#include "internal.h"
+#include "core/internal.h"
 
 /* A validated problem. Strides are in elements for (batch, head, seq); the last dim is
  * contiguous. Mask strides are 0 in a broadcast dimension. scale is resolved (never 0). */

@@ -2,9 +2,9 @@
  * keys handle (one GEMM per source batch: kp = keys W_h^T + bias), the decoder step (one GEMM for
  * W_s query, one launch of the fused kernel of cl/additive.cl), the one-shot call and the
  * host-pointer wrappers. Tiles come from src/dispatch_additive.c. */
-#include "internal.h"
-#include "blas.h"
-#include "dispatch_additive.h"
+#include "core/internal.h"
+#include "core/blas.h"
+#include "additive/plan.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* errors.c: status names, OpenCL error names and the per-context last-error message. */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

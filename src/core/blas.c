@@ -4,7 +4,7 @@
  * since a barrier orders everything after it) the GEMM then starts after the dependencies.
  * CLBlast has no tuning for CPU OpenCL devices (PoCL), so on those we give it our own kernel
  * parameters once per device before its first GEMM. */
-#include "blas.h"
+#include "core/blas.h"
 
 #include <clblast_c.h>
 

@@ -1,9 +1,8 @@
 /* api_birnn.c: the GRU entry points: the bidirectional encoder (one GEMM per direction for the
  * input projections of all steps, then one launch of cl/gru.cl per step serving both directions)
  * and the single decoder cell (one GEMM and one launch), with their host-pointer wrappers. */
-#include "internal.h"
-#include "blas.h"
-#include "dispatch_additive.h"
+#include "core/internal.h"
+#include "core/blas.h"
 
 #include <limits.h>
 #include <stdlib.h>

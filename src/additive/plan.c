@@ -15,7 +15,7 @@
  *                       8-25 ms): emulated local memory and barriers cost more than they share.
  *                       Hence AUTO follows CL_DEVICE_LOCAL_MEM_TYPE.
  */
-#include "dispatch_additive.h"
+#include "additive/plan.h"
 
 #include <stdio.h>
 
@@ -101,25 +101,4 @@ void clattn__additive_options(const clattn_additive_plan *plan, char *buf, size_
         snprintf(buf, len, "-DWG=%lld -DLANES=%lld -DBLOCK_T=%lld -DSTAGE_Q=%d",
                  (long long)plan->work_group, (long long)plan->lanes, (long long)plan->block_t,
                  plan->stage_query);
-}
-
-clattn_status clattn__check_lengths(const void *lengths, clattn_lengths_type type, int64_t B,
-                                    int64_t T, int32_t *out, char *why, size_t why_len) {
-    if (!lengths) return CLATTN_SUCCESS;
-    if (type != CLATTN_LENGTHS_INT32 && type != CLATTN_LENGTHS_INT64) {
-        snprintf(why, why_len, "lengths_type %d is neither CLATTN_LENGTHS_INT32 nor _INT64",
-                 (int)type);
-        return CLATTN_ERROR_INVALID_ARGUMENT;
-    }
-    for (int64_t b = 0; b < B; b++) {
-        int64_t len = type == CLATTN_LENGTHS_INT32 ? ((const int32_t *)lengths)[b]
-                                                   : ((const int64_t *)lengths)[b];
-        if (len < 1 || len > T) {
-            snprintf(why, why_len, "lengths[%lld] = %lld is outside 1..%lld (the sequence length)",
-                     (long long)b, (long long)len, (long long)T);
-            return CLATTN_ERROR_INVALID_ARGUMENT;
-        }
-        out[b] = (int32_t)len;
-    }
-    return CLATTN_SUCCESS;
 }

@@ -1,6 +1,6 @@
 /* dispatch_cpu.c: tile choice for the CPU-flavour FlashAttention kernels (cl/flash_cpu.cl). Pure
  * functions of the problem's shape: see dispatch_cpu.h. */
-#include "dispatch_cpu.h"
+#include "sdpa/plan_cpu.h"
 
 /* Why these tiles. Measured on this project's PoCL 3.1 device (2-core AMD EPYC, AVX-512, so the
  * kernels use 16-wide lanes for block_q >= 16), flash2 through clattn_sdpa, B=1, H=8, N=2048,

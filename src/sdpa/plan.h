@@ -6,7 +6,7 @@
 #ifndef CLATTN_DISPATCH_H
 #define CLATTN_DISPATCH_H
 
-#include "sdpa_internal.h"
+#include "sdpa/sdpa_internal.h"
 
 #include <stddef.h>
 

@@ -28,10 +28,4 @@ clattn_status clattn__additive_dispatch(const clattn_device_caps *caps, int64_t 
 /* The -D options that build `plan` ("-DADDITIVE_CPU" or "-DWG=.. -DLANES=.. ..."). */
 void clattn__additive_options(const clattn_additive_plan *plan, char *buf, size_t len);
 
-/* Checks host source lengths (int32 or int64, `B` of them) against 1..T and converts them to
- * int32 into `out`; shared by the additive and GRU front ends. lengths NULL: nothing to check
- * (returns success and leaves out alone). On failure `why` names the first bad entry. */
-clattn_status clattn__check_lengths(const void *lengths, clattn_lengths_type type, int64_t B,
-                                    int64_t T, int32_t *out, char *why, size_t why_len);
-
 #endif

@@ -3,8 +3,8 @@
  * first paper's outer loop over K/V blocks run on the host, one launch per block, each waiting
  * for the previous one, with m and l carried in a scratch buffer released after the last launch
  * is enqueued (OpenCL keeps it alive until the work using it completes). */
-#include "dispatch_cpu.h"
-#include "sdpa_internal.h"
+#include "sdpa/plan_cpu.h"
+#include "sdpa/sdpa_internal.h"
 
 #include <limits.h>
 #include <stdio.h>

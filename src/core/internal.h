@@ -105,4 +105,11 @@ clattn_status clattn__download(clattn_context *ctx, cl_mem mem, void *host, int6
 void clattn__release_mem(cl_mem *mem);
 void clattn__release_event(cl_event *ev);
 
+/* ---- Sequence lengths (core/lengths.c) ---- */
+/* Checks host source lengths (int32 or int64, `B` of them) against 1..T and converts them to
+ * int32 into `out`; shared by the additive and GRU front ends. lengths NULL: nothing to check
+ * (returns success and leaves out alone). On failure `why` names the first bad entry. */
+clattn_status clattn__check_lengths(const void *lengths, clattn_lengths_type type, int64_t B,
+                                    int64_t T, int32_t *out, char *why, size_t why_len);
+
 #endif /* CLATTN_INTERNAL_H */

@@ -3,7 +3,7 @@
 #ifndef CLATTN_BLAS_H
 #define CLATTN_BLAS_H
 
-#include "internal.h"
+#include "core/internal.h"
 
 /* One row-major GEMM per batch entry i < count:
  *   C_i = alpha * op(A_i) * op(B_i) + beta * C_i, op(X) = X or X^T (trans_a, trans_b),

@@ -6,8 +6,8 @@
  * the GEMM's M dimension when the layout allows ([B, H, S, D]: head stride = Sq * seq stride),
  * otherwise one batched GEMM per head of the group. Batch and kv head fold into one batch index
  * when the batch stride is Hkv times the head stride. */
-#include "blas.h"
-#include "sdpa_internal.h"
+#include "core/blas.h"
+#include "sdpa/sdpa_internal.h"
 
 #include <stdio.h>
 
