@@ -1,5 +1,7 @@
-/* common.cl: helpers every kernel family shares; the host prepends this file to each family
- * (with #line markers), so nothing here may define a __kernel. */
+/* common.cl: helpers every kernel family shares; the host prepends kernel_iface.h and then this
+ * file to each family (with #line markers), so nothing here may define a __kernel. Above all
+ * the one mask component every attention kernel calls (after FlashAttention-2's: causal, and
+ * later window and kv lengths, are all "which keys may row i see"). */
 #ifndef CLATTN_COMMON_CL
 #define CLATTN_COMMON_CL
 
@@ -17,6 +19,41 @@ inline float clattn_exp2_diff(float a, float b) {
 /* Ceiling division for tile counts. */
 inline int clattn_cdiv(int a, int b) {
     return (a + b - 1) / b;
+}
+
+/* The keys [lo, hi) that query row i may see. Bottom-right causal alignment: row i sees keys
+ * j <= i + seq_kv - seq_q (FlashAttention-2's convention, so a decode step needs no special
+ * case). The range is monotone in i, so a block of rows sees at most the range of its last row
+ * and at least that of its first: kernels skip whole K/V blocks with it. */
+typedef struct {
+    long lo, hi;
+} clattn_key_range;
+
+inline clattn_key_range clattn_row_keys(long i, long seq_q, long seq_kv, int flags) {
+    clattn_key_range r;
+    r.lo = 0;
+    r.hi = seq_kv;
+    if (flags & CLATTN_KF_CAUSAL) r.hi = clamp(i + seq_kv - seq_q + 1, 0L, seq_kv);
+    return r;
+}
+
+/* A base-2 score of key j for a row whose visible keys are r and whose additive mask row is
+ * mrow (NULL when there is none): -inf outside r, else s + mask * log2(e). */
+inline float clattn_mask_score(float s, long j, clattn_key_range r,
+                               const __global DATA_T *mrow) {
+    if (j < r.lo || j >= r.hi) return -INFINITY;
+    return mrow ? fma(load_data(mrow, j), CLATTN_LOG2E, s) : s;
+}
+
+/* 1 / l for the final normalisation; 0 for a row that saw no key (its output is then 0). */
+inline float clattn_inv_sum(float l) {
+    return l > 0.0f ? 1.0f / l : 0.0f;
+}
+
+/* The natural log-sum-exp of a row from its base-2 running max m and sum l: -inf when the row
+ * saw no key. */
+inline float clattn_lse(float m, float l) {
+    return l > 0.0f ? (m + log2(l)) * CLATTN_LN2 : -INFINITY;
 }
 
 #endif

@@ -22,33 +22,28 @@
  * Options (all have defaults so the file builds alone):
  *   BR     query rows per work-group, a multiple of VW (the launcher uses 8, 16, 32 or 64)
  *   VW     lanes per vector: 16 (float16, AVX-512) or 8 (float8)
- *   DPAD   capacity for the q/k head dim (the actual d <= DPAD is an argument)
- *   DVPAD  capacity for the v head dim, a multiple of EB (the actual dv is an argument)
- *   BCMAX  capacity for the keys per block (the actual block_kv, a multiple of JB, is an arg)
+ *   DCAP   capacity for the q/k head dim (the actual head_dim <= DCAP is an argument)
+ *   DVCAP  capacity for the v head dim, a multiple of EB (head_dim_v is an argument)
+ *   BC     capacity for the keys per block (the actual block_kv, a multiple of JB, is an arg)
  *   JB, EB register blocking over keys (scores) and value dims (output); default from BR/VW
  *
- * Arguments (both kernels): q, k, v, mask (may be NULL), out, lse (may be NULL), int d, dv, sq,
- * skv, hq, group, float scale*log2(e), int flags (1 causal, 2 mask, 4 lse), int block_kv, then
- * long strides (batch, head, seq) of q, k, v, out and mask; flash1_cpu adds the m/l scratch
- * buffer and int j0, the first key of its block.
+ * Arguments: CLATTN_SDPA_PARAMS of cl/kernel_iface.h, as every attention kernel; flash1_cpu
+ * keeps m and l in `scratch` and handles the keys from kv_start on. The kernels index rows,
+ * keys and heads with 32-bit ints (the launcher checks the sizes; element offsets are 64-bit).
+ * Masking goes through common.cl's clattn_row_keys: each lane's visible-key limit is set up
+ * once per work-group and compared vector-wise in the tile step.
  */
 #ifndef BR
 #define BR 16
 #endif
-#ifndef DPAD
-#define DPAD 64
+#ifndef DCAP
+#define DCAP 64
 #endif
-#ifndef DVPAD
-#define DVPAD DPAD
+#ifndef DVCAP
+#define DVCAP DCAP
 #endif
-#ifndef BCMAX
-#define BCMAX 128
-#endif
-#ifndef CLATTN_LOG2E
-#define CLATTN_LOG2E 1.4426950408889634f
-#endif
-#ifndef CLATTN_LN2
-#define CLATTN_LN2 0.6931471805599453f
+#ifndef BC
+#define BC 128
 #endif
 
 #ifndef VW
@@ -78,25 +73,18 @@ typedef int8 ivec;
 #endif
 #endif
 
-#if (BR % VW) != 0 || (DVPAD % EB) != 0 || (BCMAX % JB) != 0
-#error "BR must be a multiple of VW, DVPAD of EB and BCMAX of JB"
+#if (BR % VW) != 0 || (DVCAP % EB) != 0 || (BC % JB) != 0
+#error "BR must be a multiple of VW, DVCAP of EB and BC of JB"
 #endif
-
-/* Flag bits of the `flags` argument. */
-#define F_CAUSAL 1
-#define F_MASK   2
-#define F_LSE    4
 
 /* Everything a work-group needs to know about its problem and its rows. */
 typedef struct {
     int d, dv, sq, skv, hq, group, flags;
-    int off;    /* skv - sq: query i sees keys j <= i + off when causal */
     int rows;   /* valid rows in this work-group (<= BR) */
-    int i_min;  /* smallest query index among the rows */
-    int kv_end; /* keys beyond this are masked for every row (causal) */
-    int diag;   /* keys above this need the per-element causal test */
+    int kv_end; /* keys from here on are hidden from every row */
+    int diag;   /* keys from here on need the per-element test against lim */
     long row_q[BR], row_o[BR], row_m[BR], row_l[BR]; /* per-row element offsets */
-    ivec qi[NV]; /* query index of each lane, for the causal test */
+    ivec lim[NV]; /* each lane's first hidden key (clattn_row_keys(i).hi) */
 } tile_info;
 
 /* Fills the per-row offsets for rows r0 .. r0+BR-1 of (batch b, kv head hk). Rows past the end
@@ -111,17 +99,12 @@ static inline void tile_setup(tile_info *t, int r0, int b, int hk, int d, int dv
     t->hq = hq;
     t->group = group;
     t->flags = flags;
-    t->off = skv - sq;
     int nrows = sq * group;
     t->rows = min(BR, nrows - r0);
-    int i_max = (r0 + t->rows - 1) / group;
-    t->i_min = r0 / group;
-    t->kv_end = skv;
-    t->diag = skv;
-    if (flags & F_CAUSAL) {
-        t->kv_end = clamp(i_max + t->off + 1, 0, skv);
-        t->diag = clamp(t->i_min + t->off + 1, 0, skv);
-    }
+    /* Row ranges grow with the query index: the last row bounds the block, the first row
+     * says from where on rows differ. */
+    t->kv_end = (int)clattn_row_keys((r0 + t->rows - 1) / group, sq, skv, flags).hi;
+    t->diag = (int)clattn_row_keys(r0 / group, sq, skv, flags).hi;
     for (int r = 0; r < BR; r++) {
         int rr = r0 + min(r, t->rows - 1);
         int i = rr / group;
@@ -130,18 +113,18 @@ static inline void tile_setup(tile_info *t, int r0, int b, int hk, int d, int dv
         t->row_o[r] = b * o_sb + h * o_sh + i * o_ss;
         t->row_m[r] = b * m_sb + h * m_sh + i * m_ss;
         t->row_l[r] = ((long)b * hq + h) * sq + i;
-        ((int *)t->qi)[r] = i;
+        ((int *)t->lim)[r] = (int)clattn_row_keys(i, sq, skv, flags).hi;
     }
 }
 
 /* Q^T into private memory, pre-multiplied by scale * log2(e) so the softmax can use exp2. */
-static inline void load_qT(const tile_info *t, __global const float *restrict q, float sl2,
-                           vec qT[DPAD][NV]) {
+static inline void load_qT(const tile_info *t, __global const DATA_T *restrict q,
+                           float scale_log2, vec qT[DCAP][NV]) {
     float *qs = (float *)qT;
     for (int r = 0; r < BR; r++) {
-        __global const float *src = q + t->row_q[r];
+        __global const DATA_T *src = q + t->row_q[r];
         int v = r / VW, lane = r % VW;
-        for (int c = 0; c < t->d; c++) qs[(c * NV + v) * VW + lane] = src[c] * sl2;
+        for (int c = 0; c < t->d; c++) qs[(c * NV + v) * VW + lane] = load_data(src, c) * scale_log2;
     }
 }
 
@@ -153,22 +136,23 @@ static inline vec vmax(vec a, vec b) {
 
 /* One K/V block [j0, j0 + nb) of the online softmax: S^T, masking, the lane-wise running max
  * and sum (m, l, in the log2 domain), and O^T = alpha * O^T + V^T P^T. */
-static inline void tile_step(const tile_info *t, int j0, int nb, __global const float *restrict k,
-                             __global const float *restrict vv, __global const float *restrict mask,
-                             long k_ss, long v_ss, const vec qT[DPAD][NV], vec oT[DVPAD][NV],
-                             vec m[NV], vec l[NV], vec s[BCMAX][NV]) {
+static inline void tile_step(const tile_info *t, int j0, int nb, __global const DATA_T *restrict k,
+                             __global const DATA_T *restrict vv,
+                             __global const DATA_T *restrict mask,
+                             long k_ss, long v_ss, const vec qT[DCAP][NV], vec oT[DVCAP][NV],
+                             vec m[NV], vec l[NV], vec s[BC][NV]) {
     const int d = t->d, dv = t->dv;
     const int nbr = (nb + JB - 1) / JB * JB;
-    const int causal = (t->flags & F_CAUSAL) && j0 + nb > t->diag;
-    const int has_mask = t->flags & F_MASK;
+    const int limited = j0 + nb > t->diag; /* some row's visible keys end inside the block */
+    const int has_mask = t->flags & CLATTN_KF_MASK;
     /* Block max, two partial maxima per vector so the max is not one long dependency chain. */
     vec mx[2][NV];
 #pragma unroll
     for (int w = 0; w < NV; w++) mx[0][w] = mx[1][w] = m[w];
     /* S^T = K Q^T, JB keys x NV row vectors at a time. Keys past the block repeat the last one
-     * and are set to -inf; the causal test and the max are fused into the store. */
+     * and are set to -inf; the key-range test and the max are fused into the store. */
     for (int jj = 0; jj < nbr; jj += JB) {
-        __global const float *kr[JB];
+        __global const DATA_T *kr[JB];
 #pragma unroll
         for (int u = 0; u < JB; u++) kr[u] = k + (long)(j0 + min(jj + u, nb - 1)) * k_ss;
         vec acc[JB][NV];
@@ -182,7 +166,7 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
             for (int w = 0; w < NV; w++) qc[w] = qT[c][w];
 #pragma unroll
             for (int u = 0; u < JB; u++) {
-                vec kb = (vec)(kr[u][c]);
+                vec kb = (vec)(load_data(kr[u], c));
 #pragma unroll
                 for (int w = 0; w < NV; w++) acc[u][w] = fma(kb, qc[w], acc[u][w]);
             }
@@ -193,7 +177,7 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
 #pragma unroll
             for (int w = 0; w < NV; w++) {
                 vec x = j < nb ? acc[u][w] : (vec)(-INFINITY);
-                if (causal) x = select(x, (vec)(-INFINITY), (ivec)(j0 + j - t->off) > t->qi[w]);
+                if (limited) x = select(x, (vec)(-INFINITY), (ivec)(j0 + j) >= t->lim[w]);
                 s[j][w] = x;
                 mx[u % 2][w] = vmax(mx[u % 2][w], x);
             }
@@ -202,10 +186,10 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     /* The additive mask (a per-lane gather: rows are lanes) and its max, only when present. */
     if (has_mask) {
         for (int r = 0; r < BR; r++) {
-            __global const float *mr = mask + t->row_m[r] + j0;
+            __global const DATA_T *mr = mask + t->row_m[r] + j0;
             float *sr = (float *)s + (r / VW) * VW + r % VW;
             for (int j = 0; j < nb; j++)
-                sr[j * NV * VW] = fma(mr[j], CLATTN_LOG2E, sr[j * NV * VW]);
+                sr[j * NV * VW] = fma(load_data(mr, j), CLATTN_LOG2E, sr[j * NV * VW]);
         }
 #pragma unroll
         for (int w = 0; w < NV; w++) {
@@ -241,7 +225,7 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     /* O^T = alpha O^T + V^T P^T, EB value dims x NV row vectors at a time. Dims past dv repeat
      * the last column; they are never stored. */
     const int dvr = (dv + EB - 1) / EB * EB;
-    __global const float *vb = vv + (long)j0 * v_ss;
+    __global const DATA_T *vb = vv + (long)j0 * v_ss;
     for (int e0 = 0; e0 < dvr; e0 += EB) {
         int col[EB];
 #pragma unroll
@@ -252,13 +236,13 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
 #pragma unroll
             for (int w = 0; w < NV; w++) acc[u][w] = oT[e0 + u][w] * alpha[w];
         for (int j = 0; j < nb; j++) {
-            __global const float *vr = vb + (long)j * v_ss;
+            __global const DATA_T *vr = vb + (long)j * v_ss;
             vec p[NV];
 #pragma unroll
             for (int w = 0; w < NV; w++) p[w] = s[j][w];
 #pragma unroll
             for (int u = 0; u < EB; u++) {
-                vec vbc = (vec)(vr[col[u]]);
+                vec vbc = (vec)(load_data(vr, col[u]));
 #pragma unroll
                 for (int w = 0; w < NV; w++) acc[u][w] = fma(vbc, p[w], acc[u][w]);
             }
@@ -270,76 +254,69 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     }
 }
 
-/* The natural log-sum-exp of a lane from its log2-domain max and sum (-inf when l = 0). */
-static inline float lane_lse(float m, float l) {
-    return l > 0.0f ? (m + log2(l)) * CLATTN_LN2 : -INFINITY;
+/* Writes rows' normalised outputs (and lse) from the lane state. */
+static inline void store_rows(const tile_info *t, __global DATA_T *restrict out,
+                              __global float *restrict lse, const vec oT[DVCAP][NV],
+                              const vec m[NV], const vec l[NV]) {
+    for (int r = 0; r < t->rows; r++) {
+        int w = r / VW, lane = r % VW;
+        float lr = ((const float *)l)[r];
+        float inv = clattn_inv_sum(lr);
+        __global DATA_T *dst = out + t->row_o[r];
+        const float *src = (const float *)oT + w * VW + lane;
+        for (int e = 0; e < t->dv; e++) store_data(dst, e, src[e * NV * VW] * inv);
+        if (t->flags & CLATTN_KF_LSE) lse[t->row_l[r]] = clattn_lse(((const float *)m)[r], lr);
+    }
 }
 
 /* FlashAttention-2. Global size (ceil(Sq * group / BR), B * Hkv), local size (1, 1). */
-__kernel void flash2_cpu(__global const float *restrict q, __global const float *restrict k,
-                         __global const float *restrict v, __global const float *restrict mask,
-                         __global float *restrict out, __global float *restrict lse, int d, int dv,
-                         int sq, int skv, int hq, int group, float sl2, int flags, int bc,
-                         long q_sb, long q_sh, long q_ss, long k_sb, long k_sh, long k_ss,
-                         long v_sb, long v_sh, long v_ss, long o_sb, long o_sh, long o_ss,
-                         long m_sb, long m_sh, long m_ss) {
+__kernel void flash2_cpu(CLATTN_SDPA_PARAMS) {
     const int r0 = get_global_id(0) * BR;
     const int bh = get_global_id(1);
-    const int hkv = hq / group;
+    const int hq = (int)heads, grp = (int)group, hkv = hq / grp;
     const int b = bh / hkv, hk = bh % hkv;
     tile_info t;
-    tile_setup(&t, r0, b, hk, d, dv, sq, skv, hq, group, flags, q_sb, q_sh, q_ss, o_sb, o_sh, o_ss,
-               m_sb, m_sh, m_ss);
-    vec qT[DPAD][NV], oT[DVPAD][NV], s[BCMAX][NV], m[NV], l[NV];
+    tile_setup(&t, r0, b, hk, head_dim, head_dim_v, (int)seq_q, (int)seq_kv, hq, grp, flags, q_sb,
+               q_sh, q_ss, o_sb, o_sh, o_ss, m_sb, m_sh, m_ss);
+    vec qT[DCAP][NV], oT[DVCAP][NV], s[BC][NV], m[NV], l[NV];
 #pragma unroll
     for (int w = 0; w < NV; w++) {
         m[w] = (vec)(-INFINITY);
         l[w] = (vec)(0.0f);
     }
-    for (int e = 0; e < DVPAD; e++) {
+    for (int e = 0; e < DVCAP; e++) {
 #pragma unroll
         for (int w = 0; w < NV; w++) oT[e][w] = (vec)(0.0f);
     }
     if (t.kv_end > 0) {
-        load_qT(&t, q, sl2, qT);
-        __global const float *kb = k + b * k_sb + hk * k_sh;
-        __global const float *vb = v + b * v_sb + hk * v_sh;
-        for (int j0 = 0; j0 < t.kv_end; j0 += bc)
-            tile_step(&t, j0, min(bc, t.kv_end - j0), kb, vb, mask, k_ss, v_ss, qT, oT, m, l, s);
+        load_qT(&t, q, scale_log2, qT);
+        __global const DATA_T *kb = k + b * k_sb + hk * k_sh;
+        __global const DATA_T *vb = v + b * v_sb + hk * v_sh;
+        for (int j0 = 0; j0 < t.kv_end; j0 += block_kv)
+            tile_step(&t, j0, min(block_kv, t.kv_end - j0), kb, vb, mask, k_ss, v_ss, qT, oT, m,
+                      l, s);
     }
-    for (int r = 0; r < t.rows; r++) {
-        int w = r / VW, lane = r % VW;
-        float lr = ((float *)l)[r];
-        float inv = lr > 0.0f ? 1.0f / lr : 0.0f;
-        __global float *dst = out + t.row_o[r];
-        const float *src = (const float *)oT + w * VW + lane;
-        for (int e = 0; e < dv; e++) dst[e] = src[e * NV * VW] * inv;
-        if (flags & F_LSE) lse[t.row_l[r]] = lane_lse(((float *)m)[r], lr);
-    }
+    store_rows(&t, out, lse, oT, m, l);
 }
 
-/* FlashAttention (first paper), one outer step: the K/V block [j0, j0 + bc). ml holds m (log2
- * domain) then l for every query row, [2][B * Hq * Sq]. Step j0 = 0 initialises the state
- * instead of reading it. Global size (ceil(Sq * group / BR), B * Hkv), local size (1, 1). */
-__kernel void flash1_cpu(__global const float *restrict q, __global const float *restrict k,
-                         __global const float *restrict v, __global const float *restrict mask,
-                         __global float *restrict out, __global float *restrict lse, int d, int dv,
-                         int sq, int skv, int hq, int group, float sl2, int flags, int bc,
-                         long q_sb, long q_sh, long q_ss, long k_sb, long k_sh, long k_ss,
-                         long v_sb, long v_sh, long v_ss, long o_sb, long o_sh, long o_ss,
-                         long m_sb, long m_sh, long m_ss, __global float *restrict ml, int j0) {
+/* FlashAttention (first paper), one outer step: the K/V block [kv_start, kv_start + block_kv).
+ * scratch holds m (log2 domain) then l for every query row, [2][B * Hq * Sq]. Step 0
+ * initialises the state instead of reading it. Global size (ceil(Sq * group / BR), B * Hkv),
+ * local size (1, 1). */
+__kernel void flash1_cpu(CLATTN_SDPA_PARAMS) {
     const int r0 = get_global_id(0) * BR;
     const int bh = get_global_id(1);
-    const int hkv = hq / group;
+    const int hq = (int)heads, grp = (int)group, hkv = hq / grp;
     const int b = bh / hkv, hk = bh % hkv;
+    const int j0 = (int)kv_start;
     tile_info t;
-    tile_setup(&t, r0, b, hk, d, dv, sq, skv, hq, group, flags, q_sb, q_sh, q_ss, o_sb, o_sh, o_ss,
-               m_sb, m_sh, m_ss);
+    tile_setup(&t, r0, b, hk, head_dim, head_dim_v, (int)seq_q, (int)seq_kv, hq, grp, flags, q_sb,
+               q_sh, q_ss, o_sb, o_sh, o_ss, m_sb, m_sh, m_ss);
     const int first = j0 == 0;
-    if (j0 >= t.kv_end && !first) return; /* causal: this block is masked for every row */
-    const long nstate = (long)get_global_size(1) / hkv * hq * sq;
-    __global float *gm = ml, *gl = ml + nstate;
-    vec qT[DPAD][NV], oT[DVPAD][NV], s[BCMAX][NV], m[NV], l[NV];
+    if (j0 >= t.kv_end && !first) return; /* this block is hidden from every row */
+    const long nstate = batch * heads * seq_q;
+    __global float *gm = scratch, *gl = scratch + nstate;
+    vec qT[DCAP][NV], oT[DVCAP][NV], s[BC][NV], m[NV], l[NV];
     /* Load the carried state: O un-normalised (O * l), m, l. */
     for (int r = 0; r < BR; r++) {
         float mr = -INFINITY, lr = 0.0f;
@@ -350,25 +327,19 @@ __kernel void flash1_cpu(__global const float *restrict q, __global const float 
         ((float *)m)[r] = mr;
         ((float *)l)[r] = lr;
         float *dst = (float *)oT + (r / VW) * VW + r % VW;
-        __global const float *src = out + t.row_o[r];
-        for (int e = 0; e < DVPAD; e++)
-            dst[e * NV * VW] = (!first && lr > 0.0f && e < dv) ? src[e] * lr : 0.0f;
+        __global const DATA_T *src = out + t.row_o[r];
+        for (int e = 0; e < DVCAP; e++)
+            dst[e * NV * VW] = (!first && lr > 0.0f && e < t.dv) ? load_data(src, e) * lr : 0.0f;
     }
     if (j0 < t.kv_end) {
-        load_qT(&t, q, sl2, qT);
-        tile_step(&t, j0, min(bc, t.kv_end - j0), k + b * k_sb + hk * k_sh,
+        load_qT(&t, q, scale_log2, qT);
+        tile_step(&t, j0, min(block_kv, t.kv_end - j0), k + b * k_sb + hk * k_sh,
                   v + b * v_sb + hk * v_sh, mask, k_ss, v_ss, qT, oT, m, l, s);
     }
     /* Store the state normalised, as the paper keeps O. */
+    store_rows(&t, out, lse, oT, m, l);
     for (int r = 0; r < t.rows; r++) {
-        int w = r / VW, lane = r % VW;
-        float lr = ((float *)l)[r], mr = ((float *)m)[r];
-        float inv = lr > 0.0f ? 1.0f / lr : 0.0f;
-        __global float *dst = out + t.row_o[r];
-        const float *src = (const float *)oT + w * VW + lane;
-        for (int e = 0; e < dv; e++) dst[e] = src[e * NV * VW] * inv;
-        gm[t.row_l[r]] = mr;
-        gl[t.row_l[r]] = lr;
-        if (flags & F_LSE) lse[t.row_l[r]] = lane_lse(mr, lr);
+        gm[t.row_l[r]] = ((float *)m)[r];
+        gl[t.row_l[r]] = ((float *)l)[r];
     }
 }

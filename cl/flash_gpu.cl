@@ -18,7 +18,8 @@
  *               each (the paper parallelises over batch and heads only); each chunk still walks
  *               all of its K/V once.
  *
- * The __local arrays are mirrored by the local-memory function in src/dispatch.c. */
+ * The __local arrays are mirrored by the local-memory function in src/sdpa/plan.c; the arguments are
+ * CLATTN_SDPA_PARAMS (cl/kernel_iface.h), the masking is common.cl's. */
 
 #ifndef BR
 #define BR 16 /* query rows per work-group */
@@ -42,77 +43,78 @@
 #define KP  (DCAP + 1)             /* odd K row pitch: lanes reading different keys spread banks */
 
 /* Q rows q0.. of one head into Qs, scaled by scale*log2(e); rows past Sq are 0. */
-inline void stage_q(__local float *Qs, const __global float *qp, long q0, long Sq, long qss, int D,
-                    float scale2, int t) {
+inline void stage_q(__local float *Qs, const __global DATA_T *qp, long q0, long Sq, long qss, int D,
+                    float scale_log2, int t) {
     for (int i = t; i < BR * D; i += WG) {
         const int rr = i / D, d = i - rr * D;
-        Qs[rr * DCAP + d] = (q0 + rr < Sq) ? qp[(q0 + rr) * qss + d] * scale2 : 0.0f;
+        Qs[rr * DCAP + d] = (q0 + rr < Sq) ? load_data(qp, (q0 + rr) * qss + d) * scale_log2 : 0.0f;
     }
 }
 
 /* Keys and values k0.. of one kv head into Ks and Vs; keys past Skv are 0. */
-inline void stage_kv(__local float *Ks, __local float *Vs, const __global float *kp,
-                     const __global float *vp, long k0, long Skv, long kss, long vss, int D, int Dv,
-                     int t) {
+inline void stage_kv(__local float *Ks, __local float *Vs, const __global DATA_T *kp,
+                     const __global DATA_T *vp, long k0, long Skv, long kss, long vss, int D,
+                     int Dv, int t) {
     for (int i = t; i < BC * D; i += WG) {
         const int j = i / D, d = i - j * D;
-        Ks[j * KP + d] = (k0 + j < Skv) ? kp[(k0 + j) * kss + d] : 0.0f;
+        Ks[j * KP + d] = (k0 + j < Skv) ? load_data(kp, (k0 + j) * kss + d) : 0.0f;
     }
     for (int i = t; i < BC * Dv; i += WG) {
         const int j = i / Dv, d = i - j * Dv;
-        Vs[j * DVCAP + d] = (k0 + j < Skv) ? vp[(k0 + j) * vss + d] : 0.0f;
+        Vs[j * DVCAP + d] = (k0 + j < Skv) ? load_data(vp, (k0 + j) * vss + d) : 0.0f;
     }
 }
 
-/* This lane's scores of row r against keys k0..: S = Q K^T plus the additive mask row (mrow,
- * NULL when none) in base 2; keys past Skv or past `last` (the causal limit) are -inf. Kept in
- * sv for the lane and in Ps for the row max. */
+/* This lane's scores of row r against keys k0..: S = Q K^T in base 2, masked by the row's key
+ * range and additive mask row (common.cl's clattn_mask_score; mrow NULL when none). Kept in sv
+ * for the lane and in Ps for the row max. */
 inline void score_tile(__local const float *Qs, __local const float *Ks, __local float *Ps,
-                       float *sv, const __global float *mrow, int r, int lane, long k0, long row,
-                       long Skv, long last, int D) {
+                       float *sv, const __global DATA_T *mrow, clattn_key_range keys, int r,
+                       int lane, long k0, int D) {
     for (int u = 0; u < NJ; u++) {
         const int j = lane + u * TPR;
         if (j >= BC) break;
-        const long key = k0 + j;
         float s = 0.0f;
         for (int d = 0; d < D; d++) s = fma(Qs[r * DCAP + d], Ks[j * KP + d], s);
-        if (mrow && key < Skv) s = fma(mrow[key], CLATTN_LOG2E, s);
-        if (key >= Skv || key > last) s = -INFINITY;
+        s = clattn_mask_score(s, k0 + j, keys, mrow);
         sv[u] = s;
         Ps[r * BC + j] = s;
     }
 }
 
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
-flash2_gpu(__global const float *q, __global const float *k, __global const float *v,
-           __global const float *mask, __global float *out, __global float *lse, long Hq,
-           long group, long Sq, long Skv, int D, int Dv, float scale2, int causal, int has_mask,
-           int has_lse, long qsb, long qsh, long qss, long ksb, long ksh, long kss, long vsb,
-           long vsh, long vss, long osb, long osh, long oss, long msb, long msh, long mss) {
+/* The additive mask row of query row `row` of head (b, h), or NULL (no mask or a padding row). */
+inline const __global DATA_T *mask_row(const __global DATA_T *mask, int flags, int valid, long b,
+                                       long h, long row, long m_sb, long m_sh, long m_ss) {
+    return (flags & CLATTN_KF_MASK) && valid ? mask + b * m_sb + h * m_sh + row * m_ss : 0;
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash2_gpu(CLATTN_SDPA_PARAMS) {
     __local float Qs[BR * DCAP];
     __local float Ks[BC * KP];
     __local float Vs[BC * DVCAP];
     __local float Ps[BR * BC];
 
+    const long Sq = seq_q, Skv = seq_kv;
     const int t = get_local_id(0);
     const int r = t / TPR, lane = t % TPR;
     const long nqb = (Sq + BR - 1) / BR;
     const long gid = get_group_id(0);
     const long bh = gid / nqb;
     const long qb = nqb - 1 - gid % nqb; /* longest causal rows first */
-    const long b = bh / Hq, h = bh % Hq, kh = h / group;
+    const long b = bh / heads, h = bh % heads, kh = h / group;
     const long q0 = qb * BR, row = q0 + r;
     const int valid = row < Sq;
-    const long off = Skv - Sq; /* bottom-right causal: row i sees keys <= i + off */
+    const clattn_key_range keys = clattn_row_keys(row, Sq, Skv, flags);
 
-    const __global float *qp = q + b * qsb + h * qsh;
-    const __global float *kp = k + b * ksb + kh * ksh;
-    const __global float *vp = v + b * vsb + kh * vsh;
+    const __global DATA_T *qp = q + b * q_sb + h * q_sh;
+    const __global DATA_T *kp = k + b * k_sb + kh * k_sh;
+    const __global DATA_T *vp = v + b * v_sb + kh * v_sh;
+    const __global DATA_T *mrow = mask_row(mask, flags, valid, b, h, row, m_sb, m_sh, m_ss);
 
-    stage_q(Qs, qp, q0, Sq, qss, D, scale2, t);
+    stage_q(Qs, qp, q0, Sq, q_ss, head_dim, scale_log2, t);
 
-    long kv_end = Skv;
-    if (causal && q0 + BR + off < kv_end) kv_end = q0 + BR + off;
+    /* No row of the block sees a key past what its last row sees. */
+    const long kv_end = clattn_row_keys(q0 + BR - 1, Sq, Skv, flags).hi;
 
     float m = -INFINITY, l = 0.0f;
     float acc[DVL];
@@ -121,12 +123,11 @@ flash2_gpu(__global const float *q, __global const float *k, __global const floa
 
     for (long k0 = 0; k0 < kv_end; k0 += BC) {
         barrier(CLK_LOCAL_MEM_FENCE); /* the previous tile's readers are done */
-        stage_kv(Ks, Vs, kp, vp, k0, Skv, kss, vss, D, Dv, t);
+        stage_kv(Ks, Vs, kp, vp, k0, Skv, k_ss, v_ss, head_dim, head_dim_v, t);
         barrier(CLK_LOCAL_MEM_FENCE);
 
         /* S = Q K^T for this lane's keys, masked; kept privately and shared for the row max. */
-        score_tile(Qs, Ks, Ps, sv, has_mask && valid ? mask + b * msb + h * msh + row * mss : 0, r,
-                   lane, k0, row, Skv, causal ? row + off : LONG_MAX, D);
+        score_tile(Qs, Ks, Ps, sv, mrow, keys, r, lane, k0, head_dim);
         barrier(CLK_LOCAL_MEM_FENCE);
         float mx = m;
         for (int j = 0; j < BC; j++) mx = fmax(mx, Ps[r * BC + j]);
@@ -152,50 +153,45 @@ flash2_gpu(__global const float *q, __global const float *k, __global const floa
     }
 
     if (valid) {
-        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-        __global float *op = out + b * osb + h * osh + row * oss;
+        const float inv = clattn_inv_sum(l);
+        __global DATA_T *op = out + b * o_sb + h * o_sh + row * o_ss;
         for (int u = 0; u < DVL; u++) {
             const int d = lane + u * TPR;
-            if (d < Dv) op[d] = acc[u] * inv;
+            if (d < head_dim_v) store_data(op, d, acc[u] * inv);
         }
-        if (has_lse && lane == 0)
-            lse[bh * Sq + row] = l > 0.0f ? (m + log2(l)) * CLATTN_LN2 : -INFINITY;
+        if ((flags & CLATTN_KF_LSE) && lane == 0) lse[bh * Sq + row] = clattn_lse(m, l);
     }
 }
 
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
-flash1_gpu(__global const float *q, __global const float *k, __global const float *v,
-           __global const float *mask, __global float *out, __global float *lse, __global float *ml,
-           long chunks, long Hq, long group, long Sq, long Skv, int D, int Dv, float scale2,
-           int causal, int has_mask, int has_lse, long qsb, long qsh, long qss, long ksb, long ksh,
-           long kss, long vsb, long vsh, long vss, long osb, long osh, long oss, long msb, long msh,
-           long mss) {
+/* scratch holds the running max (base 2) of every query row, then the running sum:
+ * [2][B * Hq * Sq] floats. The query blocks of a head are split into get_num_groups(0) /
+ * (B * Hq) chunks, one work-group each. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash1_gpu(CLATTN_SDPA_PARAMS) {
     __local float Qs[BR * DCAP];
     __local float Ks[BC * KP];
     __local float Vs[BC * DVCAP];
     __local float Ps[BR * BC];
 
+    const long Sq = seq_q, Skv = seq_kv;
     const int t = get_local_id(0);
     const int r = t / TPR, lane = t % TPR;
+    const long nbh = batch * heads;
+    const long chunks = get_num_groups(0) / nbh;
     const long nqb = (Sq + BR - 1) / BR;
     const long per = (nqb + chunks - 1) / chunks; /* query blocks per chunk */
     const long gid = get_group_id(0);
     const long bh = gid / chunks, c = gid % chunks;
     const long qb_begin = c * per, qb_end = min(nqb, (c + 1) * per);
-    const long b = bh / Hq, h = bh % Hq, kh = h / group;
-    const long off = Skv - Sq;
+    const long b = bh / heads, h = bh % heads, kh = h / group;
 
-    const __global float *qp = q + b * qsb + h * qsh;
-    const __global float *kp = k + b * ksb + kh * ksh;
-    const __global float *vp = v + b * vsb + kh * vsh;
-    __global float *op = out + b * osb + h * osh;
-    /* ml holds the running max (base 2) of every row, then the running sum. */
-    const long nbh = get_num_groups(0) / chunks;
-    __global float *mrow = ml + bh * Sq;
-    __global float *lrow = ml + (nbh + bh) * Sq;
+    const __global DATA_T *qp = q + b * q_sb + h * q_sh;
+    const __global DATA_T *kp = k + b * k_sb + kh * k_sh;
+    const __global DATA_T *vp = v + b * v_sb + kh * v_sh;
+    __global DATA_T *op = out + b * o_sb + h * o_sh;
+    __global float *mrun = scratch + bh * Sq;
+    __global float *lrun = scratch + (nbh + bh) * Sq;
 
-    long kv_end = Skv;
-    if (causal && qb_end * BR + off < kv_end) kv_end = qb_end * BR + off;
+    const long kv_end = clattn_row_keys(qb_end * BR - 1, Sq, Skv, flags).hi;
     const long nkb = kv_end > 0 ? (kv_end + BC - 1) / BC : 0;
     float sv[NJ];
 
@@ -204,28 +200,28 @@ flash1_gpu(__global const float *q, __global const float *k, __global const floa
     for (long kb = 0; kb < max(nkb, 1L); kb++) {
         const long k0 = kb * BC;
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
-        stage_kv(Ks, Vs, kp, vp, k0, Skv, kss, vss, D, Dv, t);
-        /* Query blocks the causal mask hides from this K/V block form a prefix; it is skipped
-         * (except at block 0, which initialises every row). A loop bound rather than a
-         * `continue`: PoCL mishandles early exits in loops that contain barriers. */
+        stage_kv(Ks, Vs, kp, vp, k0, Skv, k_ss, v_ss, head_dim, head_dim_v, t);
+        /* Query blocks whose last row cannot see key k0 (ranges grow with the row) form a
+         * prefix; it is skipped, except at block 0, which initialises every row. A loop bound
+         * rather than a `continue`: PoCL mishandles early exits in loops that contain barriers. */
         long qb_first = qb_begin;
-        if (kb > 0 && causal) {
-            const long need = k0 - off - (BR - 1); /* q0 >= need sees key k0 */
-            const long first = need > 0 ? (need + BR - 1) / BR : 0;
-            if (first > qb_first) qb_first = first;
-        }
+        while (kb > 0 && qb_first < qb_end &&
+               clattn_row_keys(qb_first * BR + BR - 1, Sq, Skv, flags).hi <= k0)
+            qb_first++;
         for (long qb = qb_first; qb < qb_end; qb++) {
             const long q0 = qb * BR, row = q0 + r;
             const int valid = row < Sq;
             barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
-            stage_q(Qs, qp, q0, Sq, qss, D, scale2, t);
+            stage_q(Qs, qp, q0, Sq, q_ss, head_dim, scale_log2, t);
             barrier(CLK_LOCAL_MEM_FENCE);
-            score_tile(Qs, Ks, Ps, sv, has_mask && valid ? mask + b * msb + h * msh + row * mss : 0,
-                       r, lane, k0, row, Skv, causal ? row + off : LONG_MAX, D);
-            /* The row's m and l from the previous outer step, read before lane 0 rewrites them. */
-            const float m_old = (kb == 0 || !valid) ? -INFINITY : mrow[row];
-            const float l_old = (kb == 0 || !valid) ? 0.0f : lrow[row];
-            barrier(CLK_LOCAL_MEM_FENCE);
+            score_tile(Qs, Ks, Ps, sv, mask_row(mask, flags, valid, b, h, row, m_sb, m_sh, m_ss),
+                       clattn_row_keys(row, Sq, Skv, flags), r, lane, k0, head_dim);
+            /* The row's m and l from the previous outer step, read by every lane of the row
+             * before lane 0 rewrites them below: the next barrier fences global memory too, so
+             * those reads are ordered before that write. */
+            const float m_old = (kb == 0 || !valid) ? -INFINITY : mrun[row];
+            const float l_old = (kb == 0 || !valid) ? 0.0f : lrun[row];
+            barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
             float mt = -INFINITY; /* the block's own row max, m~ in the paper */
             for (int j = 0; j < BC; j++) mt = fmax(mt, Ps[r * BC + j]);
             barrier(CLK_LOCAL_MEM_FENCE);
@@ -241,27 +237,25 @@ flash1_gpu(__global const float *q, __global const float *k, __global const floa
                 float lt = 0.0f;
                 for (int j = 0; j < BC; j++) lt += Ps[r * BC + j];
                 const float l_new = a * l_old + e * lt;
-                const float inv = l_new > 0.0f ? 1.0f / l_new : 0.0f;
+                const float inv = clattn_inv_sum(l_new);
                 for (int u = 0; u < DVL; u++) {
                     const int d = lane + u * TPR;
-                    if (d >= Dv) break;
+                    if (d >= head_dim_v) break;
                     float pv = 0.0f;
                     for (int j = 0; j < BC; j++) pv = fma(Ps[r * BC + j], Vs[j * DVCAP + d], pv);
-                    const float o_old = kb == 0 ? 0.0f : op[row * oss + d];
-                    op[row * oss + d] = (a * l_old * o_old + e * pv) * inv;
+                    const float o_old = kb == 0 ? 0.0f : load_data(op, row * o_ss + d);
+                    store_data(op, row * o_ss + d, (a * l_old * o_old + e * pv) * inv);
                 }
                 if (lane == 0) {
-                    mrow[row] = m_new;
-                    lrow[row] = l_new;
+                    mrun[row] = m_new;
+                    lrun[row] = l_new;
                 }
             }
         }
     }
-    if (has_lse) {
+    if (flags & CLATTN_KF_LSE) {
         barrier(CLK_GLOBAL_MEM_FENCE);
-        for (long row = qb_begin * BR + t; row < min(Sq, qb_end * BR); row += WG) {
-            const float lr = lrow[row];
-            lse[bh * Sq + row] = lr > 0.0f ? (mrow[row] + log2(lr)) * CLATTN_LN2 : -INFINITY;
-        }
+        for (long row = qb_begin * BR + t; row < min(Sq, qb_end * BR); row += WG)
+            lse[bh * Sq + row] = clattn_lse(mrun[row], lrun[row]);
     }
 }

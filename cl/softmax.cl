@@ -21,40 +21,35 @@ static float reduce_wg(__local float *red, float x, int t, int is_max) {
     return r;
 }
 
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
-softmax_rows(__global float *s, __global const float *mask, __global float *lse, long Hq, long Sq,
-             long Skv, int causal, int has_mask, int has_lse, long msb, long msh, long mss) {
+/* The SDPA interface: S arrives in `scratch` ([B, Hq, Sq, Skv], natural scale), q, k, v and out
+ * are unused (the GEMMs around this kernel read and write them). One work-group per row. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void softmax_rows(CLATTN_SDPA_PARAMS) {
     __local float red[WG];
     const int t = get_local_id(0);
     const long rowid = get_group_id(0); /* (b * Hq + h) * Sq + i */
-    const long i = rowid % Sq, bh = rowid / Sq;
-    const long b = bh / Hq, h = bh % Hq;
-    __global float *row = s + rowid * Skv;
-    long lim = Skv; /* keys j < lim are visible */
-    if (causal && i + Skv - Sq + 1 < lim) lim = i + Skv - Sq + 1;
+    const long i = rowid % seq_q, bh = rowid / seq_q;
+    const long b = bh / heads, h = bh % heads;
+    __global float *row = scratch + rowid * seq_kv;
+    const clattn_key_range keys = clattn_row_keys(i, seq_q, seq_kv, flags);
+    const __global DATA_T *mrow = (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
 
     float mx = -INFINITY;
-    for (long j = t; j < Skv; j += WG) {
-        float x = -INFINITY;
-        if (j < lim) {
-            x = row[j];
-            if (has_mask) x += mask[b * msb + h * msh + i * mss + j];
-            x *= CLATTN_LOG2E;
-        }
+    for (long j = t; j < seq_kv; j += WG) {
+        const float x = clattn_mask_score(row[j] * CLATTN_LOG2E, j, keys, mrow);
         row[j] = x;
         mx = fmax(mx, x);
     }
     mx = reduce_wg(red, mx, t, 1);
 
     float sum = 0.0f;
-    for (long j = t; j < Skv; j += WG) {
+    for (long j = t; j < seq_kv; j += WG) {
         const float e = clattn_exp2_diff(row[j], mx);
         row[j] = e;
         sum += e;
     }
     sum = reduce_wg(red, sum, t, 0);
 
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    for (long j = t; j < Skv; j += WG) row[j] *= inv;
-    if (has_lse && t == 0) lse[rowid] = sum > 0.0f ? (mx + log2(sum)) * CLATTN_LN2 : -INFINITY;
+    const float inv = clattn_inv_sum(sum);
+    for (long j = t; j < seq_kv; j += WG) row[j] *= inv;
+    if ((flags & CLATTN_KF_LSE) && t == 0) lse[rowid] = clattn_lse(mx, sum);
 }

@@ -171,7 +171,7 @@ static void test_registry(void) {
         int same = 1;
         if (srcdir) {
             char path[4096];
-            snprintf(path, sizeof path, "%s/cl/%s.cl", srcdir, name);
+            snprintf(path, sizeof path, "%s/cl/%s%s", srcdir, name, clattn__kernel_file_ext(name));
             FILE *f = fopen(path, "rb");
             same = 0;
             if (f) {

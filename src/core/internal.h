@@ -80,9 +80,17 @@ clattn_status clattn__marker(clattn_context *ctx, cl_uint num_wait, const cl_eve
  * frees. */
 clattn_status clattn__kernel_source(clattn_context *ctx, const char *family, char **src,
                                     size_t *len);
-/* Names of the embedded families (without ".cl"), for selftest and prepare_all. */
+/* Names of the embedded entries (without extension), for selftest and prepare_all. */
 int clattn__kernel_family_count(void);
 const char *clattn__kernel_family_name(int i);
+/* The preludes put in front of every family, in this order: cl/kernel_iface.h (the host/kernel
+ * interface, also included by the host as C) and cl/common.cl. They are registry entries but
+ * not families of their own. */
+#define CLATTN_KERNEL_IFACE "kernel_iface"
+#define CLATTN_KERNEL_COMMON "common"
+int clattn__kernel_is_prelude(const char *name);
+/* The file an entry comes from: "kernel_iface.h" for the interface, "<name>.cl" otherwise. */
+const char *clattn__kernel_file_ext(const char *name);
 
 /* ---- Program cache (runtime/program_cache.c) ---- */
 /* The program for cl/common.cl + cl/<family>.cl built with `options`, from the memory cache, the

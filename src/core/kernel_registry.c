@@ -24,6 +24,14 @@ const char *clattn__kernel_family_name(int i) {
     return clattn_embedded_kernels[i].name;
 }
 
+int clattn__kernel_is_prelude(const char *name) {
+    return name && (strcmp(name, CLATTN_KERNEL_IFACE) == 0 || strcmp(name, CLATTN_KERNEL_COMMON) == 0);
+}
+
+const char *clattn__kernel_file_ext(const char *name) {
+    return name && strcmp(name, CLATTN_KERNEL_IFACE) == 0 ? ".h" : ".cl";
+}
+
 static int clattn__valid_family(const char *family) {
     if (!family || !*family || strlen(family) > 64) return 0;
     for (const char *c = family; *c; c++)
@@ -34,11 +42,12 @@ static int clattn__valid_family(const char *family) {
 static clattn_status clattn__read_kernel_file(clattn_context *ctx, const char *dir,
                                               const char *family, char **src, size_t *len) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s.cl", dir, family);
+    snprintf(path, sizeof path, "%s/%s%s", dir, family, clattn__kernel_file_ext(family));
     FILE *f = fopen(path, "rb");
     if (!f)
         return clattn__fail(ctx, CLATTN_ERROR_KERNEL_NOT_FOUND,
-                            "kernel %s.cl not found in CLATTN_KERNEL_DIR: %s: %s", family, path,
+                            "kernel %s%s not found in CLATTN_KERNEL_DIR: %s: %s", family,
+                            clattn__kernel_file_ext(family), path,
                             strerror(errno));
     char *buf = NULL;
     size_t cap = 0, n = 0;

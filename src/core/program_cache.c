@@ -219,32 +219,37 @@ static clattn_status build_from_source(clattn_context *ctx, const char *family, 
     return CLATTN_SUCCESS;
 }
 
-/* Source of common.cl followed by <family>.cl; #line keeps build-log line numbers true. */
+/* Source of kernel_iface.h, common.cl and <family>.cl in that order; #line keeps build-log
+ * line numbers true. */
 static clattn_status assemble_source(clattn_context *ctx, const char *family, char **out,
                                      size_t *out_len) {
-    char *common = NULL, *body = NULL;
-    size_t common_len = 0, body_len = 0;
-    clattn_status st = clattn__kernel_source(ctx, "common", &common, &common_len);
-    if (st != CLATTN_SUCCESS) return st;
-    st = clattn__kernel_source(ctx, family, &body, &body_len);
+    const char *names[3] = {CLATTN_KERNEL_IFACE, CLATTN_KERNEL_COMMON, family};
+    char *part[3] = {NULL, NULL, NULL};
+    size_t len[3] = {0, 0, 0}, cap = 1;
+    clattn_status st = CLATTN_SUCCESS;
+    for (int i = 0; i < 3 && st == CLATTN_SUCCESS; i++) {
+        st = clattn__kernel_source(ctx, names[i], &part[i], &len[i]);
+        cap += len[i] + 128;
+    }
+    char *all = st == CLATTN_SUCCESS ? malloc(cap) : NULL;
+    if (st == CLATTN_SUCCESS && !all)
+        st = clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "assembling %s.cl", family);
+    size_t n = 0;
+    for (int i = 0; i < 3 && st == CLATTN_SUCCESS; i++) {
+        n += (size_t)snprintf(all + n, cap - n, "#line 1 \"%s%s\"\n", names[i],
+                              clattn__kernel_file_ext(names[i]));
+        memcpy(all + n, part[i], len[i]);
+        n += len[i];
+        all[n++] = '\n';
+    }
+    for (int i = 0; i < 3; i++) free(part[i]);
     if (st != CLATTN_SUCCESS) {
-        free(common);
+        free(all);
         return st;
     }
-    size_t cap = common_len + body_len + 256;
-    char *all = malloc(cap);
-    if (!all) {
-        free(common);
-        free(body);
-        return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "assembling %s.cl", family);
-    }
-    int n = snprintf(all, cap, "#line 1 \"common.cl\"\n%s\n#line 1 \"%s.cl\"\n", common, family);
-    memcpy(all + n, body, body_len);
-    all[n + body_len] = '\0';
+    all[n] = '\0';
     *out = all;
-    *out_len = (size_t)n + body_len;
-    free(common);
-    free(body);
+    *out_len = n;
     return CLATTN_SUCCESS;
 }
 
@@ -389,7 +394,7 @@ clattn_status clattn_context_prepare_all(clattn_context *ctx, int *built) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
     for (int i = 0; i < clattn__kernel_family_count(); i++) {
         const char *name = clattn__kernel_family_name(i);
-        if (strcmp(name, "common") == 0) continue;
+        if (clattn__kernel_is_prelude(name)) continue;
         cl_program p = NULL;
         clattn_status st = clattn__program(ctx, name, "", &p);
         if (st != CLATTN_SUCCESS) return st;

@@ -3,8 +3,8 @@
  * asks the pure dispatcher for a plan, checks every buffer against the span its shape and strides
  * need, and only then hands the problem to the launcher the plan names, so a failed call has
  * enqueued nothing and written nothing the caller owns. Also the synchronous host-pointer form. */
+#include "kernel_iface.h"
 #include "sdpa/plan.h"
-#include "sdpa/sdpa_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -110,6 +110,7 @@ static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d
     p->causal = d->causal != 0;
     p->has_mask = d->has_mask != 0;
     p->has_lse = has_lse;
+    p->storage = CLATTN_STORAGE_F32;
     clattn_status st;
     if ((st = resolve_strides(ctx, "q", d->q_strides, p->Hq, p->Sq, p->D, p->q_st)) ||
         (st = resolve_strides(ctx, "k", d->k_strides, p->Hkv, p->Skv, p->D, p->k_st)) ||
@@ -144,14 +145,15 @@ static clattn_status tensor_spans(clattn_context *ctx, const clattn_sdpa_desc *d
     const int64_t kst[4] = {p->k_st[0], p->k_st[1], p->k_st[2], 1};
     const int64_t vst[4] = {p->v_st[0], p->v_st[1], p->v_st[2], 1};
     const int64_t ost[4] = {p->o_st[0], p->o_st[1], p->o_st[2], 1};
-    int64_t mf[5] = {1, 1, p->Sq, p->Skv, 4}, lf[4] = {p->B, p->Hq, p->Sq, 4};
+    const int64_t e = clattn__storage_bytes(p->storage); /* bytes per stored element */
+    int64_t mf[5] = {1, 1, p->Sq, p->Skv, e}, lf[4] = {p->B, p->Hq, p->Sq, CLATTN_ACC_BYTES};
     if (p->has_mask) {
         mf[0] = d->mask_batch ? d->mask_batch : p->B;
         mf[1] = d->mask_heads ? d->mask_heads : p->Hq;
     }
     memset(s, 0, sizeof *s);
-    if (clattn__span_bytes(qs, qst, 4, 4, &s->q) || clattn__span_bytes(ks, kst, 4, 4, &s->k) ||
-        clattn__span_bytes(vs, vst, 4, 4, &s->v) || clattn__span_bytes(os, ost, 4, 4, &s->out) ||
+    if (clattn__span_bytes(qs, qst, 4, e, &s->q) || clattn__span_bytes(ks, kst, 4, e, &s->k) ||
+        clattn__span_bytes(vs, vst, 4, e, &s->v) || clattn__span_bytes(os, ost, 4, e, &s->out) ||
         clattn__prod64(mf, 5, &s->mask) || clattn__prod64(lf, 4, &s->lse))
         return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW,
                             "attention tensor sizes overflow int64 (B=%lld Hq=%lld Sq=%lld "
@@ -219,11 +221,11 @@ clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, cl_
         (st = plan_for(ctx, desc, &p, &plan)))
         return st;
     const clattn_sdpa_buffers buf = {q, k, v, mask, out, lse};
-    if (plan.algo == CLATTN_ALGO_NAIVE)
-        return clattn__sdpa_naive(ctx, &p, &plan, &buf, num_wait, wait_list, event);
-    if (plan.flavour == CLATTN_FLAVOUR_CPU)
-        return clattn__sdpa_flash_cpu(ctx, &p, &plan, &buf, num_wait, wait_list, event);
-    return clattn__sdpa_flash_gpu(ctx, &p, &plan, &buf, num_wait, wait_list, event);
+    const clattn_sdpa_launcher launch = clattn__sdpa_launcher(plan.algo, plan.flavour);
+    if (!launch)
+        return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "no launcher for algo %d, flavour %d",
+                            (int)plan.algo, (int)plan.flavour);
+    return launch(ctx, &p, &plan, &buf, num_wait, wait_list, event);
 }
 
 clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc, const float *q,
@@ -244,7 +246,7 @@ clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc
     /* A strided output with gaps starts as a copy of the caller's array, so downloading the
      * whole span gives the gaps back unchanged. */
     int64_t dense = -1; /* the spans above were checked, so this product fits */
-    const int64_t of[4] = {p.B, p.Hq, p.Sq, p.Dv * 4};
+    const int64_t of[4] = {p.B, p.Hq, p.Sq, p.Dv * clattn__storage_bytes(p.storage)};
     clattn__prod64(of, 4, &dense);
     cl_mem dq = NULL, dk = NULL, dv = NULL, dm = NULL, dout = NULL, dlse = NULL;
     cl_event ev = NULL;

@@ -3,58 +3,21 @@
  * first paper's outer loop over K/V blocks run on the host, one launch per block, each waiting
  * for the previous one, with m and l carried in a scratch buffer released after the last launch
  * is enqueued (OpenCL keeps it alive until the work using it completes). */
+#include "sdpa/kernel_args.h"
 #include "sdpa/plan_cpu.h"
-#include "sdpa/sdpa_internal.h"
 
 #include <limits.h>
 #include <stdio.h>
-
-/* Bits of the kernels' `flags` argument (F_CAUSAL, F_MASK, F_LSE in cl/flash_cpu.cl). */
-#define FLAG_CAUSAL 1
-#define FLAG_MASK   2
-#define FLAG_LSE    4
 
 /* Build options: the query-row block and vector width, and head-dim capacities rounded up to a
  * bucket so that one build serves every D of the bucket (d and dv are run-time arguments). */
 static void build_options(const clattn_context *ctx, const clattn_sdpa_problem *p,
                           const clattn_sdpa_plan *plan, char *s, size_t n) {
     snprintf(
-        s, n, "-DBR=%lld -DVW=%lld -DDPAD=%lld -DDVPAD=%lld -DBCMAX=%d", (long long)plan->block_q,
+        s, n, "-DBR=%lld -DVW=%lld -DDCAP=%lld -DDVCAP=%lld -DBC=%d", (long long)plan->block_q,
         (long long)clattn__cpu_vector_width(ctx->caps.preferred_vector_width_float, plan->block_q),
         (long long)clattn__cpu_dim_cap(p->D), (long long)clattn__cpu_dim_cap(p->Dv),
         CLATTN_CPU_MAX_BLOCK_KV);
-}
-
-/* Arguments 0..29, common to flash2_cpu and flash1_cpu: q, k, v, mask, out, lse, d, dv, sq,
- * skv, hq, group, scale*log2(e), flags, block_kv, then the (batch, head, seq) strides of q, k,
- * v, out and mask as longs. */
-static clattn_status set_common_args(clattn_context *ctx, cl_kernel kern,
-                                     const clattn_sdpa_problem *p, const clattn_sdpa_plan *plan,
-                                     const clattn_sdpa_buffers *buf) {
-    const cl_int d = (cl_int)p->D, dv = (cl_int)p->Dv, sq = (cl_int)p->Sq, skv = (cl_int)p->Skv;
-    const cl_int hq = (cl_int)p->Hq, group = (cl_int)p->group, bc = (cl_int)plan->block_kv;
-    const cl_int flags =
-        (p->causal ? FLAG_CAUSAL : 0) | (p->has_mask ? FLAG_MASK : 0) | (p->has_lse ? FLAG_LSE : 0);
-    const cl_float sl2 = p->scale * 1.4426950408889634f;
-    const cl_mem mask = (flags & FLAG_MASK) ? buf->mask : NULL;
-    const cl_mem lse = (flags & FLAG_LSE) ? buf->lse : NULL;
-    clattn_status s = clattn__set_args(
-        ctx, kern, "flash attention (CPU)", sizeof(cl_mem), &buf->q, sizeof(cl_mem), &buf->k,
-        sizeof(cl_mem), &buf->v, sizeof(cl_mem), &mask, sizeof(cl_mem), &buf->out, sizeof(cl_mem),
-        &lse, sizeof d, &d, sizeof dv, &dv, sizeof sq, &sq, sizeof skv, &skv, sizeof hq, &hq,
-        sizeof group, &group, sizeof sl2, &sl2, sizeof flags, &flags, sizeof bc, &bc, (size_t)0);
-    if (s != CLATTN_SUCCESS) return s;
-    const int64_t *st[5] = {p->q_st, p->k_st, p->v_st, p->o_st, p->m_st};
-    cl_uint a = 15;
-    for (int t = 0; t < 5; t++) {
-        for (int i = 0; i < 3; i++, a++) {
-            const cl_long x = (t == 4 && !(flags & FLAG_MASK)) ? 0 : st[t][i];
-            cl_int err = clSetKernelArg(kern, a, sizeof x, &x);
-            if (err != CL_SUCCESS)
-                return clattn__cl_fail(ctx, err, "flash attention (CPU): clSetKernelArg(%u)", a);
-        }
-    }
-    return CLATTN_SUCCESS;
 }
 
 /* flash1: launch k waits for launch k - 1 (the first for the caller's list); every event but
@@ -63,23 +26,11 @@ static clattn_status run_flash1(clattn_context *ctx, cl_kernel kern, const clatt
                                 const clattn_sdpa_plan *plan, const size_t global[2],
                                 cl_uint num_wait, const cl_event *wait, cl_event *event) {
     const size_t local[2] = {1, 1};
-    cl_mem ml = NULL;
-    clattn_status s = clattn__alloc(ctx, clattn__sdpa_cpu_flash1_scratch_bytes(p, plan->block_q),
-                                    CL_MEM_READ_WRITE, NULL, "flash1 (CPU) m/l scratch", &ml);
-    if (s != CLATTN_SUCCESS) return s;
-    cl_int err = clSetKernelArg(kern, 30, sizeof(cl_mem), &ml);
-    if (err != CL_SUCCESS) {
-        clattn__release_mem(&ml);
-        return clattn__cl_fail(ctx, err, "flash1 (CPU): clSetKernelArg(30)");
-    }
+    clattn_status s = CLATTN_SUCCESS;
     cl_event prev = NULL;
     for (int64_t j0 = 0; j0 < p->Skv && s == CLATTN_SUCCESS; j0 += plan->block_kv) {
-        const cl_int j = (cl_int)j0;
-        err = clSetKernelArg(kern, 31, sizeof j, &j);
-        if (err != CL_SUCCESS) {
-            s = clattn__cl_fail(ctx, err, "flash1 (CPU): clSetKernelArg(31)");
-            break;
-        }
+        s = clattn__sdpa_kernel_args_set_kv_start(ctx, kern, j0, "flash1 (CPU)");
+        if (s != CLATTN_SUCCESS) break;
         cl_event next = NULL;
         s = j0 == 0
                 ? clattn__launch(ctx, kern, 2, global, local, num_wait, wait, &next, "flash1 (CPU)")
@@ -87,7 +38,6 @@ static clattn_status run_flash1(clattn_context *ctx, cl_kernel kern, const clatt
         clattn__release_event(&prev);
         prev = next;
     }
-    clattn__release_mem(&ml);
     if (s != CLATTN_SUCCESS) {
         /* Launches already enqueued still run; wait so nothing outlives the failed call. */
         if (prev) clWaitForEvents(1, &prev);
@@ -109,10 +59,16 @@ static clattn_status try_tile(clattn_context *ctx, const clattn_sdpa_problem *p,
     char opts[160];
     build_options(ctx, p, plan, opts, sizeof opts);
     cl_kernel kern = NULL;
+    cl_mem ml = NULL; /* flash1's running max and sum, released once the launches are enqueued */
     clattn_status s =
         clattn__kernel(ctx, "flash_cpu", opts, flash1 ? "flash1_cpu" : "flash2_cpu", &kern);
     if (s != CLATTN_SUCCESS) return s;
-    s = set_common_args(ctx, kern, p, plan, buf);
+    if (flash1)
+        s = clattn__alloc(ctx, clattn__sdpa_cpu_flash1_scratch_bytes(p, plan->block_q),
+                          CL_MEM_READ_WRITE, NULL, "flash1 (CPU) m/l scratch", &ml);
+    clattn_sdpa_kernel_args args;
+    clattn__sdpa_kernel_args_init(&args, p, plan, buf, ml);
+    if (s == CLATTN_SUCCESS) s = clattn__sdpa_kernel_args_set(ctx, kern, &args, "flash attention (CPU)");
     if (s == CLATTN_SUCCESS) {
         int64_t gs[2];
         clattn__sdpa_cpu_global_size(p, plan->block_q, gs);
@@ -122,6 +78,7 @@ static clattn_status try_tile(clattn_context *ctx, const clattn_sdpa_problem *p,
         else
             s = clattn__launch(ctx, kern, 2, global, local, num_wait, wait, event, "flash2 (CPU)");
     }
+    clattn__release_mem(&ml);
     clReleaseKernel(kern);
     return s;
 }

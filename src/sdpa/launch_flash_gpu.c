@@ -4,8 +4,8 @@
  * CL_KERNEL_WORK_GROUP_SIZE is below the plan's work-group, CL_KERNEL_LOCAL_MEM_SIZE above the
  * local memory, or the build or launch runs out of resources, it asks the dispatcher for the next
  * smaller tile and retries. */
+#include "sdpa/kernel_args.h"
 #include "sdpa/plan.h"
-#include "sdpa/sdpa_internal.h"
 
 #include <stdio.h>
 
@@ -17,51 +17,6 @@ static void options(const clattn_sdpa_problem *p, const clattn_sdpa_plan *plan, 
              (long long)plan->block_q, (long long)plan->block_kv,
              (long long)(plan->work_group / plan->block_q), (long long)clattn__gpu_dim_cap(p->D),
              (long long)clattn__gpu_dim_cap(p->Dv));
-}
-
-static clattn_status set_args(clattn_context *ctx, cl_kernel kern, const clattn_sdpa_problem *p,
-                              const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
-                              cl_mem ml) {
-    const int flash1 = plan->algo == CLATTN_ALGO_FLASH1;
-    const cl_long hq = p->Hq, group = p->group, sq = p->Sq, skv = p->Skv;
-    const cl_long chunks = plan->global_size[0] / plan->work_group / (p->B * p->Hq);
-    const cl_int d = (cl_int)p->D, dv = (cl_int)p->Dv;
-    const cl_float scale2 = p->scale * 1.4426950408889634f;
-    const cl_int causal = p->causal, has_mask = p->has_mask, has_lse = p->has_lse;
-    cl_long st[15];
-    for (int i = 0; i < 3; i++) {
-        st[i] = p->q_st[i];
-        st[3 + i] = p->k_st[i];
-        st[6 + i] = p->v_st[i];
-        st[9 + i] = p->o_st[i];
-        st[12 + i] = p->m_st[i];
-    }
-    clattn_status s = clattn__set_args(ctx, kern, "flash attention (GPU)", sizeof(cl_mem), &buf->q,
-                                       sizeof(cl_mem), &buf->k, sizeof(cl_mem), &buf->v,
-                                       sizeof(cl_mem), &buf->mask, sizeof(cl_mem), &buf->out,
-                                       sizeof(cl_mem), &buf->lse, (size_t)0);
-    if (s != CLATTN_SUCCESS) return s;
-    cl_uint a = 6;
-    cl_int err = CL_SUCCESS;
-    if (flash1) {
-        err |= clSetKernelArg(kern, a++, sizeof(cl_mem), &ml);
-        err |= clSetKernelArg(kern, a++, sizeof chunks, &chunks);
-    }
-    err |= clSetKernelArg(kern, a++, sizeof hq, &hq);
-    err |= clSetKernelArg(kern, a++, sizeof group, &group);
-    err |= clSetKernelArg(kern, a++, sizeof sq, &sq);
-    err |= clSetKernelArg(kern, a++, sizeof skv, &skv);
-    err |= clSetKernelArg(kern, a++, sizeof d, &d);
-    err |= clSetKernelArg(kern, a++, sizeof dv, &dv);
-    err |= clSetKernelArg(kern, a++, sizeof scale2, &scale2);
-    err |= clSetKernelArg(kern, a++, sizeof causal, &causal);
-    err |= clSetKernelArg(kern, a++, sizeof has_mask, &has_mask);
-    err |= clSetKernelArg(kern, a++, sizeof has_lse, &has_lse);
-    for (int i = 0; i < 15; i++) err |= clSetKernelArg(kern, a++, sizeof(cl_long), &st[i]);
-    if (err != CL_SUCCESS)
-        return clattn__fail(ctx, CLATTN_ERROR_INTERNAL,
-                            "flash attention (GPU): setting kernel arguments failed");
-    return CLATTN_SUCCESS;
 }
 
 /* Builds the plan's kernel and checks it against the device; *fits is 0 when a smaller tile is
@@ -114,7 +69,10 @@ clattn_status clattn__sdpa_flash_gpu(clattn_context *ctx, const clattn_sdpa_prob
             if (cur.scratch_bytes > 0)
                 st = clattn__alloc(ctx, cur.scratch_bytes, CL_MEM_READ_WRITE, NULL,
                                    "flash1 running max and sum", &ml);
-            if (st == CLATTN_SUCCESS) st = set_args(ctx, kern, p, &cur, buf, ml);
+            clattn_sdpa_kernel_args args;
+            clattn__sdpa_kernel_args_init(&args, p, &cur, buf, ml);
+            if (st == CLATTN_SUCCESS)
+                st = clattn__sdpa_kernel_args_set(ctx, kern, &args, "flash attention (GPU)");
             if (st == CLATTN_SUCCESS) {
                 const size_t global = (size_t)cur.global_size[0];
                 const size_t local = (size_t)cur.work_group;

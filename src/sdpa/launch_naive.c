@@ -7,7 +7,7 @@
  * otherwise one batched GEMM per head of the group. Batch and kv head fold into one batch index
  * when the batch stride is Hkv times the head stride. */
 #include "core/blas.h"
-#include "sdpa/sdpa_internal.h"
+#include "sdpa/kernel_args.h"
 
 #include <stdio.h>
 
@@ -105,14 +105,9 @@ static clattn_status softmax(clattn_context *ctx, const clattn_sdpa_problem *p,
     cl_kernel kern = NULL;
     clattn_status st = clattn__kernel(ctx, "softmax", opts, "softmax_rows", &kern);
     if (st != CLATTN_SUCCESS) return st;
-    const cl_long hq = p->Hq, sq = p->Sq, skv = p->Skv;
-    const cl_long msb = p->m_st[0], msh = p->m_st[1], mss = p->m_st[2];
-    const cl_int causal = p->causal, has_mask = p->has_mask, has_lse = p->has_lse;
-    st =
-        clattn__set_args(ctx, kern, "softmax_rows", sizeof(cl_mem), &s, sizeof(cl_mem), &buf->mask,
-                         sizeof(cl_mem), &buf->lse, sizeof hq, &hq, sizeof sq, &sq, sizeof skv,
-                         &skv, sizeof causal, &causal, sizeof has_mask, &has_mask, sizeof has_lse,
-                         &has_lse, sizeof msb, &msb, sizeof msh, &msh, sizeof mss, &mss, (size_t)0);
+    clattn_sdpa_kernel_args args;
+    clattn__sdpa_kernel_args_init(&args, p, plan, buf, s);
+    st = clattn__sdpa_kernel_args_set(ctx, kern, &args, "softmax_rows");
     if (st == CLATTN_SUCCESS) {
         const size_t global = (size_t)plan->global_size[0], local = (size_t)plan->work_group;
         st = clattn__launch(ctx, kern, 1, &global, &local, 0, NULL, NULL, "softmax_rows");

@@ -61,12 +61,13 @@ static int64_t tile_floats(int64_t br, int64_t bc, int64_t dcap, int64_t dvcap) 
     return br * dcap + bc * (dcap + 1) + bc * dvcap + br * bc;
 }
 
+/* The tiles hold ACC_T (float) whatever the storage type. */
 int64_t clattn__flash2_gpu_local_bytes(int64_t br, int64_t bc, int64_t dcap, int64_t dvcap) {
-    return 4 * tile_floats(br, bc, dcap, dvcap);
+    return CLATTN_ACC_BYTES * tile_floats(br, bc, dcap, dvcap);
 }
 
 int64_t clattn__flash1_gpu_local_bytes(int64_t br, int64_t bc, int64_t dcap, int64_t dvcap) {
-    return 4 * tile_floats(br, bc, dcap, dvcap);
+    return CLATTN_ACC_BYTES * tile_floats(br, bc, dcap, dvcap);
 }
 
 int64_t clattn__gpu_threads_per_row(int64_t br, int64_t max_wg) {
@@ -111,7 +112,7 @@ static int gpu_fill(const clattn_device_caps *caps, int64_t max_wg, int64_t loca
         if (chunks < 1) chunks = 1;
         chunks = cdiv(nqb, cdiv(nqb, chunks));
         plan->global_size[0] = chunks * heads * plan->work_group;
-        plan->scratch_bytes = 2 * 4 * heads * p->Sq; /* running m and l per query row */
+        plan->scratch_bytes = 2 * CLATTN_ACC_BYTES * heads * p->Sq; /* running m, l per row */
     } else {
         plan->global_size[0] = nqb * heads * plan->work_group;
         plan->scratch_bytes = 0;
@@ -156,7 +157,7 @@ static clattn_status gpu_plan(const clattn_device_caps *caps, int64_t max_wg, in
                          (long long)budget, (long long)max_wg);
         return CLATTN_SUCCESS;
     }
-    const int64_t m = budget / 4, d = dcap > dvcap ? dcap : dvcap;
+    const int64_t m = budget / CLATTN_ACC_BYTES, d = dcap > dvcap ? dcap : dvcap;
     int64_t bc = cdiv(m, 4 * d);
     if (bc > GPU_MAX_BLOCK_KV) bc = GPU_MAX_BLOCK_KV;
     if (bc > 16) bc -= bc % 8;
@@ -176,7 +177,7 @@ static clattn_status gpu_plan(const clattn_device_caps *caps, int64_t max_wg, in
 
 static clattn_status naive_plan(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
                                 clattn_sdpa_plan *plan, char *why, size_t len) {
-    int64_t f[4] = {p->B * p->Hq, p->Sq, p->Skv, 4}, s_bytes;
+    int64_t f[4] = {p->B * p->Hq, p->Sq, p->Skv, CLATTN_ACC_BYTES}, s_bytes;
     if (clattn__prod64(f, 4, &s_bytes))
         return failf(why, len, CLATTN_ERROR_OVERFLOW,
                      "naive attention: the score matrix S of %lld x %lld x %lld floats "
@@ -196,7 +197,7 @@ static clattn_status naive_plan(const clattn_device_caps *caps, const clattn_sdp
         caps->local_mem_type == CLATTN_LOCAL_MEM_GLOBAL ? CLATTN_FLAVOUR_CPU : CLATTN_FLAVOUR_GPU;
     plan->block_q = plan->block_kv = 0;
     plan->work_group = wg;
-    plan->local_mem_bytes = 4 * wg; /* the softmax reduction scratch */
+    plan->local_mem_bytes = CLATTN_ACC_BYTES * wg; /* the softmax reduction scratch */
     plan->scratch_bytes = s_bytes;
     plan->global_size[0] = f[0] * p->Sq * wg;
     plan->global_size[1] = 1;

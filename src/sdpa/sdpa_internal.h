@@ -1,7 +1,8 @@
-/* sdpa_internal.h: the contract between the SDPA front end (src/api_sdpa.c: validation, plan,
- * host wrappers), the dispatcher (src/dispatch*.c, pure) and the per-algorithm launchers
- * (src/sdpa_naive.c, src/sdpa_flash_gpu.c, src/sdpa_flash_cpu.c). A launcher receives a problem
- * that has already been validated and whose strides are all resolved, and a plan whose tiles fit.
+/* sdpa_internal.h: the contract between the SDPA front end (src/sdpa/api.c: validation, plan,
+ * host wrappers), the planner (src/sdpa/plan*.c, pure) and the launchers (src/sdpa/launch_*.c,
+ * found through the table in src/sdpa/launchers.c). A launcher receives a problem that has
+ * already been validated and whose strides are all resolved, and a plan whose tiles fit; it
+ * sets its kernels' arguments through src/sdpa/kernel_args.h.
  */
 #ifndef CLATTN_SDPA_INTERNAL_H
 #define CLATTN_SDPA_INTERNAL_H
@@ -16,18 +17,28 @@ typedef struct {
     float scale;
     int causal;
     int has_mask, has_lse;
+    int storage; /* CLATTN_STORAGE_* of q, k, v, out and the mask (cl/kernel_iface.h) */
     int64_t q_st[3], k_st[3], v_st[3], o_st[3], m_st[3];
 } clattn_sdpa_problem;
+
+/* Bytes of one element of a storage type (CLATTN_STORAGE_*); what the kernels accumulate in and
+ * write to lse and scratch is always float (ACC_T). */
+int64_t clattn__storage_bytes(int storage);
+#define CLATTN_ACC_BYTES ((int64_t)sizeof(cl_float))
 
 typedef struct {
     cl_mem q, k, v, mask, out, lse; /* mask and lse may be NULL */
 } clattn_sdpa_buffers;
 
-/* Each launcher enqueues the whole computation after `wait` and returns one event for it. */
+/* Each launcher enqueues the whole computation after `wait` and returns one event for it. A
+ * launcher is one row of the table in launchers.c: adding a path is one launcher and one row. */
 typedef clattn_status (*clattn_sdpa_launcher)(clattn_context *ctx, const clattn_sdpa_problem *p,
                                               const clattn_sdpa_plan *plan,
                                               const clattn_sdpa_buffers *buf, cl_uint num_wait,
                                               const cl_event *wait, cl_event *event);
+
+/* The launcher of (algo, flavour), or NULL when there is none (AUTO never reaches it). */
+clattn_sdpa_launcher clattn__sdpa_launcher(clattn_algo algo, clattn_flavour flavour);
 
 clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem *p,
                                  const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,

@@ -1,0 +1,130 @@
+/* kernel_iface.h: the one interface between the host and the attention kernels, valid both as C
+ * (src/ includes it) and as OpenCL C (the host prepends it, then common.cl, to every kernel
+ * family). It fixes, once for every SDPA kernel (flash1/flash2 in both flavours and the naive
+ * path's softmax):
+ *   - the argument order, as named indices (the host sets arguments through one function,
+ *     src/sdpa/kernel_args.c, never by a bare number) and, for OpenCL C, the parameter list
+ *     CLATTN_SDPA_PARAMS that every such kernel declares;
+ *   - the flag bits of the `flags` argument;
+ *   - the storage types: DATA_T (how q, k, v, out and the mask are stored) with load_data() /
+ *     store_data(), and ACC_T (what the kernels accumulate in: always float);
+ * and the named argument indices of the additive and GRU kernels, whose host code sets them.
+ * A new option adds a flag bit here and one case in cl/common.cl's mask helper; a new argument
+ * is appended here, in the parameter list and in the host's argument table together. */
+#ifndef CLATTN_KERNEL_IFACE_H
+#define CLATTN_KERNEL_IFACE_H
+
+/* ---- Flag bits of the SDPA kernels' `flags` argument ---- */
+#define CLATTN_KF_CAUSAL 1 /* bottom-right aligned causal mask */
+#define CLATTN_KF_MASK   2 /* an additive mask is passed (`mask` is not NULL) */
+#define CLATTN_KF_LSE    4 /* write the natural log-sum-exp of every row to `lse` */
+/* Reserved for the options and decode work (window, ALiBi, softcap, per-sequence kv lengths):
+ * the bits are fixed now so that cached binaries and host code agree when they arrive. */
+#define CLATTN_KF_WINDOW   8
+#define CLATTN_KF_ALIBI    16
+#define CLATTN_KF_SOFTCAP  32
+#define CLATTN_KF_KV_LENS  64
+
+/* ---- Storage types ---- */
+/* Element types of q, k, v, out and the mask. Only float32 exists yet; half and bfloat16 come
+ * with the options issue through DATA_T and the load/store helpers below. */
+#define CLATTN_STORAGE_F32 0
+
+/* ---- Arguments of every SDPA kernel, in order ---- */
+enum clattn_sdpa_arg {
+    CLATTN_SDPA_ARG_Q = 0,    /* DATA_T [B, Hq, Sq, D] by q strides */
+    CLATTN_SDPA_ARG_K,        /* DATA_T [B, Hkv, Skv, D] */
+    CLATTN_SDPA_ARG_V,        /* DATA_T [B, Hkv, Skv, Dv] */
+    CLATTN_SDPA_ARG_MASK,     /* DATA_T additive mask by mask strides, or NULL */
+    CLATTN_SDPA_ARG_OUT,      /* DATA_T [B, Hq, Sq, Dv] by out strides */
+    CLATTN_SDPA_ARG_LSE,      /* float [B, Hq, Sq], or NULL */
+    CLATTN_SDPA_ARG_SCRATCH,  /* float: flash1's m/l rows, the naive path's S; else NULL */
+    CLATTN_SDPA_ARG_BATCH,    /* long B */
+    CLATTN_SDPA_ARG_HEADS,    /* long Hq */
+    CLATTN_SDPA_ARG_GROUP,    /* long Hq / Hkv: query head h reads kv head h / group */
+    CLATTN_SDPA_ARG_SEQ_Q,    /* long Sq */
+    CLATTN_SDPA_ARG_SEQ_KV,   /* long Skv */
+    CLATTN_SDPA_ARG_HEAD_DIM, /* int D (<= the build's DCAP) */
+    CLATTN_SDPA_ARG_HEAD_DIM_V,  /* int Dv (<= DVCAP) */
+    CLATTN_SDPA_ARG_SCALE_LOG2,  /* float scale * log2(e): scores are kept in base 2 */
+    CLATTN_SDPA_ARG_FLAGS,       /* int CLATTN_KF_* bits */
+    CLATTN_SDPA_ARG_BLOCK_KV,    /* int keys per K/V block where it is a run-time value (CPU) */
+    CLATTN_SDPA_ARG_KV_START,    /* long first key of this launch (flash1 CPU: one block each) */
+    CLATTN_SDPA_ARG_Q_STRIDES,   /* 3 x long: batch, head, seq strides of q in elements */
+    CLATTN_SDPA_ARG_K_STRIDES = CLATTN_SDPA_ARG_Q_STRIDES + 3,
+    CLATTN_SDPA_ARG_V_STRIDES = CLATTN_SDPA_ARG_K_STRIDES + 3,
+    CLATTN_SDPA_ARG_OUT_STRIDES = CLATTN_SDPA_ARG_V_STRIDES + 3,
+    CLATTN_SDPA_ARG_MASK_STRIDES = CLATTN_SDPA_ARG_OUT_STRIDES + 3, /* 0 in broadcast dims */
+    CLATTN_SDPA_ARG_COUNT = CLATTN_SDPA_ARG_MASK_STRIDES + 3
+};
+
+/* ---- Arguments of the additive step kernel (cl/additive.cl, both shapes) ---- */
+enum clattn_additive_arg {
+    CLATTN_ADDITIVE_ARG_KP = 0, /* float [B, T, A] projected keys + bias */
+    CLATTN_ADDITIVE_ARG_QP,     /* float [B * Tq, A] projected queries */
+    CLATTN_ADDITIVE_ARG_V,      /* float [A] */
+    CLATTN_ADDITIVE_ARG_KEYS,   /* float [B, T, Dk] */
+    CLATTN_ADDITIVE_ARG_LENGTHS, /* int [B], or NULL */
+    CLATTN_ADDITIVE_ARG_SCORES, /* float [B * Tq, T] out: the weights */
+    CLATTN_ADDITIVE_ARG_CONTEXT, /* float [B * Tq, Dk] out */
+    CLATTN_ADDITIVE_ARG_T,      /* int */
+    CLATTN_ADDITIVE_ARG_TQ,     /* int */
+    CLATTN_ADDITIVE_ARG_A,      /* int */
+    CLATTN_ADDITIVE_ARG_DK,     /* int */
+    CLATTN_ADDITIVE_ARG_HAS_LEN, /* int */
+    CLATTN_ADDITIVE_ARG_QV_LOCAL /* GPU shape only: __local scratch for W_s s and v */
+};
+
+/* ---- Arguments of the GRU step kernel (cl/gru.cl) ---- */
+enum clattn_gru_arg {
+    CLATTN_GRU_ARG_GI = 0, /* float [ndir, B, T, 3H] input projections */
+    CLATTN_GRU_ARG_W_HH0,
+    CLATTN_GRU_ARG_W_HH1,
+    CLATTN_GRU_ARG_B_IH0,
+    CLATTN_GRU_ARG_B_IH1,
+    CLATTN_GRU_ARG_B_HH0,
+    CLATTN_GRU_ARG_B_HH1,
+    CLATTN_GRU_ARG_LENGTHS,
+    CLATTN_GRU_ARG_H0,
+    CLATTN_GRU_ARG_OUT,
+    CLATTN_GRU_ARG_B, /* int */
+    CLATTN_GRU_ARG_T,
+    CLATTN_GRU_ARG_H,
+    CLATTN_GRU_ARG_NDIR,
+    CLATTN_GRU_ARG_STEP, /* int: the time step of this launch */
+    CLATTN_GRU_ARG_HAS_BIAS_IH,
+    CLATTN_GRU_ARG_HAS_BIAS_HH,
+    CLATTN_GRU_ARG_HAS_LEN,
+    CLATTN_GRU_ARG_HAS_H0
+};
+
+#ifdef __OPENCL_C_VERSION__
+
+#ifndef DATA_T
+#define DATA_T float
+#endif
+#define ACC_T float
+
+/* Element i of a DATA_T array, widened to ACC_T (half will read through vload_half). */
+inline ACC_T load_data(const __global DATA_T *p, long i) {
+    return (ACC_T)p[i];
+}
+/* Stores x as element i of a DATA_T array. */
+inline void store_data(__global DATA_T *p, long i, ACC_T x) {
+    p[i] = (DATA_T)x;
+}
+
+/* The parameter list of every SDPA kernel, in the order of enum clattn_sdpa_arg. */
+#define CLATTN_SDPA_PARAMS                                                                         \
+    __global const DATA_T *restrict q, __global const DATA_T *restrict k,                          \
+        __global const DATA_T *restrict v, __global const DATA_T *restrict mask,                   \
+        __global DATA_T *restrict out, __global float *restrict lse,                               \
+        __global float *restrict scratch, long batch, long heads, long group, long seq_q,          \
+        long seq_kv, int head_dim, int head_dim_v, float scale_log2, int flags, int block_kv,      \
+        long kv_start, long q_sb, long q_sh, long q_ss, long k_sb, long k_sh, long k_ss,           \
+        long v_sb, long v_sh, long v_ss, long o_sb, long o_sh, long o_ss, long m_sb, long m_sh,    \
+        long m_ss
+
+#endif /* __OPENCL_C_VERSION__ */
+
+#endif /* CLATTN_KERNEL_IFACE_H */

@@ -1,0 +1,26 @@
+/* launchers.c: which launcher runs a plan: one row per algorithm, one column per kernel flavour.
+ * The naive path is the same on both flavours (CLBlast plus one softmax kernel). */
+#include "kernel_iface.h"
+#include "sdpa/sdpa_internal.h"
+
+static const clattn_sdpa_launcher launchers[][3] = {
+    /*                      AUTO  GPU                      CPU */
+    [CLATTN_ALGO_NAIVE] = {NULL, clattn__sdpa_naive, clattn__sdpa_naive},
+    [CLATTN_ALGO_FLASH1] = {NULL, clattn__sdpa_flash_gpu, clattn__sdpa_flash_cpu},
+    [CLATTN_ALGO_FLASH2] = {NULL, clattn__sdpa_flash_gpu, clattn__sdpa_flash_cpu},
+};
+
+clattn_sdpa_launcher clattn__sdpa_launcher(clattn_algo algo, clattn_flavour flavour) {
+    const int rows = (int)(sizeof launchers / sizeof launchers[0]);
+    if ((int)algo < 0 || (int)algo >= rows || (int)flavour < 0 || (int)flavour > 2) return NULL;
+    return launchers[algo][flavour];
+}
+
+int64_t clattn__storage_bytes(int storage) {
+    switch (storage) {
+    case CLATTN_STORAGE_F32:
+        return (int64_t)sizeof(cl_float);
+    default:
+        return 0;
+    }
+}
