@@ -1,5 +1,5 @@
 /* test_sdpa_cpu.c: the CPU-flavour FlashAttention kernels (cl/flash_cpu.cl) through their
- * launcher (src/sdpa_flash_cpu.c) and tile chooser (src/dispatch_cpu.c), against the float64
+ * launcher and tile chooser (src/sdpa/launch_flash_cpu.c, plan_cpu.c), against the float64
  * reference (tests/ref/sdpa_ref.c) on fresh random inputs with outputs poisoned first: MHA, GQA,
  * MQA, causal with Sq < Skv and Sq > Skv (fully masked rows), broadcast masks with fully masked
  * rows, decode (Sq = 1), every head-dim bucket with odd sizes, D != Dv, large logits, scale = 1,

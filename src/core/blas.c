@@ -21,34 +21,41 @@
  * XGEMM_MIN_INDIRECT_SIZE 128 (default 896): products with m*n*k >= 128^3 take this kernel; the
  * default sent 2048x2048x64 and 32x512x512 to the untuned XgemmDirect kernel (18 GFLOP/s).
  *
- * Measured (scratch harness, PoCL 3.1 pthread on 2 shared AVX-512 EPYC cores, CLBlast 1.5.3,
- * CLBlastSgemmStridedBatched, medians of 3 (defaults) or 5 (these) runs after a warm-up run,
- * GFLOP/s; row-major shapes MxNxK x batch, "T" = B transposed as in clattn's projections
- * and in Q K^T):
- *
- *   shape                        | defaults, row-major | these, column-major form
- *   2048x2048x2048 NN            |  24.2               | 143.7
- *   Q K^T 2048x2048x64 T x8      |  17.9               | 273.2
- *   P V 2048x64x2048 NN x8       |  22.6               |  48.7 (P is transposed: see below)
- *   keys 1600x512x1024 T         |  12.6               | 245.0
- *   keys 16000x512x1024 T        |  14.0               | 212.6
- *   decoder 32x512x512 T         |  18.8               |  87.9
- *   GRU input 1600x1536x512 T    |  23.8               | 320.0
- *   512x512x512 NN               |  22.7               | 328.2
- *
+ * The measurements are data below the parameters (clattn__blas_cpu_runs); P V stays at ~49
+ * because the GEMMK=0 kernel needs P (K fast) transposed into a temporary each call.
  * Tried and rejected: 1x1 work-groups (16x16 tiles: 235 on keys 1600 but 56 on the decoder),
  * 4x4 groups of 64x64 tiles (keys 1600 209, decoder 39), work-items vectorised across the
  * group (VWM=1, STRM=1, 16x1 groups: 27), larger local-memory tiles (84), the GEMMK=1 kernel in
  * row-major form (no copies at all, P V 150-164, but 92-150 elsewhere), retuned
  * Transpose/Padtranspose kernels (no gain), XgemmDirect with 4x4 groups (P V 69, Q K^T 30; its
- * 1x1/vector-16 variants took minutes to compile). P V stays at ~49 because the GEMMK=0 kernel
- * needs P (K fast) transposed into a temporary each call. */
+ * 1x1/vector-16 variants took minutes to compile). */
 static const char *const xgemm_names[] = {"GEMMK", "KREG",  "KWG",   "KWI", "MDIMA", "MDIMC",
                                           "MWG",   "NDIMB", "NDIMC", "NWG", "SA",    "SB",
                                           "STRM",  "STRN",  "VWM",   "VWN"};
 static const size_t xgemm_cpu[] = {0, 1, 16, 1, 2, 2, 32, 2, 2, 32, 0, 0, 0, 0, 16, 16};
 static const char *const routine_names[] = {"XGEMM_MIN_INDIRECT_SIZE"};
 static const size_t routine_cpu[] = {128};
+
+/* Method: a scratch harness calling CLBlastSgemmStridedBatched on PoCL 3.1 pthread (2 shared
+ * AVX-512 EPYC cores), CLBlast 1.5.3; medians of 3 runs (defaults) or 5 (the parameters above)
+ * after a warm-up run, in GFLOP/s. Shapes are row-major m x n x k;
+ * "defaults" is CLBlast's own parameters called row-major, "tuned" the parameters above called
+ * in the column-major form clattn__sgemm_batched uses. */
+const clattn_blas_run clattn__blas_cpu_runs[] = {
+    /* clang-format off */
+    /* what                 m      n     k     batch trans_b defaults tuned */
+    {"square",              2048,  2048, 2048, 1,    0,      24.2,    143.7},
+    {"Q K^T",               2048,  2048, 64,   8,    1,      17.9,    273.2},
+    {"P V",                 2048,  64,   2048, 8,    0,      22.6,    48.7},
+    {"keys",                1600,  512,  1024, 1,    1,      12.6,    245.0},
+    {"keys",                16000, 512,  1024, 1,    1,      14.0,    212.6},
+    {"decoder",             32,    512,  512,  1,    1,      18.8,    87.9},
+    {"GRU input",           1600,  1536, 512,  1,    1,      23.8,    320.0},
+    {"square",              512,   512,  512,  1,    0,      22.7,    328.2},
+    /* clang-format on */
+};
+const size_t clattn__blas_cpu_runs_count =
+    sizeof clattn__blas_cpu_runs / sizeof *clattn__blas_cpu_runs;
 
 /* One lock for every CLBlast call in the process. CLBlast 1.5 (Debian 12) stores compiled
  * programs in process-wide caches that are not safe against concurrent first use (fixed

@@ -23,6 +23,19 @@ typedef struct {
 
 clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, cl_uint num_wait,
                                     const cl_event *wait, const char *what);
+/* One measured GEMM on a CPU device (PoCL): CLBlast's default parameters against the ones
+ * blas.c gives it. The table and its method are in blas.c; tests/test_tuning_tables.c checks
+ * that the parameters win on every row. */
+typedef struct {
+    const char *what;
+    int64_t m, n, k, batch;
+    int trans_b; /* B transposed, as in clattn's projections and in Q K^T */
+    double gflops_default, gflops_tuned;
+} clattn_blas_run;
+
+extern const clattn_blas_run clattn__blas_cpu_runs[];
+extern const size_t clattn__blas_cpu_runs_count;
+
 /* Called by clattn_context_destroy: drops what CLBlast cached for the context (its programs
  * retain the cl_context) when the context ever ran a GEMM. */
 void clattn__blas_release(clattn_context *ctx);

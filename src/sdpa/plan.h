@@ -1,8 +1,8 @@
-/* dispatch.h: the SDPA dispatcher, pure functions from (device caps, problem, request) to a plan:
+/* plan.h: the SDPA dispatcher, pure functions from (device caps, problem, request) to a plan:
  * algorithm, kernel flavour, tiles, work-group size, local and scratch memory. No OpenCL calls, so
  * tests/test_dispatch.c runs it over every row of shared/device-profiles.csv without a device.
  * The GPU flavour's tile rules and local-memory functions live here; the CPU flavour's tiles come
- * from src/dispatch_cpu.h. */
+ * from sdpa/plan_cpu.h. */
 #ifndef CLATTN_DISPATCH_H
 #define CLATTN_DISPATCH_H
 

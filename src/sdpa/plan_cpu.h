@@ -1,7 +1,7 @@
-/* dispatch_cpu.h: tile choice for the CPU-flavour FlashAttention kernels (cl/flash_cpu.cl), for
+/* plan_cpu.h: tile choice for the CPU-flavour FlashAttention kernels (cl/flash_cpu.cl), for
  * devices whose local memory is emulated in global memory (PoCL). Pure functions, no OpenCL
  * calls, so the dispatcher and its tests use them without a device. The launcher is
- * src/sdpa_flash_cpu.c. */
+ * src/sdpa/launch_flash_cpu.c. */
 #ifndef CLATTN_DISPATCH_CPU_H
 #define CLATTN_DISPATCH_CPU_H
 
@@ -11,7 +11,7 @@
 #define CLATTN_CPU_MAX_BLOCK_KV 128
 
 /* The measured-best (block_q, block_kv) for algo (CLATTN_ALGO_FLASH1 or _FLASH2) on a problem of
- * head dims D, Dv and lengths Sq, Skv. */
+ * head dims D, Dv and lengths Sq, Skv: the policy table of cpu_tiles.c. */
 void clattn__sdpa_cpu_tiles(clattn_algo algo, int64_t D, int64_t Dv, int64_t Sq, int64_t Skv,
                             int64_t *block_q, int64_t *block_kv);
 
