@@ -39,8 +39,7 @@ inline clattn_key_range clattn_row_keys(long i, long seq_q, long seq_kv, int fla
 
 /* A base-2 score of key j for a row whose visible keys are r and whose additive mask row is
  * mrow (NULL when there is none): -inf outside r, else s + mask * log2(e). */
-inline float clattn_mask_score(float s, long j, clattn_key_range r,
-                               const __global DATA_T *mrow) {
+inline float clattn_mask_score(float s, long j, clattn_key_range r, const __global DATA_T *mrow) {
     if (j < r.lo || j >= r.hi) return -INFINITY;
     return mrow ? fma(load_data(mrow, j), CLATTN_LOG2E, s) : s;
 }

@@ -118,13 +118,14 @@ static inline void tile_setup(tile_info *t, int r0, int b, int hk, int d, int dv
 }
 
 /* Q^T into private memory, pre-multiplied by scale * log2(e) so the softmax can use exp2. */
-static inline void load_qT(const tile_info *t, __global const DATA_T *restrict q,
-                           float scale_log2, vec qT[DCAP][NV]) {
+static inline void load_qT(const tile_info *t, __global const DATA_T *restrict q, float scale_log2,
+                           vec qT[DCAP][NV]) {
     float *qs = (float *)qT;
     for (int r = 0; r < BR; r++) {
         __global const DATA_T *src = q + t->row_q[r];
         int v = r / VW, lane = r % VW;
-        for (int c = 0; c < t->d; c++) qs[(c * NV + v) * VW + lane] = load_data(src, c) * scale_log2;
+        for (int c = 0; c < t->d; c++)
+            qs[(c * NV + v) * VW + lane] = load_data(src, c) * scale_log2;
     }
 }
 
@@ -138,9 +139,9 @@ static inline vec vmax(vec a, vec b) {
  * and sum (m, l, in the log2 domain), and O^T = alpha * O^T + V^T P^T. */
 static inline void tile_step(const tile_info *t, int j0, int nb, __global const DATA_T *restrict k,
                              __global const DATA_T *restrict vv,
-                             __global const DATA_T *restrict mask,
-                             long k_ss, long v_ss, const vec qT[DCAP][NV], vec oT[DVCAP][NV],
-                             vec m[NV], vec l[NV], vec s[BC][NV]) {
+                             __global const DATA_T *restrict mask, long k_ss, long v_ss,
+                             const vec qT[DCAP][NV], vec oT[DVCAP][NV], vec m[NV], vec l[NV],
+                             vec s[BC][NV]) {
     const int d = t->d, dv = t->dv;
     const int nbr = (nb + JB - 1) / JB * JB;
     const int limited = j0 + nb > t->diag; /* some row's visible keys end inside the block */
@@ -293,8 +294,8 @@ __kernel void flash2_cpu(CLATTN_SDPA_PARAMS) {
         __global const DATA_T *kb = k + b * k_sb + hk * k_sh;
         __global const DATA_T *vb = v + b * v_sb + hk * v_sh;
         for (int j0 = 0; j0 < t.kv_end; j0 += block_kv)
-            tile_step(&t, j0, min(block_kv, t.kv_end - j0), kb, vb, mask, k_ss, v_ss, qT, oT, m,
-                      l, s);
+            tile_step(&t, j0, min(block_kv, t.kv_end - j0), kb, vb, mask, k_ss, v_ss, qT, oT, m, l,
+                      s);
     }
     store_rows(&t, out, lse, oT, m, l);
 }

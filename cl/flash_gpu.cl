@@ -18,8 +18,8 @@
  *               each (the paper parallelises over batch and heads only); each chunk still walks
  *               all of its K/V once.
  *
- * The __local arrays are mirrored by the local-memory function in src/sdpa/plan.c; the arguments are
- * CLATTN_SDPA_PARAMS (cl/kernel_iface.h), the masking is common.cl's. */
+ * The __local arrays are mirrored by the local-memory function in src/sdpa/plan.c; the arguments
+ * are CLATTN_SDPA_PARAMS (cl/kernel_iface.h), the masking is common.cl's. */
 
 #ifndef BR
 #define BR 16 /* query rows per work-group */

@@ -20,10 +20,10 @@
 #define CLATTN_KF_LSE    4 /* write the natural log-sum-exp of every row to `lse` */
 /* Reserved for the options and decode work (window, ALiBi, softcap, per-sequence kv lengths):
  * the bits are fixed now so that cached binaries and host code agree when they arrive. */
-#define CLATTN_KF_WINDOW   8
-#define CLATTN_KF_ALIBI    16
-#define CLATTN_KF_SOFTCAP  32
-#define CLATTN_KF_KV_LENS  64
+#define CLATTN_KF_WINDOW  8
+#define CLATTN_KF_ALIBI   16
+#define CLATTN_KF_SOFTCAP 32
+#define CLATTN_KF_KV_LENS 64
 
 /* ---- Storage types ---- */
 /* Element types of q, k, v, out and the mask. Only float32 exists yet; half and bfloat16 come
@@ -32,25 +32,25 @@
 
 /* ---- Arguments of every SDPA kernel, in order ---- */
 enum clattn_sdpa_arg {
-    CLATTN_SDPA_ARG_Q = 0,    /* DATA_T [B, Hq, Sq, D] by q strides */
-    CLATTN_SDPA_ARG_K,        /* DATA_T [B, Hkv, Skv, D] */
-    CLATTN_SDPA_ARG_V,        /* DATA_T [B, Hkv, Skv, Dv] */
-    CLATTN_SDPA_ARG_MASK,     /* DATA_T additive mask by mask strides, or NULL */
-    CLATTN_SDPA_ARG_OUT,      /* DATA_T [B, Hq, Sq, Dv] by out strides */
-    CLATTN_SDPA_ARG_LSE,      /* float [B, Hq, Sq], or NULL */
-    CLATTN_SDPA_ARG_SCRATCH,  /* float: flash1's m/l rows, the naive path's S; else NULL */
-    CLATTN_SDPA_ARG_BATCH,    /* long B */
-    CLATTN_SDPA_ARG_HEADS,    /* long Hq */
-    CLATTN_SDPA_ARG_GROUP,    /* long Hq / Hkv: query head h reads kv head h / group */
-    CLATTN_SDPA_ARG_SEQ_Q,    /* long Sq */
-    CLATTN_SDPA_ARG_SEQ_KV,   /* long Skv */
-    CLATTN_SDPA_ARG_HEAD_DIM, /* int D (<= the build's DCAP) */
-    CLATTN_SDPA_ARG_HEAD_DIM_V,  /* int Dv (<= DVCAP) */
-    CLATTN_SDPA_ARG_SCALE_LOG2,  /* float scale * log2(e): scores are kept in base 2 */
-    CLATTN_SDPA_ARG_FLAGS,       /* int CLATTN_KF_* bits */
-    CLATTN_SDPA_ARG_BLOCK_KV,    /* int keys per K/V block where it is a run-time value (CPU) */
-    CLATTN_SDPA_ARG_KV_START,    /* long first key of this launch (flash1 CPU: one block each) */
-    CLATTN_SDPA_ARG_Q_STRIDES,   /* 3 x long: batch, head, seq strides of q in elements */
+    CLATTN_SDPA_ARG_Q = 0,      /* DATA_T [B, Hq, Sq, D] by q strides */
+    CLATTN_SDPA_ARG_K,          /* DATA_T [B, Hkv, Skv, D] */
+    CLATTN_SDPA_ARG_V,          /* DATA_T [B, Hkv, Skv, Dv] */
+    CLATTN_SDPA_ARG_MASK,       /* DATA_T additive mask by mask strides, or NULL */
+    CLATTN_SDPA_ARG_OUT,        /* DATA_T [B, Hq, Sq, Dv] by out strides */
+    CLATTN_SDPA_ARG_LSE,        /* float [B, Hq, Sq], or NULL */
+    CLATTN_SDPA_ARG_SCRATCH,    /* float: flash1's m/l rows, the naive path's S; else NULL */
+    CLATTN_SDPA_ARG_BATCH,      /* long B */
+    CLATTN_SDPA_ARG_HEADS,      /* long Hq */
+    CLATTN_SDPA_ARG_GROUP,      /* long Hq / Hkv: query head h reads kv head h / group */
+    CLATTN_SDPA_ARG_SEQ_Q,      /* long Sq */
+    CLATTN_SDPA_ARG_SEQ_KV,     /* long Skv */
+    CLATTN_SDPA_ARG_HEAD_DIM,   /* int D (<= the build's DCAP) */
+    CLATTN_SDPA_ARG_HEAD_DIM_V, /* int Dv (<= DVCAP) */
+    CLATTN_SDPA_ARG_SCALE_LOG2, /* float scale * log2(e): scores are kept in base 2 */
+    CLATTN_SDPA_ARG_FLAGS,      /* int CLATTN_KF_* bits */
+    CLATTN_SDPA_ARG_BLOCK_KV,   /* int keys per K/V block where it is a run-time value (CPU) */
+    CLATTN_SDPA_ARG_KV_START,   /* long first key of this launch (flash1 CPU: one block each) */
+    CLATTN_SDPA_ARG_Q_STRIDES,  /* 3 x long: batch, head, seq strides of q in elements */
     CLATTN_SDPA_ARG_K_STRIDES = CLATTN_SDPA_ARG_Q_STRIDES + 3,
     CLATTN_SDPA_ARG_V_STRIDES = CLATTN_SDPA_ARG_K_STRIDES + 3,
     CLATTN_SDPA_ARG_OUT_STRIDES = CLATTN_SDPA_ARG_V_STRIDES + 3,
@@ -60,17 +60,17 @@ enum clattn_sdpa_arg {
 
 /* ---- Arguments of the additive step kernel (cl/additive.cl, both shapes) ---- */
 enum clattn_additive_arg {
-    CLATTN_ADDITIVE_ARG_KP = 0, /* float [B, T, A] projected keys + bias */
-    CLATTN_ADDITIVE_ARG_QP,     /* float [B * Tq, A] projected queries */
-    CLATTN_ADDITIVE_ARG_V,      /* float [A] */
-    CLATTN_ADDITIVE_ARG_KEYS,   /* float [B, T, Dk] */
+    CLATTN_ADDITIVE_ARG_KP = 0,  /* float [B, T, A] projected keys + bias */
+    CLATTN_ADDITIVE_ARG_QP,      /* float [B * Tq, A] projected queries */
+    CLATTN_ADDITIVE_ARG_V,       /* float [A] */
+    CLATTN_ADDITIVE_ARG_KEYS,    /* float [B, T, Dk] */
     CLATTN_ADDITIVE_ARG_LENGTHS, /* int [B], or NULL */
-    CLATTN_ADDITIVE_ARG_SCORES, /* float [B * Tq, T] out: the weights */
+    CLATTN_ADDITIVE_ARG_SCORES,  /* float [B * Tq, T] out: the weights */
     CLATTN_ADDITIVE_ARG_CONTEXT, /* float [B * Tq, Dk] out */
-    CLATTN_ADDITIVE_ARG_T,      /* int */
-    CLATTN_ADDITIVE_ARG_TQ,     /* int */
-    CLATTN_ADDITIVE_ARG_A,      /* int */
-    CLATTN_ADDITIVE_ARG_DK,     /* int */
+    CLATTN_ADDITIVE_ARG_T,       /* int */
+    CLATTN_ADDITIVE_ARG_TQ,      /* int */
+    CLATTN_ADDITIVE_ARG_A,       /* int */
+    CLATTN_ADDITIVE_ARG_DK,      /* int */
     CLATTN_ADDITIVE_ARG_HAS_LEN, /* int */
     CLATTN_ADDITIVE_ARG_QV_LOCAL /* GPU shape only: __local scratch for W_s s and v */
 };

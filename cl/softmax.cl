@@ -31,7 +31,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void softmax_rows(CLATT
     const long b = bh / heads, h = bh % heads;
     __global float *row = scratch + rowid * seq_kv;
     const clattn_key_range keys = clattn_row_keys(i, seq_q, seq_kv, flags);
-    const __global DATA_T *mrow = (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
+    const __global DATA_T *mrow =
+        (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
 
     float mx = -INFINITY;
     for (long j = t; j < seq_kv; j += WG) {

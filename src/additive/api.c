@@ -3,6 +3,7 @@
  * W_s query, one launch of the fused kernel of cl/additive.cl), the one-shot call and the
  * host-pointer wrappers. Tiles come from src/dispatch_additive.c. */
 #include "core/internal.h"
+#include "kernel_iface.h"
 #include "core/blas.h"
 #include "additive/plan.h"
 
@@ -249,7 +250,7 @@ clattn_status clattn_additive_step(clattn_context *ctx, const clattn_additive_ke
                               sizeof has_len, &has_len, (size_t)0);
         if (!st && h->plan.flavour == CLATTN_FLAVOUR_GPU) {
             size_t qv_bytes = h->plan.stage_query ? (size_t)(2 * A * 4) : 4;
-            cl_int err = clSetKernelArg(k, 12, qv_bytes, NULL);
+            cl_int err = clSetKernelArg(k, CLATTN_ADDITIVE_ARG_QV_LOCAL, qv_bytes, NULL);
             if (err != CL_SUCCESS)
                 st = clattn__cl_fail(ctx, err, "additive_step: local argument of %zu bytes",
                                      qv_bytes);

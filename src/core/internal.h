@@ -86,7 +86,7 @@ const char *clattn__kernel_family_name(int i);
 /* The preludes put in front of every family, in this order: cl/kernel_iface.h (the host/kernel
  * interface, also included by the host as C) and cl/common.cl. They are registry entries but
  * not families of their own. */
-#define CLATTN_KERNEL_IFACE "kernel_iface"
+#define CLATTN_KERNEL_IFACE  "kernel_iface"
 #define CLATTN_KERNEL_COMMON "common"
 int clattn__kernel_is_prelude(const char *name);
 /* The file an entry comes from: "kernel_iface.h" for the interface, "<name>.cl" otherwise. */

@@ -25,7 +25,8 @@ const char *clattn__kernel_family_name(int i) {
 }
 
 int clattn__kernel_is_prelude(const char *name) {
-    return name && (strcmp(name, CLATTN_KERNEL_IFACE) == 0 || strcmp(name, CLATTN_KERNEL_COMMON) == 0);
+    return name &&
+           (strcmp(name, CLATTN_KERNEL_IFACE) == 0 || strcmp(name, CLATTN_KERNEL_COMMON) == 0);
 }
 
 const char *clattn__kernel_file_ext(const char *name) {
@@ -47,8 +48,7 @@ static clattn_status clattn__read_kernel_file(clattn_context *ctx, const char *d
     if (!f)
         return clattn__fail(ctx, CLATTN_ERROR_KERNEL_NOT_FOUND,
                             "kernel %s%s not found in CLATTN_KERNEL_DIR: %s: %s", family,
-                            clattn__kernel_file_ext(family), path,
-                            strerror(errno));
+                            clattn__kernel_file_ext(family), path, strerror(errno));
     char *buf = NULL;
     size_t cap = 0, n = 0;
     for (;;) {

@@ -2,6 +2,7 @@
  * input projections of all steps, then one launch of cl/gru.cl per step serving both directions)
  * and the single decoder cell (one GEMM and one launch), with their host-pointer wrappers. */
 #include "core/internal.h"
+#include "kernel_iface.h"
 #include "core/blas.h"
 
 #include <limits.h>
@@ -106,7 +107,7 @@ static clattn_status run_gru(clattn_context *ctx, const clattn_gru_desc *d, int6
                               (size_t)B, (size_t)ndir};
     for (int64_t s = 0; s < T && !st; s++) {
         cl_int is = (cl_int)s;
-        cl_int err = clSetKernelArg(k, 14, sizeof is, &is);
+        cl_int err = clSetKernelArg(k, CLATTN_GRU_ARG_STEP, sizeof is, &is);
         if (err != CL_SUCCESS) {
             st = clattn__cl_fail(ctx, err, "gru_step: clSetKernelArg(s)");
             break;

@@ -71,8 +71,7 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
     for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
         err = clSetKernelArg(kern, args[i].index, args[i].size, args[i].value);
         if (err != CL_SUCCESS)
-            return clattn__cl_fail(ctx, err, "%s: setting argument %u failed", what,
-                                   args[i].index);
+            return clattn__cl_fail(ctx, err, "%s: setting argument %u failed", what, args[i].index);
     }
     static const cl_uint stride_base[5] = {CLATTN_SDPA_ARG_Q_STRIDES, CLATTN_SDPA_ARG_K_STRIDES,
                                            CLATTN_SDPA_ARG_V_STRIDES, CLATTN_SDPA_ARG_OUT_STRIDES,

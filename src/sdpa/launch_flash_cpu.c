@@ -68,7 +68,8 @@ static clattn_status try_tile(clattn_context *ctx, const clattn_sdpa_problem *p,
                           CL_MEM_READ_WRITE, NULL, "flash1 (CPU) m/l scratch", &ml);
     clattn_sdpa_kernel_args args;
     clattn__sdpa_kernel_args_init(&args, p, plan, buf, ml);
-    if (s == CLATTN_SUCCESS) s = clattn__sdpa_kernel_args_set(ctx, kern, &args, "flash attention (CPU)");
+    if (s == CLATTN_SUCCESS)
+        s = clattn__sdpa_kernel_args_set(ctx, kern, &args, "flash attention (CPU)");
     if (s == CLATTN_SUCCESS) {
         int64_t gs[2];
         clattn__sdpa_cpu_global_size(p, plan->block_q, gs);
