@@ -8,7 +8,7 @@
  * normalised there, so positions past the length hold 0 and the context pass reads them back tile
  * by tile.
  *
- * Two shapes, chosen with -D by src/dispatch_additive.c:
+ * Two shapes, chosen with -D by src/additive/plan.c:
  *   ADDITIVE_CPU: one work-item per work-group acting as a thread, float8 vectors, no barriers
  *     (for drivers whose local memory is global memory, e.g. PoCL).
  *   default (GPU): WG work-items; LANES of them share one position's dot product over A, so

@@ -7,7 +7,7 @@
  *               work-group handles one query block and carries O (normalised, in `out`), l and
  *               m (in a scratch buffer) through global memory between launches.
  *
- * Why this shape (measured on PoCL, see src/dispatch_cpu.c): one work-item per work-group acts
+ * Why this shape (measured on PoCL, see src/sdpa/cpu_tiles.c): one work-item per work-group acts
  * as a thread. The BR query rows of a work-group sit in the lanes of VW-wide vectors, so the
  * scores are computed as S^T = K Q^T and the output as O^T += V^T P^T with broadcast-FMA loops
  * register-blocked over keys (JB) and value dims (EB); the online softmax is lane-wise and

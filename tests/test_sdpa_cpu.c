@@ -5,7 +5,7 @@
  * rows, decode (Sq = 1), every head-dim bucket with odd sizes, D != Dv, large logits, scale = 1,
  * strided layouts (gaps must stay untouched), every accepted block_q and several block_kv, both
  * algorithms, a wait list, and the public entry point with the CPU flavour forced.
- * Distinct kernel builds (BR, VW, DPAD, DVPAD) are kept to about ten: each is seconds on PoCL. */
+ * Distinct kernel builds (BR, VW, DCAP, DVCAP) are kept to about ten: each is seconds on PoCL. */
 #include "sdpa/plan_cpu.h"
 #include "sdpa/sdpa_internal.h"
 #include "sdpa_ref.h"

@@ -1,7 +1,7 @@
-/* api_additive.c: the additive (Bahdanau) attention entry points: argument checks, the projected-
+/* api.c (additive): the additive (Bahdanau) attention entry points: argument checks, the projected-
  * keys handle (one GEMM per source batch: kp = keys W_h^T + bias), the decoder step (one GEMM for
  * W_s query, one launch of the fused kernel of cl/additive.cl), the one-shot call and the
- * host-pointer wrappers. Tiles come from src/dispatch_additive.c. */
+ * host-pointer wrappers. Tiles come from src/additive/plan.c. */
 #include "core/internal.h"
 #include "kernel_iface.h"
 #include "core/blas.h"

@@ -1,5 +1,5 @@
-/* dispatch_additive.c: chooses the shape and tiles of the fused additive-attention step kernel
- * from the device's local memory and work-group limits (see dispatch_additive.h for the rules).
+/* plan.c (additive): chooses the shape and tiles of the fused additive-attention step kernel
+ * from the device's local memory and work-group limits (see plan.h for the rules).
  *
  * Why these numbers. Only the CPU/GPU choice is measured; no GPU was available, so the GPU
  * shape's sizes are reasoned from the device-profile table, not tuned:

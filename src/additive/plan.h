@@ -1,4 +1,4 @@
-/* dispatch_additive.h: the tile chooser of the fused additive-attention step kernel
+/* plan.h (additive): the tile chooser of the fused additive-attention step kernel
  * (cl/additive.cl). Pure functions of the device caps and the problem, no OpenCL calls, so the
  * tests run them over every device profile without a device. */
 #ifndef CLATTN_DISPATCH_ADDITIVE_H

@@ -10,7 +10,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-struct clattn_program_cache; /* runtime/program_cache.c */
+struct clattn_program_cache; /* core/program_cache.c */
 
 struct clattn_context {
     cl_platform_id platform;
@@ -19,14 +19,14 @@ struct clattn_context {
     cl_command_queue queue;
     int owns_queue;      /* 0 when the application gave us its queue */
     int queue_profiling; /* the queue has CL_QUEUE_PROFILING_ENABLE */
-    int used_blas;       /* a GEMM ran: CLBlast's caches hold this context (src/blas.c) */
+    int used_blas;       /* a GEMM ran: CLBlast's caches hold this context (core/blas.c) */
     clattn_device_caps caps;
     struct clattn_program_cache *cache;
     pthread_mutex_t error_lock;
     char *last_error; /* heap, may hold a whole build log; never NULL after create */
 };
 
-/* ---- Errors (runtime/errors.c) ---- */
+/* ---- Errors (core/errors.c) ---- */
 /* Records a printf-style message as the context's last error and returns `status`, so a failure
  * reads `return clattn__fail(ctx, CLATTN_ERROR_SHAPE_MISMATCH, "k has %lld heads ...", ...);`.
  * ctx may be NULL (the message is then dropped). */
@@ -46,7 +46,7 @@ clattn_status clattn__cl_fail(clattn_context *ctx, cl_int err, const char *fmt, 
 const char *clattn__cl_error_name(cl_int err);
 void clattn__clear_error(clattn_context *ctx);
 
-/* ---- Checked arithmetic (runtime/checked.c) ---- */
+/* ---- Checked arithmetic (core/checked.c) ---- */
 /* Return 0 and store the result, or return 1 on overflow / negative operands. */
 int clattn__mul64(int64_t a, int64_t b, int64_t *out);
 int clattn__add64(int64_t a, int64_t b, int64_t *out);
@@ -57,7 +57,7 @@ int clattn__prod64(const int64_t *factors, int n, int64_t *out);
 int clattn__span_bytes(const int64_t *shape, const int64_t *strides, int n, int64_t elem_size,
                        int64_t *out);
 
-/* ---- Buffers and launches (runtime/clutil.c) ---- */
+/* ---- Buffers and launches (core/clutil.c) ---- */
 /* Fails with CLATTN_ERROR_BUFFER_TOO_SMALL naming `what` when `mem` holds fewer than `bytes`. */
 clattn_status clattn__check_buffer(clattn_context *ctx, cl_mem mem, int64_t bytes,
                                    const char *what);
@@ -74,7 +74,7 @@ clattn_status clattn__set_args(clattn_context *ctx, cl_kernel kernel, const char
 clattn_status clattn__marker(clattn_context *ctx, cl_uint num_wait, const cl_event *wait,
                              cl_event *event);
 
-/* ---- Kernel sources (runtime/kernel_registry.c, generated table in kernels_embedded.c) ---- */
+/* ---- Kernel sources (core/kernel_registry.c, generated table in kernels_embedded.c) ---- */
 /* Source of cl/<family>.cl: embedded, or read from $CLATTN_KERNEL_DIR when set. A missing or
  * empty file is CLATTN_ERROR_KERNEL_NOT_FOUND naming the file. *src is heap memory the caller
  * frees. */
@@ -92,7 +92,7 @@ int clattn__kernel_is_prelude(const char *name);
 /* The file an entry comes from: "kernel_iface.h" for the interface, "<name>.cl" otherwise. */
 const char *clattn__kernel_file_ext(const char *name);
 
-/* ---- Program cache (runtime/program_cache.c) ---- */
+/* ---- Program cache (core/program_cache.c) ---- */
 /* The program for cl/common.cl + cl/<family>.cl built with `options`, from the memory cache, the
  * disk cache or a fresh build. The cache owns the program: do not release it. Thread-safe: two
  * threads asking for the same (family, options) get one build. */
@@ -104,7 +104,7 @@ clattn_status clattn__kernel(clattn_context *ctx, const char *family, const char
 clattn_status clattn__cache_create(clattn_context *ctx);
 void clattn__cache_destroy(clattn_context *ctx);
 
-/* ---- Host-pointer helpers (runtime/clutil.c) ---- */
+/* ---- Host-pointer helpers (core/clutil.c) ---- */
 /* A read-only device copy of host memory (NULL host gives a NULL buffer and success). */
 clattn_status clattn__upload(clattn_context *ctx, const void *host, int64_t bytes, const char *what,
                              cl_mem *out);

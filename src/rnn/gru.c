@@ -1,4 +1,4 @@
-/* api_birnn.c: the GRU entry points: the bidirectional encoder (one GEMM per direction for the
+/* gru.c: the GRU entry points: the bidirectional encoder (one GEMM per direction for the
  * input projections of all steps, then one launch of cl/gru.cl per step serving both directions)
  * and the single decoder cell (one GEMM and one launch), with their host-pointer wrappers. */
 #include "core/internal.h"

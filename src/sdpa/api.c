@@ -1,4 +1,4 @@
-/* api_sdpa.c: the public scaled dot-product attention entry points. Turns a descriptor into a
+/* api.c (sdpa): the public scaled dot-product attention entry points. Turns a descriptor into a
  * validated clattn_sdpa_problem (defaults filled, strides resolved, every size product checked),
  * asks the pure dispatcher for a plan, checks every buffer against the span its shape and strides
  * need, and only then hands the problem to the launcher the plan names, so a failed call has

@@ -1,4 +1,4 @@
-/* sdpa_flash_cpu.c: launcher of the CPU-flavour FlashAttention kernels (cl/flash_cpu.cl) for
+/* launch_flash_cpu.c: launcher of the CPU-flavour FlashAttention kernels (cl/flash_cpu.cl) for
  * devices whose local memory is emulated in global memory. flash2 is one launch; flash1 is the
  * first paper's outer loop over K/V blocks run on the host, one launch per block, each waiting
  * for the previous one, with m and l carried in a scratch buffer released after the last launch

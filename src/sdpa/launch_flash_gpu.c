@@ -1,4 +1,4 @@
-/* sdpa_flash_gpu.c: launcher of the GPU-flavour FlashAttention kernels (cl/flash_gpu.cl:
+/* launch_flash_gpu.c: launcher of the GPU-flavour FlashAttention kernels (cl/flash_gpu.cl:
  * flash1_gpu and flash2_gpu). Builds the kernel for the plan's tiles (head dims bucketed, so one
  * build serves many D), then checks the built kernel against the device: when
  * CL_KERNEL_WORK_GROUP_SIZE is below the plan's work-group, CL_KERNEL_LOCAL_MEM_SIZE above the

@@ -1,4 +1,4 @@
-/* sdpa_naive.c: the naive attention path: S = scale * Q K^T with CLBlast's strided-batched GEMM,
+/* launch_naive.c: the naive attention path: S = scale * Q K^T with CLBlast's strided-batched GEMM,
  * the masked row softmax of cl/softmax.cl in place (which also writes lse), then O = P V with a
  * second GEMM. S is materialised ([B, Hq, Sq, Skv] floats, plan->scratch_bytes); the dispatcher
  * has already refused problems whose S cannot be allocated.

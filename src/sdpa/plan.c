@@ -1,4 +1,4 @@
-/* dispatch.c: the SDPA dispatcher (see dispatch.h). Pure arithmetic on the device caps and the
+/* plan.c: the SDPA planner (see plan.h). Pure arithmetic on the device caps and the
  * problem: which algorithm and kernel flavour, which tiles, how many work-items, how much local
  * and scratch memory. Kept free of OpenCL calls so it can be tested on device profiles.
  *

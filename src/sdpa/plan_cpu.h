@@ -7,7 +7,7 @@
 
 #include "sdpa/sdpa_internal.h"
 
-/* Largest block_kv the kernels are compiled for (the BCMAX capacity of the private score tile). */
+/* Largest block_kv the kernels are compiled for (the BC capacity of the private score tile). */
 #define CLATTN_CPU_MAX_BLOCK_KV 128
 
 /* The measured-best (block_q, block_kv) for algo (CLATTN_ALGO_FLASH1 or _FLASH2) on a problem of
@@ -30,7 +30,7 @@ int64_t clattn__sdpa_cpu_flash1_scratch_bytes(const clattn_sdpa_problem *p, int6
 void clattn__sdpa_cpu_global_size(const clattn_sdpa_problem *p, int64_t block_q,
                                   int64_t global_size[2]);
 
-/* Head-dim capacity the kernels are compiled for (DPAD / DVPAD): d rounded up to 16, 32, 64,
+/* Head-dim capacity the kernels are compiled for (DCAP / DVCAP): d rounded up to 16, 32, 64,
  * 128 or 256, so one build serves every d of a bucket. */
 int64_t clattn__cpu_dim_cap(int64_t d);
 
