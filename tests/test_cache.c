@@ -220,6 +220,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     char path[256];
+    snprintf(path, sizeof path, "%s/kernel_iface.h", kdir);
+    const char *iface = "/* probe interface */\n";
+    write_file(path, iface, strlen(iface));
     snprintf(path, sizeof path, "%s/common.cl", kdir);
     const char *common = "/* probe common */\n";
     write_file(path, common, strlen(common));

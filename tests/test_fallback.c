@@ -18,7 +18,7 @@ static int make_kernel_dir(const char *dir) {
     const char *src = getenv("CLATTN_SOURCE_DIR");
     if (!src) return 0;
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cp '%s'/cl/*.cl '%s'/", src, dir);
+    snprintf(cmd, sizeof cmd, "cp '%s'/cl/*.cl '%s'/cl/*.h '%s'/", src, src, dir);
     if (system(cmd) != 0) return 0;
     char path[1024], *body = NULL;
     snprintf(path, sizeof path, "%s/flash_cpu.cl", dir);

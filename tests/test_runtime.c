@@ -182,8 +182,8 @@ static void test_registry(void) {
                 fclose(f);
             }
         }
-        TU_CHECK(st == CLATTN_SUCCESS && len > 0 && same, "embedded %s.cl: %zu bytes%s", name, len,
-                 srcdir ? ", equal to the source file" : "");
+        TU_CHECK(st == CLATTN_SUCCESS && len > 0 && same, "embedded %s%s: %zu bytes%s", name,
+                 clattn__kernel_file_ext(name), len, srcdir ? ", equal to the source file" : "");
         if (strcmp(name, "common") == 0) seen_common = 1;
         free(src);
     }
@@ -205,11 +205,20 @@ static void test_registry(void) {
         return;
     }
     char path[256];
-    snprintf(path, sizeof path, "%s/common.cl", dir);
-    write_file(path, "/* test common */\n#define TEST_COMMON_VALUE 3\n");
+    /* Without the interface header every build fails, naming it. */
     snprintf(path, sizeof path, "%s/probe.cl", dir);
     write_file(path, "__kernel void probe(__global int *out) { out[get_global_id(0)] = "
-                     "TEST_COMMON_VALUE * (int)get_global_id(0); }\n");
+                     "TEST_COMMON_VALUE * TEST_IFACE_VALUE * (int)get_global_id(0); }\n");
+    setenv("CLATTN_KERNEL_DIR", dir, 1);
+    cl_kernel k = NULL;
+    st = clattn__kernel(ctx, "probe", "", "probe", &k);
+    TU_CHECK(st == CLATTN_ERROR_KERNEL_NOT_FOUND &&
+                 strstr(clattn_context_last_error(ctx), "kernel_iface.h") != NULL,
+             "missing kernel_iface.h: %s", clattn_context_last_error(ctx));
+    snprintf(path, sizeof path, "%s/kernel_iface.h", dir);
+    write_file(path, "/* test interface */\n#define TEST_IFACE_VALUE 2\n");
+    snprintf(path, sizeof path, "%s/common.cl", dir);
+    write_file(path, "/* test common */\n#define TEST_COMMON_VALUE 3\n");
     snprintf(path, sizeof path, "%s/empty.cl", dir);
     write_file(path, "");
     snprintf(path, sizeof path, "%s/broken.cl", dir);
@@ -228,8 +237,7 @@ static void test_registry(void) {
                  strstr(clattn_context_last_error(ctx), "absent.cl") != NULL,
              "missing kernel file names it");
 
-    /* A kernel built from the directory (common.cl prepended) runs. */
-    cl_kernel k = NULL;
+    /* A kernel built from the directory (kernel_iface.h and common.cl prepended) runs. */
     st = clattn__kernel(ctx, "probe", "", "probe", &k);
     int ran = 0;
     if (st == CLATTN_SUCCESS) {
@@ -240,11 +248,11 @@ static void test_registry(void) {
             clattn__set_args(ctx, k, "probe", sizeof(cl_mem), &out, (size_t)0) == 0 &&
             clattn__launch(ctx, k, 1, &g, NULL, 0, NULL, NULL, "probe") == 0 &&
             clattn__download(ctx, out, host, sizeof host, 0, NULL, "probe") == 0)
-            ran = host[5] == 15 && host[7] == 21;
+            ran = host[5] == 30 && host[7] == 42;
         clattn__release_mem(&out);
         clReleaseKernel(k);
     }
-    TU_CHECK(ran, "kernel from CLATTN_KERNEL_DIR with common.cl prepended runs");
+    TU_CHECK(ran, "kernel from CLATTN_KERNEL_DIR with kernel_iface.h and common.cl prepended runs");
     st = clattn__kernel(ctx, "probe", "", "no_such_kernel", &k);
     TU_CHECK(st == CLATTN_ERROR_KERNEL_NOT_FOUND, "unknown kernel function name rejected");
 
