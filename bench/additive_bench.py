@@ -22,8 +22,8 @@ import numpy as np
 LENGTHS_INT32, FLAVOUR_AUTO, FLAVOUR_GPU, FLAVOUR_CPU = 0, 0, 1, 2
 
 
-class AdditiveDesc(C.Structure):  # mirrors clattn_additive_desc
-    _fields_ = [("batch", C.c_int64), ("seq", C.c_int64), ("key_dim", C.c_int64),
+class AdditiveDesc(C.Structure):  # mirrors clattn_additive_desc (0.2: struct_size first)
+    _fields_ = [("struct_size", C.c_size_t), ("batch", C.c_int64), ("seq", C.c_int64), ("key_dim", C.c_int64),
                 ("query_dim", C.c_int64), ("attn_dim", C.c_int64), ("steps", C.c_int64),
                 ("lengths_type", C.c_int), ("flavour", C.c_int), ("block_t", C.c_int64),
                 ("work_group", C.c_int64)]
@@ -35,8 +35,8 @@ class AdditivePlan(C.Structure):  # mirrors clattn_additive_plan
                 ("local_mem_bytes", C.c_int64)]
 
 
-class GruDesc(C.Structure):  # mirrors clattn_gru_desc
-    _fields_ = [("batch", C.c_int64), ("seq", C.c_int64), ("input_dim", C.c_int64),
+class GruDesc(C.Structure):  # mirrors clattn_gru_desc (0.2: struct_size first)
+    _fields_ = [("struct_size", C.c_size_t), ("batch", C.c_int64), ("seq", C.c_int64), ("input_dim", C.c_int64),
                 ("hidden", C.c_int64), ("lengths_type", C.c_int)]
 
 
@@ -57,8 +57,11 @@ class Lib:
         c.clattn_context_cl_context.argtypes = [C.c_void_p]
         c.clattn_context_queue.restype = C.c_void_p
         c.clattn_context_queue.argtypes = [C.c_void_p]
+        # Descriptors and plans carry or take the caller's sizeof (the rule in clattn_core.h).
+        c.clattn_additive_desc_init.argtypes = [C.POINTER(AdditiveDesc), C.c_size_t]
+        c.clattn_gru_desc_init.argtypes = [C.POINTER(GruDesc), C.c_size_t]
         c.clattn_additive_plan_get.argtypes = [C.c_void_p, C.POINTER(AdditiveDesc),
-                                               C.POINTER(AdditivePlan)]
+                                               C.POINTER(AdditivePlan), C.c_size_t]
         c.clattn_additive_keys_create.argtypes = [C.c_void_p, C.POINTER(AdditiveDesc)] + \
             [C.c_void_p] * 5 + [C.c_void_p, C.c_uint, C.c_void_p, C.c_void_p,
                                 C.POINTER(C.c_void_p)]
@@ -83,6 +86,14 @@ class Lib:
         if st != 0:
             msg = self.c.clattn_context_last_error(self.ctx).decode() if self.ctx else ""
             sys.exit(f"{what}: status {st}: {msg}")
+
+    def desc(self, cls, init, **fields):
+        """A descriptor filled by the library's init (struct_size and defaults), then `fields`."""
+        d = cls()
+        self.check(init(C.byref(d), C.sizeof(d)), cls.__name__ + " init")
+        for name, value in fields.items():
+            setattr(d, name, value)
+        return d
 
     def buf(self, arr):
         """A device copy of a float32/int32 numpy array."""
@@ -125,9 +136,11 @@ def bench_step(lib, rng, B, T, Dk, Ds, A, flavour, warmup, reps):
     v = (rng.standard_normal(A) / np.sqrt(A)).astype(np.float32)
     b = (0.1 * rng.standard_normal(A)).astype(np.float32)
     lengths = np.full(B, T, dtype=np.int32)
-    d = AdditiveDesc(B, T, Dk, Ds, A, 1, LENGTHS_INT32, flavour, 0, 0)
+    d = lib.desc(AdditiveDesc, lib.c.clattn_additive_desc_init, batch=B, seq=T, key_dim=Dk,
+                 query_dim=Ds, attn_dim=A, steps=1, lengths_type=LENGTHS_INT32, flavour=flavour)
     plan = AdditivePlan()
-    lib.check(lib.c.clattn_additive_plan_get(lib.ctx, C.byref(d), C.byref(plan)), "plan")
+    lib.check(lib.c.clattn_additive_plan_get(lib.ctx, C.byref(d), C.byref(plan), C.sizeof(plan)),
+              "plan")
     mk, mwh, mws, mv, mb, mq = (lib.buf(x) for x in (keys, wh, ws, v, b, query))
     mc, mw = lib.empty(B * Dk * 4), lib.empty(B * T * 4)
     h = C.c_void_p()
@@ -184,7 +197,8 @@ def bench_encoder(lib, rng, B, T, Din, H, warmup, reps):
           ((3 * H, Din), (3 * H, H), (3 * H,), (3 * H,))] for _ in range(2)]
     gb = [GruBuffers(*(lib.buf(a) for a in ws)) for ws in w]
     mx, mo = lib.buf(x), lib.empty(B * T * 2 * H * 4)
-    d = GruDesc(B, T, Din, H, LENGTHS_INT32)
+    d = lib.desc(GruDesc, lib.c.clattn_gru_desc_init, batch=B, seq=T, input_dim=Din, hidden=H,
+                 lengths_type=LENGTHS_INT32)
 
     def enc():
         lib.check(lib.c.clattn_birnn_gru(lib.ctx, C.byref(d), mx, C.byref(gb[0]), C.byref(gb[1]),

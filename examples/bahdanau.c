@@ -139,7 +139,7 @@ int main(int argc, char **argv) {
                               buffer(3 * H, ke)};
     cl_mem ann = buffer((size_t)B * T * DK, 0);
     clattn_gru_desc ed;
-    clattn_gru_desc_init(&ed);
+    clattn_gru_desc_init(&ed, sizeof ed);
     ed.batch = B, ed.seq = T, ed.input_dim = E, ed.hidden = H;
     CHECK(clattn_birnn_gru(ctx, &ed, xs, &fwd, &bwd, lengths, ann, 0, NULL, NULL));
 
@@ -147,7 +147,7 @@ int main(int argc, char **argv) {
     cl_mem wh = buffer(A * DK, 0.2f), ws = buffer(A * DS, 0.5f), v = buffer(A, 1.0f),
            bias = buffer(A, 0.1f);
     clattn_additive_desc ad;
-    clattn_additive_desc_init(&ad);
+    clattn_additive_desc_init(&ad, sizeof ad);
     ad.batch = B, ad.seq = T, ad.key_dim = DK, ad.query_dim = DS, ad.attn_dim = A;
     clattn_additive_keys *keys = NULL;
     CHECK(
@@ -158,7 +158,7 @@ int main(int argc, char **argv) {
     clattn_gru_buffers dec = {buffer(3 * DS * (E + DK), kd), buffer(3 * DS * DS, kd),
                               buffer(3 * DS, kd), buffer(3 * DS, kd)};
     clattn_gru_desc dd;
-    clattn_gru_desc_init(&dd);
+    clattn_gru_desc_init(&dd, sizeof dd);
     dd.batch = B, dd.seq = 1, dd.input_dim = E + DK, dd.hidden = DS;
     cl_mem s[2] = {buffer(B * DS, 0), buffer(B * DS, 0)};
     cl_mem c = buffer(B * DK, 0), alpha = buffer(B * T, 0), xin = buffer(B * (E + DK), 0);

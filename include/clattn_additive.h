@@ -1,5 +1,7 @@
-/* clattn_additive.h: additive (Bahdanau) attention and its bidirectional GRU encoder, after
- * "Neural Machine Translation by Jointly Learning to Align and Translate". Included by clattn.h.
+/* clattn_additive.h: additive (Bahdanau) attention, after "Neural Machine Translation by Jointly
+ * Learning to Align and Translate". Self-contained (includes clattn_core.h); clattn.h includes it,
+ * and its encoder, the bidirectional GRU, is in clattn_rnn.h. Descriptors and plans follow the
+ * struct rule at the top of clattn_core.h.
  *
  * Alignment model: e[b,q,j] = v . tanh(W_h keys[b,j] + W_s query[b,q] + bias), masked to
  * j < lengths[b], softmaxed over j into alpha[b,q,:], and context[b,q] = sum_j alpha[b,q,j]
@@ -18,30 +20,32 @@
 #ifndef CLATTN_ADDITIVE_H
 #define CLATTN_ADDITIVE_H
 
+#include "clattn_core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum {
-    CLATTN_LENGTHS_INT32 = 0, /* const int32_t * */
-    CLATTN_LENGTHS_INT64 = 1  /* const int64_t * */
-} clattn_lengths_type;
-
 /* ---- Additive attention ---------------------------------------------------------------------- */
 typedef struct {
-    int64_t batch;     /* B */
-    int64_t seq;       /* T: source positions (keys per batch entry) */
-    int64_t key_dim;   /* Dk */
-    int64_t query_dim; /* Ds */
-    int64_t attn_dim;  /* A */
-    int64_t steps;     /* Tq: query rows per batch entry; 1 (the init value) for [B, Ds] */
+    size_t struct_size; /* set by clattn_additive_desc_init: the caller's sizeof */
+    int64_t batch;      /* B */
+    int64_t seq;        /* T: source positions (keys per batch entry) */
+    int64_t key_dim;    /* Dk */
+    int64_t query_dim;  /* Ds */
+    int64_t attn_dim;   /* A */
+    int64_t steps;      /* Tq: query rows per batch entry; 1 (the init value) for [B, Ds] */
     clattn_lengths_type lengths_type;
     clattn_flavour flavour; /* AUTO: from the device's local memory type */
     int64_t block_t;        /* source positions per tile; 0: the dispatcher chooses */
     int64_t work_group;     /* GPU flavour work-group size; 0: the dispatcher chooses */
 } clattn_additive_desc;
+/* The required fields end before steps: a shorter struct is refused, and the fields from steps
+ * on take their init values when the caller's struct ends before them. */
+#define CLATTN_ADDITIVE_DESC_MIN_SIZE offsetof(clattn_additive_desc, steps)
 
-CLATTN_API void clattn_additive_desc_init(clattn_additive_desc *desc);
+/* Fills `size` bytes (the caller's sizeof *desc) with the defaults and sets struct_size. */
+CLATTN_API clattn_status clattn_additive_desc_init(clattn_additive_desc *desc, size_t size);
 
 /* What the dispatcher chose for the fused step kernel. */
 typedef struct {
@@ -52,10 +56,12 @@ typedef struct {
     int stage_query;         /* GPU: W_s query + bias and v are staged in __local memory */
     int64_t local_mem_bytes; /* __local memory one work-group uses */
 } clattn_additive_plan;
+#define CLATTN_ADDITIVE_PLAN_MIN_SIZE offsetof(clattn_additive_plan, lanes)
 
+/* Writes the plan (`size` bytes: the caller's sizeof *plan; nothing on failure). */
 CLATTN_API clattn_status clattn_additive_plan_get(clattn_context *ctx,
                                                   const clattn_additive_desc *desc,
-                                                  clattn_additive_plan *plan);
+                                                  clattn_additive_plan *plan, size_t size);
 
 /* Projected keys of one batch of sources, plus everything a decoder step needs besides the query:
  * the keys, the lengths, W_s, v and the bias. Thread-safety: a handle is immutable after create,
@@ -103,53 +109,6 @@ CLATTN_API clattn_status clattn_additive_host(clattn_context *ctx, const clattn_
                                               const float *w_h, const float *w_s, const float *v,
                                               const float *bias, const void *lengths,
                                               float *context, float *weights);
-
-/* ---- GRU: bidirectional encoder and single decoder cell ------------------------------------- */
-/* PyTorch's conventions, so trained weights load as they are: w_ih [3H, Din], w_hh [3H, H], gates
- * stacked (r, z, n); b_ih, b_hh [3H];
- *   r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), z = sigmoid(W_iz x + b_iz + W_hz h + b_hz),
- *   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h.
- * Biases may be NULL (zero). */
-typedef struct {
-    cl_mem w_ih, w_hh, b_ih, b_hh;
-} clattn_gru_buffers;
-typedef struct {
-    const float *w_ih, *w_hh, *b_ih, *b_hh;
-} clattn_gru_host_weights;
-
-typedef struct {
-    int64_t batch;     /* B */
-    int64_t seq;       /* T (the encoder; the cell ignores it) */
-    int64_t input_dim; /* Din */
-    int64_t hidden;    /* H */
-    clattn_lengths_type lengths_type;
-} clattn_gru_desc;
-
-CLATTN_API void clattn_gru_desc_init(clattn_gru_desc *desc);
-
-/* Bidirectional encoder: x [B, T, Din] -> out [B, T, 2H] = [forward ; backward], initial states 0.
- * With lengths (host array, may be NULL), the backward direction starts at each sequence's own
- * last token and positions j >= length output 0. One GEMM per direction for the input projections
- * of all steps, then one recurrent kernel launch per step serving both directions. */
-CLATTN_API clattn_status clattn_birnn_gru(clattn_context *ctx, const clattn_gru_desc *desc,
-                                          cl_mem x, const clattn_gru_buffers *fwd,
-                                          const clattn_gru_buffers *bwd, const void *lengths,
-                                          cl_mem out, cl_uint num_wait, const cl_event *wait_list,
-                                          cl_event *event);
-CLATTN_API clattn_status clattn_birnn_gru_host(clattn_context *ctx, const clattn_gru_desc *desc,
-                                               const float *x, const clattn_gru_host_weights *fwd,
-                                               const clattn_gru_host_weights *bwd,
-                                               const void *lengths, float *out);
-
-/* One GRU cell step, for decoders: x [B, Din], h [B, H] (NULL: zeros) -> h_out [B, H]. h_out
- * must not alias h. */
-CLATTN_API clattn_status clattn_gru_cell(clattn_context *ctx, const clattn_gru_desc *desc, cl_mem x,
-                                         cl_mem h, const clattn_gru_buffers *w, cl_mem h_out,
-                                         cl_uint num_wait, const cl_event *wait_list,
-                                         cl_event *event);
-CLATTN_API clattn_status clattn_gru_cell_host(clattn_context *ctx, const clattn_gru_desc *desc,
-                                              const float *x, const float *h,
-                                              const clattn_gru_host_weights *w, float *h_out);
 
 #ifdef __cplusplus
 }

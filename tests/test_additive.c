@@ -73,7 +73,7 @@ static const char *desc_name(const clattn_additive_desc *d) {
 
 static clattn_additive_desc make_desc(shape s, clattn_flavour fl, int64_t wg, int64_t bt) {
     clattn_additive_desc d;
-    clattn_additive_desc_init(&d);
+    clattn_additive_desc_init(&d, sizeof d);
     d.batch = s.B, d.seq = s.T, d.steps = s.Tq, d.key_dim = s.Dk, d.query_dim = s.Ds;
     d.attn_dim = s.A, d.flavour = fl, d.work_group = wg, d.block_t = bt;
     return d;
@@ -188,7 +188,7 @@ static void check_dispatcher(void) {
             caps.max_work_group_size = prof[i].max_wg;
             caps.local_mem_type = prof[i].type;
             clattn_additive_desc d;
-            clattn_additive_desc_init(&d);
+            clattn_additive_desc_init(&d, sizeof d);
             d.flavour = CLATTN_FLAVOUR_GPU;
             clattn_additive_plan pl;
             memset(&pl, 0, sizeof pl);
@@ -211,7 +211,7 @@ static void check_dispatcher(void) {
     caps.local_mem_bytes = 1024, caps.max_work_group_size = 256;
     caps.local_mem_type = CLATTN_LOCAL_MEM_GLOBAL;
     clattn_additive_desc d;
-    clattn_additive_desc_init(&d);
+    clattn_additive_desc_init(&d, sizeof d);
     clattn_additive_plan pl;
     char why[256] = "";
     TU_CHECK(clattn__additive_dispatch(&caps, 64, &d, &pl, why, sizeof why) == CLATTN_SUCCESS &&
@@ -338,7 +338,7 @@ int main(void) {
     ctx = tu_context();
     clattn_additive_plan pl;
     clattn_additive_desc d = make_desc((shape){2, 37, 1, 24, 16, 48}, CLATTN_FLAVOUR_AUTO, 0, 0);
-    clattn_status st = clattn_additive_plan_get(ctx, &d, &pl);
+    clattn_status st = clattn_additive_plan_get(ctx, &d, &pl, sizeof pl);
     TU_CHECK(st == CLATTN_SUCCESS && pl.flavour == CLATTN_FLAVOUR_GPU && pl.stage_query &&
                  pl.local_mem_bytes <= 4096,
              "override: GPU shape staging W_s s (wg %lld, block_t %lld)", (long long)pl.work_group,
@@ -346,7 +346,7 @@ int main(void) {
     check_shape(ctx, (shape){2, 37, 1, 24, 16, 48}, CLATTN_FLAVOUR_AUTO, 0, 0, 1, 1, 0, 1);
     check_shape(ctx, (shape){3, 1500, 2, 20, 16, 48}, CLATTN_FLAVOUR_AUTO, 0, 0, 1, 1, 1, 1);
     d = make_desc((shape){2, 37, 1, 24, 16, 1024}, CLATTN_FLAVOUR_AUTO, 0, 0);
-    st = clattn_additive_plan_get(ctx, &d, &pl);
+    st = clattn_additive_plan_get(ctx, &d, &pl, sizeof pl);
     TU_CHECK(st == CLATTN_SUCCESS && !pl.stage_query && pl.local_mem_bytes <= 4096,
              "override: GPU shape without staging for A = 1024 (wg %lld, block_t %lld)",
              (long long)pl.work_group, (long long)pl.block_t);

@@ -54,7 +54,7 @@ static void check_encoder(clattn_context *ctx, int64_t B, int64_t T, int64_t Din
     ref_birnn_gru(B, T, Din, H, x, (const float *const *)g.w[0], (const float *const *)g.w[1],
                   lengths_kind ? l32 : NULL, ref);
     clattn_gru_desc d;
-    clattn_gru_desc_init(&d);
+    clattn_gru_desc_init(&d, sizeof d);
     d.batch = B, d.seq = T, d.input_dim = Din, d.hidden = H;
     d.lengths_type = lengths_kind == 2 ? CLATTN_LENGTHS_INT64 : CLATTN_LENGTHS_INT32;
     clattn_gru_host_weights f = host_view(&g, 0), bw = host_view(&g, 1);
@@ -92,7 +92,7 @@ static void check_cell(clattn_context *ctx, int64_t B, int64_t Din, int64_t H, i
                      ref + b * H);
     tu_poison(out, B * H);
     clattn_gru_desc d;
-    clattn_gru_desc_init(&d);
+    clattn_gru_desc_init(&d, sizeof d);
     d.batch = B, d.seq = 1, d.input_dim = Din, d.hidden = H;
     clattn_gru_host_weights w = host_view(&g, 0);
     clattn_status st = clattn_gru_cell_host(ctx, &d, x, with_h ? h : NULL, &w, out);
@@ -111,7 +111,7 @@ static void check_rejections(clattn_context *ctx) {
     tu_poison(out, B * T * 2 * H);
     memcpy(out0, out, sizeof out);
     clattn_gru_desc d;
-    clattn_gru_desc_init(&d);
+    clattn_gru_desc_init(&d, sizeof d);
     d.batch = B, d.seq = T, d.input_dim = Din, d.hidden = H;
     clattn_gru_host_weights f = host_view(&g, 0), bw = host_view(&g, 1);
 #define REJECT(call, want, what)                                                                   \

@@ -41,7 +41,7 @@ static int child(void) {
         clReleaseKernel(k);
     }
     clattn_cache_stats s;
-    clattn_context_cache_stats(ctx, &s);
+    clattn_context_cache_stats(ctx, &s, sizeof s);
     printf("STATS %lld %lld %lld %lld %lld %d\n", (long long)s.builds_from_source,
            (long long)s.loads_from_binary, (long long)s.disk_writes, (long long)s.disk_rejects,
            (long long)s.memory_hits, ok);
@@ -199,14 +199,14 @@ static void test_threads(void) {
         same = same && args[i].st == CLATTN_SUCCESS && args[i].prog == args[0].prog;
     }
     clattn_cache_stats s;
-    clattn_context_cache_stats(ctx, &s);
+    clattn_context_cache_stats(ctx, &s, sizeof s);
     TU_CHECK(same && s.builds_from_source == 1 && s.memory_hits == N - 1,
              "%d threads asking for one program: %lld build, %lld memory hits", N,
              (long long)s.builds_from_source, (long long)s.memory_hits);
     /* Different options are a different program. */
     cl_program other = NULL;
     clattn__program(ctx, "probe", "-DFACTOR=4", &other);
-    clattn_context_cache_stats(ctx, &s);
+    clattn_context_cache_stats(ctx, &s, sizeof s);
     TU_CHECK(other && other != args[0].prog && s.builds_from_source == 2,
              "build options are part of the cache key");
     clattn_context_destroy(ctx);

@@ -66,7 +66,7 @@ int main(void) {
     const clattn_algo algos[2] = {CLATTN_ALGO_FLASH2, CLATTN_ALGO_FLASH1};
     for (int a = 0; a < 2; a++) {
         clattn_sdpa_desc d;
-        clattn_sdpa_desc_init(&d);
+        clattn_sdpa_desc_init(&d, sizeof d);
         d.batch = B, d.heads = HQ, d.kv_heads = HKV, d.seq_q = SQ, d.seq_kv = SKV;
         d.head_dim = D, d.causal = 1, d.algo = algos[a], d.flavour = CLATTN_FLAVOUR_CPU;
         d.block_q = 64; /* forced above what the "device" can build */
@@ -80,7 +80,7 @@ int main(void) {
     }
     /* 64 and 32 were refused, then 16 built: for each algorithm. */
     clattn_cache_stats cs;
-    clattn_context_cache_stats(ctx, &cs);
+    clattn_context_cache_stats(ctx, &cs, sizeof cs);
     TU_CHECK(cs.builds_from_source >= 3, "the refused tiles were really tried (%lld builds)",
              (long long)cs.builds_from_source);
     clattn_context_destroy(ctx);

@@ -54,7 +54,7 @@ static void test_selection(void) {
     TU_CHECK(clattn_context_create("0:0", &ctx) == CLATTN_SUCCESS && ctx, "select by p:d");
     clattn_device_caps caps;
     memset(&caps, 0, sizeof caps);
-    clattn_context_caps(ctx, &caps);
+    clattn_context_caps(ctx, &caps, sizeof caps);
     TU_CHECK(caps.local_mem_bytes > 0 && caps.max_work_group_size > 0 && caps.compute_units > 0,
              "caps read: local %lld bytes, max wg %lld, %d CUs", (long long)caps.local_mem_bytes,
              (long long)caps.max_work_group_size, caps.compute_units);
@@ -70,8 +70,9 @@ static void test_selection(void) {
     ctx = NULL;
     clattn_status st = clattn_context_create("no-such-device-xyz", &ctx);
     TU_CHECK(st == CLATTN_ERROR_DEVICE_NOT_FOUND && ctx == NULL &&
-                 strstr(clattn_create_error(), "no-such-device-xyz") != NULL,
-             "unknown selector: DEVICE_NOT_FOUND with message \"%s\"", clattn_create_error());
+                 strstr(clattn_context_create_error(), "no-such-device-xyz") != NULL,
+             "unknown selector: DEVICE_NOT_FOUND with message \"%s\"",
+             clattn_context_create_error());
     st = clattn_context_create("7:9", &ctx);
     TU_CHECK(st == CLATTN_ERROR_DEVICE_NOT_FOUND, "out-of-range p:d rejected");
     setenv("CLATTN_DEVICE", "no-such-device-xyz", 1);
@@ -111,13 +112,13 @@ static void test_overrides(void) {
     clattn_context *ctx = NULL;
     clattn_device_caps real, c;
     clattn_context_create(NULL, &ctx);
-    clattn_context_caps(ctx, &real);
+    clattn_context_caps(ctx, &real, sizeof real);
     clattn_context_destroy(ctx);
 
     setenv("CLATTN_LOCAL_MEM_BYTES", "16384", 1);
     setenv("CLATTN_LOCAL_MEM_TYPE", "local", 1);
     clattn_context_create(NULL, &ctx);
-    clattn_context_caps(ctx, &c);
+    clattn_context_caps(ctx, &c, sizeof c);
     clattn_context_destroy(ctx);
     TU_CHECK(c.local_mem_bytes == 16384 && c.local_mem_type == CLATTN_LOCAL_MEM_LOCAL &&
                  c.real_local_mem_bytes == real.real_local_mem_bytes,
@@ -128,7 +129,7 @@ static void test_overrides(void) {
     setenv("CLATTN_LOCAL_MEM_BYTES", big, 1);
     setenv("CLATTN_LOCAL_MEM_TYPE", "global", 1);
     clattn_context_create(NULL, &ctx);
-    clattn_context_caps(ctx, &c);
+    clattn_context_caps(ctx, &c, sizeof c);
     clattn_context_destroy(ctx);
     TU_CHECK(c.local_mem_bytes == real.real_local_mem_bytes &&
                  c.local_mem_type == CLATTN_LOCAL_MEM_GLOBAL,
@@ -138,8 +139,8 @@ static void test_overrides(void) {
     ctx = NULL;
     clattn_status st = clattn_context_create(NULL, &ctx);
     TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT && !ctx &&
-                 strstr(clattn_create_error(), "CLATTN_LOCAL_MEM_BYTES") != NULL,
-             "malformed CLATTN_LOCAL_MEM_BYTES rejected: %s", clattn_create_error());
+                 strstr(clattn_context_create_error(), "CLATTN_LOCAL_MEM_BYTES") != NULL,
+             "malformed CLATTN_LOCAL_MEM_BYTES rejected: %s", clattn_context_create_error());
     unsetenv("CLATTN_LOCAL_MEM_BYTES");
     setenv("CLATTN_LOCAL_MEM_TYPE", "shared", 1);
     st = clattn_context_create(NULL, &ctx);

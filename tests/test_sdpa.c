@@ -55,7 +55,7 @@ static int run_case(clattn_context *ctx, const char *label, tcase c) {
     if (only && !strstr(label, only)) return 1;
     if (!c.Dv) c.Dv = c.D;
     clattn_sdpa_desc d;
-    clattn_sdpa_desc_init(&d);
+    clattn_sdpa_desc_init(&d, sizeof d);
     d.batch = c.B;
     d.heads = c.Hq;
     d.kv_heads = c.Hkv;
@@ -216,15 +216,15 @@ static clattn_context *gpu_context(int64_t local_bytes) {
 /* The built kernel's CL_KERNEL_LOCAL_MEM_SIZE is what the family's pure function says. */
 static void check_local_function(clattn_context *ctx, clattn_algo algo, int64_t D) {
     clattn_sdpa_desc d;
-    clattn_sdpa_desc_init(&d);
+    clattn_sdpa_desc_init(&d, sizeof d);
     d.batch = d.heads = d.kv_heads = 1;
     d.seq_q = d.seq_kv = 64;
     d.head_dim = D;
     d.algo = algo;
     d.flavour = CLATTN_FLAVOUR_GPU;
     clattn_sdpa_plan plan;
-    if (!TU_CHECK(clattn_sdpa_plan_get(ctx, &d, &plan) == CLATTN_SUCCESS, "plan for D=%lld",
-                  (long long)D))
+    if (!TU_CHECK(clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan) == CLATTN_SUCCESS,
+                  "plan for D=%lld", (long long)D))
         return;
     char opts[160];
     snprintf(opts, sizeof opts, "-DBR=%lld -DBC=%lld -DTPR=%lld -DDCAP=%lld -DDVCAP=%lld",
@@ -267,7 +267,7 @@ static void forced_tiles(clattn_context *g, const char *tag) {
 /* A tile that cannot fit is refused before anything runs, naming the limit. */
 static void unsupported_tile(clattn_context *g) {
     clattn_sdpa_desc d;
-    clattn_sdpa_desc_init(&d);
+    clattn_sdpa_desc_init(&d, sizeof d);
     d.batch = d.heads = d.kv_heads = 1;
     d.seq_q = d.seq_kv = 16;
     d.head_dim = 256;

@@ -269,7 +269,7 @@ static void test_bad_plan(void) {
 static void test_public_entry(clattn_algo algo) {
     const int64_t B = 2, H = 4, Hkv = 2, Sq = 33, Skv = 71, D = 48;
     clattn_sdpa_desc desc;
-    clattn_sdpa_desc_init(&desc);
+    clattn_sdpa_desc_init(&desc, sizeof desc);
     desc.batch = B, desc.heads = H, desc.kv_heads = Hkv, desc.seq_q = Sq, desc.seq_kv = Skv;
     desc.head_dim = D, desc.causal = 1, desc.algo = algo, desc.flavour = CLATTN_FLAVOUR_CPU;
     const int64_t nq = B * H * Sq * D, nk = B * Hkv * Skv * D, no = nq, nl = B * H * Sq;
@@ -288,7 +288,7 @@ static void test_public_entry(clattn_algo algo) {
     double *ro = malloc((size_t)no * sizeof(double)), *rl = malloc((size_t)nl * sizeof(double));
     if (!ro || !rl || sdpa_ref(&rp, ro, rl) != 0) exit(1);
     clattn_sdpa_plan plan;
-    clattn_status ps = clattn_sdpa_plan_get(ctx, &desc, &plan);
+    clattn_status ps = clattn_sdpa_plan_get(ctx, &desc, &plan, sizeof plan);
     clattn_status st = clattn_sdpa_host(ctx, &desc, q, k, v, NULL, out, lse);
     int ok = st == CLATTN_SUCCESS && ps == CLATTN_SUCCESS && plan.flavour == CLATTN_FLAVOUR_CPU;
     if (!ok) printf("  %s\n", clattn_context_last_error(ctx));

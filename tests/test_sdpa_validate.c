@@ -34,7 +34,7 @@ static cl_mem buffer(int64_t n, const float *init) {
 }
 
 static void base_desc(clattn_sdpa_desc *d) {
-    clattn_sdpa_desc_init(d);
+    clattn_sdpa_desc_init(d, sizeof *d);
     d->batch = B_;
     d->heads = H_;
     d->kv_heads = HKV_;
@@ -142,7 +142,7 @@ static void bad_descriptors(void) {
     base_desc(&d);
     d.seq_q = d.seq_kv = (int64_t)1 << 40;
     clattn_sdpa_plan plan;
-    clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan);
+    clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     TU_CHECK(st == CLATTN_ERROR_OVERFLOW || st == CLATTN_ERROR_OUT_OF_MEMORY,
              "plan of 2^40 x 2^40 -> %s: %s", clattn_status_string(st),
              clattn_context_last_error(ctx));
@@ -183,12 +183,12 @@ static void impossible_plans(void) {
     d.head_dim = 64;
     d.algo = CLATTN_ALGO_NAIVE;
     clattn_sdpa_plan plan;
-    clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan);
+    clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     const char *msg = clattn_context_last_error(ctx);
     TU_CHECK(st == CLATTN_ERROR_OUT_OF_MEMORY && strstr(msg, "17179869184"),
              "naive N=65536 refuses, naming the 16 GiB S: %s: %s", clattn_status_string(st), msg);
     d.algo = CLATTN_ALGO_FLASH2;
-    st = clattn_sdpa_plan_get(ctx, &d, &plan);
+    st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     TU_CHECK(st == CLATTN_SUCCESS && plan.scratch_bytes == 0, "flash2 N=65536 plans, no scratch");
     base_desc(&d);
     d.algo = CLATTN_ALGO_FLASH2;

@@ -47,7 +47,7 @@ static void *run(void *arg) {
     pthread_barrier_wait(w->start);
     for (int c = 0; c < CALLS && ref_ok; c++) {
         clattn_sdpa_desc d;
-        clattn_sdpa_desc_init(&d);
+        clattn_sdpa_desc_init(&d, sizeof d);
         d.batch = B, d.heads = HQ, d.kv_heads = hkv, d.seq_q = sq, d.seq_kv = skv;
         d.head_dim = D, d.causal = w->id % 2, d.algo = algos[c];
         tu_poison(out, n_out);
@@ -81,7 +81,7 @@ static void test_references(void) {
     float *x = tu_alloc_floats(3 * S * DD), *out = tu_alloc_floats(S * DD);
     tu_fill_normal(x, 3 * S * DD, 1.0f);
     clattn_sdpa_desc d;
-    clattn_sdpa_desc_init(&d);
+    clattn_sdpa_desc_init(&d, sizeof d);
     d.batch = d.heads = d.kv_heads = 1, d.seq_q = d.seq_kv = S, d.head_dim = DD;
     d.algo = CLATTN_ALGO_NAIVE;
     if (st == CLATTN_SUCCESS)

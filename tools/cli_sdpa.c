@@ -72,7 +72,7 @@ int cli_sdpa_shape_desc(const char *cmd, const char *seq_name, const cli_sdpa_sh
     if (!s->heads) return cli_missing(cmd, "heads");
     if (!s->seq_q) return cli_missing(cmd, seq_name);
     if (!s->dim) return cli_missing(cmd, "dim");
-    clattn_sdpa_desc_init(d);
+    clattn_sdpa_desc_init(d, sizeof *d);
     d->batch = s->batch;
     d->heads = s->heads;
     d->kv_heads = s->kv_heads ? s->kv_heads : s->heads;

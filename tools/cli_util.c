@@ -102,7 +102,7 @@ clattn_context *cli_open_context(void) {
     clattn_status st = clattn_context_create(cli_device_sel, &ctx);
     if (st != CLATTN_SUCCESS) {
         fprintf(stderr, "clattn: cannot open a device: %s: %s\n", clattn_status_string(st),
-                clattn_create_error());
+                clattn_context_create_error());
         return NULL;
     }
     return ctx;

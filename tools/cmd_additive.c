@@ -78,7 +78,7 @@ int cmd_additive(int argc, char **argv) {
         (bp && b.shape[0] != A && mismatch("bias's length (A)", b.shape[0], A)))
         goto done;
     clattn_additive_desc d;
-    clattn_additive_desc_init(&d);
+    clattn_additive_desc_init(&d, sizeof d);
     d.batch = B, d.seq = T, d.steps = Tq, d.key_dim = Dk, d.query_dim = Ds, d.attn_dim = A;
     if (lp) {
         char err[512];

@@ -58,7 +58,7 @@ int cmd_attention(int argc, char **argv) {
     for (int i = 0; i < 4; i++)
         if (!req[i][1]) return cli_missing(CMD, req[i][0]);
     clattn_sdpa_desc d;
-    clattn_sdpa_desc_init(&d);
+    clattn_sdpa_desc_init(&d, sizeof d);
     if (cli_sdpa_algo(CMD, algo_s, &d.algo) || cli_sdpa_flavour(CMD, fl_s, &d.flavour)) return 2;
 
     clattn_npy_array q = {0}, k = {0}, v = {0}, m = {0};

@@ -100,7 +100,7 @@ int cmd_bench(int argc, char **argv) {
     cl_mem buf[5] = {NULL};
     double *times = calloc((size_t)R, sizeof(double));
     double *host = calloc((size_t)R, sizeof(double));
-    clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan);
+    clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     rc = 1;
     if (st != CLATTN_SUCCESS || !times || !host) goto fail;
     /* sizes are valid: plan_get checked every product */

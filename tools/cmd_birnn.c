@@ -81,7 +81,7 @@ int cmd_birnn(int argc, char **argv) {
         }
     }
     clattn_gru_desc d;
-    clattn_gru_desc_init(&d);
+    clattn_gru_desc_init(&d, sizeof d);
     d.batch = B, d.seq = T, d.input_dim = Din, d.hidden = H;
     if (lp) {
         if (clattn_npy_read(lp, &l, err, sizeof err) != CLATTN_SUCCESS) {

@@ -32,13 +32,13 @@ int cmd_devices(int argc, char **argv) {
         clattn_context *ctx = cli_open_context();
         if (!ctx) return 1;
         clattn_device_caps c;
-        clattn_context_caps(ctx, &c);
+        clattn_context_caps(ctx, &c, sizeof c);
         row(&c);
         clattn_context_destroy(ctx);
         return 0;
     }
     int n = 0;
-    clattn_status st = clattn_list_devices(NULL, 0, &n);
+    clattn_status st = clattn_device_list(NULL, 0, 0, &n);
     if (st != CLATTN_SUCCESS) return cli_fail("devices", NULL, st);
     if (n == 0) {
         fprintf(stderr, "clattn devices: no OpenCL device found\n");
@@ -46,8 +46,9 @@ int cmd_devices(int argc, char **argv) {
     }
     clattn_device_caps *caps = calloc((size_t)n, sizeof *caps);
     if (!caps) return cli_fail("devices", NULL, CLATTN_ERROR_OUT_OF_MEMORY);
-    clattn_list_devices(caps, n, &n);
-    for (int i = 0; i < n; i++) row(&caps[i]);
+    const int capacity = n; /* n becomes the total, which may change between the calls */
+    st = clattn_device_list(caps, sizeof *caps, capacity, &n);
+    for (int i = 0; st == CLATTN_SUCCESS && i < n && i < capacity; i++) row(&caps[i]);
     free(caps);
     return 0;
 }

@@ -22,7 +22,7 @@ int cmd_plan(int argc, char **argv) {
     clattn_context *ctx = cli_open_context();
     if (!ctx) return 1;
     clattn_sdpa_plan plan;
-    clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan);
+    clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     if (st != CLATTN_SUCCESS) {
         rc = cli_fail(CMD, ctx, st);
     } else {

@@ -47,7 +47,7 @@ int cmd_selftest(int argc, char **argv) {
     clattn_context *ctx = cli_open_context();
     if (!ctx) return 1;
     clattn_device_caps caps;
-    clattn_context_caps(ctx, &caps);
+    clattn_context_caps(ctx, &caps, sizeof caps);
     printf("device: %s (%s), local memory %lld bytes (%s)\n", caps.device_name, caps.platform_name,
            (long long)caps.local_mem_bytes,
            caps.local_mem_type == CLATTN_LOCAL_MEM_LOCAL ? "local" : "global");
@@ -78,7 +78,7 @@ int cmd_selftest(int argc, char **argv) {
             passed++;
     }
     clattn_cache_stats cs;
-    clattn_context_cache_stats(ctx, &cs);
+    clattn_context_cache_stats(ctx, &cs, sizeof cs);
     printf("program cache: %lld built from source, %lld loaded from binary, %lld disk writes, "
            "%lld rejected entries\n",
            (long long)cs.builds_from_source, (long long)cs.loads_from_binary,

@@ -30,7 +30,7 @@ int selftest_additive(clattn_context *ctx, char *msg, size_t cap) {
     selftest_fill(v, A, 5), selftest_fill(bias, A, 6);
     ref_additive(B, T, Tq, Dk, Ds, A, keys, query, wh, ws, v, bias, lengths, rc, rw);
     clattn_additive_desc d;
-    clattn_additive_desc_init(&d);
+    clattn_additive_desc_init(&d, sizeof d);
     d.batch = B, d.seq = T, d.steps = Tq, d.key_dim = Dk, d.query_dim = Ds, d.attn_dim = A;
     clattn_status st = clattn_additive_host(ctx, &d, keys, query, wh, ws, v, bias, lengths, c, w);
     if (st != CLATTN_SUCCESS) {
@@ -56,7 +56,7 @@ int selftest_gru(clattn_context *ctx, char *msg, size_t cap) {
     const float *f[4] = {wf[0], wf[1], wf[2], wf[3]}, *b[4] = {wb[0], wb[1], wb[2], wb[3]};
     ref_birnn_gru(B, T, Din, H, x, f, b, lengths, ref);
     clattn_gru_desc d;
-    clattn_gru_desc_init(&d);
+    clattn_gru_desc_init(&d, sizeof d);
     d.batch = B, d.seq = T, d.input_dim = Din, d.hidden = H;
     clattn_gru_host_weights hf = {wf[0], wf[1], wf[2], wf[3]}, hb = {wb[0], wb[1], wb[2], wb[3]};
     clattn_status st = clattn_birnn_gru_host(ctx, &d, x, &hf, &hb, lengths, out);

@@ -31,7 +31,7 @@ static int run(clattn_context *ctx, clattn_algo algo, clattn_flavour fl, char *m
     for (size_t i = 0; i < sizeof out / 4; i++) out[i] = NAN;
     for (size_t i = 0; i < sizeof lse / 4; i++) lse[i] = NAN;
     clattn_sdpa_desc d;
-    clattn_sdpa_desc_init(&d);
+    clattn_sdpa_desc_init(&d, sizeof d);
     d.batch = B, d.heads = HQ, d.kv_heads = HKV, d.seq_q = SQ, d.seq_kv = SKV;
     d.head_dim = D, d.head_dim_v = DV;
     d.causal = 1;

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct clattn_additive_keys {
     clattn_additive_desc desc; /* as validated; desc.steps is the default step count */
@@ -20,14 +21,32 @@ struct clattn_additive_keys {
     cl_mem lengths;      /* owned int32 [B], or NULL for "all T" */
 };
 
-void clattn_additive_desc_init(clattn_additive_desc *desc) {
-    if (!desc) return;
-    desc->batch = desc->seq = desc->key_dim = desc->query_dim = desc->attn_dim = 0;
-    desc->steps = 1;
-    desc->lengths_type = CLATTN_LENGTHS_INT32;
-    desc->flavour = CLATTN_FLAVOUR_AUTO;
-    desc->block_t = 0;
-    desc->work_group = 0;
+/* The defaults, in a full-size struct. */
+static void desc_defaults(clattn_additive_desc *d) {
+    memset(d, 0, sizeof *d);
+    d->struct_size = sizeof *d;
+    d->steps = 1;
+    d->lengths_type = CLATTN_LENGTHS_INT32;
+    d->flavour = CLATTN_FLAVOUR_AUTO;
+}
+
+clattn_status clattn_additive_desc_init(clattn_additive_desc *desc, size_t size) {
+    if (!desc || size < CLATTN_ADDITIVE_DESC_MIN_SIZE || size > CLATTN_MAX_STRUCT_SIZE)
+        return CLATTN_ERROR_INVALID_ARGUMENT;
+    clattn_additive_desc d;
+    desc_defaults(&d);
+    d.struct_size = size;
+    /* Only the caller's `size` bytes exist: an older caller's struct is shorter than ours. */
+    clattn__struct_out(desc, size, &d, sizeof d);
+    return CLATTN_SUCCESS;
+}
+
+/* The caller's descriptor, whatever its version, as a full-size struct with defaults. */
+static clattn_status desc_in(clattn_context *ctx, const clattn_additive_desc *desc,
+                             clattn_additive_desc *d) {
+    desc_defaults(d);
+    return clattn__struct_in(ctx, "clattn_additive_desc", desc, CLATTN_ADDITIVE_DESC_MIN_SIZE, d,
+                             sizeof *d);
 }
 
 /* Every dimension positive and small enough for the kernels' int indices, every tensor's element
@@ -66,17 +85,20 @@ static clattn_status check_desc(clattn_context *ctx, const clattn_additive_desc 
 }
 
 clattn_status clattn_additive_plan_get(clattn_context *ctx, const clattn_additive_desc *desc,
-                                       clattn_additive_plan *plan) {
+                                       clattn_additive_plan *plan, size_t size) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!desc || !plan)
-        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "additive: NULL desc or plan");
-    clattn_status st = check_desc(ctx, desc, desc->steps);
+    clattn_additive_desc d;
+    clattn_status st = clattn__struct_out_check(ctx, "clattn_additive_plan", plan, size,
+                                                CLATTN_ADDITIVE_PLAN_MIN_SIZE);
+    if (!st) st = desc_in(ctx, desc, &d);
+    if (!st) st = check_desc(ctx, &d, d.steps);
     if (st) return st;
     char why[256];
     clattn_additive_plan p;
-    st = clattn__additive_dispatch(&ctx->caps, desc->attn_dim, desc, &p, why, sizeof why);
+    memset(&p, 0, sizeof p); /* its padding reaches the caller: no stack bytes */
+    st = clattn__additive_dispatch(&ctx->caps, d.attn_dim, &d, &p, why, sizeof why);
     if (st) return clattn__fail(ctx, st, "%s", why);
-    *plan = p;
+    clattn__struct_out(plan, size, &p, sizeof p);
     return CLATTN_SUCCESS;
 }
 
@@ -136,17 +158,21 @@ static clattn_status fill_bias(clattn_context *ctx, clattn_additive_keys *h, cl_
     return st;
 }
 
-clattn_status clattn_additive_keys_create(clattn_context *ctx, const clattn_additive_desc *desc,
-                                          cl_mem keys, cl_mem w_h, cl_mem w_s, cl_mem v,
-                                          cl_mem bias, const void *lengths, cl_uint num_wait,
+clattn_status clattn_additive_keys_create(clattn_context *ctx,
+                                          const clattn_additive_desc *caller_desc, cl_mem keys,
+                                          cl_mem w_h, cl_mem w_s, cl_mem v, cl_mem bias,
+                                          const void *lengths, cl_uint num_wait,
                                           const cl_event *wait_list, cl_event *event,
                                           clattn_additive_keys **out) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!desc || !out || !keys || !w_h || !w_s || !v || (num_wait && !wait_list))
+    if (!caller_desc || !out || !keys || !w_h || !w_s || !v || (num_wait && !wait_list))
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "additive: desc, out, keys, w_h, w_s and v are required (and a wait "
                             "list when num_wait > 0)");
-    clattn_status st = check_desc(ctx, desc, desc->steps);
+    clattn_additive_desc d;
+    const clattn_additive_desc *desc = &d;
+    clattn_status st = desc_in(ctx, caller_desc, &d);
+    if (!st) st = check_desc(ctx, desc, desc->steps);
     if (st) return st;
     const int64_t B = desc->batch, T = desc->seq, Dk = desc->key_dim, Ds = desc->query_dim,
                   A = desc->attn_dim;
@@ -268,16 +294,19 @@ clattn_status clattn_additive_step(clattn_context *ctx, const clattn_additive_ke
     return st;
 }
 
-clattn_status clattn_additive(clattn_context *ctx, const clattn_additive_desc *desc, cl_mem keys,
-                              cl_mem query, cl_mem w_h, cl_mem w_s, cl_mem v, cl_mem bias,
-                              const void *lengths, cl_mem context, cl_mem weights, cl_uint num_wait,
-                              const cl_event *wait_list, cl_event *event) {
+clattn_status clattn_additive(clattn_context *ctx, const clattn_additive_desc *caller_desc,
+                              cl_mem keys, cl_mem query, cl_mem w_h, cl_mem w_s, cl_mem v,
+                              cl_mem bias, const void *lengths, cl_mem context, cl_mem weights,
+                              cl_uint num_wait, const cl_event *wait_list, cl_event *event) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!desc || !query || !context)
+    if (!caller_desc || !query || !context)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "additive: desc, query and context are required");
     /* Check the step's buffers before enqueuing the projection, so a bad call enqueues nothing. */
-    clattn_status st = check_desc(ctx, desc, desc->steps);
+    clattn_additive_desc d;
+    const clattn_additive_desc *desc = &d;
+    clattn_status st = desc_in(ctx, caller_desc, &d);
+    if (!st) st = check_desc(ctx, desc, desc->steps);
     if (st) return st;
     const int64_t rows = desc->batch * desc->steps;
     if ((st = clattn__check_buffer(ctx, query, rows * desc->query_dim * 4,
@@ -301,15 +330,18 @@ clattn_status clattn_additive(clattn_context *ctx, const clattn_additive_desc *d
 /* ---- Host-pointer forms ---------------------------------------------------------------------- */
 
 clattn_status clattn_additive_keys_create_host(clattn_context *ctx,
-                                               const clattn_additive_desc *desc, const float *keys,
-                                               const float *w_h, const float *w_s, const float *v,
-                                               const float *bias, const void *lengths,
-                                               clattn_additive_keys **out) {
+                                               const clattn_additive_desc *caller_desc,
+                                               const float *keys, const float *w_h,
+                                               const float *w_s, const float *v, const float *bias,
+                                               const void *lengths, clattn_additive_keys **out) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!desc || !out || !keys || !w_h || !w_s || !v)
+    if (!caller_desc || !out || !keys || !w_h || !w_s || !v)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "additive: desc, out, keys, w_h, w_s and v are required");
-    clattn_status st = check_desc(ctx, desc, desc->steps);
+    clattn_additive_desc d;
+    const clattn_additive_desc *desc = &d;
+    clattn_status st = desc_in(ctx, caller_desc, &d);
+    if (!st) st = check_desc(ctx, desc, desc->steps);
     if (st) return st;
     const int64_t B = desc->batch, T = desc->seq, Dk = desc->key_dim, Ds = desc->query_dim,
                   A = desc->attn_dim;
@@ -372,18 +404,19 @@ clattn_status clattn_additive_step_host(clattn_context *ctx, const clattn_additi
     return st;
 }
 
-clattn_status clattn_additive_host(clattn_context *ctx, const clattn_additive_desc *desc,
+clattn_status clattn_additive_host(clattn_context *ctx, const clattn_additive_desc *caller_desc,
                                    const float *keys, const float *query, const float *w_h,
                                    const float *w_s, const float *v, const float *bias,
                                    const void *lengths, float *context, float *weights) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!desc || !query || !context)
+    if (!caller_desc || !query || !context)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "additive: desc, query and context are required");
+    clattn_additive_desc d;
     clattn_additive_keys *h = NULL;
-    clattn_status st =
-        clattn_additive_keys_create_host(ctx, desc, keys, w_h, w_s, v, bias, lengths, &h);
-    if (!st) st = clattn_additive_step_host(ctx, h, desc->steps, query, context, weights);
+    clattn_status st = desc_in(ctx, caller_desc, &d);
+    if (!st) st = clattn_additive_keys_create_host(ctx, &d, keys, w_h, w_s, v, bias, lengths, &h);
+    if (!st) st = clattn_additive_step_host(ctx, h, d.steps, query, context, weights);
     clattn_additive_keys_destroy(h);
     return st;
 }

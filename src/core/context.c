@@ -129,12 +129,20 @@ static int enumerate(device_ref *out, int cap) {
     return n;
 }
 
-clattn_status clattn_list_devices(clattn_device_caps *out, int capacity, int *count) {
+clattn_status clattn_device_list(clattn_device_caps *out, size_t elem_size, int capacity,
+                                 int *count) {
     if (!count || capacity < 0 || (capacity > 0 && !out)) return CLATTN_ERROR_INVALID_ARGUMENT;
+    if (capacity > 0 &&
+        (elem_size < CLATTN_DEVICE_CAPS_MIN_SIZE || elem_size > CLATTN_MAX_STRUCT_SIZE))
+        return CLATTN_ERROR_INVALID_ARGUMENT;
     device_ref refs[CLATTN_MAX_DEVICES];
     int n = enumerate(refs, CLATTN_MAX_DEVICES);
-    for (int i = 0; i < n && i < capacity; i++)
-        read_caps(refs[i].platform, refs[i].device, refs[i].pi, refs[i].di, &out[i]);
+    /* The caller's entries are elem_size bytes apart: its sizeof, perhaps an older one. */
+    for (int i = 0; i < n && i < capacity; i++) {
+        clattn_device_caps c;
+        read_caps(refs[i].platform, refs[i].device, refs[i].pi, refs[i].di, &c);
+        clattn__struct_out((char *)out + (size_t)i * elem_size, elem_size, &c, sizeof c);
+    }
     *count = n;
     return CLATTN_SUCCESS;
 }
@@ -195,26 +203,10 @@ static clattn_status select_device(clattn_context *ctx, const char *sel, device_
                         sel);
 }
 
-/* A failed create has no context to hold its message: keep it per thread. */
-static _Thread_local char create_error[1024];
-
-static void keep_create_error(const clattn_context *ctx) {
-    snprintf(create_error, sizeof create_error, "%s", ctx->last_error ? ctx->last_error : "");
-}
-
-const char *clattn_create_error(void) {
-    return create_error;
-}
-
 static clattn_context *context_alloc(void) {
     clattn_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return NULL;
-    ctx->last_error = calloc(1, 1);
-    if (!ctx->last_error) {
-        free(ctx);
-        return NULL;
-    }
-    pthread_mutex_init(&ctx->error_lock, NULL);
+    ctx->id = clattn__next_context_id();
     return ctx;
 }
 
@@ -231,7 +223,6 @@ clattn_status clattn_context_create(const char *device_selector, clattn_context 
     *out = NULL;
     clattn_context *ctx = context_alloc();
     if (!ctx) return CLATTN_ERROR_OUT_OF_MEMORY;
-    create_error[0] = '\0';
     device_ref ref;
     clattn_status st = select_device(ctx, device_selector, &ref);
     if (st == CLATTN_SUCCESS) {
@@ -256,7 +247,7 @@ clattn_status clattn_context_create(const char *device_selector, clattn_context 
         }
     }
     if (st != CLATTN_SUCCESS) {
-        keep_create_error(ctx);
+        clattn__keep_create_error(ctx);
         clattn_context_destroy(ctx);
         return st;
     }
@@ -283,7 +274,7 @@ clattn_status clattn_context_create_from_queue(cl_command_queue queue, clattn_co
     if (err != CL_SUCCESS) {
         ctx->cl_ctx = NULL;
         clattn__cl_fail(ctx, err, "clattn_context_create_from_queue: not a valid command queue");
-        keep_create_error(ctx);
+        clattn__keep_create_error(ctx);
         clattn_context_destroy(ctx);
         return CLATTN_ERROR_INVALID_ARGUMENT;
     }
@@ -303,7 +294,7 @@ clattn_status clattn_context_create_from_queue(cl_command_queue queue, clattn_co
         }
     clattn_status st = context_finish(ctx, pi, di);
     if (st != CLATTN_SUCCESS) {
-        keep_create_error(ctx);
+        clattn__keep_create_error(ctx);
         clattn_context_destroy(ctx);
         return st;
     }
@@ -318,14 +309,18 @@ void clattn_context_destroy(clattn_context *ctx) {
     clattn__cache_destroy(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl_ctx) clReleaseContext(ctx->cl_ctx);
-    pthread_mutex_destroy(&ctx->error_lock);
-    free(ctx->last_error);
+    clattn__forget_errors(ctx);
     free(ctx);
 }
 
-clattn_status clattn_context_caps(const clattn_context *ctx, clattn_device_caps *caps) {
-    if (!ctx || !caps) return CLATTN_ERROR_INVALID_ARGUMENT;
-    *caps = ctx->caps;
+clattn_status clattn_context_caps(const clattn_context *ctx, clattn_device_caps *caps,
+                                  size_t size) {
+    if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
+    /* The message goes to this thread's own table: the context itself is not modified. */
+    clattn_status st = clattn__struct_out_check((clattn_context *)ctx, "clattn_device_caps", caps,
+                                                size, CLATTN_DEVICE_CAPS_MIN_SIZE);
+    if (st != CLATTN_SUCCESS) return st;
+    clattn__struct_out(caps, size, &ctx->caps, sizeof ctx->caps);
     return CLATTN_SUCCESS;
 }
 

@@ -1,6 +1,8 @@
-/* errors.c: status names, OpenCL error names and the per-context last-error message. */
+/* errors.c: status names, OpenCL error names and the last-error messages, kept per thread and
+ * per context. */
 #include "core/internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +114,124 @@ const char *clattn__cl_error_name(cl_int err) {
     return "CL_UNKNOWN_ERROR";
 }
 
+/* ---- Per-thread, per-context messages ----
+ * Each thread owns a small table mapping a context id to the message of its last failure on that
+ * context. Only the owning thread touches its table, so a message stays valid until the same
+ * thread fails again on the same context, whatever other threads do, and no lock is needed. The
+ * table lives in a pthread key whose destructor frees it when the thread exits; ids are never
+ * reused, so an entry of a destroyed context is only memory, never a wrong answer. */
+typedef struct {
+    uint64_t id;
+    char *msg; /* heap; NULL: the message itself could not be allocated */
+} error_entry;
+
+typedef struct {
+    int n, cap;
+    error_entry *e;
+} error_table;
+
+static pthread_key_t error_key;
+static pthread_once_t error_once = PTHREAD_ONCE_INIT;
+static int error_key_ok;
+static _Atomic uint64_t next_id = 1; /* 0 is the failed-create slot */
+
+static void free_table(void *p) {
+    error_table *t = p;
+    for (int i = 0; i < t->n; i++) free(t->e[i].msg);
+    free(t->e);
+    free(t);
+}
+
+static void make_key(void) {
+    error_key_ok = pthread_key_create(&error_key, free_table) == 0;
+}
+
+static error_table *thread_table(int create) {
+    pthread_once(&error_once, make_key);
+    if (!error_key_ok) return NULL;
+    error_table *t = pthread_getspecific(error_key);
+    if (!t && create) {
+        t = calloc(1, sizeof *t);
+        if (t && pthread_setspecific(error_key, t) != 0) {
+            free(t);
+            t = NULL;
+        }
+    }
+    return t;
+}
+
+static error_entry *find_entry(error_table *t, uint64_t id) {
+    for (int i = 0; t && i < t->n; i++)
+        if (t->e[i].id == id) return &t->e[i];
+    return NULL;
+}
+
+/* Gives `msg` (heap or NULL) to this thread's entry for `id`, freeing the previous message. */
+static void store(uint64_t id, char *msg) {
+    error_table *t = thread_table(1);
+    error_entry *e = find_entry(t, id);
+    if (!e && t) {
+        if (t->n == t->cap) {
+            int cap = t->cap ? 2 * t->cap : 4;
+            error_entry *grown = realloc(t->e, (size_t)cap * sizeof *grown);
+            if (grown) {
+                t->e = grown;
+                t->cap = cap;
+            }
+        }
+        if (t->n < t->cap) {
+            e = &t->e[t->n++];
+            e->id = id;
+            e->msg = NULL;
+        }
+    }
+    if (!e) { /* no table: the message is lost, as when ctx is NULL */
+        free(msg);
+        return;
+    }
+    free(e->msg);
+    e->msg = msg;
+}
+
+static void remove_entry(uint64_t id) {
+    error_table *t = thread_table(0);
+    error_entry *e = find_entry(t, id);
+    if (!e) return;
+    free(e->msg);
+    *e = t->e[--t->n];
+}
+
+static const char *lookup(uint64_t id) {
+    error_entry *e = find_entry(thread_table(0), id);
+    if (!e) return "";
+    return e->msg ? e->msg : "(out of host memory while recording the error message)";
+}
+
+uint64_t clattn__next_context_id(void) {
+    return next_id++;
+}
+
+void clattn__keep_create_error(const clattn_context *ctx) {
+    error_entry *e = find_entry(thread_table(0), ctx->id);
+    if (!e) return;
+    char *msg = e->msg;
+    e->msg = NULL;
+    remove_entry(ctx->id);
+    store(0, msg);
+}
+
+void clattn__forget_errors(const clattn_context *ctx) {
+    remove_entry(ctx->id);
+}
+
+const char *clattn_context_create_error(void) {
+    return lookup(0);
+}
+
+const char *clattn_context_last_error(const clattn_context *ctx) {
+    return ctx ? lookup(ctx->id) : "";
+}
+
 static clattn_status clattn__vrecord(clattn_context *ctx, clattn_status status, const char *suffix,
                                      const char *fmt, va_list ap) {
     if (!ctx) return status;
@@ -126,15 +246,7 @@ static clattn_status clattn__vrecord(clattn_context *ctx, clattn_status status, 
         vsnprintf(msg, len, fmt, ap);
         strcat(msg, suffix);
     }
-    pthread_mutex_lock(&ctx->error_lock);
-    if (msg) {
-        free(ctx->last_error);
-        ctx->last_error = msg;
-    } else if (ctx->last_error) {
-        /* Out of host memory for the message itself: keep a static-sized note. */
-        snprintf(ctx->last_error, 1, "%s", "");
-    }
-    pthread_mutex_unlock(&ctx->error_lock);
+    store(ctx->id, msg);
     return status;
 }
 
@@ -162,18 +274,6 @@ clattn_status clattn__cl_fail(clattn_context *ctx, cl_int err, const char *fmt, 
     clattn__vrecord(ctx, status, suffix, fmt, ap);
     va_end(ap);
     return status;
-}
-
-void clattn__clear_error(clattn_context *ctx) {
-    if (!ctx) return;
-    pthread_mutex_lock(&ctx->error_lock);
-    if (ctx->last_error) ctx->last_error[0] = '\0';
-    pthread_mutex_unlock(&ctx->error_lock);
-}
-
-const char *clattn_context_last_error(const clattn_context *ctx) {
-    if (!ctx || !ctx->last_error) return "";
-    return ctx->last_error;
 }
 
 unsigned clattn_version_number(void) {

@@ -22,12 +22,14 @@ struct clattn_context {
     int used_blas;       /* a GEMM ran: CLBlast's caches hold this context (core/blas.c) */
     clattn_device_caps caps;
     struct clattn_program_cache *cache;
-    pthread_mutex_t error_lock;
-    char *last_error; /* heap, may hold a whole build log; never NULL after create */
+    /* Unique for the process's life (never reused), so the per-thread error tables can key on it
+     * and an entry left behind by a destroyed context can never be mistaken for a new one's. */
+    uint64_t id;
 };
 
 /* ---- Errors (core/errors.c) ---- */
-/* Records a printf-style message as the context's last error and returns `status`, so a failure
+/* Records a printf-style message as the calling thread's last error on ctx and returns `status`,
+ * so a failure
  * reads `return clattn__fail(ctx, CLATTN_ERROR_SHAPE_MISMATCH, "k has %lld heads ...", ...);`.
  * ctx may be NULL (the message is then dropped). */
 clattn_status clattn__fail(clattn_context *ctx, clattn_status status, const char *fmt, ...)
@@ -44,7 +46,27 @@ clattn_status clattn__cl_fail(clattn_context *ctx, cl_int err, const char *fmt, 
 #endif
     ;
 const char *clattn__cl_error_name(cl_int err);
-void clattn__clear_error(clattn_context *ctx);
+/* A new context id (never 0: 0 is the calling thread's failed-create slot). */
+uint64_t clattn__next_context_id(void);
+/* After a failed create: moves the calling thread's message for ctx to the slot that
+ * clattn_context_create_error() reads. */
+void clattn__keep_create_error(const clattn_context *ctx);
+/* Frees the calling thread's message for ctx (destroy). */
+void clattn__forget_errors(const clattn_context *ctx);
+
+/* ---- Versioned structs (core/structs.c): the rule at the top of clattn_core.h ---- */
+/* Copies the caller's descriptor `in` (which begins with size_t struct_size) over `local`, a
+ * full-size struct the caller filled with the defaults (its own struct_size is kept). Refuses
+ * NULL, a struct_size below min_size or above CLATTN_MAX_STRUCT_SIZE, and a larger struct whose
+ * bytes past local_size are not all zero; `what` names the type in the message. */
+clattn_status clattn__struct_in(clattn_context *ctx, const char *what, const void *in,
+                                size_t min_size, void *local, size_t local_size);
+/* Checks an output struct the caller sized: out not NULL, min_size <= size <=
+ * CLATTN_MAX_STRUCT_SIZE. */
+clattn_status clattn__struct_out_check(clattn_context *ctx, const char *what, const void *out,
+                                       size_t size, size_t min_size);
+/* Writes exactly `size` bytes to out: the first min(size, local_size) of local, zeros after. */
+void clattn__struct_out(void *out, size_t size, const void *local, size_t local_size);
 
 /* ---- Checked arithmetic (core/checked.c) ---- */
 /* Return 0 and store the result, or return 1 on overflow / negative operands. */
@@ -80,7 +102,7 @@ clattn_status clattn__marker(clattn_context *ctx, cl_uint num_wait, const cl_eve
  * frees. */
 clattn_status clattn__kernel_source(clattn_context *ctx, const char *family, char **src,
                                     size_t *len);
-/* Names of the embedded entries (without extension), for selftest and prepare_all. */
+/* Names of the embedded entries (without extension), for selftest and the tests. */
 int clattn__kernel_family_count(void);
 const char *clattn__kernel_family_name(int i);
 /* The preludes put in front of every family, in this order: cl/kernel_iface.h (the host/kernel

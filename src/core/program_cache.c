@@ -381,24 +381,16 @@ void clattn__cache_destroy(clattn_context *ctx) {
     ctx->cache = NULL;
 }
 
-clattn_status clattn_context_cache_stats(const clattn_context *ctx, clattn_cache_stats *stats) {
-    if (!ctx || !stats) return CLATTN_ERROR_INVALID_ARGUMENT;
-    pthread_mutex_lock(&ctx->cache->lock);
-    *stats = ctx->cache->stats;
-    pthread_mutex_unlock(&ctx->cache->lock);
-    return CLATTN_SUCCESS;
-}
-
-clattn_status clattn_context_prepare_all(clattn_context *ctx, int *built) {
-    if (built) *built = 0;
+clattn_status clattn_context_cache_stats(const clattn_context *ctx, clattn_cache_stats *stats,
+                                         size_t size) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    for (int i = 0; i < clattn__kernel_family_count(); i++) {
-        const char *name = clattn__kernel_family_name(i);
-        if (clattn__kernel_is_prelude(name)) continue;
-        cl_program p = NULL;
-        clattn_status st = clattn__program(ctx, name, "", &p);
-        if (st != CLATTN_SUCCESS) return st;
-        if (built) (*built)++;
-    }
+    /* The message goes to this thread's own table: the context itself is not modified. */
+    clattn_status st = clattn__struct_out_check((clattn_context *)ctx, "clattn_cache_stats", stats,
+                                                size, CLATTN_CACHE_STATS_MIN_SIZE);
+    if (st != CLATTN_SUCCESS) return st;
+    pthread_mutex_lock(&ctx->cache->lock);
+    const clattn_cache_stats copy = ctx->cache->stats;
+    pthread_mutex_unlock(&ctx->cache->lock);
+    clattn__struct_out(stats, size, &copy, sizeof copy);
     return CLATTN_SUCCESS;
 }

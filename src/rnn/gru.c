@@ -7,11 +7,30 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
-void clattn_gru_desc_init(clattn_gru_desc *desc) {
-    if (!desc) return;
-    desc->batch = desc->seq = desc->input_dim = desc->hidden = 0;
-    desc->lengths_type = CLATTN_LENGTHS_INT32;
+/* The defaults, in a full-size struct. */
+static void desc_defaults(clattn_gru_desc *d) {
+    memset(d, 0, sizeof *d);
+    d->struct_size = sizeof *d;
+    d->lengths_type = CLATTN_LENGTHS_INT32;
+}
+
+clattn_status clattn_gru_desc_init(clattn_gru_desc *desc, size_t size) {
+    if (!desc || size < CLATTN_GRU_DESC_MIN_SIZE || size > CLATTN_MAX_STRUCT_SIZE)
+        return CLATTN_ERROR_INVALID_ARGUMENT;
+    clattn_gru_desc d;
+    desc_defaults(&d);
+    d.struct_size = size;
+    /* Only the caller's `size` bytes exist: an older caller's struct is shorter than ours. */
+    clattn__struct_out(desc, size, &d, sizeof d);
+    return CLATTN_SUCCESS;
+}
+
+/* The caller's descriptor, whatever its version, as a full-size struct with defaults. */
+static clattn_status desc_in(clattn_context *ctx, const clattn_gru_desc *desc, clattn_gru_desc *d) {
+    desc_defaults(d);
+    return clattn__struct_in(ctx, "clattn_gru_desc", desc, CLATTN_GRU_DESC_MIN_SIZE, d, sizeof *d);
 }
 
 static clattn_status check_desc(clattn_context *ctx, const clattn_gru_desc *d, int64_t T) {
@@ -131,15 +150,18 @@ static clattn_status run_gru(clattn_context *ctx, const clattn_gru_desc *d, int6
     return st;
 }
 
-clattn_status clattn_birnn_gru(clattn_context *ctx, const clattn_gru_desc *desc, cl_mem x,
+clattn_status clattn_birnn_gru(clattn_context *ctx, const clattn_gru_desc *caller_desc, cl_mem x,
                                const clattn_gru_buffers *fwd, const clattn_gru_buffers *bwd,
                                const void *lengths, cl_mem out, cl_uint num_wait,
                                const cl_event *wait_list, cl_event *event) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!desc || !x || !out || (num_wait && !wait_list))
+    if (!caller_desc || !x || !out || (num_wait && !wait_list))
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "birnn: desc, x and out are required");
-    clattn_status st = check_desc(ctx, desc, desc->seq);
+    clattn_gru_desc d;
+    const clattn_gru_desc *desc = &d;
+    clattn_status st = desc_in(ctx, caller_desc, &d);
+    if (!st) st = check_desc(ctx, desc, desc->seq);
     if (st) return st;
     const int64_t B = desc->batch, T = desc->seq;
     if ((st = check_weights(ctx, desc, fwd, "forward")) ||
@@ -172,14 +194,17 @@ clattn_status clattn_birnn_gru(clattn_context *ctx, const clattn_gru_desc *desc,
     return st;
 }
 
-clattn_status clattn_gru_cell(clattn_context *ctx, const clattn_gru_desc *desc, cl_mem x, cl_mem h,
-                              const clattn_gru_buffers *w, cl_mem h_out, cl_uint num_wait,
+clattn_status clattn_gru_cell(clattn_context *ctx, const clattn_gru_desc *caller_desc, cl_mem x,
+                              cl_mem h, const clattn_gru_buffers *w, cl_mem h_out, cl_uint num_wait,
                               const cl_event *wait_list, cl_event *event) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!desc || !x || !h_out || (num_wait && !wait_list))
+    if (!caller_desc || !x || !h_out || (num_wait && !wait_list))
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "gru cell: desc, x and h_out are required");
-    clattn_status st = check_desc(ctx, desc, 1);
+    clattn_gru_desc d;
+    const clattn_gru_desc *desc = &d;
+    clattn_status st = desc_in(ctx, caller_desc, &d);
+    if (!st) st = check_desc(ctx, desc, 1);
     if (st) return st;
     if ((st = check_weights(ctx, desc, w, "cell"))) return st;
     if (h_out == x || h_out == h || aliases(h_out, w))
@@ -218,15 +243,18 @@ static void release_weights(clattn_gru_buffers *w) {
 }
 
 /* Runs the device form on uploaded copies and reads `out_bytes` of the result into `out`. */
-clattn_status clattn_birnn_gru_host(clattn_context *ctx, const clattn_gru_desc *desc,
+clattn_status clattn_birnn_gru_host(clattn_context *ctx, const clattn_gru_desc *caller_desc,
                                     const float *x, const clattn_gru_host_weights *fwd,
                                     const clattn_gru_host_weights *bwd, const void *lengths,
                                     float *out) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!desc || !x || !out)
+    if (!caller_desc || !x || !out)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "birnn: desc, x and out are required");
-    clattn_status st = check_desc(ctx, desc, desc->seq);
+    clattn_gru_desc d;
+    const clattn_gru_desc *desc = &d;
+    clattn_status st = desc_in(ctx, caller_desc, &d);
+    if (!st) st = check_desc(ctx, desc, desc->seq);
     if (st) return st;
     const int64_t n_in = desc->batch * desc->seq * desc->input_dim,
                   n_out = desc->batch * desc->seq * 2 * desc->hidden;
@@ -247,13 +275,17 @@ clattn_status clattn_birnn_gru_host(clattn_context *ctx, const clattn_gru_desc *
     return st;
 }
 
-clattn_status clattn_gru_cell_host(clattn_context *ctx, const clattn_gru_desc *desc, const float *x,
-                                   const float *h, const clattn_gru_host_weights *w, float *h_out) {
+clattn_status clattn_gru_cell_host(clattn_context *ctx, const clattn_gru_desc *caller_desc,
+                                   const float *x, const float *h, const clattn_gru_host_weights *w,
+                                   float *h_out) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!desc || !x || !h_out)
+    if (!caller_desc || !x || !h_out)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "gru cell: desc, x and h_out are required");
-    clattn_status st = check_desc(ctx, desc, 1);
+    clattn_gru_desc d;
+    const clattn_gru_desc *desc = &d;
+    clattn_status st = desc_in(ctx, caller_desc, &d);
+    if (!st) st = check_desc(ctx, desc, 1);
     if (st) return st;
     const int64_t BH = desc->batch * desc->hidden;
     clattn_gru_buffers wd = {0};

@@ -12,11 +12,31 @@
 /* Head dimensions the kernels are written for (private arrays, local tiles). */
 #define SDPA_MAX_HEAD_DIM 256
 
-void clattn_sdpa_desc_init(clattn_sdpa_desc *desc) {
-    if (!desc) return;
-    memset(desc, 0, sizeof *desc);
-    desc->algo = CLATTN_ALGO_AUTO;
-    desc->flavour = CLATTN_FLAVOUR_AUTO;
+/* The defaults, in a full-size struct. */
+static void desc_defaults(clattn_sdpa_desc *d) {
+    memset(d, 0, sizeof *d);
+    d->struct_size = sizeof *d;
+    d->algo = CLATTN_ALGO_AUTO;
+    d->flavour = CLATTN_FLAVOUR_AUTO;
+}
+
+clattn_status clattn_sdpa_desc_init(clattn_sdpa_desc *desc, size_t size) {
+    if (!desc || size < CLATTN_SDPA_DESC_MIN_SIZE || size > CLATTN_MAX_STRUCT_SIZE)
+        return CLATTN_ERROR_INVALID_ARGUMENT;
+    clattn_sdpa_desc d;
+    desc_defaults(&d);
+    d.struct_size = size;
+    /* Only the caller's `size` bytes exist: an older caller's struct is shorter than ours. */
+    clattn__struct_out(desc, size, &d, sizeof d);
+    return CLATTN_SUCCESS;
+}
+
+/* The caller's descriptor, whatever its version, as a full-size struct with defaults. */
+static clattn_status desc_in(clattn_context *ctx, const clattn_sdpa_desc *desc,
+                             clattn_sdpa_desc *d) {
+    desc_defaults(d);
+    return clattn__struct_in(ctx, "clattn_sdpa_desc", desc, CLATTN_SDPA_DESC_MIN_SIZE, d,
+                             sizeof *d);
 }
 
 /* Fills 0 strides with the contiguous [B, H, S, dim] default and checks the rest. */
@@ -63,9 +83,9 @@ static int out_overlaps(const int64_t *shape, const int64_t *st, int64_t dim) {
     return 0;
 }
 
+/* d is the full-size copy desc_in made. */
 static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d, int has_lse,
                                   clattn_sdpa_problem *p) {
-    if (!d) return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "desc is NULL");
     memset(p, 0, sizeof *p);
     const struct {
         const char *name;
@@ -179,14 +199,20 @@ static clattn_status plan_for(clattn_context *ctx, const clattn_sdpa_desc *d,
 }
 
 clattn_status clattn_sdpa_plan_get(clattn_context *ctx, const clattn_sdpa_desc *desc,
-                                   clattn_sdpa_plan *plan) {
+                                   clattn_sdpa_plan *plan, size_t size) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!plan) return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "plan is NULL");
+    clattn_sdpa_desc d;
     clattn_sdpa_problem p;
+    clattn_sdpa_plan local;
     spans s;
-    clattn_status st = make_problem(ctx, desc, 0, &p);
-    if (st == CLATTN_SUCCESS) st = tensor_spans(ctx, desc, &p, &s);
-    if (st == CLATTN_SUCCESS) st = plan_for(ctx, desc, &p, plan);
+    memset(&local, 0, sizeof local); /* what reaches the caller holds no stack bytes */
+    clattn_status st =
+        clattn__struct_out_check(ctx, "clattn_sdpa_plan", plan, size, CLATTN_SDPA_PLAN_MIN_SIZE);
+    if (st == CLATTN_SUCCESS) st = desc_in(ctx, desc, &d);
+    if (st == CLATTN_SUCCESS) st = make_problem(ctx, &d, 0, &p);
+    if (st == CLATTN_SUCCESS) st = tensor_spans(ctx, &d, &p, &s);
+    if (st == CLATTN_SUCCESS) st = plan_for(ctx, &d, &p, &local);
+    if (st == CLATTN_SUCCESS) clattn__struct_out(plan, size, &local, sizeof local);
     return st;
 }
 
@@ -199,8 +225,10 @@ clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, cl_
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "q, k, v and out are required");
     if ((num_wait > 0) != (wait_list != NULL))
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "num_wait and wait_list disagree");
+    clattn_sdpa_desc d;
     clattn_sdpa_problem p;
-    clattn_status st = make_problem(ctx, desc, lse != NULL, &p);
+    clattn_status st = desc_in(ctx, desc, &d);
+    if (st == CLATTN_SUCCESS) st = make_problem(ctx, &d, lse != NULL, &p);
     if (st != CLATTN_SUCCESS) return st;
     if (p.has_mask != (mask != NULL))
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
@@ -212,13 +240,13 @@ clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, cl_
                             "out and lse must not share a buffer with each other or the inputs");
     spans s;
     clattn_sdpa_plan plan;
-    if ((st = tensor_spans(ctx, desc, &p, &s)) || (st = clattn__check_buffer(ctx, q, s.q, "q")) ||
+    if ((st = tensor_spans(ctx, &d, &p, &s)) || (st = clattn__check_buffer(ctx, q, s.q, "q")) ||
         (st = clattn__check_buffer(ctx, k, s.k, "k")) ||
         (st = clattn__check_buffer(ctx, v, s.v, "v")) ||
         (st = clattn__check_buffer(ctx, out, s.out, "out")) ||
         (mask && (st = clattn__check_buffer(ctx, mask, s.mask, "mask"))) ||
         (lse && (st = clattn__check_buffer(ctx, lse, s.lse, "lse"))) ||
-        (st = plan_for(ctx, desc, &p, &plan)))
+        (st = plan_for(ctx, &d, &p, &plan)))
         return st;
     const clattn_sdpa_buffers buf = {q, k, v, mask, out, lse};
     const clattn_sdpa_launcher launch = clattn__sdpa_launcher(plan.algo, plan.flavour);
@@ -234,10 +262,12 @@ clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
     if (!q || !k || !v || !out)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "q, k, v and out are required");
+    clattn_sdpa_desc d;
     clattn_sdpa_problem p;
     spans s;
-    clattn_status st = make_problem(ctx, desc, lse != NULL, &p);
-    if (st == CLATTN_SUCCESS) st = tensor_spans(ctx, desc, &p, &s);
+    clattn_status st = desc_in(ctx, desc, &d);
+    if (st == CLATTN_SUCCESS) st = make_problem(ctx, &d, lse != NULL, &p);
+    if (st == CLATTN_SUCCESS) st = tensor_spans(ctx, &d, &p, &s);
     if (st != CLATTN_SUCCESS) return st;
     if (p.has_mask != (mask != NULL))
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
@@ -258,7 +288,7 @@ clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc
                             CL_MEM_READ_WRITE | (s.out != dense ? CL_MEM_COPY_HOST_PTR : 0),
                             s.out != dense ? out : NULL, "out", &dout)) ||
         (lse && (st = clattn__alloc(ctx, s.lse, CL_MEM_READ_WRITE, NULL, "lse", &dlse))) ||
-        (st = clattn_sdpa(ctx, desc, dq, dk, dv, dm, dout, dlse, 0, NULL, &ev)))
+        (st = clattn_sdpa(ctx, &d, dq, dk, dv, dm, dout, dlse, 0, NULL, &ev)))
         goto done;
     if ((st = clattn__download(ctx, dout, out, s.out, 1, &ev, "out")) != CLATTN_SUCCESS) goto done;
     if (lse) st = clattn__download(ctx, dlse, lse, s.lse, 1, &ev, "lse");

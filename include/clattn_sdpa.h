@@ -1,0 +1,95 @@
+/* clattn_sdpa.h: scaled dot-product attention (MHA, MQA, GQA; naive, FlashAttention-1 and -2)
+ * on device buffers and host arrays. Self-contained (includes clattn_core.h); clattn.h includes
+ * it. Descriptors and plans follow the struct rule at the top of clattn_core.h.
+ */
+#ifndef CLATTN_SDPA_H
+#define CLATTN_SDPA_H
+
+#include "clattn_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Scaled dot-product attention (MHA, MQA, GQA) ------------------------------------------- */
+typedef enum {
+    CLATTN_ALGO_AUTO = 0,
+    CLATTN_ALGO_NAIVE = 1,  /* CLBlast GEMM, masked softmax, GEMM; materialises S */
+    CLATTN_ALGO_FLASH1 = 2, /* FlashAttention: outer loop over K/V blocks, O/l/m in global */
+    CLATTN_ALGO_FLASH2 = 3  /* FlashAttention-2: outer loop over Q blocks, lse stored */
+} clattn_algo;
+
+/* Shapes: q [B, Hq, Sq, D], k [B, Hkv, Skv, D], v [B, Hkv, Skv, Dv], out [B, Hq, Sq, Dv],
+ * lse [B, Hq, Sq] (contiguous; natural log-sum-exp of the scaled, masked scores), mask
+ * [mask_batch, mask_heads, Sq, Skv] (contiguous, additive, float; -inf removes a key) with
+ * mask_batch in {1, B} and mask_heads in {1, Hq}; 0 (the init value) means B / Hq.
+ * Hq must be a multiple of Hkv (else CLATTN_ERROR_SHAPE_MISMATCH); query head h reads kv head
+ * h / (Hq / Hkv): MHA, GQA and MQA are one call. D and Dv are 1..256 (larger:
+ * CLATTN_ERROR_UNSUPPORTED). A fully masked query row gives out 0 and lse -inf, never NaN.
+ * Strides are in elements, for the dimensions (batch, head, seq); the last dimension is always
+ * contiguous. A stride of 0 means the contiguous [B, H, S, dim] default for that dimension, so
+ * [B, S, H, D] data is described by strides {S*H*D, D, H*D}. A seq stride must be at least the
+ * row length, and out's strides must not make two elements share memory. */
+typedef struct {
+    size_t struct_size; /* set by clattn_sdpa_desc_init: the caller's sizeof */
+    int64_t batch, heads, kv_heads, seq_q, seq_kv, head_dim, head_dim_v; /* head_dim_v 0: = D */
+    float scale;  /* 0 (the init value) means 1/sqrt(head_dim); 1 is Luong's dot product */
+    int causal;   /* bottom-right aligned: query i sees keys j <= i + Skv - Sq */
+    int has_mask; /* an additive float mask is passed */
+    int64_t mask_batch, mask_heads; /* 1 or B, 1 or Hq; 0 = B, Hq */
+    int64_t q_strides[3], k_strides[3], v_strides[3], out_strides[3];
+    clattn_algo algo;
+    clattn_flavour flavour;
+    /* 0: the dispatcher chooses; otherwise forced (tests, tuning); forcing one keeps the
+     * dispatcher's choice for the other. A forced tile that does not fit is
+     * CLATTN_ERROR_UNSUPPORTED. */
+    int64_t block_q, block_kv;
+} clattn_sdpa_desc;
+/* The required fields end before algo: a shorter struct is refused, and algo, flavour, block_q
+ * and block_kv take their init values (automatic) when the caller's struct ends before them. */
+#define CLATTN_SDPA_DESC_MIN_SIZE offsetof(clattn_sdpa_desc, algo)
+
+/* Fills `size` bytes (the caller's sizeof *desc) with the defaults and sets struct_size. */
+CLATTN_API clattn_status clattn_sdpa_desc_init(clattn_sdpa_desc *desc, size_t size);
+
+/* The dispatcher's choice for a descriptor on this context's device (before any kernel build;
+ * the launcher may still fall back to a smaller tile if the built kernel does not fit). */
+typedef struct {
+    clattn_algo algo;
+    clattn_flavour flavour;    /* naive reports the flavour of the device */
+    int64_t block_q, block_kv; /* Br, Bc (0 for naive) */
+    int64_t work_group;        /* work-items per work-group */
+    int64_t local_mem_bytes;   /* __local memory one work-group uses */
+    int64_t scratch_bytes;     /* device memory the call allocates (naive S, flash1 m and l) */
+    int64_t global_size[2];    /* the NDRange of the main kernel */
+} clattn_sdpa_plan;
+#define CLATTN_SDPA_PLAN_MIN_SIZE offsetof(clattn_sdpa_plan, work_group)
+
+/* Validates the descriptor exactly as clattn_sdpa does (without buffers) and writes the plan
+ * (`size` bytes: the caller's sizeof *plan; nothing on failure).
+ * Naive refuses with CLATTN_ERROR_OUT_OF_MEMORY, naming the bytes, when its S matrix
+ * (B*Hq*Sq*Skv floats) exceeds the device's largest allocation or its global memory. */
+CLATTN_API clattn_status clattn_sdpa_plan_get(clattn_context *ctx, const clattn_sdpa_desc *desc,
+                                              clattn_sdpa_plan *plan, size_t size);
+
+/* Enqueues attention on device buffers. mask and lse may be NULL (mask iff desc->has_mask).
+ * Every buffer's CL_MEM_SIZE is checked against the span its shape and strides need; out and
+ * lse must not share a buffer with anything else. Waits for the wait list; if `event` is not
+ * NULL it receives an event that completes with the call (release it). On failure *event is
+ * NULL; a call refused by validation, planning or a kernel build has enqueued nothing and
+ * written nothing the caller owns. May be called from several threads on one context. */
+CLATTN_API clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, cl_mem q,
+                                     cl_mem k, cl_mem v, cl_mem mask, cl_mem out, cl_mem lse,
+                                     cl_uint num_wait, const cl_event *wait_list, cl_event *event);
+
+/* The same on host arrays laid out as the descriptor says; synchronous. Elements of out that
+ * its strides skip are left as they were. */
+CLATTN_API clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc,
+                                          const float *q, const float *k, const float *v,
+                                          const float *mask, float *out, float *lse);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLATTN_SDPA_H */

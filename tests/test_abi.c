@@ -1,0 +1,321 @@
+/* test_abi.c: the binary-compatibility rule of clattn_core.h, as a program built against another
+ * version of the header would meet it. An older caller (a struct that is a prefix of today's
+ * descriptor, followed by guard bytes in a bigger buffer): init writes nothing past its size and
+ * calls work with the defaults of the fields it lacks. A newer caller (a longer struct): works
+ * while its extra bytes are zero, is refused with CLATTN_ERROR_UNSUPPORTED once one is set. Output
+ * structs (device list, caps, plans, cache counters) sized smaller than today's: exactly that many
+ * bytes are written per struct, and the device list strides by the caller's element size. */
+#include "sdpa_ref.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { GUARD = 0xA5, B = 1, HQ = 2, HKV = 1, S = 17, D = 16 };
+
+/* clattn_sdpa_desc as a caller built before algo, flavour, block_q and block_kv existed. */
+typedef struct {
+    size_t struct_size;
+    int64_t batch, heads, kv_heads, seq_q, seq_kv, head_dim, head_dim_v;
+    float scale;
+    int causal;
+    int has_mask;
+    int64_t mask_batch, mask_heads;
+    int64_t q_strides[3], k_strides[3], v_strides[3], out_strides[3];
+} old_sdpa_desc;
+_Static_assert(sizeof(old_sdpa_desc) == CLATTN_SDPA_DESC_MIN_SIZE, "old SDPA prefix");
+
+/* clattn_additive_desc before steps and the tuning fields. */
+typedef struct {
+    size_t struct_size;
+    int64_t batch, seq, key_dim, query_dim, attn_dim;
+} old_additive_desc;
+_Static_assert(sizeof(old_additive_desc) == CLATTN_ADDITIVE_DESC_MIN_SIZE, "old additive prefix");
+
+/* clattn_sdpa_desc as a caller built against a future header with two more fields. */
+typedef struct {
+    clattn_sdpa_desc d;
+    int64_t future_a, future_b;
+} new_sdpa_desc;
+
+static int guard_intact(const unsigned char *p, size_t from, size_t to) {
+    for (size_t i = from; i < to; i++)
+        if (p[i] != GUARD) return 0;
+    return 1;
+}
+
+static float *q, *k, *v;
+static double *rout, *rlse;
+
+static void make_problem(void) {
+    q = tu_alloc_floats(B * HQ * S * D);
+    k = tu_alloc_floats(B * HKV * S * D);
+    v = tu_alloc_floats(B * HKV * S * D);
+    tu_fill_uniform(q, B * HQ * S * D, -1, 1);
+    tu_fill_uniform(k, B * HKV * S * D, -1, 1);
+    tu_fill_uniform(v, B * HKV * S * D, -1, 1);
+    rout = malloc(sizeof(double) * B * HQ * S * D);
+    rlse = malloc(sizeof(double) * B * HQ * S);
+    sdpa_ref_problem p = {B, HQ, HKV,  S,   S,   D,   D,  1.0 / sqrt(D), 1, q,
+                          k, v,  NULL, {0}, {0}, {0}, {0}};
+    sdpa_ref_contiguous(HQ, S, D, p.q_st);
+    sdpa_ref_contiguous(HKV, S, D, p.k_st);
+    sdpa_ref_contiguous(HKV, S, D, p.v_st);
+    if (!rout || !rlse || sdpa_ref(&p, rout, rlse) != 0) {
+        printf("FAIL: reference\n");
+        exit(1);
+    }
+}
+
+/* Runs the problem with a descriptor of any version; returns the status, checks the result. */
+static clattn_status run(clattn_context *ctx, const void *desc, const char *what) {
+    float *out = tu_alloc_floats(B * HQ * S * D), *lse = tu_alloc_floats(B * HQ * S);
+    tu_poison(out, B * HQ * S * D);
+    tu_poison(lse, B * HQ * S);
+    clattn_status st = clattn_sdpa_host(ctx, desc, q, k, v, NULL, out, lse);
+    if (st == CLATTN_SUCCESS)
+        TU_CHECK(tu_compare("out", out, rout, B * HQ * S * D, 2e-5, 2e-4) &&
+                     tu_compare("lse", lse, rlse, B * HQ * S, 2e-5, 2e-5),
+                 "%s: result matches the reference", what);
+    free(out);
+    free(lse);
+    return st;
+}
+
+static void older_sdpa_caller(clattn_context *ctx) {
+    union {
+        old_sdpa_desc d;
+        unsigned char bytes[sizeof(clattn_sdpa_desc) + 64];
+    } buf;
+    memset(buf.bytes, GUARD, sizeof buf.bytes);
+    clattn_status st = clattn_sdpa_desc_init((clattn_sdpa_desc *)&buf, sizeof buf.d);
+    TU_CHECK(st == CLATTN_SUCCESS && buf.d.struct_size == sizeof buf.d &&
+                 guard_intact(buf.bytes, sizeof buf.d, sizeof buf.bytes),
+             "older SDPA caller: init writes its %zu bytes and none of the guard after them",
+             sizeof buf.d);
+    buf.d.batch = B, buf.d.heads = HQ, buf.d.kv_heads = HKV, buf.d.seq_q = buf.d.seq_kv = S;
+    buf.d.head_dim = D, buf.d.causal = 1;
+    /* The guard bytes sit where algo/flavour/block_* would be: were they read, 0xA5A5A5A5 would
+     * be refused as an unknown algo, so success shows the defaults were used. */
+    st = run(ctx, &buf, "older SDPA caller");
+    TU_CHECK(st == CLATTN_SUCCESS, "older SDPA caller: call works with defaults: %s %s",
+             clattn_status_string(st), st ? clattn_context_last_error(ctx) : "");
+    clattn_sdpa_desc full;
+    clattn_sdpa_desc_init(&full, sizeof full);
+    memcpy((char *)&full + sizeof(size_t), (char *)&buf.d + sizeof(size_t),
+           sizeof buf.d - sizeof(size_t));
+    clattn_sdpa_plan p_old, p_full;
+    memset(&p_old, 0, sizeof p_old);
+    memset(&p_full, 1, sizeof p_full);
+    TU_CHECK(clattn_sdpa_plan_get(ctx, (const clattn_sdpa_desc *)&buf, &p_old, sizeof p_old) == 0 &&
+                 clattn_sdpa_plan_get(ctx, &full, &p_full, sizeof p_full) == 0 &&
+                 memcmp(&p_old, &p_full, sizeof p_old) == 0,
+             "older SDPA caller: the plan is the one of today's struct at its init values");
+    TU_CHECK(guard_intact(buf.bytes, sizeof buf.d, sizeof buf.bytes),
+             "older SDPA caller: calls never write the descriptor");
+
+    /* Too short to be any version, or never initialised. */
+    memset(buf.bytes, GUARD, sizeof buf.bytes);
+    st = clattn_sdpa_desc_init((clattn_sdpa_desc *)&buf, CLATTN_SDPA_DESC_MIN_SIZE - 8);
+    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT && guard_intact(buf.bytes, 0, sizeof buf.bytes),
+             "init with a size below the minimum: INVALID_ARGUMENT, nothing written");
+    TU_CHECK(clattn_sdpa_desc_init(NULL, sizeof(clattn_sdpa_desc)) == CLATTN_ERROR_INVALID_ARGUMENT,
+             "init of NULL: INVALID_ARGUMENT");
+    clattn_sdpa_desc_init(&full, sizeof full);
+    full.batch = B, full.heads = HQ, full.kv_heads = HKV, full.seq_q = full.seq_kv = S;
+    full.head_dim = D;
+    full.struct_size = CLATTN_SDPA_DESC_MIN_SIZE - 1;
+    st = run(ctx, &full, "short struct_size");
+    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT &&
+                 strstr(clattn_context_last_error(ctx), "struct_size") != NULL,
+             "struct_size below the minimum: INVALID_ARGUMENT: %s", clattn_context_last_error(ctx));
+    full.struct_size = (size_t)-1;
+    st = run(ctx, &full, "garbage struct_size");
+    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT, "uninitialised (huge) struct_size: %s",
+             clattn_status_string(st));
+}
+
+static void newer_sdpa_caller(clattn_context *ctx) {
+    new_sdpa_desc n;
+    memset(&n, GUARD, sizeof n);
+    clattn_status st = clattn_sdpa_desc_init((clattn_sdpa_desc *)&n, sizeof n);
+    TU_CHECK(st == CLATTN_SUCCESS && n.d.struct_size == sizeof n && n.future_a == 0 &&
+                 n.future_b == 0,
+             "newer SDPA caller: init sets struct_size %zu and zeroes the fields it does not know",
+             sizeof n);
+    n.d.batch = B, n.d.heads = HQ, n.d.kv_heads = HKV, n.d.seq_q = n.d.seq_kv = S;
+    n.d.head_dim = D, n.d.causal = 1, n.d.algo = CLATTN_ALGO_FLASH2;
+    st = run(ctx, &n, "newer SDPA caller, extra fields zero");
+    TU_CHECK(st == CLATTN_SUCCESS, "newer SDPA caller with zero extra fields works: %s %s",
+             clattn_status_string(st), st ? clattn_context_last_error(ctx) : "");
+    n.future_b = 7;
+    float *out = tu_alloc_floats(B * HQ * S * D), *before = tu_alloc_floats(B * HQ * S * D);
+    tu_fill_uniform(out, B * HQ * S * D, -1, 1);
+    memcpy(before, out, sizeof(float) * B * HQ * S * D);
+    st = clattn_sdpa_host(ctx, (const clattn_sdpa_desc *)&n, q, k, v, NULL, out, NULL);
+    const char *msg = clattn_context_last_error(ctx);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && strstr(msg, "clattn_sdpa_desc") != NULL &&
+                 memcmp(out, before, sizeof(float) * B * HQ * S * D) == 0,
+             "newer SDPA caller setting an unknown field: UNSUPPORTED, output untouched: %s", msg);
+    clattn_sdpa_plan plan;
+    memset(&plan, GUARD, sizeof plan);
+    st = clattn_sdpa_plan_get(ctx, (const clattn_sdpa_desc *)&n, &plan, sizeof plan);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && guard_intact((void *)&plan, 0, sizeof plan),
+             "plan_get refuses it too and writes no plan");
+    free(out);
+    free(before);
+}
+
+static void older_additive_caller(clattn_context *ctx) {
+    union {
+        old_additive_desc d;
+        unsigned char bytes[sizeof(clattn_additive_desc) + 32];
+    } buf;
+    memset(buf.bytes, GUARD, sizeof buf.bytes);
+    clattn_status st = clattn_additive_desc_init((clattn_additive_desc *)&buf, sizeof buf.d);
+    TU_CHECK(st == CLATTN_SUCCESS && guard_intact(buf.bytes, sizeof buf.d, sizeof buf.bytes),
+             "older additive caller: init writes no byte past its %zu", sizeof buf.d);
+    buf.d.batch = 2, buf.d.seq = 9, buf.d.key_dim = 8, buf.d.query_dim = 6, buf.d.attn_dim = 5;
+    /* steps defaults to 1, not 0: a zero (or guard) value would be refused. */
+    clattn_additive_plan p_old, p_full;
+    memset(&p_old, 0, sizeof p_old);
+    memset(&p_full, 1, sizeof p_full);
+    clattn_additive_desc full;
+    clattn_additive_desc_init(&full, sizeof full);
+    full.batch = 2, full.seq = 9, full.key_dim = 8, full.query_dim = 6, full.attn_dim = 5;
+    st = clattn_additive_plan_get(ctx, (const clattn_additive_desc *)&buf, &p_old, sizeof p_old);
+    TU_CHECK(st == CLATTN_SUCCESS &&
+                 clattn_additive_plan_get(ctx, &full, &p_full, sizeof p_full) == 0 &&
+                 memcmp(&p_old, &p_full, sizeof p_old) == 0,
+             "older additive caller: plan as today's struct at its init values: %s %s",
+             clattn_status_string(st), st ? clattn_context_last_error(ctx) : "");
+
+    /* The GRU descriptor's init too (its call is covered by test_birnn). */
+    union {
+        clattn_gru_desc d;
+        unsigned char bytes[sizeof(clattn_gru_desc) + 32];
+    } g;
+    memset(g.bytes, GUARD, sizeof g.bytes);
+    st = clattn_gru_desc_init(&g.d, CLATTN_GRU_DESC_MIN_SIZE);
+    TU_CHECK(st == CLATTN_SUCCESS && g.d.struct_size == CLATTN_GRU_DESC_MIN_SIZE &&
+                 guard_intact(g.bytes, CLATTN_GRU_DESC_MIN_SIZE, sizeof g.bytes),
+             "older GRU caller: init writes no byte past its %zu",
+             (size_t)CLATTN_GRU_DESC_MIN_SIZE);
+}
+
+static void device_list(void) {
+    int n = 0;
+    clattn_status st = clattn_device_list(NULL, 0, 0, &n);
+    if (!TU_CHECK(st == CLATTN_SUCCESS && n > 0, "device count %d", n)) return;
+    clattn_device_caps *full = calloc((size_t)n, sizeof *full);
+    const size_t elem = CLATTN_DEVICE_CAPS_MIN_SIZE + 8; /* not a multiple of today's size */
+    const size_t total = elem * (size_t)(n + 1);
+    unsigned char *small = malloc(total);
+    if (!full || !small) {
+        printf("FAIL: allocation\n");
+        exit(1);
+    }
+    memset(small, GUARD, total);
+    int n_full = 0, n_small = 0;
+    st = clattn_device_list(full, sizeof *full, n, &n_full);
+    clattn_status st2 = clattn_device_list((clattn_device_caps *)small, elem, n, &n_small);
+    int same = st == CLATTN_SUCCESS && st2 == CLATTN_SUCCESS && n_full == n && n_small == n;
+    for (int i = 0; same && i < n; i++) {
+        clattn_device_caps e;
+        memset(&e, 0, sizeof e);
+        memcpy(&e, small + (size_t)i * elem, CLATTN_DEVICE_CAPS_MIN_SIZE);
+        same = strcmp(e.device_name, full[i].device_name) == 0 &&
+               strcmp(e.platform_name, full[i].platform_name) == 0 && e.type == full[i].type &&
+               e.platform_index == full[i].platform_index && e.device_index == full[i].device_index;
+        /* The 8 bytes past the minimum are today's next fields, as in the full list. */
+        int64_t tail;
+        memcpy(&tail, small + (size_t)i * elem + CLATTN_DEVICE_CAPS_MIN_SIZE, sizeof tail);
+        same = same && memcmp(&tail, (const char *)&full[i] + CLATTN_DEVICE_CAPS_MIN_SIZE, 8) == 0;
+    }
+    TU_CHECK(same, "device list with elem_size %zu: every entry at its stride matches", elem);
+    TU_CHECK(guard_intact(small, elem * (size_t)n, total),
+             "device list with elem_size %zu: no byte written past entry %d", elem, n - 1);
+    memset(small, GUARD, total);
+    st = clattn_device_list((clattn_device_caps *)small, CLATTN_DEVICE_CAPS_MIN_SIZE - 1, n, &n);
+    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT && guard_intact(small, 0, total),
+             "device list with elem_size below the minimum: INVALID_ARGUMENT, nothing written");
+    free(full);
+    free(small);
+}
+
+static void output_getters(clattn_context *ctx) {
+    unsigned char buf[2048];
+    /* Device caps. */
+    clattn_device_caps caps;
+    const size_t cs = CLATTN_DEVICE_CAPS_MIN_SIZE;
+    memset(buf, GUARD, sizeof buf);
+    clattn_status st = clattn_context_caps(ctx, &caps, sizeof caps);
+    clattn_status st2 = clattn_context_caps(ctx, (clattn_device_caps *)buf, cs);
+    TU_CHECK(st == 0 && st2 == 0 && memcmp(buf, &caps, cs) == 0 &&
+                 guard_intact(buf, cs, sizeof buf),
+             "caps with size %zu: that prefix, nothing after", cs);
+    memset(buf, GUARD, sizeof buf);
+    TU_CHECK(clattn_context_caps(ctx, (clattn_device_caps *)buf, cs - 1) ==
+                     CLATTN_ERROR_INVALID_ARGUMENT &&
+                 guard_intact(buf, 0, sizeof buf),
+             "caps with a size below the minimum: INVALID_ARGUMENT, nothing written");
+    /* A newer caller's bigger struct: today's fields, then zeros, up to its size exactly. */
+    st = clattn_context_caps(ctx, (clattn_device_caps *)buf, sizeof caps + 16);
+    TU_CHECK(st == 0 && memcmp(buf, &caps, sizeof caps) == 0 && buf[sizeof caps] == 0 &&
+                 buf[sizeof caps + 15] == 0 && guard_intact(buf, sizeof caps + 16, sizeof buf),
+             "caps with a newer caller's size: zeros past today's fields, nothing past its size");
+
+    /* SDPA plan. */
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d, sizeof d);
+    d.batch = B, d.heads = HQ, d.kv_heads = HKV, d.seq_q = d.seq_kv = S, d.head_dim = D;
+    clattn_sdpa_plan plan;
+    const size_t ps = CLATTN_SDPA_PLAN_MIN_SIZE;
+    memset(buf, GUARD, sizeof buf);
+    st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
+    st2 = clattn_sdpa_plan_get(ctx, &d, (clattn_sdpa_plan *)buf, ps);
+    TU_CHECK(st == 0 && st2 == 0 && memcmp(buf, &plan, ps) == 0 &&
+                 guard_intact(buf, ps, sizeof buf),
+             "SDPA plan with size %zu: that prefix, nothing after", ps);
+    TU_CHECK(clattn_sdpa_plan_get(ctx, &d, (clattn_sdpa_plan *)buf, ps - 1) ==
+                 CLATTN_ERROR_INVALID_ARGUMENT,
+             "SDPA plan with a size below the minimum: INVALID_ARGUMENT");
+
+    /* Additive plan. */
+    clattn_additive_desc ad;
+    clattn_additive_desc_init(&ad, sizeof ad);
+    ad.batch = 2, ad.seq = 9, ad.key_dim = 8, ad.query_dim = 6, ad.attn_dim = 5;
+    clattn_additive_plan apl;
+    const size_t as = CLATTN_ADDITIVE_PLAN_MIN_SIZE;
+    memset(buf, GUARD, sizeof buf);
+    st = clattn_additive_plan_get(ctx, &ad, &apl, sizeof apl);
+    st2 = clattn_additive_plan_get(ctx, &ad, (clattn_additive_plan *)buf, as);
+    TU_CHECK(st == 0 && st2 == 0 && memcmp(buf, &apl, as) == 0 && guard_intact(buf, as, sizeof buf),
+             "additive plan with size %zu: that prefix, nothing after", as);
+
+    /* Cache counters. */
+    clattn_cache_stats cst;
+    const size_t ss = CLATTN_CACHE_STATS_MIN_SIZE;
+    memset(buf, GUARD, sizeof buf);
+    st = clattn_context_cache_stats(ctx, &cst, sizeof cst);
+    st2 = clattn_context_cache_stats(ctx, (clattn_cache_stats *)buf, ss);
+    TU_CHECK(st == 0 && st2 == 0 && memcmp(buf, &cst, ss) == 0 && guard_intact(buf, ss, sizeof buf),
+             "cache stats with size %zu: that prefix, nothing after", ss);
+    TU_CHECK(clattn_context_cache_stats(ctx, &cst, ss - 1) == CLATTN_ERROR_INVALID_ARGUMENT,
+             "cache stats with a size below the minimum: INVALID_ARGUMENT");
+}
+
+int main(void) {
+    tu_seed();
+    clattn_context *ctx = tu_context();
+    make_problem();
+    older_sdpa_caller(ctx);
+    newer_sdpa_caller(ctx);
+    older_additive_caller(ctx);
+    device_list();
+    output_getters(ctx);
+    clattn_context_destroy(ctx);
+    free(q), free(k), free(v), free(rout), free(rlse);
+    return tu_finish();
+}
