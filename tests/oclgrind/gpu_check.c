@@ -121,9 +121,10 @@ static void check_sdpa(clattn_context *ctx, clattn_algo algo, const sdpa_case *c
 }
 
 /* Additive attention: lengths 1, T and in between; A above 256 so a 256-item work-group loops
- * over A; several steps; T not a multiple of any tile; weights requested and not. */
+ * over A; several steps; T not a multiple of any tile; weights requested and not. wg and bt
+ * (0: the dispatcher's choice) force the work-group and the context pass's tile. */
 static void check_additive(clattn_context *ctx, int64_t B, int64_t T, int64_t Tq, int64_t Dk,
-                           int64_t Ds, int64_t A, int want_weights) {
+                           int64_t Ds, int64_t A, int want_weights, int64_t wg, int64_t bt) {
     float *keys = tu_alloc_floats(B * T * Dk), *query = tu_alloc_floats(B * Tq * Ds);
     float *w_h = tu_alloc_floats(A * Dk), *w_s = tu_alloc_floats(A * Ds);
     float *v = tu_alloc_floats(A), *bias = tu_alloc_floats(A);
@@ -151,10 +152,12 @@ static void check_additive(clattn_context *ctx, int64_t B, int64_t T, int64_t Tq
     clattn_additive_desc d;
     clattn_additive_desc_init(&d);
     d.batch = B, d.seq = T, d.steps = Tq, d.key_dim = Dk, d.query_dim = Ds, d.attn_dim = A;
-    char name[128];
-    snprintf(name, sizeof name, "additive B=%lld T=%lld Tq=%lld Dk=%lld Ds=%lld A=%lld weights=%d",
+    d.work_group = wg, d.block_t = bt;
+    char name[160];
+    snprintf(name, sizeof name,
+             "additive B=%lld T=%lld Tq=%lld Dk=%lld Ds=%lld A=%lld weights=%d wg=%lld bt=%lld",
              (long long)B, (long long)T, (long long)Tq, (long long)Dk, (long long)Ds, (long long)A,
-             want_weights);
+             want_weights, (long long)wg, (long long)bt);
     clattn_additive_plan p;
     clattn_status st = clattn_additive_plan_get(ctx, &d, &p);
     if (st == CLATTN_SUCCESS)
@@ -285,8 +288,10 @@ int main(int argc, char **argv) {
                                                        : CLATTN_ALGO_NAIVE;
         for (size_t i = 0; i < nsdpa; i++) check_sdpa(ctx, algo, &sdpa_cases[i]);
     } else if (!strcmp(family, "additive")) {
-        check_additive(ctx, 3, 37, 2, 45, 19, 300, 1);
-        check_additive(ctx, 2, 53, 1, 33, 21, 13, 0);
+        check_additive(ctx, 3, 37, 2, 45, 19, 300, 1, 0, 0);
+        /* The dispatcher stops at 256 items and 1024-position tiles; this one fills the device's
+         * work-group limit and takes several 16-position tiles in the context pass. */
+        check_additive(ctx, 2, 53, 1, 33, 21, 13, 0, caps.max_work_group_size, 16);
     } else if (!strcmp(family, "gru")) {
         check_gru(ctx, 3, 7, 13, 37);
     } else {
