@@ -2,8 +2,9 @@
 # ci/deps.sh: installs what clattn needs on Debian 12 when it is missing (apt-get only then, as
 # root). Sourced by ci/test.sh and ci/demo.sh; safe to run again.
 set -euo pipefail
+# oclgrind: the simulated GPU the oclgrind-labelled tests run the GPU-flavour kernels on.
 CLATTN_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libclblast-dev cmake clinfo
-                 gcc make python3-numpy python3-matplotlib clang)
+                 gcc make python3-numpy python3-matplotlib clang oclgrind)
 missing=()
 for p in "${CLATTN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,303 @@
+/* gpu_check.c: the GPU flavour of one kernel family on small odd shapes, checked against the
+ * float64 references in tests/ref/, meant to run under oclgrind (tests/oclgrind/run.sh), which
+ * adds what PoCL cannot: real __local memory of a chosen size, a chosen work-group limit, and
+ * data-race, out-of-bounds and API-misuse reports. This program checks the numbers; run.sh fails
+ * on any oclgrind report. One family per process, because oclgrind's --max-errors limit counts
+ * over the whole process and one noisy family would hide another's reports.
+ *
+ *   gpu_check FAMILY [--expect-local BYTES] [--expect-wg N]
+ *   FAMILY: flash1 | flash2 | naive | additive | gru
+ *
+ * The device must be oclgrind's (else the test fails rather than silently checking another
+ * device); --expect-* check that oclgrind reports the limits run.sh asked for, so the plan
+ * printed for each case really is the tile for that much local memory. Inputs are fresh random
+ * (the seed is printed; CLATTN_TEST_SEED repeats it), outputs are NaN-poisoned first and every
+ * element is compared, with the tolerances of tests/test_sdpa.c, test_additive.c and
+ * test_birnn.c. Shapes are small because oclgrind interprets every work-item: see run.sh and
+ * tests/CMakeLists.txt for the measured times. */
+#include "additive_ref.h"
+#include "gru_ref.h"
+#include "sdpa_ref.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Seconds since the first call: each case prints its time, which is what the shapes in
+ * sdpa_cases were sized by (oclgrind interprets every work-item, so time grows with work). */
+static double elapsed(void) {
+    static struct timespec t0;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t0.tv_sec == 0 && t0.tv_nsec == 0) t0 = t;
+    return (double)(t.tv_sec - t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - t0.tv_nsec);
+}
+
+typedef struct {
+    const char *name;
+    int64_t B, Hq, Hkv, Sq, Skv, D, Dv;
+    int causal, mask, lse; /* mask: [B, Hq] additive mask with -inf entries and dead rows */
+} sdpa_case;
+
+/* GQA with the shape of the known flash1 finding; causal with Sq > Skv (the first Sq - Skv
+ * rows see no key) and two query blocks even at 64 KiB (56-row tiles); odd head dims with
+ * Dv != D; B = 2 with a mask whose dead rows must give 0 and -inf, Skv past one 56-key tile;
+ * MQA without lse. All head dims share the 64 bucket, so one program build serves every case.
+ * The sizes keep a family to 5-20 s under oclgrind (the time grows with tiles x work-groups:
+ * about 2 s per 56x56 tile at 64 KiB). */
+static const sdpa_case sdpa_cases[] = {
+    {"GQA 4/2 Sq37 Skv53 D64 lse", 1, 4, 2, 37, 53, 64, 64, 0, 0, 1},
+    {"causal Sq61 Skv29 D37 Dv59 lse", 1, 1, 1, 61, 29, 37, 59, 1, 0, 1},
+    {"B2 mask+dead rows causal Sq13 Skv61 D59 lse", 2, 1, 1, 13, 61, 59, 59, 1, 1, 1},
+    {"MQA 2/1 mask+dead rows Sq19 Skv45 D37 no lse", 1, 2, 1, 19, 45, 37, 37, 0, 1, 0},
+};
+
+static void plan_line(clattn_context *ctx, const clattn_sdpa_desc *d, const char *label) {
+    clattn_sdpa_plan p;
+    clattn_status st = clattn_sdpa_plan_get(ctx, d, &p, sizeof p);
+    if (st == CLATTN_SUCCESS)
+        printf("plan %s: flavour=%s block_q=%lld block_kv=%lld wg=%lld local=%lld\n", label,
+               p.flavour == CLATTN_FLAVOUR_GPU ? "gpu" : "cpu", (long long)p.block_q,
+               (long long)p.block_kv, (long long)p.work_group, (long long)p.local_mem_bytes);
+}
+
+static void check_sdpa(clattn_context *ctx, clattn_algo algo, const sdpa_case *c) {
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d, sizeof d);
+    d.batch = c->B, d.heads = c->Hq, d.kv_heads = c->Hkv, d.seq_q = c->Sq, d.seq_kv = c->Skv;
+    d.head_dim = c->D, d.head_dim_v = c->Dv, d.causal = c->causal, d.algo = algo;
+    /* Naive has no flavour of its own (its softmax is the GPU shape on CL_LOCAL devices). */
+    d.flavour = algo == CLATTN_ALGO_NAIVE ? CLATTN_FLAVOUR_AUTO : CLATTN_FLAVOUR_GPU;
+    d.has_mask = c->mask;
+    const int64_t nq = c->B * c->Hq * c->Sq * c->D, nk = c->B * c->Hkv * c->Skv * c->D;
+    const int64_t nv = c->B * c->Hkv * c->Skv * c->Dv, no = c->B * c->Hq * c->Sq * c->Dv;
+    const int64_t nl = c->B * c->Hq * c->Sq, nm = c->mask ? nl * c->Skv : 0;
+    float *q = tu_alloc_floats(nq), *k = tu_alloc_floats(nk), *v = tu_alloc_floats(nv);
+    float *o = tu_alloc_floats(no), *l = tu_alloc_floats(nl);
+    float *m = c->mask ? tu_alloc_floats(nm) : NULL;
+    tu_fill_normal(q, nq, 1.0f);
+    tu_fill_normal(k, nk, 1.0f);
+    tu_fill_normal(v, nv, 1.0f);
+    if (m) {
+        tu_fill_uniform(m, nm, -2.0f, 2.0f);
+        for (int64_t i = 0; i < nm; i++)
+            if (tu_uniform() < 0.15) m[i] = -INFINITY;
+        for (int64_t s = 0; s < c->B * c->Hq; s++) /* two dead rows per (batch, head) slice */
+            for (int64_t j = 0; j < c->Skv; j++) {
+                m[(s * c->Sq + c->Sq / 2) * c->Skv + j] = -INFINITY;
+                m[(s * c->Sq + c->Sq - 1) * c->Skv + j] = -INFINITY;
+            }
+    }
+    tu_poison(o, no);
+    tu_poison(l, nl);
+    plan_line(ctx, &d, c->name);
+    const double t0 = elapsed();
+    clattn_status st = clattn_sdpa_host(ctx, &d, q, k, v, m, o, c->lse ? l : NULL);
+    printf("time %s: %.1f s\n", c->name, elapsed() - t0);
+    if (TU_CHECK(st == CLATTN_SUCCESS, "%s: status %s %s", c->name, clattn_status_string(st),
+                 st ? clattn_context_last_error(ctx) : "")) {
+        sdpa_ref_problem rp;
+        memset(&rp, 0, sizeof rp);
+        rp.B = c->B, rp.Hq = c->Hq, rp.Hkv = c->Hkv, rp.Sq = c->Sq, rp.Skv = c->Skv;
+        rp.D = c->D, rp.Dv = c->Dv, rp.scale = 1.0 / sqrt((double)c->D), rp.causal = c->causal;
+        rp.q = q, rp.k = k, rp.v = v, rp.mask = m;
+        sdpa_ref_contiguous(c->Hq, c->Sq, c->D, rp.q_st);
+        sdpa_ref_contiguous(c->Hkv, c->Skv, c->D, rp.k_st);
+        sdpa_ref_contiguous(c->Hkv, c->Skv, c->Dv, rp.v_st);
+        if (m) sdpa_ref_mask_strides(c->B, c->Hq, c->Hq, c->Sq, c->Skv, rp.m_st);
+        double *ro = malloc((size_t)no * sizeof(double)), *rl = malloc((size_t)nl * sizeof(double));
+        if (!ro || !rl || sdpa_ref(&rp, ro, rl)) {
+            printf("FAIL: reference allocation\n");
+            exit(1);
+        }
+        TU_CHECK(tu_compare("out", o, ro, no, 2e-4, 1e-3), "%s: out matches the reference",
+                 c->name);
+        if (c->lse) TU_CHECK(tu_compare("lse", l, rl, nl, 1e-3, 1e-4), "%s: lse matches", c->name);
+        free(ro), free(rl);
+    }
+    free(q), free(k), free(v), free(o), free(l), free(m);
+}
+
+/* Additive attention: lengths 1, T and in between; A above 256 so a 256-item work-group loops
+ * over A; several steps; T not a multiple of any tile; weights requested and not. wg and bt
+ * (0: the dispatcher's choice) force the work-group and the context pass's tile. */
+static void check_additive(clattn_context *ctx, int64_t B, int64_t T, int64_t Tq, int64_t Dk,
+                           int64_t Ds, int64_t A, int want_weights, int64_t wg, int64_t bt) {
+    float *keys = tu_alloc_floats(B * T * Dk), *query = tu_alloc_floats(B * Tq * Ds);
+    float *w_h = tu_alloc_floats(A * Dk), *w_s = tu_alloc_floats(A * Ds);
+    float *v = tu_alloc_floats(A), *bias = tu_alloc_floats(A);
+    int32_t *len = malloc((size_t)B * sizeof(int32_t));
+    tu_fill_uniform(keys, B * T * Dk, -1.0f, 1.0f);
+    tu_fill_uniform(query, B * Tq * Ds, -1.0f, 1.0f);
+    /* Projections of O(1) so tanh is neither linear nor saturated (as test_additive.c). */
+    tu_fill_normal(w_h, A * Dk, 1.5f / (float)sqrt((double)Dk));
+    tu_fill_normal(w_s, A * Ds, 1.5f / (float)sqrt((double)Ds));
+    tu_fill_normal(v, A, 3.0f / (float)sqrt((double)A));
+    tu_fill_uniform(bias, A, -0.5f, 0.5f);
+    for (int64_t b = 0; b < B; b++) {
+        int64_t n = b == 0 ? 1 : b == 1 ? T : 1 + (int64_t)(tu_uniform() * (double)T);
+        len[b] = (int32_t)(n > T ? T : n);
+    }
+    const int64_t nc = B * Tq * Dk, nw = B * Tq * T;
+    float *c = tu_alloc_floats(nc), *w = tu_alloc_floats(nw);
+    double *rc = malloc((size_t)nc * sizeof(double)), *rw = malloc((size_t)nw * sizeof(double));
+    tu_poison(c, nc), tu_poison(w, nw);
+    if (!rc || !rw ||
+        ref_additive(B, T, Tq, Dk, Ds, A, keys, query, w_h, w_s, v, bias, len, rc, rw)) {
+        printf("FAIL: reference allocation\n");
+        exit(1);
+    }
+    clattn_additive_desc d;
+    clattn_additive_desc_init(&d, sizeof d);
+    d.batch = B, d.seq = T, d.steps = Tq, d.key_dim = Dk, d.query_dim = Ds, d.attn_dim = A;
+    d.work_group = wg, d.block_t = bt;
+    char name[160];
+    snprintf(name, sizeof name,
+             "additive B=%lld T=%lld Tq=%lld Dk=%lld Ds=%lld A=%lld weights=%d wg=%lld bt=%lld",
+             (long long)B, (long long)T, (long long)Tq, (long long)Dk, (long long)Ds, (long long)A,
+             want_weights, (long long)wg, (long long)bt);
+    clattn_additive_plan p;
+    clattn_status st = clattn_additive_plan_get(ctx, &d, &p, sizeof p);
+    if (st == CLATTN_SUCCESS)
+        printf("plan %s: flavour=%s block_t=%lld lanes=%lld wg=%lld stage_query=%d local=%lld\n",
+               name, p.flavour == CLATTN_FLAVOUR_GPU ? "gpu" : "cpu", (long long)p.block_t,
+               (long long)p.lanes, (long long)p.work_group, p.stage_query,
+               (long long)p.local_mem_bytes);
+    /* The dispatcher must pick the GPU shape by itself on a CL_LOCAL device. */
+    TU_CHECK(st == CLATTN_SUCCESS && p.flavour == CLATTN_FLAVOUR_GPU, "%s: GPU flavour chosen",
+             name);
+    const double t0 = elapsed();
+    st = clattn_additive_host(ctx, &d, keys, query, w_h, w_s, v, bias, len, c,
+                              want_weights ? w : NULL);
+    printf("time %s: %.1f s\n", name, elapsed() - t0);
+    if (TU_CHECK(st == CLATTN_SUCCESS, "%s: status %s %s", name, clattn_status_string(st),
+                 st ? clattn_context_last_error(ctx) : "")) {
+        TU_CHECK(tu_compare("context", c, rc, nc, 2e-5, 2e-4), "%s: context matches", name);
+        if (want_weights)
+            TU_CHECK(tu_compare("weights", w, rw, nw, 2e-6, 2e-4), "%s: weights match", name);
+    }
+    free(keys), free(query), free(w_h), free(w_s), free(v), free(bias), free(len);
+    free(c), free(w), free(rc), free(rw);
+}
+
+/* Weights of one GRU direction with PyTorch's init range, doubled so gates are not all ~0.5. */
+static void gru_weights(int64_t Din, int64_t H, float *w[4]) {
+    const int64_t n[4] = {3 * H * Din, 3 * H * H, 3 * H, 3 * H};
+    const float sc = 2.0f / (float)sqrt((double)H);
+    for (int i = 0; i < 4; i++) {
+        w[i] = tu_alloc_floats(n[i]);
+        tu_fill_uniform(w[i], n[i], -sc, sc);
+    }
+}
+
+/* Bidirectional encoder with lengths 1, T and in between (padding must be exactly 0), then one
+ * decoder cell step from a given state. */
+static void check_gru(clattn_context *ctx, int64_t B, int64_t T, int64_t Din, int64_t H) {
+    float *fw[4], *bw[4];
+    gru_weights(Din, H, fw);
+    gru_weights(Din, H, bw);
+    float *x = tu_alloc_floats(B * T * Din), *out = tu_alloc_floats(B * T * 2 * H);
+    double *ref = malloc((size_t)(B * T * 2 * H) * sizeof(double));
+    int32_t *len = malloc((size_t)B * sizeof(int32_t));
+    tu_fill_uniform(x, B * T * Din, -1.0f, 1.0f);
+    for (int64_t b = 0; b < B; b++) {
+        int64_t n = b == 0 ? 1 : b == 1 ? T : 1 + (int64_t)(tu_uniform() * (double)T);
+        len[b] = (int32_t)(n > T ? T : n);
+    }
+    tu_poison(out, B * T * 2 * H);
+    if (!ref || ref_birnn_gru(B, T, Din, H, x, (const float *const *)fw, (const float *const *)bw,
+                              len, ref)) {
+        printf("FAIL: reference allocation\n");
+        exit(1);
+    }
+    clattn_gru_desc d;
+    clattn_gru_desc_init(&d, sizeof d);
+    d.batch = B, d.seq = T, d.input_dim = Din, d.hidden = H;
+    clattn_gru_host_weights hf = {fw[0], fw[1], fw[2], fw[3]}, hb = {bw[0], bw[1], bw[2], bw[3]};
+    clattn_status st = clattn_birnn_gru_host(ctx, &d, x, &hf, &hb, len, out);
+    int pad_ok = 1;
+    for (int64_t b = 0; st == CLATTN_SUCCESS && b < B; b++)
+        for (int64_t t = len[b]; t < T; t++)
+            for (int64_t j = 0; j < 2 * H; j++)
+                if (out[(b * T + t) * 2 * H + j] != 0.0f) pad_ok = 0;
+    TU_CHECK(st == CLATTN_SUCCESS && tu_compare("birnn out", out, ref, B * T * 2 * H, 2e-5, 1e-4) &&
+                 pad_ok,
+             "birnn B=%lld T=%lld Din=%lld H=%lld lengths: %s %s%s", (long long)B, (long long)T,
+             (long long)Din, (long long)H, clattn_status_string(st),
+             st ? clattn_context_last_error(ctx) : "", pad_ok ? "" : " (PADDING NOT 0)");
+
+    /* Decoder cell: x [B, Din], h [B, H] given. */
+    float *h = tu_alloc_floats(B * H), *ho = tu_alloc_floats(B * H);
+    double *hd = malloc((size_t)(B * H) * sizeof(double));
+    double *rh = malloc((size_t)(B * H) * sizeof(double));
+    if (!hd || !rh) {
+        printf("FAIL: reference allocation\n");
+        exit(1);
+    }
+    tu_fill_uniform(h, B * H, -0.9f, 0.9f);
+    for (int64_t i = 0; i < B * H; i++) hd[i] = h[i];
+    for (int64_t b = 0; b < B; b++)
+        ref_gru_cell(Din, H, x + b * Din, hd + b * H, fw[0], fw[1], fw[2], fw[3], rh + b * H);
+    tu_poison(ho, B * H);
+    st = clattn_gru_cell_host(ctx, &d, x, h, &hf, ho);
+    TU_CHECK(st == CLATTN_SUCCESS && tu_compare("gru cell", ho, rh, B * H, 2e-5, 1e-4),
+             "gru cell B=%lld Din=%lld H=%lld: %s %s", (long long)B, (long long)Din, (long long)H,
+             clattn_status_string(st), st ? clattn_context_last_error(ctx) : "");
+    for (int i = 0; i < 4; i++) free(fw[i]), free(bw[i]);
+    free(x), free(out), free(ref), free(len), free(h), free(ho), free(hd), free(rh);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: gpu_check flash1|flash2|naive|additive|gru [--expect-local BYTES]"
+                        " [--expect-wg N]\n");
+        return 2;
+    }
+    const char *family = argv[1];
+    int64_t want_local = 0, want_wg = 0;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--expect-local")) want_local = strtoll(argv[i + 1], NULL, 10);
+        if (!strcmp(argv[i], "--expect-wg")) want_wg = strtoll(argv[i + 1], NULL, 10);
+    }
+    tu_seed();
+    elapsed();
+    clattn_context *ctx = tu_context();
+    clattn_device_caps caps;
+    clattn_context_caps(ctx, &caps, sizeof caps);
+    printf("device: %s, local memory %lld bytes (%s), max work-group %lld\n", caps.device_name,
+           (long long)caps.real_local_mem_bytes,
+           caps.local_mem_type == CLATTN_LOCAL_MEM_LOCAL ? "local" : "global",
+           (long long)caps.max_work_group_size);
+    /* Run anywhere else this would quietly test another device's flavour. */
+    if (!TU_CHECK(strstr(caps.device_name, "Oclgrind") &&
+                      caps.local_mem_type == CLATTN_LOCAL_MEM_LOCAL,
+                  "device is oclgrind's, with CL_LOCAL memory (run me through run.sh)") ||
+        !TU_CHECK((!want_local || caps.local_mem_bytes == want_local) &&
+                      (!want_wg || caps.max_work_group_size == want_wg),
+                  "device limits are the ones asked for (local %lld, wg %lld)",
+                  (long long)want_local, (long long)want_wg)) {
+        clattn_context_destroy(ctx);
+        return tu_finish();
+    }
+    const size_t nsdpa = sizeof sdpa_cases / sizeof sdpa_cases[0];
+    if (!strcmp(family, "flash1") || !strcmp(family, "flash2") || !strcmp(family, "naive")) {
+        clattn_algo algo = !strcmp(family, "flash1")   ? CLATTN_ALGO_FLASH1
+                           : !strcmp(family, "flash2") ? CLATTN_ALGO_FLASH2
+                                                       : CLATTN_ALGO_NAIVE;
+        for (size_t i = 0; i < nsdpa; i++) check_sdpa(ctx, algo, &sdpa_cases[i]);
+    } else if (!strcmp(family, "additive")) {
+        check_additive(ctx, 3, 37, 2, 45, 19, 300, 1, 0, 0);
+        /* The dispatcher stops at 256 items and 1024-position tiles; this one fills the device's
+         * work-group limit and takes several 16-position tiles in the context pass. */
+        check_additive(ctx, 2, 53, 1, 33, 21, 13, 0, caps.max_work_group_size, 16);
+    } else if (!strcmp(family, "gru")) {
+        check_gru(ctx, 3, 7, 13, 37);
+    } else {
+        TU_CHECK(0, "unknown family '%s'", family);
+    }
+    clattn_context_destroy(ctx);
+    printf("time %s total: %.1f s\n", family, elapsed());
+    return tu_finish();
+}
