@@ -10,10 +10,17 @@
 /* ln(2): turns a base-2 log-sum-exp back into a natural one. */
 #define CLATTN_LN2 0.6931471805599453f
 
-/* exp2 of a running-max difference where the max may still be -inf (nothing seen yet): the
- * correction factor is then 0, not NaN. */
+/* NaN semantics (the rule in include/clattn_sdpa.h): a NaN score makes its row's output and
+ * log-sum-exp NaN, as IEEE arithmetic and PyTorch give, and is never mistaken for a masked key.
+ * The running maxima use fmax/compares, which drop NaN, so NaN travels through the
+ * exponentials instead: exp2(NaN - m) is NaN, so the row's sum l becomes NaN, and the final
+ * 1/l and log-sum-exp below keep it. Only a row whose every key was removed (l == 0 exactly)
+ * gives 0 and -inf. */
+
+/* exp2 of a running-max difference where the max may still be -inf (nothing but masked keys
+ * or NaN seen yet): 0 for a masked key, NaN for a NaN score, never the NaN of -inf - -inf. */
 inline float clattn_exp2_diff(float a, float b) {
-    return (b == -INFINITY) ? 0.0f : exp2(a - b);
+    return (b == -INFINITY) ? (isnan(a) ? a : 0.0f) : exp2(a - b);
 }
 
 /* Ceiling division for tile counts. */
@@ -44,15 +51,16 @@ inline float clattn_mask_score(float s, long j, clattn_key_range r, const __glob
     return mrow ? fma(load_data(mrow, j), CLATTN_LOG2E, s) : s;
 }
 
-/* 1 / l for the final normalisation; 0 for a row that saw no key (its output is then 0). */
+/* 1 / l for the final normalisation; 0 for a row that saw no key (its output is then 0), NaN
+ * for a row whose sum is NaN. */
 inline float clattn_inv_sum(float l) {
-    return l > 0.0f ? 1.0f / l : 0.0f;
+    return l > 0.0f ? 1.0f / l : (isnan(l) ? l : 0.0f);
 }
 
 /* The natural log-sum-exp of a row from its base-2 running max m and sum l: -inf when the row
- * saw no key. */
+ * saw no key, NaN when its sum is NaN. */
 inline float clattn_lse(float m, float l) {
-    return l > 0.0f ? (m + log2(l)) * CLATTN_LN2 : -INFINITY;
+    return l > 0.0f ? (m + log2(l)) * CLATTN_LN2 : (isnan(l) ? l : -INFINITY);
 }
 
 #endif

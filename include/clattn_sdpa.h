@@ -25,7 +25,15 @@ typedef enum {
  * mask_batch in {1, B} and mask_heads in {1, Hq}; 0 (the init value) means B / Hq.
  * Hq must be a multiple of Hkv (else CLATTN_ERROR_SHAPE_MISMATCH); query head h reads kv head
  * h / (Hq / Hkv): MHA, GQA and MQA are one call. D and Dv are 1..256 (larger:
- * CLATTN_ERROR_UNSUPPORTED). A fully masked query row gives out 0 and lse -inf, never NaN.
+ * CLATTN_ERROR_UNSUPPORTED).
+ * Non-finite values follow IEEE arithmetic (and PyTorch), in every algorithm and flavour:
+ *  - a query row all of whose keys are removed (by -inf in the mask or by causality) gives out
+ *    0 and lse -inf: the only case that yields those values;
+ *  - a NaN that reaches a row's scores (NaN in q, in a key the row may see, or in the row's
+ *    mask) makes that row's whole output and its lse NaN; other rows are unaffected;
+ *  - +inf in the mask makes the row NaN (inf - inf in the softmax), as the float64 reference;
+ *  - a NaN or infinity in v reaches the output columns of the rows that weight its key above 0
+ *    (whether a key the row cannot see still spreads it, through 0 * NaN, is unspecified).
  * Strides are in elements, for the dimensions (batch, head, seq); the last dimension is always
  * contiguous. A stride of 0 means the contiguous [B, H, S, dim] default for that dimension, so
  * [B, S, H, D] data is described by strides {S*H*D, D, H*D}. A seq stride must be at least the

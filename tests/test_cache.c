@@ -52,7 +52,9 @@ static int child(void) {
 static child_stats run_child(const char *cache_env) {
     child_stats s = {-1, -1, -1, -1, -1, 0};
     char cmd[4700];
-    snprintf(cmd, sizeof cmd, "CLATTN_CACHE_DIR='%s' '%s' child", cache_env, self_path);
+    /* Under a timeout: a cache entry that blocks the loader (a FIFO) must fail the check, not
+     * hang the test. */
+    snprintf(cmd, sizeof cmd, "CLATTN_CACHE_DIR='%s' timeout 120 '%s' child", cache_env, self_path);
     FILE *p = popen(cmd, "r");
     if (!p) return s;
     char line[256];
@@ -135,6 +137,34 @@ static void test_processes(void) {
     write_file(path, "", 0);
     child_stats h = run_child(cdir);
     TU_CHECK(h.ok && h.rejects == 1 && h.builds == 1, "empty entry rejected and rebuilt");
+    /* A FIFO under the entry's name: opened without blocking, refused, replaced by a file. */
+    struct stat st;
+    remove(path);
+    if (mkfifo(path, 0644) == 0) {
+        child_stats i = run_child(cdir);
+        TU_CHECK(i.ok && i.rejects == 1 && i.builds == 1 && stat(path, &st) == 0 &&
+                     S_ISREG(st.st_mode) && st.st_size == size,
+                 "FIFO entry neither waited on nor trusted: rejected, rebuilt, replaced by a file "
+                 "(rejects %lld, builds %lld)",
+                 i.rejects, i.builds);
+    } else {
+        TU_CHECK(0, "mkfifo %s", path);
+    }
+    /* A directory under the entry's name: refused, cannot be replaced, leaves no temporary. */
+    remove(path);
+    if (mkdir(path, 0755) == 0) {
+        child_stats j = run_child(cdir);
+        char only[1024];
+        TU_CHECK(j.ok && j.rejects == 1 && j.builds == 1 && j.writes == 0 &&
+                     only_entry(cdir, only, sizeof only) && stat(path, &st) == 0 &&
+                     S_ISDIR(st.st_mode),
+                 "directory entry rejected and left alone, no temporary left (rejects %lld, "
+                 "writes %lld)",
+                 j.rejects, j.writes);
+        rmdir(path);
+    } else {
+        TU_CHECK(0, "mkdir %s", path);
+    }
 }
 
 static void test_off(void) {

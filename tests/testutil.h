@@ -32,8 +32,9 @@ float *tu_alloc_floats(int64_t n); /* malloc that aborts the test (not the libra
 void tu_poison(float *x, int64_t n);
 
 /* Compares got[i] with ref[i]: |got - ref| <= atol + rtol * |ref|, every element, NaN and Inf
- * in got always failing (unless ref is the same infinity). Prints the worst element. Returns
- * 1 when all pass. */
+ * in got failing unless ref is the same infinity or NaN (a NaN still carrying tu_poison's
+ * payload always fails: the element was never written). Prints the worst element. Returns 1
+ * when all pass. */
 int tu_compare(const char *what, const float *got, const double *ref, int64_t n, double atol,
                double rtol);
 

@@ -7,6 +7,7 @@
 #include "core/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,12 +105,39 @@ static void entry_path(char *out, size_t cap, const char *dir, const uint64_t ke
              (unsigned long long)key[1]);
 }
 
-/* Tries the disk entry; returns a built program or NULL (and counts a reject when a file was
- * there but unusable). */
+/* Opens a disk entry for reading only if it is a regular file: O_NONBLOCK so that a FIFO (or a
+ * device) under the entry's name is never waited on, then fstat on the descriptor itself (no
+ * race between the check and the open). Returns NULL with *present = 1 when something unusable
+ * is there, NULL with *present = 0 when nothing is. */
+static FILE *open_entry(const char *path, int *present) {
+    *present = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        *present = errno != ENOENT;
+        return NULL;
+    }
+    *present = 1;
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) f = fdopen(fd, "rb");
+    if (!f) close(fd);
+    return f;
+}
+
+/* Tries the disk entry; returns a built program or NULL (and counts a reject when something was
+ * there but unusable: a truncated, corrupted or foreign file, or no regular file at all). */
 static cl_program load_binary(clattn_context *ctx, const char *path, const uint64_t key[2],
                               const char *options) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    int present = 0;
+    FILE *f = open_entry(path, &present);
+    if (!f) {
+        if (present) {
+            pthread_mutex_lock(&ctx->cache->lock);
+            ctx->cache->stats.disk_rejects++;
+            pthread_mutex_unlock(&ctx->cache->lock);
+        }
+        return NULL;
+    }
     clattn_cache_header h;
     unsigned char *bin = NULL;
     cl_program prog = NULL;
@@ -172,15 +200,19 @@ static void store_binary(clattn_context *ctx, const char *dir, const char *path,
     h.binary_hash = fnv1a(0xcbf29ce484222325ull, bin, blen);
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%p", path, (long)getpid(), (void *)&h);
-    FILE *f = fopen(tmp, "wb");
+    /* A new file of our own (O_EXCL): never an existing FIFO or device planted at that name.
+     * The rename below replaces whatever non-directory is at the entry's name. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !f) close(fd);
     int ok = f && fwrite(&h, sizeof h, 1, f) == 1 && fwrite(bin, 1, blen, f) == blen;
     if (f && fclose(f) != 0) ok = 0;
     if (ok && rename(tmp, path) == 0) {
         pthread_mutex_lock(&ctx->cache->lock);
         ctx->cache->stats.disk_writes++;
         pthread_mutex_unlock(&ctx->cache->lock);
-    } else {
-        remove(tmp);
+    } else if (fd >= 0) {
+        remove(tmp); /* ours; a name we could not create is not ours to remove */
     }
     free(bin);
 }

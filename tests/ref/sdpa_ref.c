@@ -1,5 +1,8 @@
 /* sdpa_ref.c: the float64 attention reference declared in sdpa_ref.h: one query row at a time,
- * scores in double, max-subtracted exponentials, then the weighted sum of V rows. */
+ * scores in double, max-subtracted exponentials, then the weighted sum of V rows. IEEE
+ * semantics: a NaN score (from q, k or the mask) makes its row's output and lse NaN; +inf in
+ * the mask gives NaN through inf - inf; a row with no visible key gives 0 and lse -inf; a NaN
+ * in v reaches the output columns of rows that weight its key above 0. */
 #include "sdpa_ref.h"
 
 #include <math.h>
@@ -28,6 +31,7 @@ int sdpa_ref(const sdpa_ref_problem *p, double *out, double *lse) {
             for (int64_t i = 0; i < p->Sq; i++) {
                 const float *qi = p->q + b * p->q_st[0] + h * p->q_st[1] + i * p->q_st[2];
                 double mx = -INFINITY;
+                int nan_row = 0; /* a NaN score makes the whole row NaN, as IEEE softmax does */
                 for (int64_t j = 0; j < p->Skv; j++) {
                     double x = -INFINITY;
                     if (!p->causal || j <= i + p->Skv - p->Sq) {
@@ -41,9 +45,14 @@ int sdpa_ref(const sdpa_ref_problem *p, double *out, double *lse) {
                     }
                     s[j] = x;
                     if (x > mx) mx = x;
+                    if (isnan(x)) nan_row = 1;
                 }
                 double *o = out + ((b * p->Hq + h) * p->Sq + i) * p->Dv;
-                for (int64_t d = 0; d < p->Dv; d++) o[d] = 0.0;
+                for (int64_t d = 0; d < p->Dv; d++) o[d] = nan_row ? NAN : 0.0;
+                if (nan_row) {
+                    if (lse) lse[(b * p->Hq + h) * p->Sq + i] = NAN;
+                    continue;
+                }
                 if (mx == -INFINITY) { /* every key removed: the defined result */
                     if (lse) lse[(b * p->Hq + h) * p->Sq + i] = -INFINITY;
                     continue;
