@@ -235,6 +235,7 @@ const char *clattn_context_last_error(const clattn_context *ctx) {
 static clattn_status clattn__vrecord(clattn_context *ctx, clattn_status status, const char *suffix,
                                      const char *fmt, va_list ap) {
     if (!ctx) return status;
+    if (!fmt) fmt = ""; /* never passed, but gcc's -O2 sanitizer build cannot prove it */
     va_list copy;
     va_copy(copy, ap);
     int n = vsnprintf(NULL, 0, fmt, copy);

@@ -65,6 +65,11 @@ clattn_status clattn__struct_in(clattn_context *ctx, const char *what, const voi
  * CLATTN_MAX_STRUCT_SIZE. */
 clattn_status clattn__struct_out_check(clattn_context *ctx, const char *what, const void *out,
                                        size_t size, size_t min_size);
+/* A descriptor's init: refuses NULL and sizes outside min_size..CLATTN_MAX_STRUCT_SIZE, else
+ * writes exactly `size` bytes of `defaults` (a full-size struct of full_size bytes) and sets
+ * struct_size to `size`. */
+clattn_status clattn__desc_init(void *desc, size_t size, size_t min_size, const void *defaults,
+                                size_t full_size);
 /* Writes exactly `size` bytes to out: the first min(size, local_size) of local, zeros after. */
 void clattn__struct_out(void *out, size_t size, const void *local, size_t local_size);
 

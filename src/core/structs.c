@@ -47,3 +47,13 @@ void clattn__struct_out(void *out, size_t size, const void *local, size_t local_
     /* A newer caller's fields this library does not know read as zero: their old behaviour. */
     if (size > n) memset((unsigned char *)out + n, 0, size - n);
 }
+
+clattn_status clattn__desc_init(void *desc, size_t size, size_t min_size, const void *defaults,
+                                size_t full_size) {
+    if (!desc || size < min_size || size > CLATTN_MAX_STRUCT_SIZE)
+        return CLATTN_ERROR_INVALID_ARGUMENT;
+    /* Only the caller's `size` bytes exist: an older caller's struct is shorter than ours. */
+    clattn__struct_out(desc, size, defaults, full_size);
+    memcpy(desc, &size, sizeof size); /* struct_size, the first member, records the caller's */
+    return CLATTN_SUCCESS;
+}

@@ -17,14 +17,9 @@ static void desc_defaults(clattn_gru_desc *d) {
 }
 
 clattn_status clattn_gru_desc_init(clattn_gru_desc *desc, size_t size) {
-    if (!desc || size < CLATTN_GRU_DESC_MIN_SIZE || size > CLATTN_MAX_STRUCT_SIZE)
-        return CLATTN_ERROR_INVALID_ARGUMENT;
     clattn_gru_desc d;
     desc_defaults(&d);
-    d.struct_size = size;
-    /* Only the caller's `size` bytes exist: an older caller's struct is shorter than ours. */
-    clattn__struct_out(desc, size, &d, sizeof d);
-    return CLATTN_SUCCESS;
+    return clattn__desc_init(desc, size, CLATTN_GRU_DESC_MIN_SIZE, &d, sizeof d);
 }
 
 /* The caller's descriptor, whatever its version, as a full-size struct with defaults. */
