@@ -1,13 +1,18 @@
 /* test_npy.c: the .npy reader/writer (src/npy.c): exact float16 conversion, round trips of every
  * dtype over many shapes, byte-identity with numpy's np.save and reading numpy's own files (when
  * /usr/bin/python3 has numpy), and a table of malformed files each rejected with
- * CLATTN_ERROR_FORMAT and a message naming the file. Needs no OpenCL device. */
+ * CLATTN_ERROR_FORMAT and a message naming the file; writes replace only regular files, and
+ * atomically (a failed write leaves the old file and no temporary). Needs no OpenCL device. */
 #include "npy.h"
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/clattn-npy-XXXXXX";
@@ -460,12 +465,12 @@ static void test_io_errors(void) {
     const char *nodir = tmp("no-such-dir/out.npy");
     st = clattn_npy_write(nodir, CLATTN_NPY_F32, 2, shape, x, err, sizeof err);
     TU_CHECK(st == CLATTN_ERROR_IO && starts_with(err, nodir), "write into a missing dir: %s", err);
-    if (access("/dev/full", W_OK) == 0) {
+    if (access("/dev/full", W_OK) == 0) { /* a device is refused, and never removed */
         st = clattn_npy_write("/dev/full", CLATTN_NPY_F32, 2, shape, x, err, sizeof err);
-        TU_CHECK(st == CLATTN_ERROR_IO && starts_with(err, "/dev/full"), "disk full: %s", err);
-    } else {
-        printf("note: no /dev/full here: the write-error path is not exercised\n");
-    }
+        TU_CHECK(st == CLATTN_ERROR_IO && starts_with(err, "/dev/full") &&
+                     access("/dev/full", W_OK) == 0,
+                 "/dev/full refused and still there: %s", err);
+    } /* the write-error path itself is test_atomic_write's, on a file size limit */
 
     /* Bad arguments leave an existing file untouched. */
     const char *keep = tmp("keep.npy");
@@ -511,6 +516,69 @@ static void test_io_errors(void) {
     TU_CHECK(clattn_npy_read(missing, &a, NULL, 0) == CLATTN_ERROR_IO, "NULL error buffer ok");
 }
 
+/* ---- Atomic replacement ---- */
+
+static int entries(const char *dir) { /* files in dir, to see that no temporary is left */
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+static void test_atomic_write(void) {
+    char err[512];
+    const float x[6] = {1, 2, 3, 4, 5, 6}, y[6] = {6, 5, 4, 3, 2, 1};
+    const int64_t shape[2] = {2, 3};
+    clattn_npy_array a;
+    const char *keep = tmp("atomic.npy"), *link = tmp("link.npy"), *fifo = tmp("fifo");
+    TU_CHECK(clattn_npy_write(keep, CLATTN_NPY_F32, 2, shape, x, err, sizeof err) == 0, "%s", err);
+    const int before = entries(tmpdir);
+
+    /* A write that fails half way (the file size limit: EFBIG) keeps the old file whole. */
+    struct rlimit old, lim;
+    void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    if (getrlimit(RLIMIT_FSIZE, &old) == 0) {
+        lim = old;
+        lim.rlim_cur = 100; /* inside the 128-byte header */
+        if (setrlimit(RLIMIT_FSIZE, &lim) == 0) {
+            clattn_status st = clattn_npy_write(keep, CLATTN_NPY_F32, 2, shape, y, err, sizeof err);
+            setrlimit(RLIMIT_FSIZE, &old);
+            TU_CHECK(st == CLATTN_ERROR_IO && starts_with(err, keep), "EFBIG: %s", err);
+            TU_CHECK(clattn_npy_read(keep, &a, err, sizeof err) == 0 &&
+                         memcmp(a.data, x, sizeof x) == 0,
+                     "a failed write left the old file whole");
+            clattn_npy_free(&a);
+            TU_CHECK(entries(tmpdir) == before, "no temporary left after a failed write");
+        }
+    }
+    signal(SIGXFSZ, old_xfsz);
+
+    /* A symlink is followed: the file it names is replaced, the link stays a link. */
+    struct stat st;
+    TU_CHECK(symlink(keep, link) == 0, "symlink");
+    TU_CHECK(clattn_npy_write(link, CLATTN_NPY_F32, 2, shape, y, err, sizeof err) == 0, "%s", err);
+    TU_CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the link is still a link");
+    TU_CHECK(clattn_npy_read(keep, &a, err, sizeof err) == 0 && memcmp(a.data, y, sizeof y) == 0,
+             "written through the link");
+    clattn_npy_free(&a);
+    remove(link);
+
+    /* Not regular files: refused without opening them (a FIFO would block an open). */
+    TU_CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
+    clattn_status s = clattn_npy_write(fifo, CLATTN_NPY_F32, 2, shape, x, err, sizeof err);
+    TU_CHECK(s == CLATTN_ERROR_IO && strstr(err, "FIFO") && lstat(fifo, &st) == 0 &&
+                 S_ISFIFO(st.st_mode),
+             "a FIFO is refused and kept: %s", err);
+    remove(fifo);
+    s = clattn_npy_write(tmpdir, CLATTN_NPY_F32, 2, shape, x, err, sizeof err);
+    TU_CHECK(s == CLATTN_ERROR_IO && strstr(err, "directory"), "a directory is refused: %s", err);
+    TU_CHECK(entries(tmpdir) == before, "nothing left behind by the refusals");
+    remove(keep);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) {
         printf("FAIL: cannot create a temporary directory\n");
@@ -523,6 +591,7 @@ int main(void) {
     test_malformed();
     test_numpy();
     test_io_errors();
+    test_atomic_write();
     rmdir(tmpdir);
     return tu_finish();
 }

@@ -1,5 +1,6 @@
 /* cli_util.c: option parsing and context opening for the `clattn` subcommands. */
 #include "cli_util.h"
+#include "core/internal.h" /* clattn__prod64, clattn__mul64: the library's checked arithmetic */
 
 #include <errno.h>
 #include <math.h>
@@ -117,4 +118,18 @@ int cli_fail(const char *cmd, clattn_context *ctx, clattn_status st) {
 int cli_missing(const char *cmd, const char *option) {
     fprintf(stderr, "clattn %s: --%s is required (see --help)\n", cmd, option);
     return 2;
+}
+
+int cli_bytes(const char *cmd, const char *what, const int64_t *dims, int n, size_t elem,
+              size_t *bytes) {
+    int64_t count, b;
+    if (clattn__prod64(dims, n, &count) || clattn__mul64(count, (int64_t)elem, &b) ||
+        (uint64_t)b > (uint64_t)SIZE_MAX) {
+        fprintf(stderr, "clattn %s: the size of %s overflows (", cmd, what);
+        for (int i = 0; i < n; i++) fprintf(stderr, "%s%lld", i ? " x " : "", (long long)dims[i]);
+        fprintf(stderr, " elements of %zu bytes)\n", elem);
+        return 1;
+    }
+    *bytes = (size_t)b;
+    return 0;
 }

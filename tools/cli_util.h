@@ -5,6 +5,7 @@
 
 #include "clattn.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_FLOAT } cli_opt_kind;
@@ -27,6 +28,10 @@ const char *cli_device(void);
 clattn_context *cli_open_context(void);
 /* Prints "clattn <cmd>: <status>: <context message>" to stderr and returns 1. */
 int cli_fail(const char *cmd, clattn_context *ctx, clattn_status st);
+/* Bytes of an array of n int64 dimensions of elem-byte elements, checked: on overflow of int64_t
+ * or size_t prints "clattn <cmd>: the size of <what> overflows" and returns 1, else 0. */
+int cli_bytes(const char *cmd, const char *what, const int64_t *dims, int n, size_t elem,
+              size_t *bytes);
 /* Complains about a missing required option; returns 2. */
 int cli_missing(const char *cmd, const char *option);
 

@@ -5,6 +5,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "npy.h"
+#include "outputs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,14 @@ int cmd_additive(int argc, char **argv) {
     clattn_npy_array k = {0}, q = {0}, wh = {0}, ws = {0}, v = {0}, b = {0}, l = {0};
     float *ctxo = NULL, *wo = NULL;
     clattn_context *ctx = NULL;
+    cli_outputs outs;
+    cli_outputs_init(&outs, CMD);
+    cli_outputs_add(&outs, "context", cp);
+    cli_outputs_add(&outs, "weights", ap);
+    const cli_file in[7] = {{"keys", kp}, {"query", qp}, {"wh", whp},    {"ws", wsp},
+                            {"v", vp},    {"bias", bp},  {"lengths", lp}};
     rc = 1;
+    if (cli_outputs_check(&outs, in, 7)) goto done;
     if (load("keys", kp, 3, -1, &k) || load("query", qp, 2, 3, &q) || load("wh", whp, 2, -1, &wh) ||
         load("ws", wsp, 2, -1, &ws) || load("v", vp, 1, -1, &v) ||
         (bp && load("bias", bp, 1, -1, &b)))
@@ -98,8 +106,14 @@ int cmd_additive(int argc, char **argv) {
         }
         d.lengths_type = l.dtype == CLATTN_NPY_I32 ? CLATTN_LENGTHS_INT32 : CLATTN_LENGTHS_INT64;
     }
-    if (!(ctxo = malloc((size_t)(B * Tq * Dk) * sizeof(float))) ||
-        (ap && !(wo = malloc((size_t)(B * Tq * T) * sizeof(float))))) {
+    /* Empty inputs give zero-element files of any shape, so these products are not bounded by
+     * any input's size: (1, 0, 2^40) keys with a (1, 2^30, 0) query would give 2^70. */
+    const int64_t cdims[3] = {B, Tq, Dk}, wdims[3] = {B, Tq, T};
+    size_t cbytes, wbytes;
+    if (cli_bytes(CMD, "the context", cdims, 3, sizeof(float), &cbytes) ||
+        cli_bytes(CMD, "the weights", wdims, 3, sizeof(float), &wbytes))
+        goto done;
+    if (!(ctxo = malloc(cbytes)) || (ap && !(wo = malloc(wbytes)))) {
         fprintf(stderr, "clattn %s: out of host memory\n", CMD);
         goto done;
     }
@@ -110,19 +124,17 @@ int cmd_additive(int argc, char **argv) {
         cli_fail(CMD, ctx, st);
         goto done;
     }
-    char err[512];
-    const int64_t cshape[3] = {B, Tq, Dk}, cshape2[2] = {B, Dk};
-    const int64_t wshape[3] = {B, Tq, T}, wshape2[2] = {B, T};
+    const int64_t cshape2[2] = {B, Dk}, wshape2[2] = {B, T};
     const int three = q.ndim == 3;
-    if ((st = clattn_npy_write(cp, CLATTN_NPY_F32, three ? 3 : 2, three ? cshape : cshape2, ctxo,
-                               err, sizeof err)) ||
-        (ap && (st = clattn_npy_write(ap, CLATTN_NPY_F32, three ? 3 : 2, three ? wshape : wshape2,
-                                      wo, err, sizeof err)))) {
-        fprintf(stderr, "clattn %s: %s\n", CMD, err);
+    if (cli_outputs_write(&outs, "context", CLATTN_NPY_F32, three ? 3 : 2, three ? cdims : cshape2,
+                          ctxo) ||
+        cli_outputs_write(&outs, "weights", CLATTN_NPY_F32, three ? 3 : 2, three ? wdims : wshape2,
+                          wo) ||
+        cli_outputs_commit(&outs))
         goto done;
-    }
     rc = 0;
 done:
+    cli_outputs_free(&outs);
     clattn_context_destroy(ctx);
     free(ctxo), free(wo);
     clattn_npy_array *all[7] = {&k, &q, &wh, &ws, &v, &b, &l};

@@ -6,6 +6,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "npy.h"
+#include "outputs.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -64,7 +65,13 @@ int cmd_attention(int argc, char **argv) {
     clattn_npy_array q = {0}, k = {0}, v = {0}, m = {0};
     float *out = NULL, *lse = NULL;
     clattn_context *ctx = NULL;
+    cli_outputs outs;
+    cli_outputs_init(&outs, CMD);
+    cli_outputs_add(&outs, "out", op);
+    cli_outputs_add(&outs, "lse", lp);
+    const cli_file in[4] = {{"q", qp}, {"k", kp}, {"v", vp}, {"mask", mp}};
     rc = 1;
+    if (cli_outputs_check(&outs, in, 4)) goto done;
     if (load("q", qp, &q) || load("k", kp, &k) || load("v", vp, &v) || (mp && load("mask", mp, &m)))
         goto done;
     const int64_t B = q.shape[0], Hq = q.shape[1], Sq = q.shape[2], D = q.shape[3];
@@ -93,12 +100,12 @@ int cmd_attention(int argc, char **argv) {
         fprintf(stderr, "clattn %s: empty tensors are not attention problems\n", CMD);
         goto done;
     }
-    if (B * Hq * Sq > INT64_MAX / 4 / Dv) { /* B*Hq*Sq fits: it is part of q's size */
-        fprintf(stderr, "clattn %s: the output size overflows\n", CMD);
+    const int64_t oshape[4] = {B, Hq, Sq, Dv};
+    size_t obytes, lbytes;
+    if (cli_bytes(CMD, "the output", oshape, 4, sizeof(float), &obytes) ||
+        cli_bytes(CMD, "the log-sum-exp", oshape, 3, sizeof(float), &lbytes))
         goto done;
-    }
-    if (!(out = malloc((size_t)(B * Hq * Sq * Dv) * sizeof(float))) ||
-        (lp && !(lse = malloc((size_t)(B * Hq * Sq) * sizeof(float))))) {
+    if (!(out = malloc(obytes)) || (lp && !(lse = malloc(lbytes)))) {
         fprintf(stderr, "clattn %s: out of host memory\n", CMD);
         goto done;
     }
@@ -109,15 +116,13 @@ int cmd_attention(int argc, char **argv) {
         cli_fail(CMD, ctx, st);
         goto done;
     }
-    char err[512];
-    const int64_t oshape[4] = {B, Hq, Sq, Dv};
-    if ((st = clattn_npy_write(op, CLATTN_NPY_F32, 4, oshape, out, err, sizeof err)) ||
-        (lp && (st = clattn_npy_write(lp, CLATTN_NPY_F32, 3, oshape, lse, err, sizeof err)))) {
-        fprintf(stderr, "clattn %s: %s\n", CMD, err);
+    if (cli_outputs_write(&outs, "out", CLATTN_NPY_F32, 4, oshape, out) ||
+        cli_outputs_write(&outs, "lse", CLATTN_NPY_F32, 3, oshape, lse) ||
+        cli_outputs_commit(&outs))
         goto done;
-    }
     rc = 0;
 done:
+    cli_outputs_free(&outs);
     clattn_context_destroy(ctx);
     free(out);
     free(lse);

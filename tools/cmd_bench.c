@@ -103,16 +103,23 @@ int cmd_bench(int argc, char **argv) {
     clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     rc = 1;
     if (st != CLATTN_SUCCESS || !times || !host) goto fail;
-    /* sizes are valid: plan_get checked every product */
-    const int64_t n[5] = {B * H * S * D, B * d.kv_heads * d.seq_kv * D,
-                          B * d.kv_heads * d.seq_kv * d.head_dim_v, B * H * S * d.head_dim_v,
-                          B * H * S};
-    int64_t io_bytes = 0;
+    /* plan_get checked these products already; checked again here so that this file does not
+     * lean on the library's internals for its own arithmetic. */
+    const int64_t dims[5][4] = {{B, H, S, D},
+                                {B, d.kv_heads, d.seq_kv, D},
+                                {B, d.kv_heads, d.seq_kv, d.head_dim_v},
+                                {B, H, S, d.head_dim_v},
+                                {B, H, S, 1}};
+    int64_t n[5], bytes, io_bytes = 0;
     for (int i = 0; i < 5; i++) {
+        if (clattn__prod64(dims[i], 4, &n[i]) || clattn__mul64(n[i], 4, &bytes) ||
+            clattn__add64(io_bytes, bytes, &io_bytes)) {
+            st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "bench: the buffer sizes overflow");
+            goto fail;
+        }
         st = i < 3 ? random_buffer(ctx, n[i], 17u * (unsigned)i + 1u, &buf[i])
-                   : clattn__alloc(ctx, n[i] * 4, CL_MEM_READ_WRITE, NULL, "bench output", &buf[i]);
+                   : clattn__alloc(ctx, bytes, CL_MEM_READ_WRITE, NULL, "bench output", &buf[i]);
         if (st != CLATTN_SUCCESS) goto fail;
-        io_bytes += n[i] * 4;
     }
     double warm = 0.0, warm_host = 0.0;
     if ((st = timed_call(ctx, &d, buf, &warm, &warm_host)) != CLATTN_SUCCESS) goto fail;

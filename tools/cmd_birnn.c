@@ -5,7 +5,9 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "npy.h"
+#include "outputs.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +54,17 @@ int cmd_birnn(int argc, char **argv) {
     memset(w, 0, sizeof w);
     float *out = NULL;
     clattn_context *ctx = NULL;
-    char err[512];
+    char err[512], wpath[8][4096];
+    cli_outputs outs;
+    cli_outputs_init(&outs, CMD);
+    cli_outputs_add(&outs, "out", op);
+    cli_file in[10] = {{"x", xp}, {"lengths", lp}};
+    for (int i = 0; i < 8; i++) {
+        snprintf(wpath[i], sizeof wpath[i], "%s/%s.npy", dir, names[i]);
+        in[2 + i].opt = "weights", in[2 + i].path = wpath[i];
+    }
     rc = 1;
+    if (cli_outputs_check(&outs, in, 10)) goto done;
     if (clattn_npy_read_f32(xp, &x, err, sizeof err) != CLATTN_SUCCESS) {
         fprintf(stderr, "clattn %s: --x: %s\n", CMD, err);
         goto done;
@@ -66,6 +77,10 @@ int cmd_birnn(int argc, char **argv) {
     for (int i = 0; i < 8; i++)
         if (load_weight(dir, i, &w[i])) goto done;
     const int64_t B = x.shape[0], T = x.shape[1], Din = x.shape[2], H = w[1].shape[1];
+    if (H > INT64_MAX / 3) { /* a zero-element w_hh may claim any H; 3 * H below must fit */
+        fprintf(stderr, "clattn %s: w_hh_fwd's hidden size %lld is too large\n", CMD, (long long)H);
+        goto done;
+    }
     for (int i = 0; i < 8; i++) {
         const int64_t want0 = 3 * H, want1 = i % 4 == 0 ? Din : H;
         if (!w[i].data) continue; /* an absent bias */
@@ -96,7 +111,10 @@ int cmd_birnn(int argc, char **argv) {
         }
         d.lengths_type = l.dtype == CLATTN_NPY_I32 ? CLATTN_LENGTHS_INT32 : CLATTN_LENGTHS_INT64;
     }
-    if (!(out = malloc((size_t)(B * T * 2 * H) * sizeof(float)))) {
+    const int64_t shape[4] = {B, T, 2, H};
+    size_t obytes;
+    if (cli_bytes(CMD, "the output", shape, 4, sizeof(float), &obytes)) goto done;
+    if (!(out = malloc(obytes))) {
         fprintf(stderr, "clattn %s: out of host memory\n", CMD);
         goto done;
     }
@@ -108,13 +126,13 @@ int cmd_birnn(int argc, char **argv) {
         cli_fail(CMD, ctx, st);
         goto done;
     }
-    const int64_t shape[3] = {B, T, 2 * H};
-    if (clattn_npy_write(op, CLATTN_NPY_F32, 3, shape, out, err, sizeof err) != CLATTN_SUCCESS) {
-        fprintf(stderr, "clattn %s: %s\n", CMD, err);
+    const int64_t oshape[3] = {B, T, 2 * H}; /* 2 * H fits: H <= INT64_MAX / 3 */
+    if (cli_outputs_write(&outs, "out", CLATTN_NPY_F32, 3, oshape, out) ||
+        cli_outputs_commit(&outs))
         goto done;
-    }
     rc = 0;
 done:
+    cli_outputs_free(&outs);
     clattn_context_destroy(ctx);
     free(out);
     clattn_npy_free(&x);

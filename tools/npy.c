@@ -568,43 +568,72 @@ int clattn_npy_preamble(clattn_npy_dtype dtype, int ndim, const int64_t *shape, 
     return 0;
 }
 
+/* The argument checks of both writers, made before any file is touched. */
+static clattn_status write_args(const npy_sink *sink, clattn_npy_dtype dtype, int ndim,
+                                const int64_t *shape, const void *data, char *pre, size_t *plen,
+                                size_t *nbytes) {
+    int64_t count;
+    if (!clattn_npy_dtype_descr(dtype))
+        return npy_fail(sink, CLATTN_ERROR_INVALID_ARGUMENT, "invalid dtype %d", (int)dtype);
+    if (ndim < 0 || ndim > CLATTN_NPY_MAX_DIMS || (ndim > 0 && !shape))
+        return npy_fail(sink, CLATTN_ERROR_INVALID_ARGUMENT,
+                        "ndim %d is outside 0..%d (or shape is NULL)", ndim, CLATTN_NPY_MAX_DIMS);
+    int r = shape_bytes(ndim, shape, clattn_npy_dtype_size(dtype), &count, nbytes);
+    if (r == 1) return npy_fail(sink, CLATTN_ERROR_INVALID_ARGUMENT, "negative dimension");
+    if (r == 2) return npy_fail(sink, CLATTN_ERROR_OVERFLOW, "the array's size overflows");
+    if (!data && *nbytes > 0)
+        return npy_fail(sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL data for %lld elements",
+                        (long long)count);
+    if (!host_is_little_endian())
+        return npy_fail(sink, CLATTN_ERROR_UNSUPPORTED, ".npy needs a little-endian host");
+    if (clattn_npy_preamble(dtype, ndim, shape, pre, plen) != 0)
+        return npy_fail(sink, CLATTN_ERROR_INTERNAL, "header does not fit");
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_npy_write_temp(clattn_outfile *o, const char *label, clattn_npy_dtype dtype,
+                                    int ndim, const int64_t *shape, const void *data, char *err,
+                                    size_t errlen) {
+    npy_sink sink = {label, err, errlen};
+    char pre[CLATTN_NPY_MAX_PREAMBLE];
+    size_t plen, nbytes;
+    if (err && errlen) err[0] = '\0';
+    if (!o || !o->target || o->tmp)
+        return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT,
+                        "npy_write_temp needs a resolved "
+                        "output with no temporary yet");
+    clattn_status st = write_args(&sink, dtype, ndim, shape, data, pre, &plen, &nbytes);
+    if (st != CLATTN_SUCCESS) return st;
+    if ((st = clattn_outfile_open(o, err, errlen)) != CLATTN_SUCCESS) return st;
+    errno = 0;
+    if (fwrite(pre, 1, plen, o->f) != plen ||
+        (nbytes > 0 && fwrite(data, 1, nbytes, o->f) != nbytes)) {
+        int e = errno;
+        clattn_outfile_abort(o);
+        errno = e;
+        return io_fail(&sink, "write", NULL);
+    }
+    return clattn_outfile_close(o, label, err, errlen);
+}
+
 clattn_status clattn_npy_write(const char *path, clattn_npy_dtype dtype, int ndim,
                                const int64_t *shape, const void *data, char *err, size_t errlen) {
     npy_sink sink = {path, err, errlen};
     char pre[CLATTN_NPY_MAX_PREAMBLE];
     size_t plen, nbytes;
-    int64_t count;
+    clattn_outfile o;
     if (err && errlen) err[0] = '\0';
     if (!path) return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL path to npy_write");
-    if (!clattn_npy_dtype_descr(dtype))
-        return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "invalid dtype %d", (int)dtype);
-    if (ndim < 0 || ndim > CLATTN_NPY_MAX_DIMS || (ndim > 0 && !shape))
-        return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT,
-                        "ndim %d is outside 0..%d (or shape is NULL)", ndim, CLATTN_NPY_MAX_DIMS);
-    int r = shape_bytes(ndim, shape, clattn_npy_dtype_size(dtype), &count, &nbytes);
-    if (r == 1) return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "negative dimension");
-    if (r == 2) return npy_fail(&sink, CLATTN_ERROR_OVERFLOW, "the array's size overflows");
-    if (!data && nbytes > 0)
-        return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL data for %lld elements",
-                        (long long)count);
-    if (!host_is_little_endian())
-        return npy_fail(&sink, CLATTN_ERROR_UNSUPPORTED, ".npy needs a little-endian host");
-    if (clattn_npy_preamble(dtype, ndim, shape, pre, &plen) != 0)
-        return npy_fail(&sink, CLATTN_ERROR_INTERNAL, "header does not fit");
-    errno = 0;
-    FILE *f = fopen(path, "wb");
-    if (!f) return io_fail(&sink, "open for writing", NULL);
-    errno = 0;
-    int ok =
-        fwrite(pre, 1, plen, f) == plen && (nbytes == 0 || fwrite(data, 1, nbytes, f) == nbytes);
-    int e = errno;
-    if (fclose(f) != 0 && ok) ok = 0, e = errno;
-    if (!ok) {
-        remove(path); /* a partial file would read back as "truncated" later: better none */
-        errno = e;
-        return io_fail(&sink, "write", NULL);
-    }
-    return CLATTN_SUCCESS;
+    clattn_status st = write_args(&sink, dtype, ndim, shape, data, pre, &plen, &nbytes);
+    if (st != CLATTN_SUCCESS) return st;
+    if ((st = clattn_outfile_resolve(&o, path, err, errlen)) != CLATTN_SUCCESS) return st;
+    /* A temporary renamed over the target: a failed write leaves the old file, never half a new
+     * one, and nothing but a regular file is ever replaced. */
+    if ((st = clattn_npy_write_temp(&o, path, dtype, ndim, shape, data, err, errlen)) ==
+        CLATTN_SUCCESS)
+        st = clattn_outfile_commit(&o, path, err, errlen);
+    clattn_outfile_discard(&o);
+    return st;
 }
 
 void clattn_npy_free(clattn_npy_array *a) {

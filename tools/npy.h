@@ -28,6 +28,7 @@
 #define CLATTN_NPY_H
 
 #include "clattn.h"
+#include "outfile.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -80,12 +81,22 @@ clattn_status clattn_npy_to_f32(clattn_npy_array *a, const char *name, char *err
 int clattn_npy_preamble(clattn_npy_dtype dtype, int ndim, const int64_t *shape, char *buf,
                         size_t *len);
 
-/* Writes an array of any of the four dtypes (float16 data is raw uint16_t halves). Arguments are
- * checked before the file is opened (CLATTN_ERROR_INVALID_ARGUMENT, CLATTN_ERROR_OVERFLOW), so a
- * bad call leaves an existing file alone; a failed write removes the partial file and gives
- * CLATTN_ERROR_IO. */
+/* Writes an array of any of the four dtypes (float16 data is raw uint16_t halves) to `path`
+ * under the rule of outfile.h: a new name or an existing regular file (symlinks followed), written
+ * as a temporary in the same directory and renamed over it, so the path shows the old file or the
+ * whole new one, never part of one. Arguments are checked first (CLATTN_ERROR_INVALID_ARGUMENT,
+ * CLATTN_ERROR_OVERFLOW); a path that is a directory, FIFO, device or socket, a missing directory
+ * and a failed write give CLATTN_ERROR_IO. On any failure the path is unchanged and no temporary
+ * is left. */
 clattn_status clattn_npy_write(const char *path, clattn_npy_dtype dtype, int ndim,
                                const int64_t *shape, const void *data, char *err, size_t errlen);
+/* The first half of clattn_npy_write, for callers that commit several files together: writes the
+ * array to a new temporary beside o's resolved target (clattn_outfile_resolve, no temporary yet)
+ * and closes it; clattn_outfile_commit then renames it into place. `label` starts messages. On
+ * failure no temporary is left. */
+clattn_status clattn_npy_write_temp(clattn_outfile *o, const char *label, clattn_npy_dtype dtype,
+                                    int ndim, const int64_t *shape, const void *data, char *err,
+                                    size_t errlen);
 
 /* Frees the data and zeroes *a; accepts NULL and an already freed/zeroed array. */
 void clattn_npy_free(clattn_npy_array *a);
