@@ -12,6 +12,12 @@ extern "C" {
 #endif
 
 /* ---- Scaled dot-product attention (MHA, MQA, GQA) ------------------------------------------- */
+/* Where a query row sits among the keys when Sq != Skv (causal mask, window, ALiBi). */
+typedef enum {
+    CLATTN_CAUSAL_BOTTOM_RIGHT = 0, /* query i sits at key i + Skv - Sq: decode needs no case */
+    CLATTN_CAUSAL_TOP_LEFT = 1      /* query i sits at key i, as PyTorch's is_causal */
+} clattn_causal_align;
+
 typedef enum {
     CLATTN_ALGO_AUTO = 0,
     CLATTN_ALGO_NAIVE = 1,  /* CLBlast GEMM, masked softmax, GEMM; materialises S */
@@ -42,7 +48,7 @@ typedef struct {
     size_t struct_size; /* set by clattn_sdpa_desc_init: the caller's sizeof */
     int64_t batch, heads, kv_heads, seq_q, seq_kv, head_dim, head_dim_v; /* head_dim_v 0: = D */
     float scale;  /* 0 (the init value) means 1/sqrt(head_dim); 1 is Luong's dot product */
-    int causal;   /* bottom-right aligned: query i sees keys j <= i + Skv - Sq */
+    int causal;   /* query i sees keys j <= i' (bottom-right by default: causal_align below) */
     int has_mask; /* an additive float mask is passed */
     int64_t mask_batch, mask_heads; /* 1 or B, 1 or Hq; 0 = B, Hq */
     int64_t q_strides[3], k_strides[3], v_strides[3], out_strides[3];
@@ -52,6 +58,27 @@ typedef struct {
      * dispatcher's choice for the other. A forced tile that does not fit is
      * CLATTN_ERROR_UNSUPPORTED. */
     int64_t block_q, block_kv;
+
+    /* ---- Options. Zero in every field (the init value) is "off", as for a caller built before
+     * they existed. They combine freely with each other, with causal and with the mask, in every
+     * algorithm and flavour. Positions: query i sits at i' = i + Skv - Sq (bottom-right, the
+     * default and FlashAttention-2's convention) or i' = i (top-left, PyTorch's is_causal); the
+     * two differ only when Sq != Skv. */
+    clattn_causal_align causal_align; /* where causal, the window and ALiBi put query i */
+    /* Sliding window (Mistral, Gemma): with window set, query i sees keys j with
+     * i' - window_left <= j <= i' + window_right; -1 leaves that side unbounded. Causal is the
+     * window (unbounded, 0); both together take the narrower. Whole K/V blocks outside the
+     * window are skipped, so the work grows with N x window, not N^2. */
+    int window;
+    int64_t window_left, window_right;
+    /* Logit softcap (Gemma 2): > 0 replaces every scaled score s by softcap * tanh(s / softcap)
+     * before ALiBi and the mask are added. */
+    float softcap;
+    /* ALiBi (BLOOM, MPT): adds -slope * |i' - j| to the scaled score of key j, computed in the
+     * kernels, never materialised. Host array of slopes, [Hq] (alibi_batch 0 or 1) or [B, Hq]
+     * (alibi_batch = B), read during the call; NULL: none. */
+    const float *alibi_slopes;
+    int64_t alibi_batch;
 } clattn_sdpa_desc;
 /* The required fields end before algo: a shorter struct is refused, and algo, flavour, block_q
  * and block_kv take their init values (automatic) when the caller's struct ends before them. */
