@@ -44,7 +44,8 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
                                            const clattn_sdpa_kernel_args *a, const char *what) {
     cl_uint nargs = 0;
     cl_int err = clGetKernelInfo(kern, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL);
-    if (err != CL_SUCCESS) return clattn__cl_fail(ctx, err, "%s: CL_KERNEL_NUM_ARGS", what);
+    if (err != CL_SUCCESS)
+        return clattn__cl_fail(ctx, err, "%s: clGetKernelInfo(CL_KERNEL_NUM_ARGS) failed", what);
     if (nargs != CLATTN_SDPA_ARG_COUNT)
         return clattn__fail(ctx, CLATTN_ERROR_INTERNAL,
                             "%s has %u arguments; the SDPA kernel interface has %d", what, nargs,
@@ -82,7 +83,7 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
     for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
         err = clSetKernelArg(kern, args[i].index, args[i].size, args[i].value);
         if (err != CL_SUCCESS)
-            return clattn__cl_fail(ctx, err, "%s: setting argument %u failed", what, args[i].index);
+            return clattn__cl_fail(ctx, err, "%s: clSetKernelArg(%u) failed", what, args[i].index);
     }
     static const cl_uint stride_base[5] = {CLATTN_SDPA_ARG_Q_STRIDES, CLATTN_SDPA_ARG_K_STRIDES,
                                            CLATTN_SDPA_ARG_V_STRIDES, CLATTN_SDPA_ARG_OUT_STRIDES,
@@ -91,7 +92,7 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
         for (cl_uint i = 0; i < 3; i++) {
             err = clSetKernelArg(kern, stride_base[t] + i, sizeof(cl_long), &a->strides[t][i]);
             if (err != CL_SUCCESS)
-                return clattn__cl_fail(ctx, err, "%s: setting stride argument %u failed", what,
+                return clattn__cl_fail(ctx, err, "%s: clSetKernelArg(%u) (a stride) failed", what,
                                        stride_base[t] + i);
         }
     return CLATTN_SUCCESS;
@@ -100,6 +101,7 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
 clattn_status clattn__sdpa_kernel_args_set_kv_start(clattn_context *ctx, cl_kernel kern,
                                                     cl_long kv_start, const char *what) {
     cl_int err = clSetKernelArg(kern, CLATTN_SDPA_ARG_KV_START, sizeof kv_start, &kv_start);
-    if (err != CL_SUCCESS) return clattn__cl_fail(ctx, err, "%s: setting kv_start failed", what);
+    if (err != CL_SUCCESS)
+        return clattn__cl_fail(ctx, err, "%s: clSetKernelArg(kv_start) failed", what);
     return CLATTN_SUCCESS;
 }
