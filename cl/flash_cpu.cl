@@ -75,6 +75,22 @@ typedef int8 ivec;
 #endif
 #endif
 
+/* The score options this build shapes scores with (a subset of the call's flags, chosen by the
+ * launcher): compiled in only when used, so plain attention keeps the loop it had before the
+ * options existed (measured: testing them at run time in the score loop cost 14-18%). */
+#define SCORE_SOFTCAP 1
+#define SCORE_ALIBI   2
+#define SCORE_WINDOW  4
+#ifndef SCORE_OPTS
+#define SCORE_OPTS 0
+#endif
+
+/* tanh through one exp2 and one division, lane-wise: PoCL's vector tanh made softcap cost a
+ * third of the attention. 1 - 2 / (e^2x + 1) saturates to +-1 for large |x| and keeps NaN. */
+static inline vec clattn_tanh_vec(vec x) {
+    return 1.0f - 2.0f / (exp2(x * (2.0f * CLATTN_LOG2E)) + 1.0f);
+}
+
 #if (BR % VW) != 0 || (DVCAP % EB) != 0 || (BC % JB) != 0
 #error "BR must be a multiple of VW, DVCAP of EB and BC of JB"
 #endif
@@ -89,9 +105,14 @@ typedef struct {
     int hi_min;   /* keys from here on need the per-element test against lim */
     float cap;    /* softcap * log2(e) */
     long row_q[BR], row_o[BR], row_m[BR], row_l[BR]; /* per-row element offsets */
-    ivec lo[NV], lim[NV]; /* each lane's visible keys [lo, lim): common.cl's clattn_row_keys */
-    ivec pos[NV];         /* each lane's key position i' (ALiBi) */
-    vec slope[NV];        /* each lane's ALiBi slope in base 2 (its head's) */
+    ivec lim[NV]; /* each lane's visible keys end here (common.cl's clattn_row_keys) */
+#if SCORE_OPTS & SCORE_WINDOW
+    ivec lo[NV]; /* ... and start here */
+#endif
+#if SCORE_OPTS & SCORE_ALIBI
+    ivec pos[NV];  /* each lane's key position i' */
+    vec slope[NV]; /* each lane's ALiBi slope in base 2 (its head's) */
+#endif
 } tile_info;
 
 /* Fills the per-row offsets for rows r0 .. r0+BR-1 of (batch b, kv head hk). Rows past the end
@@ -128,10 +149,14 @@ static inline void tile_setup(tile_info *t, int r0, int b, int hk, int d, int dv
         t->row_m[r] = b * m_sb + h * m_sh + i * m_ss;
         t->row_l[r] = ((long)b * hq + h) * sq + i;
         const clattn_key_range keys = clattn_row_keys(rule, i);
-        ((int *)t->lo)[r] = (int)keys.lo;
         ((int *)t->lim)[r] = (int)keys.hi;
+#if SCORE_OPTS & SCORE_WINDOW
+        ((int *)t->lo)[r] = (int)keys.lo;
+#endif
+#if SCORE_OPTS & SCORE_ALIBI
         ((int *)t->pos)[r] = (int)(i + rule.diag);
         ((float *)t->slope)[r] = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
+#endif
     }
 }
 
@@ -165,7 +190,6 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     /* Some row's visible keys start or end inside the block: test keys one by one. */
     const int limited = j0 < t->lo_max || j0 + nb > t->hi_min;
     const int has_mask = t->flags & CLATTN_KF_MASK;
-    const int has_cap = t->flags & CLATTN_KF_SOFTCAP, has_alibi = t->flags & CLATTN_KF_ALIBI;
     /* Block max, two partial maxima per vector so the max is not one long dependency chain. */
     vec mx[2][NV];
 #pragma unroll
@@ -199,12 +223,20 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
             for (int w = 0; w < NV; w++) {
                 vec x = acc[u][w];
                 /* The score shaping of common.cl's clattn_score, lane-wise and in its order. */
-                if (has_cap) x = t->cap * tanh(x / t->cap);
-                if (has_alibi) x -= t->slope[w] * fabs(convert_vec(t->pos[w] - (ivec)(j0 + j)));
+#if SCORE_OPTS & SCORE_SOFTCAP
+                x = t->cap * clattn_tanh_vec(x / t->cap);
+#endif
+#if SCORE_OPTS & SCORE_ALIBI
+                x -= t->slope[w] * fabs(convert_vec(t->pos[w] - (ivec)(j0 + j)));
+#endif
                 x = j < nb ? x : (vec)(-INFINITY);
                 if (limited)
                     x = select(x, (vec)(-INFINITY),
-                               ((ivec)(j0 + j) >= t->lim[w]) | ((ivec)(j0 + j) < t->lo[w]));
+                               ((ivec)(j0 + j) >= t->lim[w])
+#if SCORE_OPTS & SCORE_WINDOW
+                                   | ((ivec)(j0 + j) < t->lo[w])
+#endif
+                    );
                 s[j][w] = x;
                 mx[u % 2][w] = vmax(mx[u % 2][w], x);
             }

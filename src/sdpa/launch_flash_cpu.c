@@ -3,6 +3,7 @@
  * first paper's outer loop over K/V blocks run on the host, one launch per block, each waiting
  * for the previous one, with m and l carried in a scratch buffer released after the last launch
  * is enqueued (OpenCL keeps it alive until the work using it completes). */
+#include "kernel_iface.h"
 #include "sdpa/kernel_args.h"
 #include "sdpa/plan_cpu.h"
 
@@ -13,11 +14,19 @@
  * bucket so that one build serves every D of the bucket (d and dv are run-time arguments). */
 static void build_options(const clattn_context *ctx, const clattn_sdpa_problem *p,
                           const clattn_sdpa_plan *plan, char *s, size_t n) {
-    snprintf(
+    /* The score options are compiled in only when the call uses them (SCORE_OPTS bits of
+     * cl/flash_cpu.cl: 1 softcap, 2 ALiBi, 4 window), so plain attention pays nothing for them;
+     * the option string is part of the program-cache key. */
+    const int flags = clattn__sdpa_kernel_flags(p);
+    const int opts = (flags & CLATTN_KF_SOFTCAP ? 1 : 0) | (flags & CLATTN_KF_ALIBI ? 2 : 0) |
+                     (flags & CLATTN_KF_WINDOW ? 4 : 0);
+    const int len = snprintf(
         s, n, "-DBR=%lld -DVW=%lld -DDCAP=%lld -DDVCAP=%lld -DBC=%d", (long long)plan->block_q,
         (long long)clattn__cpu_vector_width(ctx->caps.preferred_vector_width_float, plan->block_q),
         (long long)clattn__cpu_dim_cap(p->D), (long long)clattn__cpu_dim_cap(p->Dv),
         CLATTN_CPU_MAX_BLOCK_KV);
+    if (opts && len > 0 && (size_t)len < n)
+        snprintf(s + len, n - (size_t)len, " -DSCORE_OPTS=%d", opts);
 }
 
 /* flash1: launch k waits for launch k - 1 (the first for the caller's list); every event but
