@@ -189,6 +189,7 @@ int cli_sdpa_options_alibi(const char *cmd, cli_sdpa_options *o, clattn_sdpa_des
                 "], expected [Hq] = [%lld] or [B, Hq] = [%lld, %lld] (one slope per query "
                 "head)\n",
                 (long long)H, (long long)B, (long long)H);
+        clattn_npy_free(a);
         return 1;
     }
     const float *s = a->data;
@@ -196,6 +197,7 @@ int cli_sdpa_options_alibi(const char *cmd, cli_sdpa_options *o, clattn_sdpa_des
         if (!isfinite(s[i])) {
             fprintf(stderr, "clattn %s: --alibi %s: slope %lld is %g; slopes must be finite\n", cmd,
                     o->alibi, (long long)i, (double)s[i]);
+            clattn_npy_free(a);
             return 1;
         }
     d->alibi_slopes = s;

@@ -47,7 +47,8 @@ void cli_sdpa_option_opts(cli_sdpa_options *o, cli_opt *opts);
 int cli_sdpa_options_desc(const char *cmd, const cli_sdpa_options *o, clattn_sdpa_desc *d);
 /* With --alibi: reads or makes the slopes for d->batch and d->heads (set before this call) and
  * points d->alibi_slopes at them (they live in *o until cli_sdpa_options_free). A file of the
- * wrong shape, dtype or with a non-finite slope is refused. Returns 0, or 1 after a message. */
+ * wrong shape, dtype or with a non-finite slope is refused. Returns 0, or 1 after a message
+ * (and then holds nothing). */
 int cli_sdpa_options_alibi(const char *cmd, cli_sdpa_options *o, clattn_sdpa_desc *d);
 /* The file --alibi names (NULL when there is none), for the check that no output is an input. */
 const char *cli_sdpa_options_file(const cli_sdpa_options *o);
