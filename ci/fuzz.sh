@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# ci/fuzz.sh: fuzzes the .npy parser. Configures a separate clang build directory with
-# CLATTN_BUILD_FUZZ=ON, builds only fuzz_npy, writes a small seed corpus and a dictionary of
-# header tokens, and runs libFuzzer for FUZZ_SECONDS (default 30). Exits non-zero on a crash,
-# leak or sanitizer report; the crashing input is kept under <build>/fuzz-artifacts/.
+# ci/fuzz.sh: runs the libFuzzer targets briefly. Configures a separate clang build directory with
+# CLATTN_BUILD_FUZZ=ON and builds fuzz_npy (the .npy parser) and fuzz_api (descriptor validation
+# and planning, with rare tiny SDPA runs on the default device), writes small seed corpora and a
+# dictionary of .npy header tokens, and runs each for FUZZ_SECONDS (default 30). Exits non-zero on
+# a crash, leak, broken promise or sanitizer report; the input is kept under
+# <build>/fuzz-artifacts/ (fuzz_npy) or <build>/fuzz-api-artifacts/ (fuzz_api).
 #   FUZZ_SECONDS=300 ci/fuzz.sh        FUZZ_BUILD_DIR=/tmp/f ci/fuzz.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +13,7 @@ seconds=${FUZZ_SECONDS:-30}
 
 CC=clang cmake -S "$root" -B "$build" -DCLATTN_BUILD_FUZZ=ON -DCLATTN_BUILD_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_npy -j2
+cmake --build "$build" --target fuzz_npy fuzz_api -j2
 
 seeds=$build/fuzz-seeds corpus=$build/fuzz-corpus artifacts=$build/fuzz-artifacts
 mkdir -p "$seeds" "$corpus" "$artifacts"
@@ -76,3 +78,52 @@ if [ "$status" != 0 ]; then
     exit 1
 fi
 echo "fuzz_npy: no crash in ${seconds}s (corpus: $(find "$corpus" -type f | wc -l) inputs)"
+
+# ---- fuzz_api ----
+# Seeds follow the reader in fuzz/fuzz_api.c: byte 0 even = SDPA, odd = additive; then sizes (a
+# byte below 176 is its value mod 10), a flags byte, enums (below 200: value mod count), the
+# extra-byte and struct_size choices (0: none, full size), the plan size (0: full) and, for a
+# tiny SDPA problem that plans, how to run it (bit 1: host arrays, else device buffers; bit 0:
+# lse; bit 2: one buffer a float short) and the input values.
+api_seeds=$build/fuzz-api-seeds api_corpus=$build/fuzz-api-corpus
+api_artifacts=$build/fuzz-api-artifacts
+mkdir -p "$api_seeds" "$api_corpus" "$api_artifacts"
+api_seed() {
+    local file=$1
+    shift
+    for b in "$@"; do byte "$b"; done >"$api_seeds/$file"
+}
+# e.g. sdpa_naive_host: SDPA, B Hq Hkv Sq Skv D = 1 1 1 2 3 4, flags 0, algo 1 (naive), flavour
+# 0, no extra byte, full struct_size and plan, run on host arrays (2), then the input values.
+api_seed sdpa_naive_host 0 1 1 1 2 3 4 0 1 0 0 0 0 2 $(seq 1 40)
+api_seed sdpa_flash2_dev 0 2 2 1 3 2 8 1 3 3 0 0 0 0 1 $(seq 100 140)
+api_seed sdpa_flash1_short 0 1 2 2 2 2 4 0 2 1 0 0 0 5 $(seq 30 70)
+api_seed sdpa_mask_causal 0 2 2 1 2 3 4 6 1 1 3 0 0 0 0 3 $(seq 1 80)
+api_seed sdpa_strides 0 1 2 2 2 2 4 8 0 0 200 6 0 0 0 0 0 0 0 0 200 7 0 0 0 0 0 2 $(seq 1 90)
+api_seed sdpa_blocks 0 1 1 1 9 9 8 32 3 2 8 8 0 0 0
+api_seed sdpa_huge 0 180 1 1 179 179 8 0 0 0 0 0 0
+api_seed sdpa_raw 0 255 127 255 255 255 255 255 255 255 1 1 1 1 2 3 4 5 6 7 8 9 8 7 6 5 4 3 2 1 \
+    0 16 255 0 0 128 63 0 0 0 0 0 0 0 0
+api_seed sdpa_old_struct 0 1 1 1 4 4 8 0 1 0 0 195 9 0
+api_seed sdpa_new_struct 0 1 1 1 4 4 8 0 1 0 224 3 196 0
+api_seed sdpa_bad_enum 0 1 1 1 4 4 8 0 210 230 0 0 0
+api_seed sdpa_plan_size 0 1 1 1 4 4 8 0 0 0 0 0 230 195 5
+api_seed add_basic 1 2 7 4 3 5 0 0 0 0 0 0
+api_seed add_gpu_tiles 1 2 7 4 3 5 7 3 0 1 8 8 0 0 0
+api_seed add_huge 1 177 177 177 177 177 0 0 0 0 0 0
+api_seed add_lengths_enum 1 2 7 4 3 5 1 205 210 1 0 0 0
+api_seed add_struct 1 2 7 4 3 5 0 0 0 240 5 199 0
+
+echo "fuzzing the API entry points for ${seconds}s"
+status=0
+CLATTN_CACHE_DIR=$build/fuzz-api-cache \
+    LSAN_OPTIONS="suppressions=$root/ci/lsan.supp:print_suppressions=0" \
+    "$build/fuzz/fuzz_api" -max_total_time="$seconds" -max_len=1024 -timeout=180 \
+    -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$api_artifacts/" \
+    "$api_corpus" "$api_seeds" || status=$?
+if [ "$status" != 0 ]; then
+    echo "fuzz_api FAILED (exit $status); inputs in $api_artifacts:" >&2
+    ls -l "$api_artifacts" >&2
+    exit 1
+fi
+echo "fuzz_api: no crash in ${seconds}s (corpus: $(find "$api_corpus" -type f | wc -l) inputs)"

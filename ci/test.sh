@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ci/test.sh: the whole test suite, as CI runs it: install what is missing, build with -Wall
 # -Wextra treated as errors, run every CTest test on the default OpenCL device (PoCL here),
-# the .npy fuzzer briefly when clang is available, then the suite again under AddressSanitizer
-# and UBSan (CLATTN_CI_ASAN=0 skips that pass).
+# the two libFuzzer targets (.npy parser, API validation/planning) briefly when clang is
+# available, then the suite again under AddressSanitizer and UBSan (CLATTN_CI_ASAN=0 skips that
+# pass) and the threaded tests under ThreadSanitizer (CLATTN_CI_TSAN=0 skips that pass).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -15,5 +16,8 @@ if command -v clang >/dev/null && [ -f ci/fuzz.sh ]; then
 fi
 if [ "${CLATTN_CI_ASAN:-1}" != 0 ]; then
   bash ci/asan.sh
+fi
+if [ "${CLATTN_CI_TSAN:-1}" != 0 ]; then
+  bash ci/tsan.sh
 fi
 echo "ci/test.sh: finished in $(( $(date +%s) - start )) s"

@@ -28,26 +28,65 @@ inline int clattn_cdiv(int a, int b) {
     return (a + b - 1) / b;
 }
 
-/* The keys [lo, hi) that query row i may see. Bottom-right causal alignment: row i sees keys
- * j <= i + seq_kv - seq_q (FlashAttention-2's convention, so a decode step needs no special
- * case). The range is monotone in i, so a block of rows sees at most the range of its last row
- * and at least that of its first: kernels skip whole K/V blocks with it. */
+/* The mask rule of one call, built once per work-group from the kernel arguments: which keys a
+ * query row may see and how its scores are shaped. Query i sits at key position i' = i + diag
+ * (bottom-right alignment: diag = Skv - Sq; top-left: 0). Causal keeps keys j <= i'; the window
+ * keeps i' - left <= j <= i' + right (a side of -1 is open); causal is the window (open, 0), so
+ * both together take the narrower (FlashAttention-2's one mask component). */
+typedef struct {
+    long seq_kv, diag, left, right;
+    int flags;
+    float cap; /* softcap * log2(e); used only with CLATTN_KF_SOFTCAP */
+} clattn_mask_rule;
+
+inline clattn_mask_rule clattn_mask_rule_make(long seq_kv, int flags, long diag, long left,
+                                              long right, float cap) {
+    clattn_mask_rule r;
+    r.seq_kv = seq_kv;
+    r.flags = flags;
+    r.diag = diag;
+    r.left = left;
+    r.right = right;
+    r.cap = cap;
+    return r;
+}
+
+/* The keys [lo, hi) that query row i may see; empty (lo == hi) when the rule removes them all.
+ * Both ends grow with i, so a block of rows sees at most [lo of its first row, hi of its last)
+ * and every row of it at least [lo of its last, hi of its first): kernels skip whole K/V blocks
+ * with that and test single keys only where rows differ. */
 typedef struct {
     long lo, hi;
 } clattn_key_range;
 
-inline clattn_key_range clattn_row_keys(long i, long seq_q, long seq_kv, int flags) {
-    clattn_key_range r;
-    r.lo = 0;
-    r.hi = seq_kv;
-    if (flags & CLATTN_KF_CAUSAL) r.hi = clamp(i + seq_kv - seq_q + 1, 0L, seq_kv);
-    return r;
+inline clattn_key_range clattn_row_keys(clattn_mask_rule r, long i) {
+    const long p = i + r.diag;
+    long lo = 0, hi = r.seq_kv;
+    if (r.flags & CLATTN_KF_CAUSAL) hi = min(hi, p + 1);
+    if (r.flags & CLATTN_KF_WINDOW) {
+        if (r.right >= 0) hi = min(hi, p + r.right + 1);
+        if (r.left >= 0) lo = max(lo, p - r.left);
+    }
+    clattn_key_range k;
+    k.hi = clamp(hi, 0L, r.seq_kv);
+    k.lo = clamp(lo, 0L, k.hi);
+    return k;
 }
 
-/* A base-2 score of key j for a row whose visible keys are r and whose additive mask row is
- * mrow (NULL when there is none): -inf outside r, else s + mask * log2(e). */
-inline float clattn_mask_score(float s, long j, clattn_key_range r, const __global DATA_T *mrow) {
-    if (j < r.lo || j >= r.hi) return -INFINITY;
+/* The ALiBi slope of head h of batch b in the base-2 domain (0 without ALiBi). */
+inline float clattn_alibi_slope(const __global float *alibi, int flags, long alibi_sb, long b,
+                                long h) {
+    return (flags & CLATTN_KF_ALIBI) ? alibi[b * alibi_sb + h] * CLATTN_LOG2E : 0.0f;
+}
+
+/* The final base-2 score of key j for a row at position p (= i') whose visible keys are `keys`:
+ * s is scale * log2(e) * q.k; then the softcap, the ALiBi bias -slope * |p - j| (slope already in
+ * base 2) and the additive mask row (mrow, NULL when none), in that order; -inf outside keys. */
+inline float clattn_score(float s, long j, clattn_key_range keys, clattn_mask_rule r, long p,
+                          float slope, const __global DATA_T *mrow) {
+    if (j < keys.lo || j >= keys.hi) return -INFINITY;
+    if (r.flags & CLATTN_KF_SOFTCAP) s = r.cap * tanh(s / r.cap);
+    if (r.flags & CLATTN_KF_ALIBI) s -= slope * fabs((float)(p - j));
     return mrow ? fma(load_data(mrow, j), CLATTN_LOG2E, s) : s;
 }
 

@@ -52,9 +52,11 @@
 #if VW == 16
 typedef float16 vec;
 typedef int16 ivec;
+#define convert_vec convert_float16
 #else
 typedef float8 vec;
 typedef int8 ivec;
+#define convert_vec convert_float8
 #endif
 #define NV (BR / VW)
 
@@ -80,18 +82,25 @@ typedef int8 ivec;
 /* Everything a work-group needs to know about its problem and its rows. */
 typedef struct {
     int d, dv, sq, skv, hq, group, flags;
-    int rows;   /* valid rows in this work-group (<= BR) */
-    int kv_end; /* keys from here on are hidden from every row */
-    int diag;   /* keys from here on need the per-element test against lim */
+    int rows;     /* valid rows in this work-group (<= BR) */
+    int kv_begin; /* keys before this are hidden from every row */
+    int kv_end;   /* keys from here on are hidden from every row */
+    int lo_max;   /* keys before this need the per-element test against lo (window) */
+    int hi_min;   /* keys from here on need the per-element test against lim */
+    float cap;    /* softcap * log2(e) */
     long row_q[BR], row_o[BR], row_m[BR], row_l[BR]; /* per-row element offsets */
-    ivec lim[NV]; /* each lane's first hidden key (clattn_row_keys(i).hi) */
+    ivec lo[NV], lim[NV]; /* each lane's visible keys [lo, lim): common.cl's clattn_row_keys */
+    ivec pos[NV];         /* each lane's key position i' (ALiBi) */
+    vec slope[NV];        /* each lane's ALiBi slope in base 2 (its head's) */
 } tile_info;
 
 /* Fills the per-row offsets for rows r0 .. r0+BR-1 of (batch b, kv head hk). Rows past the end
  * repeat the last valid one so loads stay in bounds; their results are never stored. */
 static inline void tile_setup(tile_info *t, int r0, int b, int hk, int d, int dv, int sq, int skv,
-                              int hq, int group, int flags, long q_sb, long q_sh, long q_ss,
-                              long o_sb, long o_sh, long o_ss, long m_sb, long m_sh, long m_ss) {
+                              int hq, int group, int flags, clattn_mask_rule rule,
+                              __global const float *restrict alibi, long alibi_sb, long q_sb,
+                              long q_sh, long q_ss, long o_sb, long o_sh, long o_ss, long m_sb,
+                              long m_sh, long m_ss) {
     t->d = d;
     t->dv = dv;
     t->sq = sq;
@@ -101,10 +110,15 @@ static inline void tile_setup(tile_info *t, int r0, int b, int hk, int d, int dv
     t->flags = flags;
     int nrows = sq * group;
     t->rows = min(BR, nrows - r0);
-    /* Row ranges grow with the query index: the last row bounds the block, the first row
-     * says from where on rows differ. */
-    t->kv_end = (int)clattn_row_keys((r0 + t->rows - 1) / group, sq, skv, flags).hi;
-    t->diag = (int)clattn_row_keys(r0 / group, sq, skv, flags).hi;
+    t->cap = rule.cap;
+    /* Row ranges grow with the query index: the first and last rows bound the block, and say
+     * where rows start to differ. */
+    const clattn_key_range first = clattn_row_keys(rule, r0 / group);
+    const clattn_key_range last = clattn_row_keys(rule, (r0 + t->rows - 1) / group);
+    t->kv_begin = (int)first.lo;
+    t->kv_end = (int)last.hi;
+    t->lo_max = (int)last.lo;
+    t->hi_min = (int)first.hi;
     for (int r = 0; r < BR; r++) {
         int rr = r0 + min(r, t->rows - 1);
         int i = rr / group;
@@ -113,7 +127,11 @@ static inline void tile_setup(tile_info *t, int r0, int b, int hk, int d, int dv
         t->row_o[r] = b * o_sb + h * o_sh + i * o_ss;
         t->row_m[r] = b * m_sb + h * m_sh + i * m_ss;
         t->row_l[r] = ((long)b * hq + h) * sq + i;
-        ((int *)t->lim)[r] = (int)clattn_row_keys(i, sq, skv, flags).hi;
+        const clattn_key_range keys = clattn_row_keys(rule, i);
+        ((int *)t->lo)[r] = (int)keys.lo;
+        ((int *)t->lim)[r] = (int)keys.hi;
+        ((int *)t->pos)[r] = (int)(i + rule.diag);
+        ((float *)t->slope)[r] = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
     }
 }
 
@@ -144,8 +162,10 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
                              vec s[BC][NV]) {
     const int d = t->d, dv = t->dv;
     const int nbr = (nb + JB - 1) / JB * JB;
-    const int limited = j0 + nb > t->diag; /* some row's visible keys end inside the block */
+    /* Some row's visible keys start or end inside the block: test keys one by one. */
+    const int limited = j0 < t->lo_max || j0 + nb > t->hi_min;
     const int has_mask = t->flags & CLATTN_KF_MASK;
+    const int has_cap = t->flags & CLATTN_KF_SOFTCAP, has_alibi = t->flags & CLATTN_KF_ALIBI;
     /* Block max, two partial maxima per vector so the max is not one long dependency chain. */
     vec mx[2][NV];
 #pragma unroll
@@ -177,8 +197,14 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
             const int j = jj + u;
 #pragma unroll
             for (int w = 0; w < NV; w++) {
-                vec x = j < nb ? acc[u][w] : (vec)(-INFINITY);
-                if (limited) x = select(x, (vec)(-INFINITY), (ivec)(j0 + j) >= t->lim[w]);
+                vec x = acc[u][w];
+                /* The score shaping of common.cl's clattn_score, lane-wise and in its order. */
+                if (has_cap) x = t->cap * tanh(x / t->cap);
+                if (has_alibi) x -= t->slope[w] * fabs(convert_vec(t->pos[w] - (ivec)(j0 + j)));
+                x = j < nb ? x : (vec)(-INFINITY);
+                if (limited)
+                    x = select(x, (vec)(-INFINITY),
+                               ((ivec)(j0 + j) >= t->lim[w]) | ((ivec)(j0 + j) < t->lo[w]));
                 s[j][w] = x;
                 mx[u % 2][w] = vmax(mx[u % 2][w], x);
             }
@@ -277,8 +303,10 @@ __kernel void flash2_cpu(CLATTN_SDPA_PARAMS) {
     const int hq = (int)heads, grp = (int)group, hkv = hq / grp;
     const int b = bh / hkv, hk = bh % hkv;
     tile_info t;
-    tile_setup(&t, r0, b, hk, head_dim, head_dim_v, (int)seq_q, (int)seq_kv, hq, grp, flags, q_sb,
-               q_sh, q_ss, o_sb, o_sh, o_ss, m_sb, m_sh, m_ss);
+    const clattn_mask_rule rule =
+        clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap);
+    tile_setup(&t, r0, b, hk, head_dim, head_dim_v, (int)seq_q, (int)seq_kv, hq, grp, flags, rule,
+               alibi, alibi_sb, q_sb, q_sh, q_ss, o_sb, o_sh, o_ss, m_sb, m_sh, m_ss);
     vec qT[DCAP][NV], oT[DVCAP][NV], s[BC][NV], m[NV], l[NV];
 #pragma unroll
     for (int w = 0; w < NV; w++) {
@@ -289,11 +317,11 @@ __kernel void flash2_cpu(CLATTN_SDPA_PARAMS) {
 #pragma unroll
         for (int w = 0; w < NV; w++) oT[e][w] = (vec)(0.0f);
     }
-    if (t.kv_end > 0) {
+    if (t.kv_end > t.kv_begin) {
         load_qT(&t, q, scale_log2, qT);
         __global const DATA_T *kb = k + b * k_sb + hk * k_sh;
         __global const DATA_T *vb = v + b * v_sb + hk * v_sh;
-        for (int j0 = 0; j0 < t.kv_end; j0 += block_kv)
+        for (int j0 = t.kv_begin; j0 < t.kv_end; j0 += block_kv)
             tile_step(&t, j0, min(block_kv, t.kv_end - j0), kb, vb, mask, k_ss, v_ss, qT, oT, m, l,
                       s);
     }
@@ -311,10 +339,13 @@ __kernel void flash1_cpu(CLATTN_SDPA_PARAMS) {
     const int b = bh / hkv, hk = bh % hkv;
     const int j0 = (int)kv_start;
     tile_info t;
-    tile_setup(&t, r0, b, hk, head_dim, head_dim_v, (int)seq_q, (int)seq_kv, hq, grp, flags, q_sb,
-               q_sh, q_ss, o_sb, o_sh, o_ss, m_sb, m_sh, m_ss);
+    const clattn_mask_rule rule =
+        clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap);
+    tile_setup(&t, r0, b, hk, head_dim, head_dim_v, (int)seq_q, (int)seq_kv, hq, grp, flags, rule,
+               alibi, alibi_sb, q_sb, q_sh, q_ss, o_sb, o_sh, o_ss, m_sb, m_sh, m_ss);
     const int first = j0 == 0;
-    if (j0 >= t.kv_end && !first) return; /* this block is hidden from every row */
+    const int seen = j0 < t.kv_end && j0 + block_kv > t.kv_begin; /* some row sees a key */
+    if (!seen && !first) return; /* this block is hidden from every row */
     const long nstate = batch * heads * seq_q;
     __global float *gm = scratch, *gl = scratch + nstate;
     vec qT[DCAP][NV], oT[DVCAP][NV], s[BC][NV], m[NV], l[NV];
@@ -332,7 +363,7 @@ __kernel void flash1_cpu(CLATTN_SDPA_PARAMS) {
         for (int e = 0; e < DVCAP; e++)
             dst[e * NV * VW] = (!first && lr > 0.0f && e < t.dv) ? load_data(src, e) * lr : 0.0f;
     }
-    if (j0 < t.kv_end) {
+    if (seen) {
         load_qT(&t, q, scale_log2, qT);
         tile_step(&t, j0, min(block_kv, t.kv_end - j0), k + b * k_sb + hk * k_sh,
                   v + b * v_sb + hk * v_sh, mask, k_ss, v_ss, qT, oT, m, l, s);

@@ -65,18 +65,19 @@ inline void stage_kv(__local float *Ks, __local float *Vs, const __global DATA_T
     }
 }
 
-/* This lane's scores of row r against keys k0..: S = Q K^T in base 2, masked by the row's key
- * range and additive mask row (common.cl's clattn_mask_score; mrow NULL when none). Kept in sv
- * for the lane and in Ps for the row max. */
+/* This lane's scores of row r (at key position p, ALiBi slope `slope`) against keys k0..:
+ * S = Q K^T in base 2, shaped and masked by common.cl's clattn_score (mrow NULL when there is
+ * no mask). Kept in sv for the lane and in Ps for the row max. */
 inline void score_tile(__local const float *Qs, __local const float *Ks, __local float *Ps,
-                       float *sv, const __global DATA_T *mrow, clattn_key_range keys, int r,
-                       int lane, long k0, int D) {
+                       float *sv, const __global DATA_T *mrow, clattn_key_range keys,
+                       clattn_mask_rule rule, long p, float slope, int r, int lane, long k0,
+                       int D) {
     for (int u = 0; u < NJ; u++) {
         const int j = lane + u * TPR;
         if (j >= BC) break;
         float s = 0.0f;
         for (int d = 0; d < D; d++) s = fma(Qs[r * DCAP + d], Ks[j * KP + d], s);
-        s = clattn_mask_score(s, k0 + j, keys, mrow);
+        s = clattn_score(s, k0 + j, keys, rule, p, slope, mrow);
         sv[u] = s;
         Ps[r * BC + j] = s;
     }
@@ -104,7 +105,10 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash2_gpu(CLATTN_
     const long b = bh / heads, h = bh % heads, kh = h / group;
     const long q0 = qb * BR, row = q0 + r;
     const int valid = row < Sq;
-    const clattn_key_range keys = clattn_row_keys(row, Sq, Skv, flags);
+    const clattn_mask_rule rule =
+        clattn_mask_rule_make(Skv, flags, diag, window_left, window_right, softcap);
+    const clattn_key_range keys = clattn_row_keys(rule, row);
+    const float slope = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
 
     const __global DATA_T *qp = q + b * q_sb + h * q_sh;
     const __global DATA_T *kp = k + b * k_sb + kh * k_sh;
@@ -113,21 +117,22 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash2_gpu(CLATTN_
 
     stage_q(Qs, qp, q0, Sq, q_ss, head_dim, scale_log2, t);
 
-    /* No row of the block sees a key past what its last row sees. */
-    const long kv_end = clattn_row_keys(q0 + BR - 1, Sq, Skv, flags).hi;
+    /* The block's rows see nothing before its first row's range or past its last row's. */
+    const long kv_begin = clattn_row_keys(rule, q0).lo;
+    const long kv_end = clattn_row_keys(rule, q0 + BR - 1).hi;
 
     float m = -INFINITY, l = 0.0f;
     float acc[DVL];
     for (int u = 0; u < DVL; u++) acc[u] = 0.0f;
     float sv[NJ];
 
-    for (long k0 = 0; k0 < kv_end; k0 += BC) {
+    for (long k0 = kv_begin; k0 < kv_end; k0 += BC) {
         barrier(CLK_LOCAL_MEM_FENCE); /* the previous tile's readers are done */
         stage_kv(Ks, Vs, kp, vp, k0, Skv, k_ss, v_ss, head_dim, head_dim_v, t);
         barrier(CLK_LOCAL_MEM_FENCE);
 
         /* S = Q K^T for this lane's keys, masked; kept privately and shared for the row max. */
-        score_tile(Qs, Ks, Ps, sv, mrow, keys, r, lane, k0, head_dim);
+        score_tile(Qs, Ks, Ps, sv, mrow, keys, rule, row + diag, slope, r, lane, k0, head_dim);
         barrier(CLK_LOCAL_MEM_FENCE);
         float mx = m;
         for (int j = 0; j < BC; j++) mx = fmax(mx, Ps[r * BC + j]);
@@ -191,36 +196,46 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash1_gpu(CLATTN_
     __global float *mrun = scratch + bh * Sq;
     __global float *lrun = scratch + (nbh + bh) * Sq;
 
-    const long kv_end = clattn_row_keys(qb_end * BR - 1, Sq, Skv, flags).hi;
-    const long nkb = kv_end > 0 ? (kv_end + BC - 1) / BC : 0;
+    const clattn_mask_rule rule =
+        clattn_mask_rule_make(Skv, flags, diag, window_left, window_right, softcap);
+    const float slope = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
+    /* The K/V blocks any row of this chunk sees. */
+    const long kb_first = clattn_row_keys(rule, qb_begin * BR).lo / BC;
+    const long kv_end = clattn_row_keys(rule, qb_end * BR - 1).hi;
+    const long kb_end = max((kv_end + BC - 1) / BC, kb_first + 1);
     float sv[NJ];
 
-    /* Block 0 is always visited, so every row's O, l and m are initialised even when the causal
-     * mask hides all of its keys. */
-    for (long kb = 0; kb < max(nkb, 1L); kb++) {
+    /* The first block is always visited by every query block, so every row's O, l and m are
+     * initialised even when the mask hides all of its keys. */
+    for (long kb = kb_first; kb < kb_end; kb++) {
         const long k0 = kb * BC;
+        const int first = kb == kb_first;
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
         stage_kv(Ks, Vs, kp, vp, k0, Skv, k_ss, v_ss, head_dim, head_dim_v, t);
-        /* Query blocks whose last row cannot see key k0 (ranges grow with the row) form a
-         * prefix; it is skipped, except at block 0, which initialises every row. A loop bound
-         * rather than a `continue`: PoCL mishandles early exits in loops that contain barriers. */
-        long qb_first = qb_begin;
-        while (kb > 0 && qb_first < qb_end &&
-               clattn_row_keys(qb_first * BR + BR - 1, Sq, Skv, flags).hi <= k0)
+        /* Query blocks whose last row sees nothing from k0 on form a prefix, blocks whose first
+         * row sees nothing before k0 + BC a suffix (ranges grow with the row); both are skipped
+         * after the first block. Loop bounds rather than a `continue`: PoCL mishandles early
+         * exits in loops that contain barriers. */
+        long qb_first = qb_begin, qb_last = qb_end;
+        while (!first && qb_first < qb_end &&
+               clattn_row_keys(rule, qb_first * BR + BR - 1).hi <= k0)
             qb_first++;
-        for (long qb = qb_first; qb < qb_end; qb++) {
+        while (!first && qb_last > qb_first &&
+               clattn_row_keys(rule, (qb_last - 1) * BR).lo >= k0 + BC)
+            qb_last--;
+        for (long qb = qb_first; qb < qb_last; qb++) {
             const long q0 = qb * BR, row = q0 + r;
             const int valid = row < Sq;
             barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
             stage_q(Qs, qp, q0, Sq, q_ss, head_dim, scale_log2, t);
             barrier(CLK_LOCAL_MEM_FENCE);
             score_tile(Qs, Ks, Ps, sv, mask_row(mask, flags, valid, b, h, row, m_sb, m_sh, m_ss),
-                       clattn_row_keys(row, Sq, Skv, flags), r, lane, k0, head_dim);
+                       clattn_row_keys(rule, row), rule, row + diag, slope, r, lane, k0, head_dim);
             /* The row's m and l from the previous outer step, read by every lane of the row
              * before lane 0 rewrites them below: the next barrier fences global memory too, so
              * those reads are ordered before that write. */
-            const float m_old = (kb == 0 || !valid) ? -INFINITY : mrun[row];
-            const float l_old = (kb == 0 || !valid) ? 0.0f : lrun[row];
+            const float m_old = (first || !valid) ? -INFINITY : mrun[row];
+            const float l_old = (first || !valid) ? 0.0f : lrun[row];
             barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
             float mt = -INFINITY; /* the block's own row max, m~ in the paper */
             for (int j = 0; j < BC; j++) mt = fmax(mt, Ps[r * BC + j]);
@@ -243,7 +258,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash1_gpu(CLATTN_
                     if (d >= head_dim_v) break;
                     float pv = 0.0f;
                     for (int j = 0; j < BC; j++) pv = fma(Ps[r * BC + j], Vs[j * DVCAP + d], pv);
-                    const float o_old = kb == 0 ? 0.0f : load_data(op, row * o_ss + d);
+                    const float o_old = first ? 0.0f : load_data(op, row * o_ss + d);
                     store_data(op, row * o_ss + d, (a * l_old * o_old + e * pv) * inv);
                 }
                 if (lane == 0) {

@@ -15,14 +15,13 @@
 #define CLATTN_KERNEL_IFACE_H
 
 /* ---- Flag bits of the SDPA kernels' `flags` argument ---- */
-#define CLATTN_KF_CAUSAL 1 /* bottom-right aligned causal mask */
-#define CLATTN_KF_MASK   2 /* an additive mask is passed (`mask` is not NULL) */
-#define CLATTN_KF_LSE    4 /* write the natural log-sum-exp of every row to `lse` */
-/* Reserved for the options and decode work (window, ALiBi, softcap, per-sequence kv lengths):
- * the bits are fixed now so that cached binaries and host code agree when they arrive. */
-#define CLATTN_KF_WINDOW  8
-#define CLATTN_KF_ALIBI   16
-#define CLATTN_KF_SOFTCAP 32
+#define CLATTN_KF_CAUSAL  1  /* bottom-right aligned causal mask */
+#define CLATTN_KF_MASK    2  /* an additive mask is passed (`mask` is not NULL) */
+#define CLATTN_KF_LSE     4  /* write the natural log-sum-exp of every row to `lse` */
+#define CLATTN_KF_WINDOW  8  /* window_left / window_right limit the keys (-1: that side open) */
+#define CLATTN_KF_ALIBI   16 /* add -slope * |i' - j| from `alibi` */
+#define CLATTN_KF_SOFTCAP 32 /* s -> softcap * tanh(s / softcap) */
+/* Reserved for the decode work (per-sequence kv lengths): fixed now so host and kernels agree. */
 #define CLATTN_KF_KV_LENS 64
 
 /* ---- Storage types ---- */
@@ -32,25 +31,31 @@
 
 /* ---- Arguments of every SDPA kernel, in order ---- */
 enum clattn_sdpa_arg {
-    CLATTN_SDPA_ARG_Q = 0,      /* DATA_T [B, Hq, Sq, D] by q strides */
-    CLATTN_SDPA_ARG_K,          /* DATA_T [B, Hkv, Skv, D] */
-    CLATTN_SDPA_ARG_V,          /* DATA_T [B, Hkv, Skv, Dv] */
-    CLATTN_SDPA_ARG_MASK,       /* DATA_T additive mask by mask strides, or NULL */
-    CLATTN_SDPA_ARG_OUT,        /* DATA_T [B, Hq, Sq, Dv] by out strides */
-    CLATTN_SDPA_ARG_LSE,        /* float [B, Hq, Sq], or NULL */
-    CLATTN_SDPA_ARG_SCRATCH,    /* float: flash1's m/l rows, the naive path's S; else NULL */
-    CLATTN_SDPA_ARG_BATCH,      /* long B */
-    CLATTN_SDPA_ARG_HEADS,      /* long Hq */
-    CLATTN_SDPA_ARG_GROUP,      /* long Hq / Hkv: query head h reads kv head h / group */
-    CLATTN_SDPA_ARG_SEQ_Q,      /* long Sq */
-    CLATTN_SDPA_ARG_SEQ_KV,     /* long Skv */
-    CLATTN_SDPA_ARG_HEAD_DIM,   /* int D (<= the build's DCAP) */
-    CLATTN_SDPA_ARG_HEAD_DIM_V, /* int Dv (<= DVCAP) */
-    CLATTN_SDPA_ARG_SCALE_LOG2, /* float scale * log2(e): scores are kept in base 2 */
-    CLATTN_SDPA_ARG_FLAGS,      /* int CLATTN_KF_* bits */
-    CLATTN_SDPA_ARG_BLOCK_KV,   /* int keys per K/V block where it is a run-time value (CPU) */
-    CLATTN_SDPA_ARG_KV_START,   /* long first key of this launch (flash1 CPU: one block each) */
-    CLATTN_SDPA_ARG_Q_STRIDES,  /* 3 x long: batch, head, seq strides of q in elements */
+    CLATTN_SDPA_ARG_Q = 0,        /* DATA_T [B, Hq, Sq, D] by q strides */
+    CLATTN_SDPA_ARG_K,            /* DATA_T [B, Hkv, Skv, D] */
+    CLATTN_SDPA_ARG_V,            /* DATA_T [B, Hkv, Skv, Dv] */
+    CLATTN_SDPA_ARG_MASK,         /* DATA_T additive mask by mask strides, or NULL */
+    CLATTN_SDPA_ARG_OUT,          /* DATA_T [B, Hq, Sq, Dv] by out strides */
+    CLATTN_SDPA_ARG_LSE,          /* float [B, Hq, Sq], or NULL */
+    CLATTN_SDPA_ARG_SCRATCH,      /* float: flash1's m/l rows, the naive path's S; else NULL */
+    CLATTN_SDPA_ARG_BATCH,        /* long B */
+    CLATTN_SDPA_ARG_HEADS,        /* long Hq */
+    CLATTN_SDPA_ARG_GROUP,        /* long Hq / Hkv: query head h reads kv head h / group */
+    CLATTN_SDPA_ARG_SEQ_Q,        /* long Sq */
+    CLATTN_SDPA_ARG_SEQ_KV,       /* long Skv */
+    CLATTN_SDPA_ARG_HEAD_DIM,     /* int D (<= the build's DCAP) */
+    CLATTN_SDPA_ARG_HEAD_DIM_V,   /* int Dv (<= DVCAP) */
+    CLATTN_SDPA_ARG_SCALE_LOG2,   /* float scale * log2(e): scores are kept in base 2 */
+    CLATTN_SDPA_ARG_FLAGS,        /* int CLATTN_KF_* bits */
+    CLATTN_SDPA_ARG_BLOCK_KV,     /* int keys per K/V block where it is a run-time value (CPU) */
+    CLATTN_SDPA_ARG_KV_START,     /* long first key of this launch (flash1 CPU: one block each) */
+    CLATTN_SDPA_ARG_ALIBI,        /* float ALiBi slopes [B or 1, Hq], or NULL */
+    CLATTN_SDPA_ARG_ALIBI_SB,     /* long batch stride of the slopes: Hq, or 0 when shared */
+    CLATTN_SDPA_ARG_DIAG,         /* long where query i sits among the keys: i' = i + diag */
+    CLATTN_SDPA_ARG_WINDOW_LEFT,  /* long keys left of i' a row sees (window); -1 unbounded */
+    CLATTN_SDPA_ARG_WINDOW_RIGHT, /* long keys right of i' a row sees (window); -1 unbounded */
+    CLATTN_SDPA_ARG_SOFTCAP,      /* float softcap * log2(e) (the cap in the base-2 domain) */
+    CLATTN_SDPA_ARG_Q_STRIDES,    /* 3 x long: batch, head, seq strides of q in elements */
     CLATTN_SDPA_ARG_K_STRIDES = CLATTN_SDPA_ARG_Q_STRIDES + 3,
     CLATTN_SDPA_ARG_V_STRIDES = CLATTN_SDPA_ARG_K_STRIDES + 3,
     CLATTN_SDPA_ARG_OUT_STRIDES = CLATTN_SDPA_ARG_V_STRIDES + 3,
@@ -121,9 +126,10 @@ inline void store_data(__global DATA_T *p, long i, ACC_T x) {
         __global DATA_T *restrict out, __global float *restrict lse,                               \
         __global float *restrict scratch, long batch, long heads, long group, long seq_q,          \
         long seq_kv, int head_dim, int head_dim_v, float scale_log2, int flags, int block_kv,      \
-        long kv_start, long q_sb, long q_sh, long q_ss, long k_sb, long k_sh, long k_ss,           \
-        long v_sb, long v_sh, long v_ss, long o_sb, long o_sh, long o_ss, long m_sb, long m_sh,    \
-        long m_ss
+        long kv_start, __global const float *restrict alibi, long alibi_sb, long diag,             \
+        long window_left, long window_right, float softcap, long q_sb, long q_sh, long q_ss,       \
+        long k_sb, long k_sh, long k_ss, long v_sb, long v_sh, long v_ss, long o_sb, long o_sh,    \
+        long o_ss, long m_sb, long m_sh, long m_ss
 
 #endif /* __OPENCL_C_VERSION__ */
 

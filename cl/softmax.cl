@@ -30,13 +30,16 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void softmax_rows(CLATT
     const long i = rowid % seq_q, bh = rowid / seq_q;
     const long b = bh / heads, h = bh % heads;
     __global float *row = scratch + rowid * seq_kv;
-    const clattn_key_range keys = clattn_row_keys(i, seq_q, seq_kv, flags);
+    const clattn_mask_rule rule =
+        clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap);
+    const clattn_key_range keys = clattn_row_keys(rule, i);
+    const float slope = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
     const __global DATA_T *mrow =
         (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
 
     float mx = -INFINITY;
     for (long j = t; j < seq_kv; j += WG) {
-        const float x = clattn_mask_score(row[j] * CLATTN_LOG2E, j, keys, mrow);
+        const float x = clattn_score(row[j] * CLATTN_LOG2E, j, keys, rule, i + diag, slope, mrow);
         row[j] = x;
         mx = fmax(mx, x);
     }

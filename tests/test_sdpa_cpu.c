@@ -78,6 +78,7 @@ static void run_case(const tcase *c) {
     p.group = c->Hq / c->Hkv;
     p.scale = c->scale != 0.0f ? c->scale : 1.0f / sqrtf((float)c->D);
     p.causal = c->causal;
+    p.diag = c->Skv - c->Sq; /* bottom-right alignment, as the front end resolves it */
     p.has_mask = c->mask != MASK_NONE;
     p.has_lse = c->lse;
     const int64_t nq = layout_strides(c->layout, c->B, c->Hq, c->Sq, c->D, p.q_st);
@@ -131,9 +132,13 @@ static void run_case(const tcase *c) {
     tu_poison(poisoned, no);
     memcpy(out, poisoned, (size_t)no * sizeof(float));
     tu_poison(lse, nl);
-    clattn_sdpa_buffers buf = {make_buffer(q, nq),   make_buffer(k, nk),
-                               make_buffer(v, nv),   p.has_mask ? make_buffer(mask, nm) : NULL,
-                               make_buffer(out, no), c->lse ? make_buffer(lse, nl) : NULL};
+    clattn_sdpa_buffers buf = {make_buffer(q, nq),
+                               make_buffer(k, nk),
+                               make_buffer(v, nv),
+                               p.has_mask ? make_buffer(mask, nm) : NULL,
+                               make_buffer(out, no),
+                               c->lse ? make_buffer(lse, nl) : NULL,
+                               NULL};
     cl_event user = NULL, done = NULL;
     if (c->use_wait) user = clCreateUserEvent(clattn_context_cl_context(ctx), NULL);
     clattn_status st =
@@ -258,7 +263,7 @@ static void test_bad_plan(void) {
     memcpy(p.v_st, p.q_st, sizeof p.q_st);
     memcpy(p.o_st, p.q_st, sizeof p.q_st);
     clattn_sdpa_plan plan = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_CPU, 12, 64, 1, 0, 0, {0, 0}};
-    clattn_sdpa_buffers buf = {NULL, NULL, NULL, NULL, NULL, NULL};
+    clattn_sdpa_buffers buf = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     cl_event ev = (cl_event)&plan; /* must come back NULL */
     clattn_status st = clattn__sdpa_flash_cpu(ctx, &p, &plan, &buf, 0, NULL, &ev);
     TU_CHECK(st == CLATTN_ERROR_INTERNAL && ev == NULL, "launcher refuses a 12x64 tile (%s)",
@@ -280,8 +285,9 @@ static void test_public_entry(clattn_algo algo) {
     tu_fill_uniform(v, nk, -1.0f, 1.0f);
     tu_poison(out, no);
     tu_poison(lse, nl);
-    sdpa_ref_problem rp = {B, H, Hkv,  Sq,  Skv, D,   D,  1.0 / sqrt((double)D), 1, q,
-                           k, v, NULL, {0}, {0}, {0}, {0}};
+    sdpa_ref_problem rp = {B,   H, Hkv, Sq, Skv,  D,   D,    1.0 / sqrt((double)D),
+                           1,   q, k,   v,  NULL, {0}, {0},  {0},
+                           {0}, 0, 0,   0,  0,    0.0, NULL, 0};
     sdpa_ref_contiguous(H, Sq, D, rp.q_st);
     sdpa_ref_contiguous(Hkv, Skv, D, rp.k_st);
     sdpa_ref_contiguous(Hkv, Skv, D, rp.v_st);

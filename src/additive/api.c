@@ -115,7 +115,8 @@ static clattn_status plan_and_build(clattn_context *ctx, clattn_additive_keys *h
                                               sizeof allowed, &allowed, NULL);
         clReleaseKernel(k);
         if (err != CL_SUCCESS)
-            return clattn__cl_fail(ctx, err, "additive: CL_KERNEL_WORK_GROUP_SIZE query failed");
+            return clattn__cl_fail(
+                ctx, err, "additive: clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE) failed");
         if ((int64_t)allowed >= h->plan.work_group) return CLATTN_SUCCESS;
         if (h->desc.work_group || h->plan.work_group <= 1)
             return clattn__fail(ctx, CLATTN_ERROR_UNSUPPORTED,
@@ -273,8 +274,10 @@ clattn_status clattn_additive_step(clattn_context *ctx, const clattn_additive_ke
             size_t qv_bytes = h->plan.stage_query ? (size_t)(2 * A * 4) : 4;
             cl_int err = clSetKernelArg(k, CLATTN_ADDITIVE_ARG_QV_LOCAL, qv_bytes, NULL);
             if (err != CL_SUCCESS)
-                st = clattn__cl_fail(ctx, err, "additive_step: local argument of %zu bytes",
-                                     qv_bytes);
+                st = clattn__cl_fail(
+                    ctx, err,
+                    "additive_step: clSetKernelArg of a local argument of %zu bytes failed",
+                    qv_bytes);
         }
     }
     if (!st) {
@@ -352,7 +355,8 @@ clattn_status clattn_additive_keys_create_host(clattn_context *ctx,
     if (!st) {
         cl_int err = clWaitForEvents(1, &ev);
         if (err != CL_SUCCESS) {
-            st = clattn__cl_fail(ctx, err, "additive: waiting for the key projection");
+            st = clattn__cl_fail(
+                ctx, err, "additive: waiting for the key projection: clWaitForEvents failed");
             clattn_additive_keys_destroy(*out);
             *out = NULL;
         }
@@ -384,7 +388,9 @@ clattn_status clattn_additive_step_host(clattn_context *ctx, const clattn_additi
         !(st = clattn_additive_step(ctx, h, steps, q, c, w, 0, NULL, &ev))) {
         /* Read both into the caller's memory only after the whole step succeeded. */
         cl_int err = clWaitForEvents(1, &ev);
-        if (err != CL_SUCCESS) st = clattn__cl_fail(ctx, err, "additive step failed on the device");
+        if (err != CL_SUCCESS)
+            st = clattn__cl_fail(ctx, err,
+                                 "additive step failed on the device: clWaitForEvents failed");
         if (!st)
             st = clattn__download(ctx, c, context, rows * h->desc.key_dim * 4, 0, NULL,
                                   "additive context");

@@ -149,7 +149,9 @@ clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, c
     if (num_wait > 0) {
         cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, num_wait, wait, NULL);
         if (err != CL_SUCCESS)
-            return clattn__cl_fail(ctx, err, "%s: waiting for the caller's events", what);
+            return clattn__cl_fail(
+                ctx, err,
+                "%s: waiting for the caller's events: clEnqueueBarrierWithWaitList failed", what);
     }
     pthread_mutex_lock(&blas_lock);
     blas_tune_device(ctx->device);

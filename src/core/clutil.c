@@ -10,7 +10,8 @@ clattn_status clattn__check_buffer(clattn_context *ctx, cl_mem mem, int64_t byte
     size_t size = 0;
     cl_int err = clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof size, &size, NULL);
     if (err != CL_SUCCESS)
-        return clattn__cl_fail(ctx, err, "%s: not a valid cl_mem (CL_MEM_SIZE query failed)", what);
+        return clattn__cl_fail(
+            ctx, err, "%s: not a valid cl_mem (clGetMemObjectInfo(CL_MEM_SIZE) failed)", what);
     if ((uint64_t)size < (uint64_t)bytes)
         return clattn__fail(ctx, CLATTN_ERROR_BUFFER_TOO_SMALL,
                             "%s: buffer holds %zu bytes but the shape and strides need %lld", what,
@@ -84,7 +85,8 @@ clattn_status clattn__download(clattn_context *ctx, cl_mem mem, void *host, int6
     if (!host || !mem || bytes <= 0) return CLATTN_SUCCESS;
     cl_int err = clEnqueueReadBuffer(ctx->queue, mem, CL_TRUE, 0, (size_t)bytes, host, num_wait,
                                      num_wait ? wait : NULL, NULL);
-    if (err != CL_SUCCESS) return clattn__cl_fail(ctx, err, "%s: reading results failed", what);
+    if (err != CL_SUCCESS)
+        return clattn__cl_fail(ctx, err, "%s: reading results: clEnqueueReadBuffer failed", what);
     return CLATTN_SUCCESS;
 }
 

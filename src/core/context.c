@@ -273,7 +273,9 @@ clattn_status clattn_context_create_from_queue(cl_command_queue queue, clattn_co
                               NULL);
     if (err != CL_SUCCESS) {
         ctx->cl_ctx = NULL;
-        clattn__cl_fail(ctx, err, "clattn_context_create_from_queue: not a valid command queue");
+        clattn__cl_fail(ctx, err,
+                        "clattn_context_create_from_queue: not a valid command queue "
+                        "(clGetCommandQueueInfo or clGetDeviceInfo failed)");
         clattn__keep_create_error(ctx);
         clattn_context_destroy(ctx);
         return CLATTN_ERROR_INVALID_ARGUMENT;

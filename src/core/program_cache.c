@@ -241,8 +241,8 @@ static clattn_status build_from_source(clattn_context *ctx, const char *family, 
         }
         clattn_status st = clattn__fail(
             ctx, err == CL_BUILD_PROGRAM_FAILURE ? CLATTN_ERROR_BUILD_FAILED : CLATTN_ERROR_OPENCL,
-            "kernel %s.cl failed to build with options \"%s\" (%s):\n%s", family, options,
-            clattn__cl_error_name(err), log ? log : "(no build log)");
+            "clBuildProgram: kernel %s.cl failed to build with options \"%s\" (%s):\n%s", family,
+            options, clattn__cl_error_name(err), log ? log : "(no build log)");
         free(log);
         clReleaseProgram(prog);
         return st;

@@ -113,7 +113,8 @@ static clattn_status run_gru(clattn_context *ctx, const clattn_gru_desc *d, int6
         cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
                                               sizeof allowed, &allowed, NULL);
         if (err != CL_SUCCESS)
-            st = clattn__cl_fail(ctx, err, "gru_step: CL_KERNEL_WORK_GROUP_SIZE query failed");
+            st = clattn__cl_fail(
+                ctx, err, "gru_step: clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE) failed");
         while (local[0] > 1 && local[0] > allowed) local[0] /= 2;
         lp = local;
     }

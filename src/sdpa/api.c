@@ -126,7 +126,8 @@ static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d
     p->has_mask = d->has_mask != 0;
     p->has_lse = has_lse;
     p->storage = CLATTN_STORAGE_F32;
-    clattn_status st;
+    clattn_status st = clattn__sdpa_options(ctx, d, p);
+    if (st != CLATTN_SUCCESS) return st;
     if ((st = resolve_strides(ctx, "q", d->q_strides, p->Hq, p->Sq, p->D, p->q_st)) ||
         (st = resolve_strides(ctx, "k", d->k_strides, p->Hkv, p->Skv, p->D, p->k_st)) ||
         (st = resolve_strides(ctx, "v", d->v_strides, p->Hkv, p->Skv, p->Dv, p->v_st)) ||
@@ -243,12 +244,19 @@ clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, cl_
         (lse && (st = clattn__check_buffer(ctx, lse, s.lse, "lse"))) ||
         (st = plan_for(ctx, &d, &p, &plan)))
         return st;
-    const clattn_sdpa_buffers buf = {q, k, v, mask, out, lse};
+    clattn_sdpa_buffers buf = {q, k, v, mask, out, lse, NULL};
     const clattn_sdpa_launcher launch = clattn__sdpa_launcher(plan.algo, plan.flavour);
     if (!launch)
         return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "no launcher for algo %d, flavour %d",
                             (int)plan.algo, (int)plan.flavour);
-    return launch(ctx, &p, &plan, &buf, num_wait, wait_list, event);
+    /* The ALiBi slopes are a few floats of host metadata: copied to the device for this call
+     * (the buffer is released at once; OpenCL keeps it until the kernels are done with it). */
+    if (p.alibi && (st = clattn__upload(ctx, p.alibi, p.alibi_batch * p.Hq * (int64_t)sizeof(float),
+                                        "alibi slopes", &buf.alibi)))
+        return st;
+    st = launch(ctx, &p, &plan, &buf, num_wait, wait_list, event);
+    clattn__release_mem(&buf.alibi);
+    return st;
 }
 
 clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc, const float *q,

@@ -26,10 +26,15 @@ void clattn__sdpa_kernel_args_init(clattn_sdpa_kernel_args *a, const clattn_sdpa
     a->head_dim = (cl_int)p->D;
     a->head_dim_v = (cl_int)p->Dv;
     a->scale_log2 = p->scale * LOG2E;
-    a->flags = (p->causal ? CLATTN_KF_CAUSAL : 0) | (p->has_mask ? CLATTN_KF_MASK : 0) |
-               (p->has_lse ? CLATTN_KF_LSE : 0);
+    a->flags = clattn__sdpa_kernel_flags(p);
     a->block_kv = (cl_int)plan->block_kv;
     a->kv_start = 0;
+    a->alibi = p->alibi ? buf->alibi : NULL;
+    a->alibi_sb = p->alibi_batch > 1 ? p->Hq : 0;
+    a->diag = p->diag;
+    a->window_left = p->window_left;
+    a->window_right = p->window_right;
+    a->softcap_log2 = p->softcap * LOG2E;
     const int64_t *st[5] = {p->q_st, p->k_st, p->v_st, p->o_st, p->m_st};
     for (int t = 0; t < 5; t++)
         for (int i = 0; i < 3; i++) a->strides[t][i] = (t == 4 && !p->has_mask) ? 0 : st[t][i];
@@ -39,7 +44,8 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
                                            const clattn_sdpa_kernel_args *a, const char *what) {
     cl_uint nargs = 0;
     cl_int err = clGetKernelInfo(kern, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL);
-    if (err != CL_SUCCESS) return clattn__cl_fail(ctx, err, "%s: CL_KERNEL_NUM_ARGS", what);
+    if (err != CL_SUCCESS)
+        return clattn__cl_fail(ctx, err, "%s: clGetKernelInfo(CL_KERNEL_NUM_ARGS) failed", what);
     if (nargs != CLATTN_SDPA_ARG_COUNT)
         return clattn__fail(ctx, CLATTN_ERROR_INTERNAL,
                             "%s has %u arguments; the SDPA kernel interface has %d", what, nargs,
@@ -67,11 +73,17 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
         {CLATTN_SDPA_ARG_FLAGS, sizeof a->flags, &a->flags},
         {CLATTN_SDPA_ARG_BLOCK_KV, sizeof a->block_kv, &a->block_kv},
         {CLATTN_SDPA_ARG_KV_START, sizeof a->kv_start, &a->kv_start},
+        {CLATTN_SDPA_ARG_ALIBI, sizeof a->alibi, &a->alibi},
+        {CLATTN_SDPA_ARG_ALIBI_SB, sizeof a->alibi_sb, &a->alibi_sb},
+        {CLATTN_SDPA_ARG_DIAG, sizeof a->diag, &a->diag},
+        {CLATTN_SDPA_ARG_WINDOW_LEFT, sizeof a->window_left, &a->window_left},
+        {CLATTN_SDPA_ARG_WINDOW_RIGHT, sizeof a->window_right, &a->window_right},
+        {CLATTN_SDPA_ARG_SOFTCAP, sizeof a->softcap_log2, &a->softcap_log2},
     };
     for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
         err = clSetKernelArg(kern, args[i].index, args[i].size, args[i].value);
         if (err != CL_SUCCESS)
-            return clattn__cl_fail(ctx, err, "%s: setting argument %u failed", what, args[i].index);
+            return clattn__cl_fail(ctx, err, "%s: clSetKernelArg(%u) failed", what, args[i].index);
     }
     static const cl_uint stride_base[5] = {CLATTN_SDPA_ARG_Q_STRIDES, CLATTN_SDPA_ARG_K_STRIDES,
                                            CLATTN_SDPA_ARG_V_STRIDES, CLATTN_SDPA_ARG_OUT_STRIDES,
@@ -80,7 +92,7 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
         for (cl_uint i = 0; i < 3; i++) {
             err = clSetKernelArg(kern, stride_base[t] + i, sizeof(cl_long), &a->strides[t][i]);
             if (err != CL_SUCCESS)
-                return clattn__cl_fail(ctx, err, "%s: setting stride argument %u failed", what,
+                return clattn__cl_fail(ctx, err, "%s: clSetKernelArg(%u) (a stride) failed", what,
                                        stride_base[t] + i);
         }
     return CLATTN_SUCCESS;
@@ -89,6 +101,7 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
 clattn_status clattn__sdpa_kernel_args_set_kv_start(clattn_context *ctx, cl_kernel kern,
                                                     cl_long kv_start, const char *what) {
     cl_int err = clSetKernelArg(kern, CLATTN_SDPA_ARG_KV_START, sizeof kv_start, &kv_start);
-    if (err != CL_SUCCESS) return clattn__cl_fail(ctx, err, "%s: setting kv_start failed", what);
+    if (err != CL_SUCCESS)
+        return clattn__cl_fail(ctx, err, "%s: clSetKernelArg(kv_start) failed", what);
     return CLATTN_SUCCESS;
 }

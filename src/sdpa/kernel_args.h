@@ -16,6 +16,9 @@ typedef struct {
     cl_float scale_log2;
     cl_int flags, block_kv;
     cl_long kv_start;
+    cl_mem alibi;
+    cl_long alibi_sb, diag, window_left, window_right;
+    cl_float softcap_log2;
     cl_long strides[5][3]; /* q, k, v, out, mask: (batch, head, seq) in elements */
 } clattn_sdpa_kernel_args;
 

@@ -42,7 +42,7 @@ static clattn_status build(clattn_context *ctx, const clattn_sdpa_problem *p,
     if (err != CL_SUCCESS) {
         clReleaseKernel(*kern);
         *kern = NULL;
-        return clattn__cl_fail(ctx, err, "flash attention (GPU): kernel work-group info");
+        return clattn__cl_fail(ctx, err, "flash attention (GPU): clGetKernelWorkGroupInfo failed");
     }
     if ((int64_t)wg < plan->work_group || (int64_t)local > ctx->caps.local_mem_bytes) {
         *fits = 0;

@@ -120,7 +120,9 @@ static clattn_status softmax(clattn_context *ctx, const clattn_sdpa_problem *p,
  * one, where it costs one empty command). */
 static clattn_status stage_barrier(clattn_context *ctx) {
     cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, 0, NULL, NULL);
-    if (err != CL_SUCCESS) return clattn__cl_fail(ctx, err, "naive attention: stage barrier");
+    if (err != CL_SUCCESS)
+        return clattn__cl_fail(
+            ctx, err, "naive attention: stage barrier: clEnqueueBarrierWithWaitList failed");
     return CLATTN_SUCCESS;
 }
 
@@ -146,7 +148,9 @@ clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem 
     if (st == CLATTN_SUCCESS && event) {
         /* One event for the whole sequence: a barrier completes after every earlier command. */
         cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, 0, NULL, event);
-        if (err != CL_SUCCESS) st = clattn__cl_fail(ctx, err, "naive attention: final event");
+        if (err != CL_SUCCESS)
+            st = clattn__cl_fail(
+                ctx, err, "naive attention: final event: clEnqueueBarrierWithWaitList failed");
     }
     clReleaseMemObject(s); /* freed by OpenCL once the enqueued commands are done with it */
     return st;

@@ -18,6 +18,13 @@ typedef struct {
     int causal;
     int has_mask, has_lse;
     int storage; /* CLATTN_STORAGE_* of q, k, v, out and the mask (cl/kernel_iface.h) */
+    /* Options (src/sdpa/options.c). Query i sits at key i + diag. */
+    int64_t diag;
+    int window;                        /* window_left/right apply; -1 is an open side */
+    int64_t window_left, window_right; /* -1 also when window is off */
+    float softcap;                     /* 0: off */
+    const float *alibi;                /* host slopes [alibi_batch, Hq], or NULL */
+    int64_t alibi_batch;               /* 1 or B */
     int64_t q_st[3], k_st[3], v_st[3], o_st[3], m_st[3];
 } clattn_sdpa_problem;
 
@@ -28,7 +35,14 @@ int64_t clattn__storage_bytes(int storage);
 
 typedef struct {
     cl_mem q, k, v, mask, out, lse; /* mask and lse may be NULL */
+    cl_mem alibi;                   /* the slopes on the device, or NULL */
 } clattn_sdpa_buffers;
+
+/* Validates the options of d into p (after the sizes are in p). */
+clattn_status clattn__sdpa_options(clattn_context *ctx, const clattn_sdpa_desc *d,
+                                   clattn_sdpa_problem *p);
+/* The CLATTN_KF_* bits the kernels get for p. */
+int clattn__sdpa_kernel_flags(const clattn_sdpa_problem *p);
 
 /* Each launcher enqueues the whole computation after `wait` and returns one event for it. A
  * launcher is one row of the table in launchers.c: adding a path is one launcher and one row. */

@@ -32,13 +32,20 @@ int sdpa_ref(const sdpa_ref_problem *p, double *out, double *lse) {
                 const float *qi = p->q + b * p->q_st[0] + h * p->q_st[1] + i * p->q_st[2];
                 double mx = -INFINITY;
                 int nan_row = 0; /* a NaN score makes the whole row NaN, as IEEE softmax does */
+                const int64_t pos = p->top_left ? i : i + p->Skv - p->Sq; /* i' */
                 for (int64_t j = 0; j < p->Skv; j++) {
                     double x = -INFINITY;
-                    if (!p->causal || j <= i + p->Skv - p->Sq) {
+                    int visible = !p->causal || j <= pos;
+                    if (p->window && p->window_left >= 0 && j < pos - p->window_left) visible = 0;
+                    if (p->window && p->window_right >= 0 && j > pos + p->window_right) visible = 0;
+                    if (visible) {
                         const float *kj = p->k + b * p->k_st[0] + kh * p->k_st[1] + j * p->k_st[2];
                         double dot = 0.0;
                         for (int64_t d = 0; d < p->D; d++) dot += (double)qi[d] * (double)kj[d];
                         x = dot * p->scale;
+                        if (p->softcap > 0.0) x = p->softcap * tanh(x / p->softcap);
+                        if (p->alibi)
+                            x -= (double)p->alibi[b * p->alibi_sb + h] * fabs((double)(pos - j));
                         if (p->mask)
                             x += (double)
                                      p->mask[b * p->m_st[0] + h * p->m_st[1] + i * p->m_st[2] + j];

@@ -9,14 +9,22 @@
 
 /* The problem as the library sees it once validated: strides in elements for (batch, head, seq),
  * the last dimension contiguous. mask may be NULL; its strides are 0 in broadcast dimensions.
- * Query head h reads kv head h / (Hq / Hkv). Causal is bottom-right aligned: query i sees keys
- * j <= i + Skv - Sq. */
+ * Query head h reads kv head h / (Hq / Hkv). Causal keeps keys j <= i' (bottom-right by default:
+ * query i sees keys j <= i + Skv - Sq). The score of a visible key is scale * q.k, then the
+ * softcap, then the ALiBi bias, then the mask. */
 typedef struct {
     int64_t B, Hq, Hkv, Sq, Skv, D, Dv;
     double scale; /* already resolved: 1/sqrt(D) by default */
     int causal;
     const float *q, *k, *v, *mask;
     int64_t q_st[3], k_st[3], v_st[3], m_st[3];
+    /* Options; zero is off. Query i sits at i' = i + Skv - Sq, or at i with top_left. */
+    int top_left;
+    int window;                        /* keep i' - window_left <= j <= i' + window_right */
+    int64_t window_left, window_right; /* -1: that side open */
+    double softcap;                    /* > 0: s -> softcap * tanh(s / softcap) */
+    const float *alibi;                /* slopes: alibi[b * alibi_sb + h]; adds -slope |i' - j| */
+    int64_t alibi_sb;
 } sdpa_ref_problem;
 
 /* Fills contiguous strides for [B, H, S, dim] data (and, for the mask, [mb, mh, Sq, Skv] with

@@ -1,0 +1,209 @@
+/* test_options.c: the attention options (sliding window, ALiBi, softcap, top-left or bottom-right
+ * alignment) alone and combined with each other, with causal and with an additive mask, against
+ * the float64 reference (tests/ref/sdpa_ref.c), in every algorithm (naive, flash1, flash2) and
+ * both kernel flavours (CPU on PoCL as it is; GPU with the local memory overridden to 32 KiB),
+ * plus forced tiles whose blocks do not line up with the window, and bad option values refused
+ * with nothing written. Fresh random inputs, outputs poisoned, every element checked. */
+#include "sdpa_ref.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int64_t B, Hq, Hkv, Sq, Skv;
+    int causal, top_left, window;
+    int64_t wl, wr;
+    float softcap;
+    int alibi; /* 0 none, 1 slopes [Hq], 2 slopes [B, Hq] */
+    int mask;  /* additive [B, Hq, Sq, Skv] mask with -inf entries and one dead row */
+    float amp; /* input scale: large values make the softcap bite */
+} ocase;
+
+enum { D = 64 };
+
+static const ocase cases[] = {
+    {"window (16, 0) + causal", 1, 4, 2, 113, 113, 1, 0, 1, 16, 0, 0, 0, 0, 1},
+    {"window (5, 7), Sq < Skv", 1, 4, 2, 59, 113, 0, 0, 1, 5, 7, 0, 0, 0, 1},
+    {"window (0, 0) top-left, Sq > Skv: rows with no key", 1, 2, 1, 113, 59, 0, 1, 1, 0, 0, 0, 0, 0,
+     1},
+    {"window (-1, 3): open left", 1, 4, 4, 37, 59, 0, 0, 1, -1, 3, 0, 0, 0, 1},
+    {"window (4, -1): open right, causal", 1, 4, 1, 59, 59, 1, 0, 1, 4, -1, 0, 0, 0, 1},
+    {"causal top-left, Sq < Skv", 1, 4, 2, 37, 59, 1, 1, 0, 0, 0, 0, 0, 0, 1},
+    {"causal top-left, Sq > Skv", 1, 4, 2, 59, 37, 1, 1, 0, 0, 0, 0, 0, 0, 1},
+    {"causal bottom-right, Sq > Skv", 1, 4, 2, 59, 37, 1, 0, 0, 0, 0, 0, 0, 0, 1},
+    {"ALiBi [Hq] + causal", 1, 4, 2, 59, 113, 1, 0, 0, 0, 0, 0, 1, 0, 1},
+    {"ALiBi [B, Hq] + mask, top-left", 2, 4, 2, 37, 59, 0, 1, 0, 0, 0, 0, 2, 1, 1},
+    {"softcap 5", 1, 4, 2, 59, 113, 0, 0, 0, 0, 0, 5.0f, 0, 0, 3},
+    {"softcap + ALiBi + window + mask + causal", 2, 4, 2, 113, 113, 1, 0, 1, 20, 0, 3.0f, 2, 1, 3},
+};
+
+static const char *algo_s(clattn_algo a) {
+    return a == CLATTN_ALGO_NAIVE ? "naive" : a == CLATTN_ALGO_FLASH1 ? "flash1" : "flash2";
+}
+
+static void fill_desc(clattn_sdpa_desc *d, const ocase *c, const float *slopes) {
+    clattn_sdpa_desc_init(d, sizeof *d);
+    d->batch = c->B, d->heads = c->Hq, d->kv_heads = c->Hkv, d->seq_q = c->Sq, d->seq_kv = c->Skv;
+    d->head_dim = D;
+    d->causal = c->causal;
+    d->causal_align = c->top_left ? CLATTN_CAUSAL_TOP_LEFT : CLATTN_CAUSAL_BOTTOM_RIGHT;
+    d->window = c->window;
+    d->window_left = c->wl;
+    d->window_right = c->wr;
+    d->softcap = c->softcap;
+    d->alibi_slopes = c->alibi ? slopes : NULL;
+    d->alibi_batch = c->alibi == 2 ? c->B : 0;
+    d->has_mask = c->mask;
+}
+
+static void run(clattn_context *ctx, const char *flavour, const ocase *c, clattn_algo algo,
+                int64_t bq, int64_t bkv) {
+    char label[256];
+    snprintf(label, sizeof label, "%s %s%s: %s", algo_s(algo), flavour, bq ? " (forced tile)" : "",
+             c->name);
+    const int64_t nq = c->B * c->Hq * c->Sq * D, nk = c->B * c->Hkv * c->Skv * D;
+    const int64_t nl = c->B * c->Hq * c->Sq, no = nl * D, nm = c->mask ? nl * c->Skv : 0;
+    float *q = tu_alloc_floats(nq), *k = tu_alloc_floats(nk), *v = tu_alloc_floats(nk);
+    float *m = c->mask ? tu_alloc_floats(nm) : NULL, *o = tu_alloc_floats(no);
+    float *l = tu_alloc_floats(nl), *slopes = tu_alloc_floats(c->B * c->Hq);
+    tu_fill_normal(q, nq, c->amp);
+    tu_fill_normal(k, nk, c->amp);
+    tu_fill_normal(v, nk, 1.0f);
+    tu_fill_uniform(slopes, c->B * c->Hq, 0.01f, 0.5f);
+    if (m) {
+        tu_fill_uniform(m, nm, -2.0f, 2.0f);
+        for (int64_t i = 0; i < nm; i++)
+            if (tu_uniform() < 0.15) m[i] = -INFINITY;
+        for (int64_t j = 0; j < c->Skv; j++) m[(c->Sq / 2) * c->Skv + j] = -INFINITY;
+    }
+    tu_poison(o, no);
+    tu_poison(l, nl);
+    clattn_sdpa_desc d;
+    fill_desc(&d, c, slopes);
+    d.algo = algo;
+    d.block_q = bq;
+    d.block_kv = bkv;
+    clattn_status st = clattn_sdpa_host(ctx, &d, q, k, v, m, o, l);
+    if (TU_CHECK(st == CLATTN_SUCCESS, "%s: status %s %s", label, clattn_status_string(st),
+                 st ? clattn_context_last_error(ctx) : "")) {
+        sdpa_ref_problem rp;
+        memset(&rp, 0, sizeof rp);
+        rp.B = c->B, rp.Hq = c->Hq, rp.Hkv = c->Hkv, rp.Sq = c->Sq, rp.Skv = c->Skv;
+        rp.D = rp.Dv = D;
+        rp.scale = 1.0 / sqrt((double)D);
+        rp.causal = c->causal;
+        rp.q = q, rp.k = k, rp.v = v, rp.mask = m;
+        sdpa_ref_contiguous(c->Hq, c->Sq, D, rp.q_st);
+        sdpa_ref_contiguous(c->Hkv, c->Skv, D, rp.k_st);
+        sdpa_ref_contiguous(c->Hkv, c->Skv, D, rp.v_st);
+        if (m) sdpa_ref_mask_strides(c->B, c->Hq, c->Hq, c->Sq, c->Skv, rp.m_st);
+        rp.top_left = c->top_left;
+        rp.window = c->window, rp.window_left = c->wl, rp.window_right = c->wr;
+        rp.softcap = c->softcap;
+        rp.alibi = c->alibi ? slopes : NULL;
+        rp.alibi_sb = c->alibi == 2 ? c->Hq : 0;
+        double *ro = malloc((size_t)no * sizeof(double)), *rl = malloc((size_t)nl * sizeof(double));
+        if (!ro || !rl || sdpa_ref(&rp, ro, rl)) {
+            printf("FAIL: reference allocation\n");
+            exit(1);
+        }
+        const double tol = c->amp > 1.0f ? 2e-3 : 2e-4;
+        TU_CHECK(tu_compare("out", o, ro, no, tol, 1e-3), "%s: out matches", label);
+        TU_CHECK(tu_compare("lse", l, rl, nl, 1e-3, 1e-4), "%s: lse matches", label);
+        free(ro);
+        free(rl);
+    }
+    free(q);
+    free(k);
+    free(v);
+    free(m);
+    free(o);
+    free(l);
+    free(slopes);
+}
+
+static void suite(clattn_context *ctx, const char *flavour, int gpu) {
+    static const clattn_algo algos[] = {CLATTN_ALGO_NAIVE, CLATTN_ALGO_FLASH1, CLATTN_ALGO_FLASH2};
+    const int n = (int)(sizeof cases / sizeof cases[0]);
+    for (int a = 0; a < 3; a++)
+        for (int i = 0; i < n; i++) run(ctx, flavour, &cases[i], algos[a], 0, 0);
+    /* Tiles whose K/V blocks start off the window's edges: 8 and 24 keys on the CPU kernels (the
+     * window walks from its first key, not a block boundary), 7x13 on the GPU kernels. */
+    for (int a = 1; a < 3; a++) {
+        run(ctx, flavour, &cases[0], algos[a], gpu ? 7 : 8, gpu ? 13 : 24);
+        run(ctx, flavour, &cases[11], algos[a], gpu ? 7 : 64, gpu ? 13 : 8);
+    }
+}
+
+/* Bad option values: refused with the named status, nothing written. */
+static void refusals(clattn_context *ctx) {
+    const ocase *c = &cases[9]; /* B = 2, ALiBi [B, Hq], mask */
+    const int64_t nq = c->B * c->Hq * c->Sq * D, nk = c->B * c->Hkv * c->Skv * D;
+    const int64_t nl = c->B * c->Hq * c->Sq, no = nl * D;
+    float *q = tu_alloc_floats(nq), *k = tu_alloc_floats(nk), *v = tu_alloc_floats(nk);
+    float *m = tu_alloc_floats(nl * c->Skv), *o = tu_alloc_floats(no), *l = tu_alloc_floats(nl);
+    float slopes[8] = {0.5f, 0.25f, 0.125f, 0.0625f, 0.5f, 0.25f, 0.125f, 0.0625f};
+    tu_fill_normal(q, nq, 1.0f);
+    tu_fill_normal(k, nk, 1.0f);
+    tu_fill_normal(v, nk, 1.0f);
+    tu_fill_uniform(m, nl * c->Skv, -1.0f, 1.0f);
+    static const struct {
+        const char *what;
+        clattn_status want;
+    } bad[] = {{"window_left -2", CLATTN_ERROR_INVALID_ARGUMENT},
+               {"softcap -1", CLATTN_ERROR_INVALID_ARGUMENT},
+               {"softcap inf", CLATTN_ERROR_INVALID_ARGUMENT},
+               {"softcap NaN", CLATTN_ERROR_INVALID_ARGUMENT},
+               {"alibi_batch 3 with B = 2", CLATTN_ERROR_SHAPE_MISMATCH},
+               {"causal_align 7", CLATTN_ERROR_INVALID_ARGUMENT}};
+    for (int i = 0; i < 6; i++) {
+        clattn_sdpa_desc d;
+        fill_desc(&d, c, slopes);
+        if (i == 0) d.window = 1, d.window_left = -2;
+        if (i == 1) d.softcap = -1.0f;
+        if (i == 2) d.softcap = INFINITY;
+        if (i == 3) d.softcap = NAN;
+        if (i == 4) d.alibi_batch = 3;
+        if (i == 5) d.causal_align = (clattn_causal_align)7;
+        tu_poison(o, no);
+        tu_poison(l, nl);
+        float *og = tu_alloc_floats(no);
+        memcpy(og, o, (size_t)no * sizeof(float));
+        clattn_status st = clattn_sdpa_host(ctx, &d, q, k, v, m, o, l);
+        TU_CHECK(st == bad[i].want && memcmp(o, og, (size_t)no * sizeof(float)) == 0 &&
+                     *clattn_context_last_error(ctx),
+                 "%s refused (%s: %s), out untouched", bad[i].what, clattn_status_string(st),
+                 clattn_context_last_error(ctx));
+        free(og);
+    }
+    free(q);
+    free(k);
+    free(v);
+    free(m);
+    free(o);
+    free(l);
+}
+
+int main(void) {
+    tu_seed();
+    clattn_context *ctx = tu_context();
+    clattn_device_caps caps;
+    clattn_context_caps(ctx, &caps, sizeof caps);
+    const int native_gpu = caps.local_mem_type == CLATTN_LOCAL_MEM_LOCAL;
+    suite(ctx, native_gpu ? "gpu" : "cpu", native_gpu);
+    refusals(ctx);
+    clattn_context_destroy(ctx);
+    if (!native_gpu) {
+        setenv("CLATTN_LOCAL_MEM_TYPE", "local", 1);
+        setenv("CLATTN_LOCAL_MEM_BYTES", "32768", 1);
+        ctx = tu_context();
+        unsetenv("CLATTN_LOCAL_MEM_TYPE");
+        unsetenv("CLATTN_LOCAL_MEM_BYTES");
+        suite(ctx, "gpu", 1);
+        clattn_context_destroy(ctx);
+    }
+    return tu_finish();
+}
