@@ -1,6 +1,9 @@
-/* cli_sdpa.c: the helpers of cli_sdpa.h. */
+/* cli_sdpa.c: the helpers of cli_sdpa.h: names, plans, shape and option parsing. */
 #include "cli_sdpa.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *algo_names[] = {"auto", "naive", "flash1", "flash2"};
@@ -59,7 +62,7 @@ void cli_sdpa_shape_opts(cli_sdpa_shape *s, const char *seq_name, cli_opt *opts)
         {"seq-kv", OPT_INT, &s->seq_kv, "key/value length (default: the query length)"},
         {"dim", OPT_INT, &s->dim, "head dim of q and k (required)"},
         {"dim-v", OPT_INT, &s->dim_v, "head dim of v (default: dim)"},
-        {"causal", OPT_FLAG, &s->causal, "bottom-right causal mask"},
+        {"causal", OPT_FLAG, &s->causal, "causal mask: query i sees keys j <= i' (--causal-align)"},
         {"algo", OPT_STRING, &s->algo, "auto|naive|flash1|flash2"},
         {"flavour", OPT_STRING, &s->flavour, "auto|gpu|cpu kernel flavour"},
         {"block-q", OPT_INT, &s->block_q, "force the query block (Br)"},
@@ -86,4 +89,144 @@ int cli_sdpa_shape_desc(const char *cmd, const char *seq_name, const cli_sdpa_sh
     if (cli_sdpa_algo(cmd, s->algo, &d->algo) || cli_sdpa_flavour(cmd, s->flavour, &d->flavour))
         return 2;
     return 0;
+}
+
+void cli_sdpa_option_opts(cli_sdpa_options *o, cli_opt *opts) {
+    memset(o, 0, sizeof *o);
+    o->softcap = NAN;
+    const cli_opt x[CLI_SDPA_OPTION_OPTS] = {
+        {"causal-align", OPT_STRING, &o->causal_align,
+         "bottom-right (default: query i at key i+Skv-Sq) | top-left (at key i)"},
+        {"window", OPT_STRING, &o->window,
+         "L,R: sliding window, query i sees keys i'-L..i'+R; -1: unbounded side"},
+        {"softcap", OPT_FLOAT, &o->softcap, "C > 0: scaled scores s become C*tanh(s/C)"},
+        {"alibi", OPT_OPTIONAL, &o->alibi,
+         "[SLOPES.npy] ALiBi; slopes [Hq] or [B, Hq] (no file: 2^(-8(h+1)/Hq))"}};
+    memcpy(opts, x, sizeof x);
+}
+
+/* One side of --window: an integer >= -1 running to `stop` (',' or the end). */
+static int window_side(const char *s, char stop, const char **end, int64_t *v) {
+    if (!((*s >= '0' && *s <= '9') || *s == '-')) return 1;
+    char *e = NULL;
+    errno = 0;
+    long long x = strtoll(s, &e, 10);
+    if (errno || e == s || *e != stop || x < -1) return 1;
+    *end = e;
+    *v = x;
+    return 0;
+}
+
+int cli_sdpa_options_desc(const char *cmd, const cli_sdpa_options *o, clattn_sdpa_desc *d) {
+    if (o->causal_align) {
+        if (strcmp(o->causal_align, "bottom-right") == 0) {
+            d->causal_align = CLATTN_CAUSAL_BOTTOM_RIGHT;
+        } else if (strcmp(o->causal_align, "top-left") == 0) {
+            d->causal_align = CLATTN_CAUSAL_TOP_LEFT;
+        } else {
+            fprintf(stderr, "clattn %s: --causal-align %s: expected bottom-right or top-left\n",
+                    cmd, o->causal_align);
+            return 2;
+        }
+    }
+    if (o->window) {
+        const char *e = NULL;
+        if (window_side(o->window, ',', &e, &d->window_left) ||
+            window_side(e + 1, '\0', &e, &d->window_right)) {
+            fprintf(stderr,
+                    "clattn %s: --window %s: expected L,R: how many keys before and after the "
+                    "query's position it sees, each an integer >= 0, or -1 for no bound on that "
+                    "side (e.g. 1023,0)\n",
+                    cmd, o->window);
+            return 2;
+        }
+        d->window = 1;
+    }
+    if (!isnan(o->softcap)) {
+        const float c = (float)o->softcap;
+        if (!(c > 0.0f) || isinf(c)) {
+            fprintf(stderr,
+                    "clattn %s: --softcap %g: expected a number > 0 that a float holds (leave "
+                    "the option out for no softcap)\n",
+                    cmd, o->softcap);
+            return 2;
+        }
+        d->softcap = c;
+    }
+    return 0;
+}
+
+int cli_sdpa_options_alibi(const char *cmd, cli_sdpa_options *o, clattn_sdpa_desc *d) {
+    if (!o->alibi) return 0;
+    const int64_t B = d->batch, H = d->heads;
+    if (o->alibi == CLI_OPT_BARE) {
+        size_t bytes;
+        if (H < 1) return 0; /* the descriptor's own check names the bad head count */
+        if (cli_bytes(cmd, "the ALiBi slopes", &H, 1, sizeof(float), &bytes)) return 1;
+        if (!(o->standard = malloc(bytes))) {
+            fprintf(stderr, "clattn %s: out of host memory\n", cmd);
+            return 1;
+        }
+        for (int64_t h = 0; h < H; h++)
+            o->standard[h] = (float)exp2(-8.0 * (double)(h + 1) / (double)H);
+        d->alibi_slopes = o->standard;
+        d->alibi_batch = 1;
+        return 0;
+    }
+    char err[512];
+    clattn_npy_array *a = &o->file;
+    if (clattn_npy_read_f32(o->alibi, a, err, sizeof err) != CLATTN_SUCCESS) {
+        fprintf(stderr, "clattn %s: --alibi: %s\n", cmd, err);
+        return 1;
+    }
+    const int ok = (a->ndim == 1 && a->shape[0] == H) ||
+                   (a->ndim == 2 && a->shape[1] == H && (a->shape[0] == 1 || a->shape[0] == B));
+    if (!ok) {
+        fprintf(stderr, "clattn %s: --alibi %s has shape [", cmd, o->alibi);
+        for (int i = 0; i < a->ndim; i++)
+            fprintf(stderr, "%s%lld", i ? ", " : "", (long long)a->shape[i]);
+        fprintf(stderr,
+                "], expected [Hq] = [%lld] or [B, Hq] = [%lld, %lld] (one slope per query "
+                "head)\n",
+                (long long)H, (long long)B, (long long)H);
+        clattn_npy_free(a);
+        return 1;
+    }
+    const float *s = a->data;
+    for (int64_t i = 0; i < a->count; i++)
+        if (!isfinite(s[i])) {
+            fprintf(stderr, "clattn %s: --alibi %s: slope %lld is %g; slopes must be finite\n", cmd,
+                    o->alibi, (long long)i, (double)s[i]);
+            clattn_npy_free(a);
+            return 1;
+        }
+    d->alibi_slopes = s;
+    d->alibi_batch = a->ndim == 2 ? a->shape[0] : 1;
+    return 0;
+}
+
+const char *cli_sdpa_options_file(const cli_sdpa_options *o) {
+    return o->alibi == CLI_OPT_BARE ? NULL : o->alibi;
+}
+
+void cli_sdpa_options_free(cli_sdpa_options *o) {
+    clattn_npy_free(&o->file);
+    free(o->standard);
+    o->standard = NULL;
+}
+
+double cli_sdpa_visible_pairs(const clattn_sdpa_desc *d) {
+    const int64_t off = d->causal_align == CLATTN_CAUSAL_TOP_LEFT ? 0 : d->seq_kv - d->seq_q;
+    double pairs = 0.0;
+    for (int64_t i = 0; i < d->seq_q; i++) {
+        const int64_t at = i + off;
+        int64_t lo = 0, hi = d->seq_kv - 1;
+        if (d->causal && at < hi) hi = at;
+        /* written so that no sum can overflow, whatever the window's sides are */
+        if (d->window && d->window_left >= 0 && at - lo > d->window_left) lo = at - d->window_left;
+        if (d->window && d->window_right >= 0 && hi - at > d->window_right)
+            hi = at + d->window_right;
+        if (hi >= lo) pairs += (double)(hi - lo + 1);
+    }
+    return pairs;
 }

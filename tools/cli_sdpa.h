@@ -1,10 +1,12 @@
 /* cli_sdpa.h: what the attention subcommands (attention, plan, bench) share: names of
- * algorithms and flavours in both directions and the one-line key=value form of a plan. */
+ * algorithms and flavours in both directions, the one-line key=value form of a plan, and the
+ * attention options (causal alignment, sliding window, softcap, ALiBi). */
 #ifndef CLATTN_CLI_SDPA_H
 #define CLATTN_CLI_SDPA_H
 
 #include "clattn.h"
 #include "cli_util.h"
+#include "npy.h"
 
 #include <stdio.h>
 
@@ -22,6 +24,38 @@ void cli_sdpa_shape_opts(cli_sdpa_shape *s, const char *seq_name, cli_opt *opts)
 /* Checks the required options and fills a descriptor. Returns 0, or 2 after a usage error. */
 int cli_sdpa_shape_desc(const char *cmd, const char *seq_name, const cli_sdpa_shape *s,
                         clattn_sdpa_desc *d);
+
+/* The options of clattn_sdpa_desc that attention, plan and bench share, as given:
+ *   --causal-align bottom-right|top-left   where query i sits among the keys (i' below)
+ *   --window L,R        keys i' - L ... i' + R; -1 leaves that side unbounded
+ *   --softcap C         C > 0: every scaled score s becomes C * tanh(s / C)
+ *   --alibi [SLOPES.npy] ALiBi: -slope * |i' - j| added to the scores; slopes from a float32
+ *                       file of shape [Hq] or [B, Hq] (or [1, Hq]), or without a file the
+ *                       standard ones, 2^(-8 (h + 1) / Hq) for head h = 0 ... Hq - 1 */
+typedef struct {
+    const char *causal_align, *window, *alibi; /* alibi: a path, CLI_OPT_BARE or NULL */
+    double softcap;                            /* NAN: not given */
+    clattn_npy_array file;                     /* the slopes read from the file */
+    float *standard;                           /* the standard slopes, when no file */
+} cli_sdpa_options;
+
+#define CLI_SDPA_OPTION_OPTS 4
+/* Writes the CLI_SDPA_OPTION_OPTS option entries into opts and clears *o. */
+void cli_sdpa_option_opts(cli_sdpa_options *o, cli_opt *opts);
+/* Checks the values of --causal-align, --window and --softcap and sets them in *d (which
+ * clattn_sdpa_desc_init filled). Returns 0, or 2 after printing a usage error naming `cmd`. */
+int cli_sdpa_options_desc(const char *cmd, const cli_sdpa_options *o, clattn_sdpa_desc *d);
+/* With --alibi: reads or makes the slopes for d->batch and d->heads (set before this call) and
+ * points d->alibi_slopes at them (they live in *o until cli_sdpa_options_free). A file of the
+ * wrong shape, dtype or with a non-finite slope is refused. Returns 0, or 1 after a message
+ * (and then holds nothing). */
+int cli_sdpa_options_alibi(const char *cmd, cli_sdpa_options *o, clattn_sdpa_desc *d);
+/* The file --alibi names (NULL when there is none), for the check that no output is an input. */
+const char *cli_sdpa_options_file(const cli_sdpa_options *o);
+void cli_sdpa_options_free(cli_sdpa_options *o);
+/* How many (query, key) pairs one head attends to once causality and the window (not the mask)
+ * have removed keys: the work a kernel that skips removed keys must do. */
+double cli_sdpa_visible_pairs(const clattn_sdpa_desc *d);
 
 /* "auto", "naive", "flash1", "flash2" (NULL gives auto). Returns 0, or 2 after printing a
  * usage error naming `cmd`. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 static const char *cli_device_sel;
+const char CLI_OPT_BARE[] = "";
 
 const char *cli_device(void) {
     return cli_device_sel;
@@ -27,6 +28,10 @@ static int set_value(const char *cmd, const cli_opt *o, const char *val) {
     errno = 0;
     switch (o->kind) {
     case OPT_STRING:
+        *(const char **)o->target = val;
+        return 0;
+    case OPT_OPTIONAL:
+        if (!*val) break; /* `--name=`: an empty value is no file name, and not the bare form */
         *(const char **)o->target = val;
         return 0;
     case OPT_INT: {
@@ -86,6 +91,11 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char *usage) {
                 return 2;
             }
             *(int *)o->target = 1;
+            continue;
+        }
+        if (o->kind == OPT_OPTIONAL && !val &&
+            (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+            *(const char **)o->target = CLI_OPT_BARE;
             continue;
         }
         if (!val && i + 1 < argc) val = argv[++i];

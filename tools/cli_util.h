@@ -1,5 +1,7 @@
 /* cli_util.h: option parsing and context opening shared by the subcommands of `clattn`.
- * Options are GNU-style long options: `--name value` or `--name=value`; flags take no value. */
+ * Options are GNU-style long options: `--name value` or `--name=value`; flags take no value;
+ * an OPT_OPTIONAL option takes a value when one follows (the next argument, unless it starts
+ * with "--", or `--name=value`) and stands alone otherwise. */
 #ifndef CLATTN_CLI_UTIL_H
 #define CLATTN_CLI_UTIL_H
 
@@ -8,15 +10,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_FLOAT } cli_opt_kind;
+typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_FLOAT, OPT_OPTIONAL } cli_opt_kind;
 
 typedef struct {
     const char *name; /* without the leading dashes */
     cli_opt_kind kind;
     void *target;     /* int* for FLAG (set to 1), const char** for STRING, int64_t* for INT,
-                         double* for FLOAT */
+                         double* for FLOAT, const char** for OPTIONAL (CLI_OPT_BARE alone) */
     const char *help; /* one line; "(required)" in it is only documentation */
 } cli_opt;
+
+/* What an OPT_OPTIONAL option given without a value points its target at (compare the pointer:
+ * an empty `--name=` is refused, so no value given on the command line is this string). */
+extern const char CLI_OPT_BARE[];
 
 /* Parses argv[1..] against opts (terminated by a {NULL} entry). --device and --help are
  * handled for every subcommand. Returns 0 on success, 2 on a usage error (already printed),

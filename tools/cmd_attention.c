@@ -1,7 +1,8 @@
 /* cmd_attention.c: `clattn attention`: scaled dot-product attention (MHA, GQA, MQA) on .npy
  * files. q [B, Hq, Sq, D], k [B, Hkv, Skv, D], v [B, Hkv, Skv, Dv], optional additive mask
- * [B or 1, Hq or 1, Sq, Skv] (or [Sq, Skv]); writes out [B, Hq, Sq, Dv] float32 and optionally
- * lse [B, Hq, Sq] float32. */
+ * [B or 1, Hq or 1, Sq, Skv] (or [Sq, Skv]), the options of cli_sdpa.h (causal alignment, sliding
+ * window, softcap, ALiBi slopes [Hq] or [B, Hq]); writes out [B, Hq, Sq, Dv] float32 and
+ * optionally lse [B, Hq, Sq] float32. */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -39,6 +40,9 @@ int cmd_attention(int argc, char **argv) {
     const char *algo_s = NULL, *fl_s = NULL;
     int causal = 0;
     double scale = 0.0;
+    cli_sdpa_options xo;
+    cli_opt xopts[CLI_SDPA_OPTION_OPTS];
+    cli_sdpa_option_opts(&xo, xopts);
     const cli_opt opts[] = {
         {"q", OPT_STRING, &qp, "queries [B, Hq, Sq, D] float32 (required)"},
         {"k", OPT_STRING, &kp, "keys [B, Hkv, Skv, D] (required)"},
@@ -46,21 +50,29 @@ int cmd_attention(int argc, char **argv) {
         {"out", OPT_STRING, &op, "output [B, Hq, Sq, Dv] (required)"},
         {"lse", OPT_STRING, &lp, "output log-sum-exp [B, Hq, Sq]"},
         {"mask", OPT_STRING, &mp, "additive mask [B|1, Hq|1, Sq, Skv] or [Sq, Skv]; -inf drops"},
-        {"causal", OPT_FLAG, &causal, "bottom-right aligned causal mask"},
+        {"causal", OPT_FLAG, &causal, "causal mask: query i sees keys j <= i' (--causal-align)"},
         {"scale", OPT_FLOAT, &scale, "score scale (default 1/sqrt(D); 1 = plain dot product)"},
         {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2"},
         {"flavour", OPT_STRING, &fl_s, "auto|gpu|cpu kernel flavour"},
+        xopts[0],
+        xopts[1],
+        xopts[2],
+        xopts[3],
         {NULL, OPT_FLAG, NULL, NULL}};
     int rc = cli_parse(argc, argv, opts,
                        "--q Q.npy --k K.npy --v V.npy --out O.npy [--lse L.npy] [--mask M.npy] "
-                       "[--causal] [--scale S] [--algo auto|naive|flash1|flash2]");
+                       "[--causal] [--causal-align bottom-right|top-left] [--window L,R] "
+                       "[--softcap C] [--alibi [SLOPES.npy]] [--scale S] "
+                       "[--algo auto|naive|flash1|flash2]");
     if (rc) return rc == 1 ? 0 : rc;
     const char *req[4][2] = {{"q", qp}, {"k", kp}, {"v", vp}, {"out", op}};
     for (int i = 0; i < 4; i++)
         if (!req[i][1]) return cli_missing(CMD, req[i][0]);
     clattn_sdpa_desc d;
     clattn_sdpa_desc_init(&d, sizeof d);
-    if (cli_sdpa_algo(CMD, algo_s, &d.algo) || cli_sdpa_flavour(CMD, fl_s, &d.flavour)) return 2;
+    if (cli_sdpa_algo(CMD, algo_s, &d.algo) || cli_sdpa_flavour(CMD, fl_s, &d.flavour) ||
+        cli_sdpa_options_desc(CMD, &xo, &d))
+        return 2;
 
     clattn_npy_array q = {0}, k = {0}, v = {0}, m = {0};
     float *out = NULL, *lse = NULL;
@@ -69,9 +81,10 @@ int cmd_attention(int argc, char **argv) {
     cli_outputs_init(&outs, CMD);
     cli_outputs_add(&outs, "out", op);
     cli_outputs_add(&outs, "lse", lp);
-    const cli_file in[4] = {{"q", qp}, {"k", kp}, {"v", vp}, {"mask", mp}};
+    const cli_file in[5] = {
+        {"q", qp}, {"k", kp}, {"v", vp}, {"mask", mp}, {"alibi", cli_sdpa_options_file(&xo)}};
     rc = 1;
-    if (cli_outputs_check(&outs, in, 4)) goto done;
+    if (cli_outputs_check(&outs, in, 5)) goto done;
     if (load("q", qp, &q) || load("k", kp, &k) || load("v", vp, &v) || (mp && load("mask", mp, &m)))
         goto done;
     const int64_t B = q.shape[0], Hq = q.shape[1], Sq = q.shape[2], D = q.shape[3];
@@ -100,6 +113,7 @@ int cmd_attention(int argc, char **argv) {
         fprintf(stderr, "clattn %s: empty tensors are not attention problems\n", CMD);
         goto done;
     }
+    if (cli_sdpa_options_alibi(CMD, &xo, &d)) goto done;
     const int64_t oshape[4] = {B, Hq, Sq, Dv};
     size_t obytes, lbytes;
     if (cli_bytes(CMD, "the output", oshape, 4, sizeof(float), &obytes) ||
@@ -123,6 +137,7 @@ int cmd_attention(int argc, char **argv) {
     rc = 0;
 done:
     cli_outputs_free(&outs);
+    cli_sdpa_options_free(&xo);
     clattn_context_destroy(ctx);
     free(out);
     free(lse);

@@ -1,11 +1,14 @@
-/* cmd_bench.c: `clattn bench`: times attention on random device-resident inputs. One warm-up
+/* cmd_bench.c: `clattn bench`: times attention on random device-resident inputs, with the
+ * options of cli_sdpa.h (causal alignment, sliding window, softcap, ALiBi). One warm-up
  * call (kernel builds, CLBlast tuning) then R timed calls; each is timed with OpenCL profiling
  * events (from a marker enqueued just before the call to the end of the call's event) and the
  * median is printed as gflops= and ms= (host_ms=: the same calls on the host clock, enqueue to
  * completion, as a cross-check), with the
  * device memory the call used: the inputs and outputs the benchmark allocated plus the scratch
  * the plan allocates inside the call. FLOPs: 2*B*Hq*Sq*Skv*(D + Dv), half when causal with
- * Sq = Skv (the usual 4*B*H*N^2*d for D = Dv). */
+ * Sq = Skv (the usual 4*B*H*N^2*d for D = Dv); with --window, 2*B*Hq*(D + Dv) times the
+ * (query, key) pairs that causality and the window leave (the work a kernel that skips the
+ * others does). Softcap and ALiBi add no FLOPs to the count: their cost shows in ms=. */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -78,24 +81,32 @@ static clattn_status timed_call(clattn_context *ctx, const clattn_sdpa_desc *d, 
 int cmd_bench(int argc, char **argv) {
     cli_sdpa_shape shape;
     int64_t R = 5;
-    cli_opt opts[CLI_SDPA_SHAPE_OPTS + 2];
+    cli_sdpa_options xo;
+    enum { NX = CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS };
+    cli_opt opts[NX + 2];
     cli_sdpa_shape_opts(&shape, "seq", opts);
-    opts[CLI_SDPA_SHAPE_OPTS] =
-        (cli_opt){"repeat", OPT_INT, &R, "timed runs, median reported (default 5)"};
-    opts[CLI_SDPA_SHAPE_OPTS + 1] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
+    cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
+    opts[NX] = (cli_opt){"repeat", OPT_INT, &R, "timed runs, median reported (default 5)"};
+    opts[NX + 1] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
     int rc = cli_parse(argc, argv, opts,
                        "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
-                       "[--causal] [--algo A] [--repeat R]");
+                       "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
+                       "[--alibi [SLOPES.npy]] [--algo A] [--repeat R]");
     if (rc) return rc == 1 ? 0 : rc;
     if (R < 1 || R > 1000) {
         fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
         return 2;
     }
     clattn_sdpa_desc d;
-    if (cli_sdpa_shape_desc(CMD, "seq", &shape, &d)) return 2;
+    if (cli_sdpa_shape_desc(CMD, "seq", &shape, &d) || cli_sdpa_options_desc(CMD, &xo, &d))
+        return 2;
+    if (cli_sdpa_options_alibi(CMD, &xo, &d)) return 1;
     const int64_t B = d.batch, H = d.heads, S = d.seq_q, D = d.head_dim;
     clattn_context *ctx = cli_open_context();
-    if (!ctx) return 1;
+    if (!ctx) {
+        cli_sdpa_options_free(&xo);
+        return 1;
+    }
     clattn_sdpa_plan plan;
     cl_mem buf[5] = {NULL};
     double *times = calloc((size_t)R, sizeof(double));
@@ -131,7 +142,11 @@ int cmd_bench(int argc, char **argv) {
     const double host_med = R % 2 ? host[R / 2] : 0.5 * (host[R / 2 - 1] + host[R / 2]);
     double flops =
         2.0 * (double)B * (double)H * (double)S * (double)d.seq_kv * (double)(D + d.head_dim_v);
-    if (d.causal && S == d.seq_kv) flops *= 0.5;
+    if (d.window)
+        flops =
+            2.0 * (double)B * (double)H * cli_sdpa_visible_pairs(&d) * (double)(D + d.head_dim_v);
+    else if (d.causal && S == d.seq_kv)
+        flops *= 0.5;
     cli_sdpa_print_plan(stdout, &plan);
     printf(" gflops=%.2f ms=%.3f min_ms=%.3f host_ms=%.3f repeat=%lld timing=%s device_bytes=%lld "
            "io_bytes=%lld scratch_bytes=%lld\n",
@@ -145,5 +160,6 @@ fail:
     free(times);
     free(host);
     clattn_context_destroy(ctx);
+    cli_sdpa_options_free(&xo);
     return rc;
 }

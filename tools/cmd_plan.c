@@ -1,5 +1,6 @@
-/* cmd_plan.c: `clattn plan`: prints the dispatcher's plan for an attention problem on the
- * selected device as key=value pairs on one line, without running anything. */
+/* cmd_plan.c: `clattn plan`: prints the dispatcher's plan for an attention problem (shape and
+ * the options of cli_sdpa.h) on the selected device as key=value pairs on one line, without
+ * running anything. */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -10,17 +11,25 @@
 
 int cmd_plan(int argc, char **argv) {
     cli_sdpa_shape shape;
-    cli_opt opts[CLI_SDPA_SHAPE_OPTS + 1];
+    cli_sdpa_options xo;
+    cli_opt opts[CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS + 1];
     cli_sdpa_shape_opts(&shape, "seq-q", opts);
-    opts[CLI_SDPA_SHAPE_OPTS] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
+    cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
+    opts[CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
     int rc = cli_parse(argc, argv, opts,
                        "--batch B --heads Hq --kv-heads Hkv --seq-q Sq --seq-kv Skv --dim D "
-                       "[--dim-v Dv] [--causal] [--algo A] [--flavour F]");
+                       "[--dim-v Dv] [--causal] [--causal-align A] [--window L,R] [--softcap C] "
+                       "[--alibi [SLOPES.npy]] [--algo A] [--flavour F]");
     if (rc) return rc == 1 ? 0 : rc;
     clattn_sdpa_desc d;
-    if (cli_sdpa_shape_desc(CMD, "seq-q", &shape, &d)) return 2;
+    if (cli_sdpa_shape_desc(CMD, "seq-q", &shape, &d) || cli_sdpa_options_desc(CMD, &xo, &d))
+        return 2;
+    if (cli_sdpa_options_alibi(CMD, &xo, &d)) return 1;
     clattn_context *ctx = cli_open_context();
-    if (!ctx) return 1;
+    if (!ctx) {
+        cli_sdpa_options_free(&xo);
+        return 1;
+    }
     clattn_sdpa_plan plan;
     clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     if (st != CLATTN_SUCCESS) {
@@ -30,5 +39,6 @@ int cmd_plan(int argc, char **argv) {
         printf("\n");
     }
     clattn_context_destroy(ctx);
+    cli_sdpa_options_free(&xo);
     return rc;
 }

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""options_bench.py: what the attention options cost, through `clattn bench`, in one run
+(B=1, H=8, d=64):
+
+  (a) causal sliding window of 1024 keys (--window 1023,0 --causal) against full causal attention
+      at N=16384: target the window >= 6x faster (it does ~8x less work);
+  (b) ALiBi (the standard slopes, --alibi) and (c) softcap (--softcap 50) against plain attention
+      at N=4096: target at most 10% more time.
+
+Each case runs in --runs separate `clattn bench` processes, interleaved with its baseline so that
+drift of a shared machine hits both alike; each process makes one warm-up call and --repeat timed
+calls (OpenCL profiling events) and reports their median; a case's time is the median of its
+processes' medians. Writes a CSV (default bench/results/options_bench.csv) and prints the ratios.
+Results are data, not tests.
+
+  /tmp/venv/bin/python bench/options_bench.py --cli build/clattn          # ~2 minutes on 2 cores
+"""
+import argparse
+import csv
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run_clattn(cli, algo, B, H, N, d, repeat, extra, timeout=1800):
+    """One `clattn bench` process; returns its key=value pairs, or None and the error."""
+    cmd = [cli, "bench", "--batch", str(B), "--heads", str(H), "--kv-heads", str(H),
+           "--seq", str(N), "--dim", str(d), "--algo", algo, "--repeat", str(repeat)] + extra
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "timed out"
+    if p.returncode != 0:
+        return None, (p.stderr.strip().splitlines() or ["failed"])[-1]
+    return dict(re.findall(r"(\w+)=([^\s]+)", p.stdout)), ""
+
+
+def visible_pairs(N, causal, left):
+    """(query, key) pairs a head attends to with Sq = Skv = N, causal, window (left, 0) or none."""
+    if left is None:
+        return N * (N + 1) // 2 if causal else N * N
+    w = left + 1  # keys i - left ... i
+    return sum(min(i + 1, w) for i in range(N))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cli", default="build/clattn", help="path of the clattn program")
+    ap.add_argument("--out", default="bench/results/options_bench.csv", help="CSV path")
+    ap.add_argument("--algo", default="auto", help="clattn algorithm (default: the dispatcher's)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed calls per process")
+    ap.add_argument("--runs", type=int, default=3, help="processes per case (median taken)")
+    ap.add_argument("--n-window", type=int, default=16384, help="N of the window case")
+    ap.add_argument("--window", type=int, default=1024, help="keys in the window (self included)")
+    ap.add_argument("--n-bias", type=int, default=4096, help="N of the ALiBi and softcap cases")
+    ap.add_argument("--softcap", default="50", help="softcap value (Gemma 2: 50)")
+    args = ap.parse_args()
+    B, H, d = 1, 8, 64
+    Nw, Nb, W = args.n_window, args.n_bias, args.window
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    t_start = time.time()
+
+    # (name, N, options, baseline name); the baselines come first.
+    cases = [
+        ("causal", Nw, ["--causal"], None),
+        (f"causal+window{W}", Nw, ["--causal", "--window", f"{W - 1},0"], "causal"),
+        ("plain", Nb, [], None),
+        ("alibi", Nb, ["--alibi"], "plain"),
+        (f"softcap{args.softcap}", Nb, ["--softcap", args.softcap], "plain"),
+    ]
+    times = {c[0]: [] for c in cases}
+    info = {}
+    print(f"clattn: {args.cli}; B={B} H={H} d={d}; {args.runs} processes x (1 warm-up + "
+          f"{args.repeat} timed calls) per case, interleaved", flush=True)
+    for run in range(args.runs):
+        for name, N, extra, _ in cases:
+            kv, err = run_clattn(args.cli, args.algo, B, H, N, d, args.repeat, extra)
+            if not kv:
+                print(f"{name}: failed: {err}", flush=True)
+                info.setdefault(name, {"note": err})
+                continue
+            times[name].append(float(kv["ms"]))
+            kv["work"] = float(kv["gflops"]) * float(kv["ms"])  # GFLOP/s x ms: the same each run
+            info[name] = kv
+            print(f"run {run + 1}: {name:18s} N={N:6d} ms={kv['ms']:>10s} "
+                  f"gflops={kv['gflops']:>8s} (tile {kv['block_q']}x{kv['block_kv']})", flush=True)
+
+    rows = []
+    med = {n: statistics.median(t) if t else None for n, t in times.items()}
+    for name, N, extra, base in cases:
+        kv = info.get(name, {})
+        row = dict(case=name, B=B, H=H, N=N, d=d, options=" ".join(extra), algo=kv.get("algo", ""),
+                   tile=f"{kv.get('block_q', '')}x{kv.get('block_kv', '')}",
+                   ms=f"{med[name]:.3f}" if med[name] else "",
+                   ms_runs=" ".join(f"{t:.3f}" for t in times[name]),
+                   gflops=f"{kv['work'] / med[name]:.1f}" if med[name] else "",
+                   baseline=base or "", speedup="", cost="",
+                   work_ratio="", target="", met="", note=kv.get("note", ""))
+        if base and med[name] and med[base]:
+            r = med[base] / med[name]
+            row["speedup"] = f"{r:.2f}"
+            row["cost"] = f"{med[name] / med[base] - 1:+.1%}"
+            if "--window" in extra:
+                wr = visible_pairs(N, True, None) / visible_pairs(N, True, W - 1)
+                row["work_ratio"] = f"{wr:.2f}"
+                row["target"] = ">= 6x faster"
+                row["met"] = "yes" if r >= 6 else "no"
+            else:
+                row["target"] = "cost <= 10%"
+                row["met"] = "yes" if med[name] / med[base] <= 1.10 else "no"
+        rows.append(row)
+    # The issue's f16-vs-f32 row needs a --dtype option in the CLI, which it does not have yet.
+    rows.append(dict(case="f16-vs-f32", B=B, H=H, N=Nb, d=d, options="--dtype f16",
+                     algo="", tile="", ms="", ms_runs="", gflops="", baseline="plain",
+                     speedup="", cost="", work_ratio="", target="", met="",
+                     note="TODO: not measured: clattn bench has no --dtype option yet"))
+
+    with open(args.out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {args.out} in {time.time() - t_start:.0f} s")
+    print(f"{'case':18s} {'N':>6s} {'ms':>10s} {'vs':>8s} {'speedup':>8s} {'cost':>8s} "
+          f"{'work':>6s}  target")
+    for r in rows:
+        print(f"{r['case']:18s} {r['N']:6d} {r['ms']:>10s} {r['baseline']:>8s} {r['speedup']:>8s} "
+              f"{r['cost']:>8s} {r['work_ratio']:>6s}  {r['target']} {r['met']} {r['note']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
