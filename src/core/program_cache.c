@@ -239,10 +239,16 @@ static clattn_status build_from_source(clattn_context *ctx, const char *family, 
                 log[0] = '\0';
             log[log_len] = '\0';
         }
+        /* A driver out of resources while compiling (registers, private memory for a large
+         * tile) is out of memory like a failed allocation: launchers then try a smaller tile. */
+        const clattn_status kind = err == CL_BUILD_PROGRAM_FAILURE ? CLATTN_ERROR_BUILD_FAILED
+                                   : (err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY ||
+                                      err == CL_MEM_OBJECT_ALLOCATION_FAILURE)
+                                       ? CLATTN_ERROR_OUT_OF_MEMORY
+                                       : CLATTN_ERROR_OPENCL;
         clattn_status st = clattn__fail(
-            ctx, err == CL_BUILD_PROGRAM_FAILURE ? CLATTN_ERROR_BUILD_FAILED : CLATTN_ERROR_OPENCL,
-            "clBuildProgram: kernel %s.cl failed to build with options \"%s\" (%s):\n%s", family,
-            options, clattn__cl_error_name(err), log ? log : "(no build log)");
+            ctx, kind, "clBuildProgram: kernel %s.cl failed to build with options \"%s\" (%s):\n%s",
+            family, options, clattn__cl_error_name(err), log ? log : "(no build log)");
         free(log);
         clReleaseProgram(prog);
         return st;
