@@ -39,6 +39,11 @@ typedef struct {
     const char *name;
     int64_t B, Hq, Hkv, Sq, Skv, D, Dv;
     int causal, mask, lse; /* mask: [B, Hq] additive mask with -inf entries and dead rows */
+    /* The options: window sides (window 0: none), softcap, ALiBi slopes [B, Hq], top-left. */
+    int window;
+    int64_t wl, wr;
+    float softcap;
+    int alibi, top_left;
 } sdpa_case;
 
 /* GQA with the shape of the known flash1 finding; causal with Sq > Skv (the first Sq - Skv
@@ -48,10 +53,15 @@ typedef struct {
  * The sizes keep a family to 5-20 s under oclgrind (the time grows with tiles x work-groups:
  * about 2 s per 56x56 tile at 64 KiB). */
 static const sdpa_case sdpa_cases[] = {
-    {"GQA 4/2 Sq37 Skv53 D64 lse", 1, 4, 2, 37, 53, 64, 64, 0, 0, 1},
-    {"causal Sq61 Skv29 D37 Dv59 lse", 1, 1, 1, 61, 29, 37, 59, 1, 0, 1},
-    {"B2 mask+dead rows causal Sq13 Skv61 D59 lse", 2, 1, 1, 13, 61, 59, 59, 1, 1, 1},
-    {"MQA 2/1 mask+dead rows Sq19 Skv45 D37 no lse", 1, 2, 1, 19, 45, 37, 37, 0, 1, 0},
+    {"GQA 4/2 Sq37 Skv53 D64 lse", 1, 4, 2, 37, 53, 64, 64, 0, 0, 1, 0, 0, 0, 0.0f, 0, 0},
+    {"causal Sq61 Skv29 D37 Dv59 lse", 1, 1, 1, 61, 29, 37, 59, 1, 0, 1, 0, 0, 0, 0.0f, 0, 0},
+    {"B2 mask+dead rows causal Sq13 Skv61 D59 lse", 2, 1, 1, 13, 61, 59, 59, 1, 1, 1, 0, 0, 0, 0.0f,
+     0, 0},
+    {"MQA 2/1 mask+dead rows Sq19 Skv45 D37 no lse", 1, 2, 1, 19, 45, 37, 37, 0, 1, 0, 0, 0, 0,
+     0.0f, 0, 0},
+    /* Every option at once: window blocks that start mid-tile, rows the window empties. */
+    {"options: window (7,3) top-left softcap ALiBi mask causal B2 Sq29 Skv41", 2, 2, 1, 29, 41, 64,
+     64, 1, 1, 1, 1, 7, 3, 4.0f, 1, 1},
 };
 
 static void plan_line(clattn_context *ctx, const clattn_sdpa_desc *d, const char *label) {
@@ -71,6 +81,11 @@ static void check_sdpa(clattn_context *ctx, clattn_algo algo, const sdpa_case *c
     /* Naive has no flavour of its own (its softmax is the GPU shape on CL_LOCAL devices). */
     d.flavour = algo == CLATTN_ALGO_NAIVE ? CLATTN_FLAVOUR_AUTO : CLATTN_FLAVOUR_GPU;
     d.has_mask = c->mask;
+    float slopes[16];
+    tu_fill_uniform(slopes, 16, 0.05f, 0.5f);
+    d.window = c->window, d.window_left = c->wl, d.window_right = c->wr, d.softcap = c->softcap;
+    d.alibi_slopes = c->alibi ? slopes : NULL, d.alibi_batch = c->alibi ? c->B : 0;
+    d.causal_align = c->top_left ? CLATTN_CAUSAL_TOP_LEFT : CLATTN_CAUSAL_BOTTOM_RIGHT;
     const int64_t nq = c->B * c->Hq * c->Sq * c->D, nk = c->B * c->Hkv * c->Skv * c->D;
     const int64_t nv = c->B * c->Hkv * c->Skv * c->Dv, no = c->B * c->Hq * c->Sq * c->Dv;
     const int64_t nl = c->B * c->Hq * c->Sq, nm = c->mask ? nl * c->Skv : 0;
@@ -107,6 +122,9 @@ static void check_sdpa(clattn_context *ctx, clattn_algo algo, const sdpa_case *c
         sdpa_ref_contiguous(c->Hkv, c->Skv, c->D, rp.k_st);
         sdpa_ref_contiguous(c->Hkv, c->Skv, c->Dv, rp.v_st);
         if (m) sdpa_ref_mask_strides(c->B, c->Hq, c->Hq, c->Sq, c->Skv, rp.m_st);
+        rp.top_left = c->top_left, rp.window = c->window, rp.window_left = c->wl;
+        rp.window_right = c->wr, rp.softcap = c->softcap;
+        rp.alibi = c->alibi ? slopes : NULL, rp.alibi_sb = c->Hq;
         double *ro = malloc((size_t)no * sizeof(double)), *rl = malloc((size_t)nl * sizeof(double));
         if (!ro || !rl || sdpa_ref(&rp, ro, rl)) {
             printf("FAIL: reference allocation\n");
