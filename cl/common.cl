@@ -39,12 +39,19 @@ typedef struct {
     float cap; /* softcap * log2(e); used only with CLATTN_KF_SOFTCAP */
 } clattn_mask_rule;
 
+/* With per-sequence lengths (kv_lens), entry b has only its first kv_lens[b] keys, and
+ * bottom-right alignment is against its own length: query i sits at i + kv_lens[b] - Sq. */
 inline clattn_mask_rule clattn_mask_rule_make(long seq_kv, int flags, long diag, long left,
-                                              long right, float cap) {
+                                              long right, float cap, const __global int *kv_lens,
+                                              long b) {
     clattn_mask_rule r;
     r.seq_kv = seq_kv;
-    r.flags = flags;
     r.diag = diag;
+    if (flags & CLATTN_KF_KV_LENS) {
+        r.seq_kv = kv_lens[b];
+        if (!(flags & CLATTN_KF_TOP_LEFT)) r.diag = diag - (seq_kv - r.seq_kv);
+    }
+    r.flags = flags;
     r.left = left;
     r.right = right;
     r.cap = cap;

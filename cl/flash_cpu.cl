@@ -335,8 +335,7 @@ __kernel void flash2_cpu(CLATTN_SDPA_PARAMS) {
     const int hq = (int)heads, grp = (int)group, hkv = hq / grp;
     const int b = bh / hkv, hk = bh % hkv;
     tile_info t;
-    const clattn_mask_rule rule =
-        clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap);
+    const clattn_mask_rule rule = CLATTN_SDPA_MASK_RULE(b);
     tile_setup(&t, r0, b, hk, head_dim, head_dim_v, (int)seq_q, (int)seq_kv, hq, grp, flags, rule,
                alibi, alibi_sb, q_sb, q_sh, q_ss, o_sb, o_sh, o_ss, m_sb, m_sh, m_ss);
     vec qT[DCAP][NV], oT[DVCAP][NV], s[BC][NV], m[NV], l[NV];
@@ -371,8 +370,7 @@ __kernel void flash1_cpu(CLATTN_SDPA_PARAMS) {
     const int b = bh / hkv, hk = bh % hkv;
     const int j0 = (int)kv_start;
     tile_info t;
-    const clattn_mask_rule rule =
-        clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap);
+    const clattn_mask_rule rule = CLATTN_SDPA_MASK_RULE(b);
     tile_setup(&t, r0, b, hk, head_dim, head_dim_v, (int)seq_q, (int)seq_kv, hq, grp, flags, rule,
                alibi, alibi_sb, q_sb, q_sh, q_ss, o_sb, o_sh, o_ss, m_sb, m_sh, m_ss);
     const int first = j0 == 0;

@@ -105,8 +105,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash2_gpu(CLATTN_
     const long b = bh / heads, h = bh % heads, kh = h / group;
     const long q0 = qb * BR, row = q0 + r;
     const int valid = row < Sq;
-    const clattn_mask_rule rule =
-        clattn_mask_rule_make(Skv, flags, diag, window_left, window_right, softcap);
+    const clattn_mask_rule rule = CLATTN_SDPA_MASK_RULE(b);
     const clattn_key_range keys = clattn_row_keys(rule, row);
     const float slope = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
 
@@ -196,8 +195,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash1_gpu(CLATTN_
     __global float *mrun = scratch + bh * Sq;
     __global float *lrun = scratch + (nbh + bh) * Sq;
 
-    const clattn_mask_rule rule =
-        clattn_mask_rule_make(Skv, flags, diag, window_left, window_right, softcap);
+    const clattn_mask_rule rule = CLATTN_SDPA_MASK_RULE(b);
     const float slope = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
     /* The K/V blocks any row of this chunk sees. */
     const long kb_first = clattn_row_keys(rule, qb_begin * BR).lo / BC;

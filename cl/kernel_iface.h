@@ -15,14 +15,15 @@
 #define CLATTN_KERNEL_IFACE_H
 
 /* ---- Flag bits of the SDPA kernels' `flags` argument ---- */
-#define CLATTN_KF_CAUSAL  1  /* bottom-right aligned causal mask */
-#define CLATTN_KF_MASK    2  /* an additive mask is passed (`mask` is not NULL) */
-#define CLATTN_KF_LSE     4  /* write the natural log-sum-exp of every row to `lse` */
-#define CLATTN_KF_WINDOW  8  /* window_left / window_right limit the keys (-1: that side open) */
-#define CLATTN_KF_ALIBI   16 /* add -slope * |i' - j| from `alibi` */
-#define CLATTN_KF_SOFTCAP 32 /* s -> softcap * tanh(s / softcap) */
-/* Reserved for the decode work (per-sequence kv lengths): fixed now so host and kernels agree. */
-#define CLATTN_KF_KV_LENS 64
+#define CLATTN_KF_CAUSAL   1   /* bottom-right aligned causal mask */
+#define CLATTN_KF_MASK     2   /* an additive mask is passed (`mask` is not NULL) */
+#define CLATTN_KF_LSE      4   /* write the natural log-sum-exp of every row to `lse` */
+#define CLATTN_KF_WINDOW   8   /* window_left / window_right limit the keys (-1: that side open) */
+#define CLATTN_KF_ALIBI    16  /* add -slope * |i' - j| from `alibi` */
+#define CLATTN_KF_SOFTCAP  32  /* s -> softcap * tanh(s / softcap) */
+#define CLATTN_KF_KV_LENS  64  /* sequence b has kv_lens[b] keys (its first ones) */
+#define CLATTN_KF_TOP_LEFT 128 /* diag is 0 (top-left); else Skv - Sq, per sequence with kv_lens   \
+                                */
 
 /* ---- Storage types ---- */
 /* Element types of q, k, v, out and the mask. Only float32 exists yet; half and bfloat16 come
@@ -55,6 +56,7 @@ enum clattn_sdpa_arg {
     CLATTN_SDPA_ARG_WINDOW_LEFT,  /* long keys left of i' a row sees (window); -1 unbounded */
     CLATTN_SDPA_ARG_WINDOW_RIGHT, /* long keys right of i' a row sees (window); -1 unbounded */
     CLATTN_SDPA_ARG_SOFTCAP,      /* float softcap * log2(e) (the cap in the base-2 domain) */
+    CLATTN_SDPA_ARG_KV_LENS,      /* int [B]: keys each sequence has (ragged), or NULL */
     CLATTN_SDPA_ARG_Q_STRIDES,    /* 3 x long: batch, head, seq strides of q in elements */
     CLATTN_SDPA_ARG_K_STRIDES = CLATTN_SDPA_ARG_Q_STRIDES + 3,
     CLATTN_SDPA_ARG_V_STRIDES = CLATTN_SDPA_ARG_K_STRIDES + 3,
@@ -127,9 +129,13 @@ inline void store_data(__global DATA_T *p, long i, ACC_T x) {
         __global float *restrict scratch, long batch, long heads, long group, long seq_q,          \
         long seq_kv, int head_dim, int head_dim_v, float scale_log2, int flags, int block_kv,      \
         long kv_start, __global const float *restrict alibi, long alibi_sb, long diag,             \
-        long window_left, long window_right, float softcap, long q_sb, long q_sh, long q_ss,       \
-        long k_sb, long k_sh, long k_ss, long v_sb, long v_sh, long v_ss, long o_sb, long o_sh,    \
-        long o_ss, long m_sb, long m_sh, long m_ss
+        long window_left, long window_right, float softcap, __global const int *restrict kv_lens,  \
+        long q_sb, long q_sh, long q_ss, long k_sb, long k_sh, long k_ss, long v_sb, long v_sh,    \
+        long v_ss, long o_sb, long o_sh, long o_ss, long m_sb, long m_sh, long m_ss
+
+/* The mask rule (cl/common.cl) of batch entry b, from a kernel's CLATTN_SDPA_PARAMS. */
+#define CLATTN_SDPA_MASK_RULE(b)                                                                   \
+    clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap, kv_lens, (b))
 
 #endif /* __OPENCL_C_VERSION__ */
 

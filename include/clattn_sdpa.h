@@ -79,6 +79,11 @@ typedef struct {
      * (alibi_batch = B), read during the call; NULL: none. */
     const float *alibi_slopes;
     int64_t alibi_batch;
+    /* Ragged batches: host array [B], or NULL. Sequence b attends to its first kv_lens[b] keys
+     * only (0 <= kv_lens[b] <= seq_kv), with bottom-right alignment against its own length
+     * (i' = i + kv_lens[b] - Sq); a sequence of length 0 gives out 0 and lse -inf. Read during
+     * the call. Whole K/V blocks past a sequence's length are never read. */
+    const int32_t *kv_lens;
 } clattn_sdpa_desc;
 /* The required fields end before algo: a shorter struct is refused, and algo, flavour, block_q
  * and block_kv take their init values (automatic) when the caller's struct ends before them. */

@@ -244,18 +244,22 @@ clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, cl_
         (lse && (st = clattn__check_buffer(ctx, lse, s.lse, "lse"))) ||
         (st = plan_for(ctx, &d, &p, &plan)))
         return st;
-    clattn_sdpa_buffers buf = {q, k, v, mask, out, lse, NULL};
+    clattn_sdpa_buffers buf = {q, k, v, mask, out, lse, NULL, NULL};
     const clattn_sdpa_launcher launch = clattn__sdpa_launcher(plan.algo, plan.flavour);
     if (!launch)
         return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "no launcher for algo %d, flavour %d",
                             (int)plan.algo, (int)plan.flavour);
-    /* The ALiBi slopes are a few floats of host metadata: copied to the device for this call
-     * (the buffer is released at once; OpenCL keeps it until the kernels are done with it). */
-    if (p.alibi && (st = clattn__upload(ctx, p.alibi, p.alibi_batch * p.Hq * (int64_t)sizeof(float),
-                                        "alibi slopes", &buf.alibi)))
-        return st;
-    st = launch(ctx, &p, &plan, &buf, num_wait, wait_list, event);
+    /* The ALiBi slopes and the kv lengths are a few numbers of host metadata: copied to the
+     * device for this call (released at once; OpenCL keeps them until the kernels are done). */
+    if (p.alibi)
+        st = clattn__upload(ctx, p.alibi, p.alibi_batch * p.Hq * (int64_t)sizeof(float),
+                            "alibi slopes", &buf.alibi);
+    if (p.kv_lens && st == CLATTN_SUCCESS)
+        st =
+            clattn__upload(ctx, p.kv_lens, p.B * (int64_t)sizeof(int32_t), "kv_lens", &buf.kv_lens);
+    if (st == CLATTN_SUCCESS) st = launch(ctx, &p, &plan, &buf, num_wait, wait_list, event);
     clattn__release_mem(&buf.alibi);
+    clattn__release_mem(&buf.kv_lens);
     return st;
 }
 

@@ -25,6 +25,8 @@ typedef struct {
     float softcap;                     /* 0: off */
     const float *alibi;                /* host slopes [alibi_batch, Hq], or NULL */
     int64_t alibi_batch;               /* 1 or B */
+    int top_left;                      /* diag is 0 rather than Skv - Sq */
+    const int32_t *kv_lens;            /* host [B] (validated), or NULL */
     int64_t q_st[3], k_st[3], v_st[3], o_st[3], m_st[3];
 } clattn_sdpa_problem;
 
@@ -36,6 +38,7 @@ int64_t clattn__storage_bytes(int storage);
 typedef struct {
     cl_mem q, k, v, mask, out, lse; /* mask and lse may be NULL */
     cl_mem alibi;                   /* the slopes on the device, or NULL */
+    cl_mem kv_lens;                 /* the lengths on the device, or NULL */
 } clattn_sdpa_buffers;
 
 /* Validates the options of d into p (after the sizes are in p). */
