@@ -22,7 +22,12 @@ typedef enum {
     CLATTN_ALGO_AUTO = 0,
     CLATTN_ALGO_NAIVE = 1,  /* CLBlast GEMM, masked softmax, GEMM; materialises S */
     CLATTN_ALGO_FLASH1 = 2, /* FlashAttention: outer loop over K/V blocks, O/l/m in global */
-    CLATTN_ALGO_FLASH2 = 3  /* FlashAttention-2: outer loop over Q blocks, lse stored */
+    CLATTN_ALGO_FLASH2 = 3, /* FlashAttention-2: outer loop over Q blocks, lse stored */
+    /* Split-KV decode (FlashDecoding): for at most 16 query rows per kv head (Sq * Hq / Hkv),
+     * e.g. one generated token. The keys are cut into splits so every compute unit works even
+     * at B = 1, each split reads its K/V once for all the query heads sharing a kv head, and
+     * the splits merge exactly through their log-sum-exp. AUTO takes it for such problems. */
+    CLATTN_ALGO_DECODE = 4
 } clattn_algo;
 
 /* Shapes: q [B, Hq, Sq, D], k [B, Hkv, Skv, D], v [B, Hkv, Skv, Dv], out [B, Hq, Sq, Dv],
@@ -84,6 +89,9 @@ typedef struct {
      * (i' = i + kv_lens[b] - Sq); a sequence of length 0 gives out 0 and lse -inf. Read during
      * the call. Whole K/V blocks past a sequence's length are never read. */
     const int32_t *kv_lens;
+    /* Decode: the number of splits of the keys (0: the dispatcher chooses from the compute
+     * units, B, Hkv and Skv). More splits than keys is allowed (the extra ones are empty). */
+    int64_t decode_splits;
 } clattn_sdpa_desc;
 /* The required fields end before algo: a shorter struct is refused, and algo, flavour, block_q
  * and block_kv take their init values (automatic) when the caller's struct ends before them. */
@@ -102,6 +110,7 @@ typedef struct {
     int64_t local_mem_bytes;   /* __local memory one work-group uses */
     int64_t scratch_bytes;     /* device memory the call allocates (naive S, flash1 m and l) */
     int64_t global_size[2];    /* the NDRange of the main kernel */
+    int64_t splits;            /* decode: splits of the keys (block_kv keys each); else 0 */
 } clattn_sdpa_plan;
 #define CLATTN_SDPA_PLAN_MIN_SIZE offsetof(clattn_sdpa_plan, work_group)
 

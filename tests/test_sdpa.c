@@ -303,7 +303,7 @@ static void fallback(clattn_context *g, clattn_algo algo) {
     sdpa_ref_contiguous(H, S, DD, p.o_st);
     clattn_device_caps big = g->caps;
     big.local_mem_bytes = 65536;
-    const clattn_sdpa_request req = {algo, CLATTN_FLAVOUR_GPU, 0, 0};
+    const clattn_sdpa_request req = {algo, CLATTN_FLAVOUR_GPU, 0, 0, 0};
     clattn_sdpa_plan plan;
     char why[256];
     if (!TU_CHECK(clattn__sdpa_dispatch(&big, &p, &req, &plan, why, sizeof why) == 0 &&

@@ -6,18 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *algo_names[] = {"auto", "naive", "flash1", "flash2"};
+static const char *algo_names[] = {"auto", "naive", "flash1", "flash2", "decode"};
 static const char *flavour_names[] = {"auto", "gpu", "cpu"};
 
 int cli_sdpa_algo(const char *cmd, const char *s, clattn_algo *out) {
     *out = CLATTN_ALGO_AUTO;
     if (!s) return 0;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (strcmp(s, algo_names[i]) == 0) {
             *out = (clattn_algo)i;
             return 0;
         }
-    fprintf(stderr, "clattn %s: --algo %s: expected auto, naive, flash1 or flash2\n", cmd, s);
+    fprintf(stderr, "clattn %s: --algo %s: expected auto, naive, flash1, flash2 or decode\n", cmd,
+            s);
     return 2;
 }
 
@@ -34,7 +35,7 @@ int cli_sdpa_flavour(const char *cmd, const char *s, clattn_flavour *out) {
 }
 
 const char *cli_sdpa_algo_name(clattn_algo a) {
-    return (a >= 0 && a <= 3) ? algo_names[a] : "?";
+    return (a >= 0 && a <= 4) ? algo_names[a] : "?";
 }
 
 const char *cli_sdpa_flavour_name(clattn_flavour f) {
@@ -49,6 +50,7 @@ void cli_sdpa_print_plan(FILE *f, const clattn_sdpa_plan *p) {
             (long long)p->block_kv, (long long)p->work_group, (long long)p->local_mem_bytes,
             (long long)p->scratch_bytes, (long long)p->global_size[0],
             (long long)p->global_size[1]);
+    if (p->algo == CLATTN_ALGO_DECODE) fprintf(f, " splits=%lld", (long long)p->splits);
 }
 
 void cli_sdpa_shape_opts(cli_sdpa_shape *s, const char *seq_name, cli_opt *opts) {
@@ -63,7 +65,7 @@ void cli_sdpa_shape_opts(cli_sdpa_shape *s, const char *seq_name, cli_opt *opts)
         {"dim", OPT_INT, &s->dim, "head dim of q and k (required)"},
         {"dim-v", OPT_INT, &s->dim_v, "head dim of v (default: dim)"},
         {"causal", OPT_FLAG, &s->causal, "causal mask: query i sees keys j <= i' (--causal-align)"},
-        {"algo", OPT_STRING, &s->algo, "auto|naive|flash1|flash2"},
+        {"algo", OPT_STRING, &s->algo, "auto|naive|flash1|flash2|decode"},
         {"flavour", OPT_STRING, &s->flavour, "auto|gpu|cpu kernel flavour"},
         {"block-q", OPT_INT, &s->block_q, "force the query block (Br)"},
         {"block-kv", OPT_INT, &s->block_kv, "force the key block (Bc)"}};

@@ -52,7 +52,7 @@ int cmd_attention(int argc, char **argv) {
         {"mask", OPT_STRING, &mp, "additive mask [B|1, Hq|1, Sq, Skv] or [Sq, Skv]; -inf drops"},
         {"causal", OPT_FLAG, &causal, "causal mask: query i sees keys j <= i' (--causal-align)"},
         {"scale", OPT_FLOAT, &scale, "score scale (default 1/sqrt(D); 1 = plain dot product)"},
-        {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2"},
+        {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2|decode"},
         {"flavour", OPT_STRING, &fl_s, "auto|gpu|cpu kernel flavour"},
         xopts[0],
         xopts[1],
@@ -63,7 +63,7 @@ int cmd_attention(int argc, char **argv) {
                        "--q Q.npy --k K.npy --v V.npy --out O.npy [--lse L.npy] [--mask M.npy] "
                        "[--causal] [--causal-align bottom-right|top-left] [--window L,R] "
                        "[--softcap C] [--alibi [SLOPES.npy]] [--scale S] "
-                       "[--algo auto|naive|flash1|flash2]");
+                       "[--algo auto|naive|flash1|flash2|decode]");
     if (rc) return rc == 1 ? 0 : rc;
     const char *req[4][2] = {{"q", qp}, {"k", kp}, {"v", vp}, {"out", op}};
     for (int i = 0; i < 4; i++)

@@ -115,7 +115,7 @@ static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d
     if (!isfinite(d->scale))
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "scale is not finite");
     p->scale = d->scale != 0.0f ? d->scale : (float)(1.0 / sqrt((double)p->D));
-    if (d->algo < CLATTN_ALGO_AUTO || d->algo > CLATTN_ALGO_FLASH2)
+    if (d->algo < CLATTN_ALGO_AUTO || d->algo > CLATTN_ALGO_DECODE)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "unknown algo %d", (int)d->algo);
     if (d->flavour < CLATTN_FLAVOUR_AUTO || d->flavour > CLATTN_FLAVOUR_CPU)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "unknown flavour %d",
@@ -187,7 +187,11 @@ static clattn_status tensor_spans(clattn_context *ctx, const clattn_sdpa_desc *d
 
 static clattn_status plan_for(clattn_context *ctx, const clattn_sdpa_desc *d,
                               const clattn_sdpa_problem *p, clattn_sdpa_plan *plan) {
-    const clattn_sdpa_request req = {d->algo, d->flavour, d->block_q, d->block_kv};
+    if (d->decode_splits < 0)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "decode_splits is %lld (< 0)",
+                            (long long)d->decode_splits);
+    const clattn_sdpa_request req = {d->algo, d->flavour, d->block_q, d->block_kv,
+                                     d->decode_splits};
     char why[512];
     clattn_status st = clattn__sdpa_dispatch(&ctx->caps, p, &req, plan, why, sizeof why);
     if (st != CLATTN_SUCCESS) return clattn__fail(ctx, st, "%s", why);

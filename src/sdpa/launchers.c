@@ -8,6 +8,7 @@ static const clattn_sdpa_launcher launchers[][3] = {
     [CLATTN_ALGO_NAIVE] = {NULL, clattn__sdpa_naive, clattn__sdpa_naive},
     [CLATTN_ALGO_FLASH1] = {NULL, clattn__sdpa_flash_gpu, clattn__sdpa_flash_cpu},
     [CLATTN_ALGO_FLASH2] = {NULL, clattn__sdpa_flash_gpu, clattn__sdpa_flash_cpu},
+    [CLATTN_ALGO_DECODE] = {NULL, clattn__sdpa_decode, clattn__sdpa_decode},
 };
 
 clattn_sdpa_launcher clattn__sdpa_launcher(clattn_algo algo, clattn_flavour flavour) {

@@ -57,6 +57,9 @@ typedef clattn_status (*clattn_sdpa_launcher)(clattn_context *ctx, const clattn_
 /* The launcher of (algo, flavour), or NULL when there is none (AUTO never reaches it). */
 clattn_sdpa_launcher clattn__sdpa_launcher(clattn_algo algo, clattn_flavour flavour);
 
+clattn_status clattn__sdpa_decode(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                  const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                                  cl_uint num_wait, const cl_event *wait, cl_event *event);
 clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem *p,
                                  const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
                                  cl_uint num_wait, const cl_event *wait, cl_event *event);
