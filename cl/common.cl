@@ -39,18 +39,15 @@ typedef struct {
     float cap; /* softcap * log2(e); used only with CLATTN_KF_SOFTCAP */
 } clattn_mask_rule;
 
-/* With per-sequence lengths (kv_lens), entry b has only its first kv_lens[b] keys, and
- * bottom-right alignment is against its own length: query i sits at i + kv_lens[b] - Sq. */
+/* len is the entry's own number of keys (kv_lens[b] with per-sequence lengths, else seq_kv):
+ * it has only its first len keys, and bottom-right alignment is against its own length (query i
+ * sits at i + len - Sq). No memory is read here: oclgrind's LLVM cannot run the noalias scope
+ * markers that inlining a struct-returning function with a load leaves behind. */
 inline clattn_mask_rule clattn_mask_rule_make(long seq_kv, int flags, long diag, long left,
-                                              long right, float cap, const __global int *kv_lens,
-                                              long b) {
+                                              long right, float cap, long len) {
     clattn_mask_rule r;
-    r.seq_kv = seq_kv;
-    r.diag = diag;
-    if (flags & CLATTN_KF_KV_LENS) {
-        r.seq_kv = kv_lens[b];
-        if (!(flags & CLATTN_KF_TOP_LEFT)) r.diag = diag - (seq_kv - r.seq_kv);
-    }
+    r.seq_kv = len;
+    r.diag = (flags & CLATTN_KF_TOP_LEFT) ? diag : diag - (seq_kv - len);
     r.flags = flags;
     r.left = left;
     r.right = right;

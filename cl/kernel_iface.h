@@ -15,15 +15,16 @@
 #define CLATTN_KERNEL_IFACE_H
 
 /* ---- Flag bits of the SDPA kernels' `flags` argument ---- */
-#define CLATTN_KF_CAUSAL   1   /* bottom-right aligned causal mask */
-#define CLATTN_KF_MASK     2   /* an additive mask is passed (`mask` is not NULL) */
-#define CLATTN_KF_LSE      4   /* write the natural log-sum-exp of every row to `lse` */
-#define CLATTN_KF_WINDOW   8   /* window_left / window_right limit the keys (-1: that side open) */
-#define CLATTN_KF_ALIBI    16  /* add -slope * |i' - j| from `alibi` */
-#define CLATTN_KF_SOFTCAP  32  /* s -> softcap * tanh(s / softcap) */
-#define CLATTN_KF_KV_LENS  64  /* sequence b has kv_lens[b] keys (its first ones) */
-#define CLATTN_KF_TOP_LEFT 128 /* diag is 0 (top-left); else Skv - Sq, per sequence with kv_lens   \
-                                */
+#define CLATTN_KF_CAUSAL  1  /* bottom-right aligned causal mask */
+#define CLATTN_KF_MASK    2  /* an additive mask is passed (`mask` is not NULL) */
+#define CLATTN_KF_LSE     4  /* write the natural log-sum-exp of every row to `lse` */
+#define CLATTN_KF_WINDOW  8  /* window_left / window_right limit the keys (-1: that side open) */
+#define CLATTN_KF_ALIBI   16 /* add -slope * |i' - j| from `alibi` */
+#define CLATTN_KF_SOFTCAP 32 /* s -> softcap * tanh(s / softcap) */
+#define CLATTN_KF_KV_LENS 64 /* sequence b has kv_lens[b] keys (its first ones) */
+#define CLATTN_KF_TOP_LEFT                                                                         \
+    128 /* diag is 0 (top-left); else Skv - Sq, per sequence with kv_lens                          \
+         */
 
 /* ---- Storage types ---- */
 /* Element types of q, k, v, out and the mask. Only float32 exists yet; half and bfloat16 come
@@ -135,7 +136,8 @@ inline void store_data(__global DATA_T *p, long i, ACC_T x) {
 
 /* The mask rule (cl/common.cl) of batch entry b, from a kernel's CLATTN_SDPA_PARAMS. */
 #define CLATTN_SDPA_MASK_RULE(b)                                                                   \
-    clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap, kv_lens, (b))
+    clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap,                 \
+                          (flags & CLATTN_KF_KV_LENS) ? (long)kv_lens[b] : seq_kv)
 
 #endif /* __OPENCL_C_VERSION__ */
 
