@@ -162,7 +162,8 @@ def loadavg():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cli", default="build/clattn", help="path of the clattn program")
-    ap.add_argument("--out", default="bench/results/decode_sweep.csv", help="CSV path (.png beside)")
+    ap.add_argument("--out", default="bench/results/decode_sweep.csv",
+                    help="CSV path (the PNG goes beside it)")
     ap.add_argument("--repeat", type=int, default=9, help="timed calls per point (median)")
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--skv-min", type=int, default=1024)
