@@ -232,3 +232,68 @@ double cli_sdpa_visible_pairs(const clattn_sdpa_desc *d) {
     }
     return pairs;
 }
+
+int cli_sdpa_read_kv_lens(const char *cmd, const char *path, int64_t batch, int64_t seq_kv,
+                          int32_t **out) {
+    char err[512];
+    clattn_npy_array a;
+    *out = NULL;
+    if (clattn_npy_read(path, &a, err, sizeof err) != CLATTN_SUCCESS) {
+        fprintf(stderr, "clattn %s: --kv-lens: %s\n", cmd, err);
+        return 1;
+    }
+    int rc = 1;
+    if (a.dtype != CLATTN_NPY_I32 && a.dtype != CLATTN_NPY_I64) {
+        fprintf(stderr, "clattn %s: --kv-lens %s has dtype %s, expected int32 or int64\n", cmd,
+                path, clattn_npy_dtype_descr(a.dtype));
+        goto done;
+    }
+    if (a.ndim != 1 || a.shape[0] != batch) {
+        fprintf(stderr, "clattn %s: --kv-lens %s has shape [", cmd, path);
+        for (int i = 0; i < a.ndim; i++)
+            fprintf(stderr, "%s%lld", i ? ", " : "", (long long)a.shape[i]);
+        fprintf(stderr, "], expected [B] = [%lld] (one key length per sequence)\n",
+                (long long)batch);
+        goto done;
+    }
+    int32_t *lens = malloc((size_t)(batch > 0 ? batch : 1) * sizeof *lens);
+    if (!lens) {
+        fprintf(stderr, "clattn %s: out of host memory\n", cmd);
+        goto done;
+    }
+    for (int64_t b = 0; b < batch; b++) {
+        const int64_t x = a.dtype == CLATTN_NPY_I32 ? (int64_t)((const int32_t *)a.data)[b]
+                                                    : ((const int64_t *)a.data)[b];
+        if (x < 0 || x > seq_kv) {
+            fprintf(stderr,
+                    "clattn %s: --kv-lens %s: sequence %lld has length %lld, expected 0..%lld "
+                    "(the keys' length Skv)\n",
+                    cmd, path, (long long)b, (long long)x, (long long)seq_kv);
+            free(lens);
+            goto done;
+        }
+        lens[b] = (int32_t)x;
+    }
+    *out = lens;
+    rc = 0;
+done:
+    clattn_npy_free(&a);
+    return rc;
+}
+
+int64_t cli_sdpa_visible_keys(const clattn_sdpa_desc *d, int64_t kv_len) {
+    const int64_t off = d->causal_align == CLATTN_CAUSAL_TOP_LEFT ? 0 : kv_len - d->seq_q;
+    int64_t first = kv_len, last = -1;
+    for (int64_t i = 0; i < d->seq_q; i++) {
+        const int64_t at = i + off;
+        int64_t lo = 0, hi = kv_len - 1;
+        if (d->causal && at < hi) hi = at;
+        if (d->window && d->window_left >= 0 && at - lo > d->window_left) lo = at - d->window_left;
+        if (d->window && d->window_right >= 0 && hi - at > d->window_right)
+            hi = at + d->window_right;
+        if (hi < lo) continue;
+        if (lo < first) first = lo;
+        if (hi > last) last = hi;
+    }
+    return last >= first ? last - first + 1 : 0;
+}

@@ -57,6 +57,14 @@ void cli_sdpa_options_free(cli_sdpa_options *o);
  * have removed keys: the work a kernel that skips removed keys must do. */
 double cli_sdpa_visible_pairs(const clattn_sdpa_desc *d);
 
+/* Reads --kv-lens: a .npy of int32 or int64, shape [B], every value 0..seq_kv, into a new
+ * int32 array (*out, to free). Returns 0, or 1 after a message naming `cmd` and the problem. */
+int cli_sdpa_read_kv_lens(const char *cmd, const char *path, int64_t batch, int64_t seq_kv,
+                          int32_t **out);
+/* The keys one sequence of length kv_len must read under d's causality and window: the span
+ * from the first to the last key any of its query rows sees (0 when none). */
+int64_t cli_sdpa_visible_keys(const clattn_sdpa_desc *d, int64_t kv_len);
+
 /* "auto", "naive", "flash1", "flash2" (NULL gives auto). Returns 0, or 2 after printing a
  * usage error naming `cmd`. */
 int cli_sdpa_algo(const char *cmd, const char *s, clattn_algo *out);

@@ -2,7 +2,8 @@
  * files. q [B, Hq, Sq, D], k [B, Hkv, Skv, D], v [B, Hkv, Skv, Dv], optional additive mask
  * [B or 1, Hq or 1, Sq, Skv] (or [Sq, Skv]), the options of cli_sdpa.h (causal alignment, sliding
  * window, softcap, ALiBi slopes [Hq] or [B, Hq]); writes out [B, Hq, Sq, Dv] float32 and
- * optionally lse [B, Hq, Sq] float32. */
+ * optionally lse [B, Hq, Sq] float32. --kv-lens L.npy (int32 or int64 [B], each 0..Skv) makes the
+ * batch ragged: sequence b attends to its first L[b] keys only. */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -37,7 +38,7 @@ static int mismatch(const char *what, long long got, long long want) {
 
 int cmd_attention(int argc, char **argv) {
     const char *qp = NULL, *kp = NULL, *vp = NULL, *op = NULL, *lp = NULL, *mp = NULL;
-    const char *algo_s = NULL, *fl_s = NULL;
+    const char *algo_s = NULL, *fl_s = NULL, *klp = NULL;
     int causal = 0;
     double scale = 0.0;
     cli_sdpa_options xo;
@@ -54,6 +55,7 @@ int cmd_attention(int argc, char **argv) {
         {"scale", OPT_FLOAT, &scale, "score scale (default 1/sqrt(D); 1 = plain dot product)"},
         {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2|decode"},
         {"flavour", OPT_STRING, &fl_s, "auto|gpu|cpu kernel flavour"},
+        {"kv-lens", OPT_STRING, &klp, "int32|int64 [B]: sequence b sees its first L[b] keys"},
         xopts[0],
         xopts[1],
         xopts[2],
@@ -62,7 +64,7 @@ int cmd_attention(int argc, char **argv) {
     int rc = cli_parse(argc, argv, opts,
                        "--q Q.npy --k K.npy --v V.npy --out O.npy [--lse L.npy] [--mask M.npy] "
                        "[--causal] [--causal-align bottom-right|top-left] [--window L,R] "
-                       "[--softcap C] [--alibi [SLOPES.npy]] [--scale S] "
+                       "[--softcap C] [--alibi [SLOPES.npy]] [--scale S] [--kv-lens L.npy] "
                        "[--algo auto|naive|flash1|flash2|decode]");
     if (rc) return rc == 1 ? 0 : rc;
     const char *req[4][2] = {{"q", qp}, {"k", kp}, {"v", vp}, {"out", op}};
@@ -76,15 +78,16 @@ int cmd_attention(int argc, char **argv) {
 
     clattn_npy_array q = {0}, k = {0}, v = {0}, m = {0};
     float *out = NULL, *lse = NULL;
+    int32_t *kv_lens = NULL;
     clattn_context *ctx = NULL;
     cli_outputs outs;
     cli_outputs_init(&outs, CMD);
     cli_outputs_add(&outs, "out", op);
     cli_outputs_add(&outs, "lse", lp);
-    const cli_file in[5] = {
-        {"q", qp}, {"k", kp}, {"v", vp}, {"mask", mp}, {"alibi", cli_sdpa_options_file(&xo)}};
+    const cli_file in[6] = {{"q", qp},    {"k", kp},        {"v", vp},
+                            {"mask", mp}, {"kv-lens", klp}, {"alibi", cli_sdpa_options_file(&xo)}};
     rc = 1;
-    if (cli_outputs_check(&outs, in, 5)) goto done;
+    if (cli_outputs_check(&outs, in, 6)) goto done;
     if (load("q", qp, &q) || load("k", kp, &k) || load("v", vp, &v) || (mp && load("mask", mp, &m)))
         goto done;
     const int64_t B = q.shape[0], Hq = q.shape[1], Sq = q.shape[2], D = q.shape[3];
@@ -112,6 +115,10 @@ int cmd_attention(int argc, char **argv) {
     if (B < 1 || Hq < 1 || Sq < 1 || D < 1 || Hkv < 1 || Skv < 1 || Dv < 1) {
         fprintf(stderr, "clattn %s: empty tensors are not attention problems\n", CMD);
         goto done;
+    }
+    if (klp) {
+        if (cli_sdpa_read_kv_lens(CMD, klp, B, Skv, &kv_lens)) goto done;
+        d.kv_lens = kv_lens;
     }
     if (cli_sdpa_options_alibi(CMD, &xo, &d)) goto done;
     const int64_t oshape[4] = {B, Hq, Sq, Dv};
@@ -141,6 +148,7 @@ done:
     clattn_context_destroy(ctx);
     free(out);
     free(lse);
+    free(kv_lens);
     clattn_npy_free(&q);
     clattn_npy_free(&k);
     clattn_npy_free(&v);

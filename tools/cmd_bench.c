@@ -8,13 +8,19 @@
  * the plan allocates inside the call. FLOPs: 2*B*Hq*Sq*Skv*(D + Dv), half when causal with
  * Sq = Skv (the usual 4*B*H*N^2*d for D = Dv); with --window, 2*B*Hq*(D + Dv) times the
  * (query, key) pairs that causality and the window leave (the work a kernel that skips the
- * others does). Softcap and ALiBi add no FLOPs to the count: their cost shows in ms=. */
+ * others does). Softcap and ALiBi add no FLOPs to the count: their cost shows in ms=.
+ * For decode, gbps= is the bytes of K and V the call must read, divided by the median time:
+ * for each sequence, the span of keys its query rows see (its --kv-lens-random length, or Skv,
+ * narrowed by causality and the window) x Hkv x (D + Dv) x 4; tokens_per_s= is B / time (one
+ * token per sequence per step). --kv-lens-random draws ragged lengths uniformly in 1..Skv from
+ * --seed and prints them; --splits forces the decode path's split count. */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "core/internal.h"
 #include "selftest.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -80,28 +86,62 @@ static clattn_status timed_call(clattn_context *ctx, const clattn_sdpa_desc *d, 
 
 int cmd_bench(int argc, char **argv) {
     cli_sdpa_shape shape;
-    int64_t R = 5;
+    int64_t R = 5, splits = 0, seed = 1;
+    int ragged = 0;
     cli_sdpa_options xo;
     enum { NX = CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS };
-    cli_opt opts[NX + 2];
+    cli_opt opts[NX + 5];
     cli_sdpa_shape_opts(&shape, "seq", opts);
     cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
     opts[NX] = (cli_opt){"repeat", OPT_INT, &R, "timed runs, median reported (default 5)"};
-    opts[NX + 1] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
-    int rc = cli_parse(argc, argv, opts,
-                       "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
-                       "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
-                       "[--alibi [SLOPES.npy]] [--algo A] [--repeat R]");
+    opts[NX + 1] = (cli_opt){"kv-lens-random", OPT_FLAG, &ragged,
+                             "ragged batch: key lengths uniform in 1..Skv (printed)"};
+    opts[NX + 2] = (cli_opt){"seed", OPT_INT, &seed, "seed of --kv-lens-random (default 1)"};
+    opts[NX + 3] = (cli_opt){"splits", OPT_INT, &splits, "decode: force the number of splits"};
+    opts[NX + 4] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
+    int rc =
+        cli_parse(argc, argv, opts,
+                  "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
+                  "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
+                  "[--alibi [SLOPES.npy]] [--algo A] [--repeat R] [--kv-lens-random [--seed S]] "
+                  "[--splits N]");
     if (rc) return rc == 1 ? 0 : rc;
     if (R < 1 || R > 1000) {
         fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
         return 2;
     }
+    if (splits < 0 || splits > INT32_MAX) {
+        fprintf(stderr,
+                "clattn %s: --splits must be 1 or more, or 0 to let the dispatcher "
+                "choose\n",
+                CMD);
+        return 2;
+    }
+    if (seed < 0 || seed > UINT32_MAX) {
+        fprintf(stderr, "clattn %s: --seed must be 0..%lu\n", CMD, (unsigned long)UINT32_MAX);
+        return 2;
+    }
     clattn_sdpa_desc d;
     if (cli_sdpa_shape_desc(CMD, "seq", &shape, &d) || cli_sdpa_options_desc(CMD, &xo, &d))
         return 2;
+    d.decode_splits = splits;
     if (cli_sdpa_options_alibi(CMD, &xo, &d)) return 1;
     const int64_t B = d.batch, H = d.heads, S = d.seq_q, D = d.head_dim;
+    int32_t *lens = NULL;
+    if (ragged && B >= 1 && d.seq_kv >= 1 && d.seq_kv <= INT32_MAX) {
+        if (!(lens = malloc((size_t)B * sizeof *lens))) {
+            fprintf(stderr, "clattn %s: out of host memory\n", CMD);
+            cli_sdpa_options_free(&xo);
+            return 1;
+        }
+        uint64_t x = 0x9E3779B97F4A7C15ull * ((uint64_t)seed + 1u);
+        for (int64_t b = 0; b < B; b++) { /* xorshift64*, then a multiply-shift into 1..Skv */
+            x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+            const uint64_t r = (x * 0x2545F4914F6CDD1Dull) >> 32;
+            lens[b] = (int32_t)(1 + (int64_t)((r * (uint64_t)d.seq_kv) >> 32));
+        }
+        d.kv_lens = lens;
+    }
     clattn_context *ctx = cli_open_context();
     if (!ctx) {
         cli_sdpa_options_free(&xo);
@@ -114,6 +154,14 @@ int cmd_bench(int argc, char **argv) {
     clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     rc = 1;
     if (st != CLATTN_SUCCESS || !times || !host) goto fail;
+    if (splits && plan.algo != CLATTN_ALGO_DECODE) {
+        fprintf(stderr,
+                "clattn %s: --splits applies to the decode path, but the plan is %s "
+                "(add --algo decode)\n",
+                CMD, cli_sdpa_algo_name(plan.algo));
+        rc = 2;
+        goto fail;
+    }
     /* plan_get checked these products already; checked again here so that this file does not
      * lean on the library's internals for its own arithmetic. */
     const int64_t dims[5][4] = {{B, H, S, D},
@@ -147,7 +195,24 @@ int cmd_bench(int argc, char **argv) {
             2.0 * (double)B * (double)H * cli_sdpa_visible_pairs(&d) * (double)(D + d.head_dim_v);
     else if (d.causal && S == d.seq_kv)
         flops *= 0.5;
+    if (lens) { /* ragged: the pairs each sequence's own length leaves */
+        flops = 0.0;
+        for (int64_t b = 0; b < B; b++) {
+            clattn_sdpa_desc one = d;
+            one.seq_kv = lens[b];
+            flops += 2.0 * (double)H * cli_sdpa_visible_pairs(&one) * (double)(D + d.head_dim_v);
+        }
+    }
+    double kv_bytes = 0.0;
+    for (int64_t b = 0; b < B; b++)
+        kv_bytes += (double)cli_sdpa_visible_keys(&d, lens ? lens[b] : d.seq_kv);
+    kv_bytes *= (double)d.kv_heads * (double)(D + d.head_dim_v) * 4.0;
     cli_sdpa_print_plan(stdout, &plan);
+    printf(" gbps=%.2f tokens_per_s=%.1f", kv_bytes / med * 1e-9, (double)B / med);
+    if (lens) {
+        printf(" seed=%lld kv_lens=", (long long)seed);
+        for (int64_t b = 0; b < B; b++) printf("%s%d", b ? "," : "", (int)lens[b]);
+    }
     printf(" gflops=%.2f ms=%.3f min_ms=%.3f host_ms=%.3f repeat=%lld timing=%s device_bytes=%lld "
            "io_bytes=%lld scratch_bytes=%lld\n",
            flops / med * 1e-9, med * 1e3, times[0] * 1e3, host_med * 1e3, (long long)R,
@@ -155,10 +220,11 @@ int cmd_bench(int argc, char **argv) {
            (long long)io_bytes, (long long)plan.scratch_bytes);
     rc = 0;
 fail:
-    if (rc) cli_fail(CMD, ctx, st);
+    if (rc == 1) cli_fail(CMD, ctx, st);
     for (int i = 0; i < 5; i++) clattn__release_mem(&buf[i]);
     free(times);
     free(host);
+    free(lens);
     clattn_context_destroy(ctx);
     cli_sdpa_options_free(&xo);
     return rc;
