@@ -87,11 +87,11 @@ inline float clattn_alibi_slope(const __global float *alibi, int flags, long ali
  * s is scale * log2(e) * q.k; then the softcap, the ALiBi bias -slope * |p - j| (slope already in
  * base 2) and the additive mask row (mrow, NULL when none), in that order; -inf outside keys. */
 inline float clattn_score(float s, long j, clattn_key_range keys, clattn_mask_rule r, long p,
-                          float slope, const __global DATA_T *mrow) {
+                          float slope, const __global M_T *mrow) {
     if (j < keys.lo || j >= keys.hi) return -INFINITY;
     if (r.flags & CLATTN_KF_SOFTCAP) s = r.cap * tanh(s / r.cap);
     if (r.flags & CLATTN_KF_ALIBI) s -= slope * fabs((float)(p - j));
-    return mrow ? fma(load_data(mrow, j), CLATTN_LOG2E, s) : s;
+    return mrow ? fma(load_m(mrow, j), CLATTN_LOG2E, s) : s;
 }
 
 /* 1 / l for the final normalisation; 0 for a row that saw no key (its output is then 0), NaN

@@ -59,17 +59,19 @@ typedef float8 dvec;
 #define NC  ((DCAP + VW - 1) / VW)  /* q/k vectors per row */
 #define NCV ((DVCAP + VW - 1) / VW) /* v/acc vectors per row */
 
-/* Row j of a K or V head (n elements) as vectors, zero past n. */
-inline void decode_load_row(const __global DATA_T *src, int n, int nvec, dvec *dst) {
+/* Row j of a K or V head (n elements) as vectors, zero past n: whole vectors straight from
+ * float32 storage, element by element (widened) otherwise and for the tail. */
+inline void decode_load_row(const __global KV_T *src, int n, int nvec, dvec *dst) {
     for (int c = 0; c < nvec; c++) {
+#if KV_DTYPE == CLATTN_STORAGE_F32
         if ((c + 1) * VW <= n) {
             dst[c] = dvload(0, src + c * VW);
-        } else {
-            float tmp[VW];
-            for (int e = 0; e < VW; e++)
-                tmp[e] = c * VW + e < n ? load_data(src, c * VW + e) : 0.0f;
-            dst[c] = dvload(0, tmp);
+            continue;
         }
+#endif
+        float tmp[VW];
+        for (int e = 0; e < VW; e++) tmp[e] = c * VW + e < n ? load_kv(src, c * VW + e) : 0.0f;
+        dst[c] = dvload(0, tmp);
     }
 }
 
@@ -92,15 +94,14 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     dvec qv[RCAP][NC], acc[RCAP][NCV];
     float m[RCAP], l[RCAP], slope[RCAP];
     clattn_key_range keys[RCAP];
-    const __global DATA_T *mrow[RCAP];
+    const __global M_T *mrow[RCAP];
     long lo = rule.seq_kv, hi = 0; /* the keys any row of the group sees */
     for (int r = 0; r < RCAP; r++) {
         const int rr = min(r, rows - 1); /* rows past the group repeat the last; never stored */
         const long i = decode_row_q(rr, group), h = decode_row_h(rr, hk, group);
-        const __global DATA_T *qp = q + b * q_sb + h * q_sh + i * q_ss;
+        const __global Q_T *qp = q + b * q_sb + h * q_sh + i * q_ss;
         float tmp[NC * VW];
-        for (int c = 0; c < NC * VW; c++)
-            tmp[c] = c < head_dim ? load_data(qp, c) * scale_log2 : 0.0f;
+        for (int c = 0; c < NC * VW; c++) tmp[c] = c < head_dim ? load_q(qp, c) * scale_log2 : 0.0f;
         for (int c = 0; c < NC; c++) qv[r][c] = dvload(c, tmp);
         for (int c = 0; c < NCV; c++) acc[r][c] = (dvec)(0.0f);
         m[r] = -INFINITY;
@@ -113,8 +114,8 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     }
     /* This split's keys, cut to what the rows see. */
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
-    const __global DATA_T *kp = k + b * k_sb + hk * k_sh;
-    const __global DATA_T *vp = v + b * v_sb + hk * v_sh;
+    const __global KV_T *kp = k + b * k_sb + hk * k_sh;
+    const __global KV_T *vp = v + b * v_sb + hk * v_sh;
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         const int nb = (int)min((long)BK, j_end - j0);
         float s[RCAP][BK];
@@ -196,7 +197,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
     for (int x = t; x < RCAP * head_dim; x += WG) {
         const int r = x / head_dim, c = x - r * head_dim, rr = min(r, rows - 1);
         const long i = decode_row_q(rr, group), h = decode_row_h(rr, hk, group);
-        Qs[r * DCAP + c] = load_data(q + b * q_sb + h * q_sh + i * q_ss, c) * scale_log2;
+        Qs[r * DCAP + c] = load_q(q + b * q_sb + h * q_sh + i * q_ss, c) * scale_log2;
     }
     float m[RCAP], l[RCAP], acc[RCAP][DVL];
     for (int r = 0; r < RCAP; r++) {
@@ -205,8 +206,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
         for (int u = 0; u < DVL; u++) acc[r][u] = 0.0f;
     }
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
-    const __global DATA_T *kp = k + b * k_sb + hk * k_sh;
-    const __global DATA_T *vp = v + b * v_sb + hk * v_sh;
+    const __global KV_T *kp = k + b * k_sb + hk * k_sh;
+    const __global KV_T *vp = v + b * v_sb + hk * v_sh;
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         barrier(CLK_LOCAL_MEM_FENCE); /* Qs staged; the previous block's P read */
         /* Scores: item t takes keys j0 + t, j0 + t + WG ... for every row. */
@@ -219,8 +220,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
                 if (j < j_end) {
                     float d = 0.0f;
                     for (int c = 0; c < head_dim; c++)
-                        d = fma(Qs[r * DCAP + c], load_data(kp + j * k_ss, c), d);
-                    const __global DATA_T *mr =
+                        d = fma(Qs[r * DCAP + c], load_kv(kp + j * k_ss, c), d);
+                    const __global M_T *mr =
                         (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
                     sc = clattn_score(d, j, clattn_row_keys(rule, i), rule, i + rule.diag,
                                       clattn_alibi_slope(alibi, flags, alibi_sb, b, h), mr);
@@ -248,10 +249,10 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
         /* O += P V: item t owns columns t, t + WG ...; V rows are read across the items. */
         const int nb = (int)min((long)BK, j_end - j0);
         for (int jj = 0; jj < nb; jj++) {
-            const __global DATA_T *vr = vp + (j0 + jj) * v_ss;
+            const __global KV_T *vr = vp + (j0 + jj) * v_ss;
             for (int u = 0; u < DVL; u++) {
                 const int c = t + u * WG;
-                const float vc = c < head_dim_v ? load_data(vr, c) : 0.0f;
+                const float vc = c < head_dim_v ? load_kv(vr, c) : 0.0f;
                 for (int r = 0; r < RCAP; r++) acc[r][u] = fma(Ps[r * BK + jj], vc, acc[r][u]);
             }
         }
@@ -291,7 +292,7 @@ __kernel void decode_combine(CLATTN_SDPA_PARAMS) {
         sum += clattn_exp2_diff(decode_record(scratch, s, row, rows_total)[DVCAP] * CLATTN_LOG2E,
                                 mx * CLATTN_LOG2E);
     const float inv = nan ? NAN : clattn_inv_sum(sum);
-    __global DATA_T *op = out + b * o_sb + h * o_sh + i * o_ss;
+    __global O_T *op = out + b * o_sb + h * o_sh + i * o_ss;
     for (int c = 0; c < head_dim_v; c++) {
         float o = 0.0f;
         for (long s = 0; s < nsplit; s++) {
@@ -299,7 +300,7 @@ __kernel void decode_combine(CLATTN_SDPA_PARAMS) {
             const float w = clattn_exp2_diff(rec[DVCAP] * CLATTN_LOG2E, mx * CLATTN_LOG2E);
             if (w != 0.0f) o = fma(w, rec[c], o); /* an empty split's 0 * anything is skipped */
         }
-        store_data(op, c, o * inv);
+        store_o(op, c, o * inv);
     }
     if (flags & CLATTN_KF_LSE) lse[row] = nan ? NAN : (sum > 0.0f ? mx + log(sum) : -INFINITY);
 }

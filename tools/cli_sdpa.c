@@ -1,4 +1,5 @@
-/* cli_sdpa.c: the helpers of cli_sdpa.h: names, plans, shape and option parsing. */
+/* cli_sdpa.c: the helpers of cli_sdpa.h: names, plans, shape and option parsing, and the host
+ * side of the storage types (float32 to float16 / bfloat16 and back). */
 #include "cli_sdpa.h"
 
 #include <errno.h>
@@ -20,6 +21,76 @@ int cli_sdpa_algo(const char *cmd, const char *s, clattn_algo *out) {
     fprintf(stderr, "clattn %s: --algo %s: expected auto, naive, flash1, flash2 or decode\n", cmd,
             s);
     return 2;
+}
+
+static const char *dtype_names[] = {"f32", "f16", "bf16"};
+
+int cli_sdpa_dtype(const char *cmd, const char *opt, const char *s, clattn_dtype *out) {
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, dtype_names[i]) == 0) {
+            *out = (clattn_dtype)i;
+            return 0;
+        }
+    fprintf(stderr, "clattn %s: --%s %s: expected f32, f16 or bf16\n", cmd, opt, s);
+    return 2;
+}
+
+const char *cli_sdpa_dtype_name(clattn_dtype t) {
+    return (t >= 0 && t <= 2) ? dtype_names[t] : "?";
+}
+
+size_t cli_sdpa_dtype_size(clattn_dtype t) {
+    return t == CLATTN_DTYPE_F32 ? sizeof(float) : sizeof(uint16_t);
+}
+
+/* float -> IEEE binary16, round to nearest even (subnormals, overflow to inf, NaN kept). */
+static uint16_t to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    const uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return sign | 0x7e00u | (uint16_t)((ax >> 13) & 0x3ffu);
+    if (ax >= 0x477ff000u) return sign | 0x7c00u; /* from 65520 on: inf */
+    if (ax < 0x38800000u) {                       /* below 2^-14: a multiple of 2^-24 */
+        float a;
+        memcpy(&a, &ax, sizeof a);
+        return sign | (uint16_t)nearbyint((double)a * 16777216.0); /* exact; ties to even */
+    }
+    uint32_t m = ax - 0x38000000u; /* rebias the exponent from 127 to 15 */
+    m += 0xfffu + ((m >> 13) & 1u);
+    return sign | (uint16_t)(m >> 13);
+}
+
+/* float -> bfloat16, round to nearest even; a NaN stays a NaN (quiet bit set). */
+static uint16_t to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    if (isnan(f)) return (uint16_t)((x >> 16) | 0x40u);
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+void cli_sdpa_from_f32(const float *x, int64_t n, clattn_dtype t, void *dst) {
+    uint16_t *w = dst;
+    for (int64_t i = 0; i < n; i++) {
+        if (t == CLATTN_DTYPE_F32)
+            ((float *)dst)[i] = x[i];
+        else
+            w[i] = t == CLATTN_DTYPE_F16 ? to_half(x[i]) : to_bf16(x[i]);
+    }
+}
+
+void cli_sdpa_to_f32(const void *src, int64_t n, clattn_dtype t, float *dst) {
+    const uint16_t *w = src;
+    for (int64_t i = 0; i < n; i++) {
+        if (t == CLATTN_DTYPE_F32) {
+            dst[i] = ((const float *)src)[i];
+        } else if (t == CLATTN_DTYPE_F16) {
+            dst[i] = clattn_npy_half_to_float(w[i]);
+        } else {
+            const uint32_t x = (uint32_t)w[i] << 16;
+            memcpy(&dst[i], &x, sizeof x);
+        }
+    }
 }
 
 int cli_sdpa_flavour(const char *cmd, const char *s, clattn_flavour *out) {

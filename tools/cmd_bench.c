@@ -11,9 +11,12 @@
  * others does). Softcap and ALiBi add no FLOPs to the count: their cost shows in ms=.
  * For decode, gbps= is the bytes of K and V the call must read, divided by the median time:
  * for each sequence, the span of keys its query rows see (its --kv-lens-random length, or Skv,
- * narrowed by causality and the window) x Hkv x (D + Dv) x 4; tokens_per_s= is B / time (one
- * token per sequence per step). --kv-lens-random draws ragged lengths uniformly in 1..Skv from
- * --seed and prints them; --splits forces the decode path's split count. */
+ * narrowed by causality and the window) x Hkv x (D + Dv) x the K/V element size; tokens_per_s= is B
+ * / time (one token per sequence per step). --kv-lens-random draws ragged lengths uniformly
+ * in 1..Skv from
+ * --seed and prints them; --splits forces the decode path's split count.
+ * --dtype f16|bf16 stores q, k, v and out in that type (the inputs rounded from the same random
+ * floats); lse stays float32. */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -38,20 +41,30 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* A device buffer of n random floats in [-1, 1), filled in slices to bound host memory. */
-static clattn_status random_buffer(clattn_context *ctx, int64_t n, unsigned seed, cl_mem *out) {
-    clattn_status st = clattn__alloc(ctx, n * 4, CL_MEM_READ_WRITE, NULL, "bench input", out);
+/* A device buffer of n random values in [-1, 1) stored as t, filled in slices to bound host
+ * memory. */
+static clattn_status random_buffer(clattn_context *ctx, int64_t n, clattn_dtype t, unsigned seed,
+                                   cl_mem *out) {
+    const int64_t e = (int64_t)cli_sdpa_dtype_size(t);
+    clattn_status st = clattn__alloc(ctx, n * e, CL_MEM_READ_WRITE, NULL, "bench input", out);
     if (st != CLATTN_SUCCESS) return st;
     const int64_t slice = (int64_t)1 << 22;
     float *h = malloc((size_t)(n < slice ? n : slice) * sizeof(float));
-    if (!h) return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "bench: host memory");
+    void *stored = t == CLATTN_DTYPE_F32 ? (void *)h : malloc((size_t)(n < slice ? n : slice) * 2);
+    if (!h || !stored) {
+        free(h);
+        if (stored != h) free(stored);
+        return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "bench: host memory");
+    }
     for (int64_t at = 0; at < n && st == CLATTN_SUCCESS; at += slice) {
         const int64_t len = n - at < slice ? n - at : slice;
         selftest_fill(h, (size_t)len, seed + (unsigned)(at / slice));
-        cl_int err = clEnqueueWriteBuffer(ctx->queue, *out, CL_TRUE, (size_t)at * 4,
-                                          (size_t)len * 4, h, 0, NULL, NULL);
+        if (stored != h) cli_sdpa_from_f32(h, len, t, stored);
+        cl_int err = clEnqueueWriteBuffer(ctx->queue, *out, CL_TRUE, (size_t)(at * e),
+                                          (size_t)(len * e), stored, 0, NULL, NULL);
         if (err != CL_SUCCESS) st = clattn__cl_fail(ctx, err, "bench: writing inputs");
     }
+    if (stored != h) free(stored);
     free(h);
     return st;
 }
@@ -90,21 +103,23 @@ int cmd_bench(int argc, char **argv) {
     int ragged = 0;
     cli_sdpa_options xo;
     enum { NX = CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS };
-    cli_opt opts[NX + 5];
+    cli_opt opts[NX + 6];
     cli_sdpa_shape_opts(&shape, "seq", opts);
     cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
+    const char *dt_s = NULL;
     opts[NX] = (cli_opt){"repeat", OPT_INT, &R, "timed runs, median reported (default 5)"};
     opts[NX + 1] = (cli_opt){"kv-lens-random", OPT_FLAG, &ragged,
                              "ragged batch: key lengths uniform in 1..Skv (printed)"};
     opts[NX + 2] = (cli_opt){"seed", OPT_INT, &seed, "seed of --kv-lens-random (default 1)"};
     opts[NX + 3] = (cli_opt){"splits", OPT_INT, &splits, "decode: force the number of splits"};
-    opts[NX + 4] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
+    opts[NX + 4] = (cli_opt){"dtype", OPT_STRING, &dt_s, "f32|f16|bf16 storage of q, k, v, out"};
+    opts[NX + 5] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
     int rc =
         cli_parse(argc, argv, opts,
                   "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
                   "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
                   "[--alibi [SLOPES.npy]] [--algo A] [--repeat R] [--kv-lens-random [--seed S]] "
-                  "[--splits N]");
+                  "[--splits N] [--dtype f32|f16|bf16]");
     if (rc) return rc == 1 ? 0 : rc;
     if (R < 1 || R > 1000) {
         fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
@@ -122,9 +137,12 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     }
     clattn_sdpa_desc d;
-    if (cli_sdpa_shape_desc(CMD, "seq", &shape, &d) || cli_sdpa_options_desc(CMD, &xo, &d))
+    clattn_dtype dt = CLATTN_DTYPE_F32;
+    if (cli_sdpa_shape_desc(CMD, "seq", &shape, &d) || cli_sdpa_options_desc(CMD, &xo, &d) ||
+        (dt_s && cli_sdpa_dtype(CMD, "dtype", dt_s, &dt)))
         return 2;
     d.decode_splits = splits;
+    d.q_dtype = d.kv_dtype = d.out_dtype = dt;
     if (cli_sdpa_options_alibi(CMD, &xo, &d)) return 1;
     const int64_t B = d.batch, H = d.heads, S = d.seq_q, D = d.head_dim;
     int32_t *lens = NULL;
@@ -171,12 +189,13 @@ int cmd_bench(int argc, char **argv) {
                                 {B, H, S, 1}};
     int64_t n[5], bytes, io_bytes = 0;
     for (int i = 0; i < 5; i++) {
-        if (clattn__prod64(dims[i], 4, &n[i]) || clattn__mul64(n[i], 4, &bytes) ||
+        const int64_t e = i < 4 ? (int64_t)cli_sdpa_dtype_size(dt) : 4; /* lse: float */
+        if (clattn__prod64(dims[i], 4, &n[i]) || clattn__mul64(n[i], e, &bytes) ||
             clattn__add64(io_bytes, bytes, &io_bytes)) {
             st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "bench: the buffer sizes overflow");
             goto fail;
         }
-        st = i < 3 ? random_buffer(ctx, n[i], 17u * (unsigned)i + 1u, &buf[i])
+        st = i < 3 ? random_buffer(ctx, n[i], dt, 17u * (unsigned)i + 1u, &buf[i])
                    : clattn__alloc(ctx, bytes, CL_MEM_READ_WRITE, NULL, "bench output", &buf[i]);
         if (st != CLATTN_SUCCESS) goto fail;
     }
@@ -206,7 +225,7 @@ int cmd_bench(int argc, char **argv) {
     double kv_bytes = 0.0;
     for (int64_t b = 0; b < B; b++)
         kv_bytes += (double)cli_sdpa_visible_keys(&d, lens ? lens[b] : d.seq_kv);
-    kv_bytes *= (double)d.kv_heads * (double)(D + d.head_dim_v) * 4.0;
+    kv_bytes *= (double)d.kv_heads * (double)(D + d.head_dim_v) * (double)cli_sdpa_dtype_size(dt);
     cli_sdpa_print_plan(stdout, &plan);
     printf(" gbps=%.2f tokens_per_s=%.1f", kv_bytes / med * 1e-9, (double)B / med);
     if (lens) {

@@ -21,6 +21,7 @@ static void build_options(const clattn_context *ctx, const clattn_sdpa_problem *
     snprintf(s, n, "-DRCAP=%lld -DDCAP=%lld -DDVCAP=%lld -DBK=%lld -DVW=%d -DWG=%lld",
              (long long)plan->block_q, (long long)dcap, (long long)dvcap, (long long)bk, vw,
              (long long)(gpu ? plan->work_group : 1));
+    clattn__sdpa_dtype_options(p, 1, s, n); /* the storage types, -D only where not float32 */
 }
 
 clattn_status clattn__sdpa_decode(clattn_context *ctx, const clattn_sdpa_problem *p,

@@ -17,7 +17,8 @@ typedef struct {
     float scale;
     int causal;
     int has_mask, has_lse;
-    int storage; /* CLATTN_STORAGE_* of q, k, v, out and the mask (cl/kernel_iface.h) */
+    /* CLATTN_STORAGE_* (= clattn_dtype) of q, of k and v, of out and of the mask */
+    int q_dtype, kv_dtype, o_dtype, m_dtype;
     /* Options (src/sdpa/options.c). Query i sits at key i + diag. */
     int64_t diag;
     int window;                        /* window_left/right apply; -1 is an open side */
@@ -33,6 +34,10 @@ typedef struct {
 /* Bytes of one element of a storage type (CLATTN_STORAGE_*); what the kernels accumulate in and
  * write to lse and scratch is always float (ACC_T). */
 int64_t clattn__storage_bytes(int storage);
+/* Appends to s (a NUL-terminated string of capacity n) the -D options that select p's storage
+ * types in cl/kernel_iface.h: nothing for float32, so float32 builds keep their option strings
+ * and cached binaries. */
+void clattn__sdpa_dtype_options(const clattn_sdpa_problem *p, int with_out, char *s, size_t n);
 #define CLATTN_ACC_BYTES ((int64_t)sizeof(cl_float))
 
 typedef struct {
