@@ -136,13 +136,20 @@ static void sweep_profile(const profile *pr) {
                     clattn_sdpa_problem p = problem(2, 8, 2, seqs[s][0], seqs[s][1], dims[d][0],
                                                     dims[d][1], (int)(s & 1));
                     clattn_sdpa_request req = {a ? CLATTN_ALGO_FLASH1 : CLATTN_ALGO_AUTO,
-                                               fl ? CLATTN_FLAVOUR_GPU : CLATTN_FLAVOUR_AUTO, 0, 0, 0};
+                                               fl ? CLATTN_FLAVOUR_GPU : CLATTN_FLAVOUR_AUTO, 0, 0,
+                                               0};
                     clattn_sdpa_plan pl;
                     clattn_status st = clattn__sdpa_dispatch(c, &p, &req, &pl, why, sizeof why);
                     plans++;
                     int ok = st == CLATTN_SUCCESS;
                     if (!ok) {
                         snprintf(detail, sizeof detail, "D=%lld: %s", (long long)p.D, why);
+                    } else if (pl.algo == CLATTN_ALGO_DECODE) {
+                        /* AUTO on a decode shape (Sq 1 x group 4 rows): decode_profile checks
+                         * those plans; here only that AUTO chose it for such shapes only. */
+                        ok = !a && p.Sq * p.group <= 16;
+                        if (!ok)
+                            snprintf(detail, sizeof detail, "decode for Sq %lld", (long long)p.Sq);
                     } else if (pl.algo != (a ? CLATTN_ALGO_FLASH1 : CLATTN_ALGO_FLASH2)) {
                         ok = 0;
                         snprintf(detail, sizeof detail, "algo %d", pl.algo);
@@ -242,11 +249,60 @@ static void shrink_sequence(const clattn_device_caps *gpu) {
              (long long)pl.block_q, (long long)pl.block_kv, why);
 }
 
+/* The decode path on a profile: AUTO picks it for decode shapes (GQA/MQA one token, up to 16
+ * rows per kv head), the splits are a sane pure function (>= 1, covering Skv, no split below the
+ * flavour's minimum unless forced, more work-groups for more compute units), the GPU tiles fit
+ * the local memory, and too many rows are refused with a message. */
+static void decode_profile(const profile *pr) {
+    static const int64_t shapes[][4] = {/* Hq, Hkv, Sq, Skv */
+                                        {32, 8, 1, 32768}, {32, 32, 1, 4096}, {16, 1, 1, 65536},
+                                        {12, 3, 4, 1000},  {8, 8, 2, 1},      {8, 2, 1, 7}};
+    const clattn_device_caps *c = &pr->caps;
+    int bad = 0;
+    char why[256], detail[512] = "";
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int64_t B = 1; B <= 16; B *= 16) {
+            clattn_sdpa_problem p =
+                problem(B, shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], 128, 128, 1);
+            clattn_sdpa_request req = {CLATTN_ALGO_AUTO, CLATTN_FLAVOUR_AUTO, 0, 0, 0};
+            clattn_sdpa_plan plan;
+            clattn_status st = clattn__sdpa_dispatch(c, &p, &req, &plan, why, sizeof why);
+            const int gpu = plan.flavour == CLATTN_FLAVOUR_GPU;
+            const int ok = st == CLATTN_SUCCESS && plan.algo == CLATTN_ALGO_DECODE &&
+                           plan.splits >= 1 && plan.splits * plan.block_kv >= p.Skv &&
+                           (plan.splits == 1 || plan.block_kv >= (gpu ? 64 : 256) ||
+                            plan.splits * 64 > p.Skv) &&
+                           (!gpu || (plan.local_mem_bytes <= c->local_mem_bytes &&
+                                     plan.work_group <= c->max_work_group_size));
+            if (!ok && !bad++)
+                snprintf(detail, sizeof detail,
+                         " (first: B%lld %lld/%lld Sq%lld Skv%lld -> %s algo %d splits %lld of "
+                         "%lld, local %lld)",
+                         (long long)B, (long long)p.Hq, (long long)p.Hkv, (long long)p.Sq,
+                         (long long)p.Skv, clattn_status_string(st), (int)plan.algo,
+                         (long long)plan.splits, (long long)plan.block_kv,
+                         (long long)plan.local_mem_bytes);
+        }
+    const int64_t few = clattn__decode_splits(2, 1, 8, 32768, 1);
+    const int64_t many = clattn__decode_splits(132, 1, 8, 32768, 1);
+    TU_CHECK(!bad && many > few && clattn__decode_splits(132, 1, 8, 63, 1) == 1,
+             "%s: decode plans sane for every shape%s; splits grow with compute units (%lld -> "
+             "%lld)",
+             pr->name, detail, (long long)few, (long long)many);
+    clattn_sdpa_problem p = problem(1, 64, 1, 1, 1024, 128, 128, 0); /* 64 rows per kv head */
+    clattn_sdpa_request req = {CLATTN_ALGO_DECODE, CLATTN_FLAVOUR_AUTO, 0, 0, 0};
+    clattn_sdpa_plan plan;
+    clattn_status st = clattn__sdpa_dispatch(c, &p, &req, &plan, why, sizeof why);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && strstr(why, "16"),
+             "%s: decode with 64 rows per kv head refused: %s", pr->name, why);
+}
+
 int main(void) {
     profile prof[64];
     const int n = load_profiles(prof, 64);
     TU_CHECK(n >= 10, "read %d device profiles", n);
     for (int i = 0; i < n; i++) sweep_profile(&prof[i]);
+    for (int i = 0; i < n; i++) decode_profile(&prof[i]);
     for (int i = 0; i < n; i++)
         if (prof[i].caps.local_mem_type == CLATTN_LOCAL_MEM_LOCAL &&
             prof[i].caps.local_mem_bytes == 49152) {
