@@ -69,12 +69,16 @@ class AdditiveKeys:
         for t in range(steps):
             context, alpha = keys.step(s_t, return_weights=True)
 
-    Several threads may run steps on one AdditiveKeys at once.
+    Several threads may run steps on one AdditiveKeys at once. flavour "auto" | "cpu" | "gpu"
+    forces the step kernel's flavour (plan() says what runs). Each step copies the query to the
+    device and the context (and weights) back.
     """
 
-    def __init__(self, keys, w_h, w_s, v, bias=None, lengths=None, *, ctx=None):
+    def __init__(self, keys, w_h, w_s, v, bias=None, lengths=None, *, flavour="auto", ctx=None):
         args = _keys_args(keys, w_h, w_s, v, bias, lengths)
-        self._handle = _clattn.AdditiveKeys(resolve(ctx), *args)
+        if flavour not in _FLAVOURS:
+            raise ValueError(f"flavour: expected one of {', '.join(_FLAVOURS)}, got {flavour!r}")
+        self._handle = _clattn.AdditiveKeys(resolve(ctx), *args, _FLAVOURS[flavour])
         d = self._handle.dims
         self.batch, self.seq, self.key_dim = d["batch"], d["seq"], d["key_dim"]
         self.query_dim, self.attn_dim = d["query_dim"], d["attn_dim"]
@@ -90,11 +94,17 @@ class AdditiveKeys:
             return src.wrap(ctxt[:, 0] if squeeze else ctxt)
         return _result(src, ctxt, weights, squeeze)
 
+    def plan(self):
+        """The dispatcher's plan for the step kernel: flavour, block_t, lanes, work_group,
+        stage_query, local_mem_bytes."""
+        return self._handle.plan()
+
     def __repr__(self):
         return (f"<clattn.AdditiveKeys B={self.batch} T={self.seq} Dk={self.key_dim} "
                 f"Ds={self.query_dim} A={self.attn_dim}>")
 
 
+_FLAVOURS = {"auto": 0, "gpu": 1, "cpu": 2}
 _GRU_KEYS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
 

@@ -119,21 +119,24 @@ typedef struct {
     clattn_additive_desc desc;
 } pyclattn_keys;
 
-/* AdditiveKeys(ctx, keys, w_h, w_s, v, bias, lengths) */
+/* AdditiveKeys(ctx, keys, w_h, w_s, v, bias, lengths[, flavour]) */
 static int keys_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     pyclattn_keys *h = (pyclattn_keys *)self;
     PyObject *octx, *o[6];
+    int flavour = 0;
     if (kwargs && PyDict_Size(kwargs)) {
         PyErr_SetString(PyExc_TypeError, "AdditiveKeys takes positional arguments");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "OOOOOOO", &octx, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]))
+    if (!PyArg_ParseTuple(args, "OOOOOOO|i", &octx, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &flavour))
         return -1;
     if (h->keys) {
         PyErr_SetString(PyExc_RuntimeError, "AdditiveKeys.__init__ called twice");
         return -1;
     }
     clattn_additive_desc_init(&h->desc, sizeof h->desc);
+    h->desc.flavour = (clattn_flavour)flavour;
     key_bufs k;
     if (get_keys(o, &k, &h->desc) < 0) return -1;
     clattn_context *ctx = pyclattn_hold(octx);
@@ -188,6 +191,25 @@ static PyObject *keys_step(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* The dispatcher's plan for the step kernel, as a dict. */
+static PyObject *keys_plan(PyObject *self, PyObject *unused) {
+    (void)unused;
+    pyclattn_keys *h = (pyclattn_keys *)self;
+    if (!h->keys) {
+        PyErr_SetString(PyExc_ValueError, "AdditiveKeys: not initialised");
+        return NULL;
+    }
+    clattn_context *ctx = ((pyclattn_context *)h->ctx)->ctx;
+    clattn_additive_plan p;
+    clattn_status st = clattn_additive_plan_get(ctx, &h->desc, &p, sizeof p);
+    if (st) return pyclattn_raise(st, "AdditiveKeys.plan", ctx);
+    return Py_BuildValue("{s:s,s:L,s:L,s:L,s:O,s:L}", "flavour",
+                         p.flavour == CLATTN_FLAVOUR_GPU ? "gpu" : "cpu", "block_t",
+                         (long long)p.block_t, "lanes", (long long)p.lanes, "work_group",
+                         (long long)p.work_group, "stage_query", p.stage_query ? Py_True : Py_False,
+                         "local_mem_bytes", (long long)p.local_mem_bytes);
+}
+
 static PyObject *keys_shape(PyObject *self, void *unused) {
     (void)unused;
     const clattn_additive_desc *d = &((pyclattn_keys *)self)->desc;
@@ -198,6 +220,7 @@ static PyObject *keys_shape(PyObject *self, void *unused) {
 
 static PyMethodDef keys_methods[] = {
     {"step", keys_step, METH_VARARGS, "step(query, context, weights): one or more decoder steps."},
+    {"plan", keys_plan, METH_NOARGS, "The step kernel's plan (clattn_additive_plan) as a dict."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef keys_getset[] = {
