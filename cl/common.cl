@@ -39,12 +39,16 @@ typedef struct {
     float cap; /* softcap * log2(e); used only with CLATTN_KF_SOFTCAP */
 } clattn_mask_rule;
 
+/* len is the entry's own number of keys (kv_lens[b] with per-sequence lengths, else seq_kv):
+ * it has only its first len keys, and bottom-right alignment is against its own length (query i
+ * sits at i + len - Sq). No memory is read here: oclgrind's LLVM cannot run the noalias scope
+ * markers that inlining a struct-returning function with a load leaves behind. */
 inline clattn_mask_rule clattn_mask_rule_make(long seq_kv, int flags, long diag, long left,
-                                              long right, float cap) {
+                                              long right, float cap, long len) {
     clattn_mask_rule r;
-    r.seq_kv = seq_kv;
+    r.seq_kv = len;
+    r.diag = (flags & CLATTN_KF_TOP_LEFT) ? diag : diag - (seq_kv - len);
     r.flags = flags;
-    r.diag = diag;
     r.left = left;
     r.right = right;
     r.cap = cap;
@@ -83,11 +87,11 @@ inline float clattn_alibi_slope(const __global float *alibi, int flags, long ali
  * s is scale * log2(e) * q.k; then the softcap, the ALiBi bias -slope * |p - j| (slope already in
  * base 2) and the additive mask row (mrow, NULL when none), in that order; -inf outside keys. */
 inline float clattn_score(float s, long j, clattn_key_range keys, clattn_mask_rule r, long p,
-                          float slope, const __global DATA_T *mrow) {
+                          float slope, const __global M_T *mrow) {
     if (j < keys.lo || j >= keys.hi) return -INFINITY;
     if (r.flags & CLATTN_KF_SOFTCAP) s = r.cap * tanh(s / r.cap);
     if (r.flags & CLATTN_KF_ALIBI) s -= slope * fabs((float)(p - j));
-    return mrow ? fma(load_data(mrow, j), CLATTN_LOG2E, s) : s;
+    return mrow ? fma(load_m(mrow, j), CLATTN_LOG2E, s) : s;
 }
 
 /* 1 / l for the final normalisation; 0 for a row that saw no key (its output is then 0), NaN

@@ -161,14 +161,13 @@ static inline void tile_setup(tile_info *t, int r0, int b, int hk, int d, int dv
 }
 
 /* Q^T into private memory, pre-multiplied by scale * log2(e) so the softmax can use exp2. */
-static inline void load_qT(const tile_info *t, __global const DATA_T *restrict q, float scale_log2,
+static inline void load_qT(const tile_info *t, __global const Q_T *restrict q, float scale_log2,
                            vec qT[DCAP][NV]) {
     float *qs = (float *)qT;
     for (int r = 0; r < BR; r++) {
-        __global const DATA_T *src = q + t->row_q[r];
+        __global const Q_T *src = q + t->row_q[r];
         int v = r / VW, lane = r % VW;
-        for (int c = 0; c < t->d; c++)
-            qs[(c * NV + v) * VW + lane] = load_data(src, c) * scale_log2;
+        for (int c = 0; c < t->d; c++) qs[(c * NV + v) * VW + lane] = load_q(src, c) * scale_log2;
     }
 }
 
@@ -180,11 +179,10 @@ static inline vec vmax(vec a, vec b) {
 
 /* One K/V block [j0, j0 + nb) of the online softmax: S^T, masking, the lane-wise running max
  * and sum (m, l, in the log2 domain), and O^T = alpha * O^T + V^T P^T. */
-static inline void tile_step(const tile_info *t, int j0, int nb, __global const DATA_T *restrict k,
-                             __global const DATA_T *restrict vv,
-                             __global const DATA_T *restrict mask, long k_ss, long v_ss,
-                             const vec qT[DCAP][NV], vec oT[DVCAP][NV], vec m[NV], vec l[NV],
-                             vec s[BC][NV]) {
+static inline void tile_step(const tile_info *t, int j0, int nb, __global const KV_T *restrict k,
+                             __global const KV_T *restrict vv, __global const M_T *restrict mask,
+                             long k_ss, long v_ss, const vec qT[DCAP][NV], vec oT[DVCAP][NV],
+                             vec m[NV], vec l[NV], vec s[BC][NV]) {
     const int d = t->d, dv = t->dv;
     const int nbr = (nb + JB - 1) / JB * JB;
     /* Some row's visible keys start or end inside the block: test keys one by one. */
@@ -197,7 +195,7 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     /* S^T = K Q^T, JB keys x NV row vectors at a time. Keys past the block repeat the last one
      * and are set to -inf; the key-range test and the max are fused into the store. */
     for (int jj = 0; jj < nbr; jj += JB) {
-        __global const DATA_T *kr[JB];
+        __global const KV_T *kr[JB];
 #pragma unroll
         for (int u = 0; u < JB; u++) kr[u] = k + (long)(j0 + min(jj + u, nb - 1)) * k_ss;
         vec acc[JB][NV];
@@ -211,7 +209,7 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
             for (int w = 0; w < NV; w++) qc[w] = qT[c][w];
 #pragma unroll
             for (int u = 0; u < JB; u++) {
-                vec kb = (vec)(load_data(kr[u], c));
+                vec kb = (vec)(load_kv(kr[u], c));
 #pragma unroll
                 for (int w = 0; w < NV; w++) acc[u][w] = fma(kb, qc[w], acc[u][w]);
             }
@@ -245,10 +243,10 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     /* The additive mask (a per-lane gather: rows are lanes) and its max, only when present. */
     if (has_mask) {
         for (int r = 0; r < BR; r++) {
-            __global const DATA_T *mr = mask + t->row_m[r] + j0;
+            __global const M_T *mr = mask + t->row_m[r] + j0;
             float *sr = (float *)s + (r / VW) * VW + r % VW;
             for (int j = 0; j < nb; j++)
-                sr[j * NV * VW] = fma(load_data(mr, j), CLATTN_LOG2E, sr[j * NV * VW]);
+                sr[j * NV * VW] = fma(load_m(mr, j), CLATTN_LOG2E, sr[j * NV * VW]);
         }
 #pragma unroll
         for (int w = 0; w < NV; w++) {
@@ -284,7 +282,7 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     /* O^T = alpha O^T + V^T P^T, EB value dims x NV row vectors at a time. Dims past dv repeat
      * the last column; they are never stored. */
     const int dvr = (dv + EB - 1) / EB * EB;
-    __global const DATA_T *vb = vv + (long)j0 * v_ss;
+    __global const KV_T *vb = vv + (long)j0 * v_ss;
     for (int e0 = 0; e0 < dvr; e0 += EB) {
         int col[EB];
 #pragma unroll
@@ -295,13 +293,13 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
 #pragma unroll
             for (int w = 0; w < NV; w++) acc[u][w] = oT[e0 + u][w] * alpha[w];
         for (int j = 0; j < nb; j++) {
-            __global const DATA_T *vr = vb + (long)j * v_ss;
+            __global const KV_T *vr = vb + (long)j * v_ss;
             vec p[NV];
 #pragma unroll
             for (int w = 0; w < NV; w++) p[w] = s[j][w];
 #pragma unroll
             for (int u = 0; u < EB; u++) {
-                vec vbc = (vec)(load_data(vr, col[u]));
+                vec vbc = (vec)(load_kv(vr, col[u]));
 #pragma unroll
                 for (int w = 0; w < NV; w++) acc[u][w] = fma(vbc, p[w], acc[u][w]);
             }
@@ -314,16 +312,16 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
 }
 
 /* Writes rows' normalised outputs (and lse) from the lane state. */
-static inline void store_rows(const tile_info *t, __global DATA_T *restrict out,
+static inline void store_rows(const tile_info *t, __global O_T *restrict out,
                               __global float *restrict lse, const vec oT[DVCAP][NV],
                               const vec m[NV], const vec l[NV]) {
     for (int r = 0; r < t->rows; r++) {
         int w = r / VW, lane = r % VW;
         float lr = ((const float *)l)[r];
         float inv = clattn_inv_sum(lr);
-        __global DATA_T *dst = out + t->row_o[r];
+        __global O_T *dst = out + t->row_o[r];
         const float *src = (const float *)oT + w * VW + lane;
-        for (int e = 0; e < t->dv; e++) store_data(dst, e, src[e * NV * VW] * inv);
+        for (int e = 0; e < t->dv; e++) store_o(dst, e, src[e * NV * VW] * inv);
         if (t->flags & CLATTN_KF_LSE) lse[t->row_l[r]] = clattn_lse(((const float *)m)[r], lr);
     }
 }
@@ -335,8 +333,7 @@ __kernel void flash2_cpu(CLATTN_SDPA_PARAMS) {
     const int hq = (int)heads, grp = (int)group, hkv = hq / grp;
     const int b = bh / hkv, hk = bh % hkv;
     tile_info t;
-    const clattn_mask_rule rule =
-        clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap);
+    const clattn_mask_rule rule = CLATTN_SDPA_MASK_RULE(b);
     tile_setup(&t, r0, b, hk, head_dim, head_dim_v, (int)seq_q, (int)seq_kv, hq, grp, flags, rule,
                alibi, alibi_sb, q_sb, q_sh, q_ss, o_sb, o_sh, o_ss, m_sb, m_sh, m_ss);
     vec qT[DCAP][NV], oT[DVCAP][NV], s[BC][NV], m[NV], l[NV];
@@ -351,8 +348,8 @@ __kernel void flash2_cpu(CLATTN_SDPA_PARAMS) {
     }
     if (t.kv_end > t.kv_begin) {
         load_qT(&t, q, scale_log2, qT);
-        __global const DATA_T *kb = k + b * k_sb + hk * k_sh;
-        __global const DATA_T *vb = v + b * v_sb + hk * v_sh;
+        __global const KV_T *kb = k + b * k_sb + hk * k_sh;
+        __global const KV_T *vb = v + b * v_sb + hk * v_sh;
         for (int j0 = t.kv_begin; j0 < t.kv_end; j0 += block_kv)
             tile_step(&t, j0, min(block_kv, t.kv_end - j0), kb, vb, mask, k_ss, v_ss, qT, oT, m, l,
                       s);
@@ -371,8 +368,7 @@ __kernel void flash1_cpu(CLATTN_SDPA_PARAMS) {
     const int b = bh / hkv, hk = bh % hkv;
     const int j0 = (int)kv_start;
     tile_info t;
-    const clattn_mask_rule rule =
-        clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap);
+    const clattn_mask_rule rule = CLATTN_SDPA_MASK_RULE(b);
     tile_setup(&t, r0, b, hk, head_dim, head_dim_v, (int)seq_q, (int)seq_kv, hq, grp, flags, rule,
                alibi, alibi_sb, q_sb, q_sh, q_ss, o_sb, o_sh, o_ss, m_sb, m_sh, m_ss);
     const int first = j0 == 0;
@@ -391,9 +387,9 @@ __kernel void flash1_cpu(CLATTN_SDPA_PARAMS) {
         ((float *)m)[r] = mr;
         ((float *)l)[r] = lr;
         float *dst = (float *)oT + (r / VW) * VW + r % VW;
-        __global const DATA_T *src = out + t.row_o[r];
+        __global const O_T *src = out + t.row_o[r];
         for (int e = 0; e < DVCAP; e++)
-            dst[e * NV * VW] = (!first && lr > 0.0f && e < t.dv) ? load_data(src, e) * lr : 0.0f;
+            dst[e * NV * VW] = (!first && lr > 0.0f && e < t.dv) ? load_o(src, e) * lr : 0.0f;
     }
     if (seen) {
         load_qT(&t, q, scale_log2, qT);

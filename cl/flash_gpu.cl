@@ -43,25 +43,25 @@
 #define KP  (DCAP + 1)             /* odd K row pitch: lanes reading different keys spread banks */
 
 /* Q rows q0.. of one head into Qs, scaled by scale*log2(e); rows past Sq are 0. */
-inline void stage_q(__local float *Qs, const __global DATA_T *qp, long q0, long Sq, long qss, int D,
+inline void stage_q(__local float *Qs, const __global Q_T *qp, long q0, long Sq, long qss, int D,
                     float scale_log2, int t) {
     for (int i = t; i < BR * D; i += WG) {
         const int rr = i / D, d = i - rr * D;
-        Qs[rr * DCAP + d] = (q0 + rr < Sq) ? load_data(qp, (q0 + rr) * qss + d) * scale_log2 : 0.0f;
+        Qs[rr * DCAP + d] = (q0 + rr < Sq) ? load_q(qp, (q0 + rr) * qss + d) * scale_log2 : 0.0f;
     }
 }
 
 /* Keys and values k0.. of one kv head into Ks and Vs; keys past Skv are 0. */
-inline void stage_kv(__local float *Ks, __local float *Vs, const __global DATA_T *kp,
-                     const __global DATA_T *vp, long k0, long Skv, long kss, long vss, int D,
-                     int Dv, int t) {
+inline void stage_kv(__local float *Ks, __local float *Vs, const __global KV_T *kp,
+                     const __global KV_T *vp, long k0, long Skv, long kss, long vss, int D, int Dv,
+                     int t) {
     for (int i = t; i < BC * D; i += WG) {
         const int j = i / D, d = i - j * D;
-        Ks[j * KP + d] = (k0 + j < Skv) ? load_data(kp, (k0 + j) * kss + d) : 0.0f;
+        Ks[j * KP + d] = (k0 + j < Skv) ? load_kv(kp, (k0 + j) * kss + d) : 0.0f;
     }
     for (int i = t; i < BC * Dv; i += WG) {
         const int j = i / Dv, d = i - j * Dv;
-        Vs[j * DVCAP + d] = (k0 + j < Skv) ? load_data(vp, (k0 + j) * vss + d) : 0.0f;
+        Vs[j * DVCAP + d] = (k0 + j < Skv) ? load_kv(vp, (k0 + j) * vss + d) : 0.0f;
     }
 }
 
@@ -69,7 +69,7 @@ inline void stage_kv(__local float *Ks, __local float *Vs, const __global DATA_T
  * S = Q K^T in base 2, shaped and masked by common.cl's clattn_score (mrow NULL when there is
  * no mask). Kept in sv for the lane and in Ps for the row max. */
 inline void score_tile(__local const float *Qs, __local const float *Ks, __local float *Ps,
-                       float *sv, const __global DATA_T *mrow, clattn_key_range keys,
+                       float *sv, const __global M_T *mrow, clattn_key_range keys,
                        clattn_mask_rule rule, long p, float slope, int r, int lane, long k0,
                        int D) {
     for (int u = 0; u < NJ; u++) {
@@ -84,8 +84,8 @@ inline void score_tile(__local const float *Qs, __local const float *Ks, __local
 }
 
 /* The additive mask row of query row `row` of head (b, h), or NULL (no mask or a padding row). */
-inline const __global DATA_T *mask_row(const __global DATA_T *mask, int flags, int valid, long b,
-                                       long h, long row, long m_sb, long m_sh, long m_ss) {
+inline const __global M_T *mask_row(const __global M_T *mask, int flags, int valid, long b, long h,
+                                    long row, long m_sb, long m_sh, long m_ss) {
     return (flags & CLATTN_KF_MASK) && valid ? mask + b * m_sb + h * m_sh + row * m_ss : 0;
 }
 
@@ -105,15 +105,14 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash2_gpu(CLATTN_
     const long b = bh / heads, h = bh % heads, kh = h / group;
     const long q0 = qb * BR, row = q0 + r;
     const int valid = row < Sq;
-    const clattn_mask_rule rule =
-        clattn_mask_rule_make(Skv, flags, diag, window_left, window_right, softcap);
+    const clattn_mask_rule rule = CLATTN_SDPA_MASK_RULE(b);
     const clattn_key_range keys = clattn_row_keys(rule, row);
     const float slope = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
 
-    const __global DATA_T *qp = q + b * q_sb + h * q_sh;
-    const __global DATA_T *kp = k + b * k_sb + kh * k_sh;
-    const __global DATA_T *vp = v + b * v_sb + kh * v_sh;
-    const __global DATA_T *mrow = mask_row(mask, flags, valid, b, h, row, m_sb, m_sh, m_ss);
+    const __global Q_T *qp = q + b * q_sb + h * q_sh;
+    const __global KV_T *kp = k + b * k_sb + kh * k_sh;
+    const __global KV_T *vp = v + b * v_sb + kh * v_sh;
+    const __global M_T *mrow = mask_row(mask, flags, valid, b, h, row, m_sb, m_sh, m_ss);
 
     stage_q(Qs, qp, q0, Sq, q_ss, head_dim, scale_log2, t);
 
@@ -159,10 +158,10 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash2_gpu(CLATTN_
 
     if (valid) {
         const float inv = clattn_inv_sum(l);
-        __global DATA_T *op = out + b * o_sb + h * o_sh + row * o_ss;
+        __global O_T *op = out + b * o_sb + h * o_sh + row * o_ss;
         for (int u = 0; u < DVL; u++) {
             const int d = lane + u * TPR;
-            if (d < head_dim_v) store_data(op, d, acc[u] * inv);
+            if (d < head_dim_v) store_o(op, d, acc[u] * inv);
         }
         if ((flags & CLATTN_KF_LSE) && lane == 0) lse[bh * Sq + row] = clattn_lse(m, l);
     }
@@ -189,15 +188,14 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash1_gpu(CLATTN_
     const long qb_begin = c * per, qb_end = min(nqb, (c + 1) * per);
     const long b = bh / heads, h = bh % heads, kh = h / group;
 
-    const __global DATA_T *qp = q + b * q_sb + h * q_sh;
-    const __global DATA_T *kp = k + b * k_sb + kh * k_sh;
-    const __global DATA_T *vp = v + b * v_sb + kh * v_sh;
-    __global DATA_T *op = out + b * o_sb + h * o_sh;
+    const __global Q_T *qp = q + b * q_sb + h * q_sh;
+    const __global KV_T *kp = k + b * k_sb + kh * k_sh;
+    const __global KV_T *vp = v + b * v_sb + kh * v_sh;
+    __global O_T *op = out + b * o_sb + h * o_sh;
     __global float *mrun = scratch + bh * Sq;
     __global float *lrun = scratch + (nbh + bh) * Sq;
 
-    const clattn_mask_rule rule =
-        clattn_mask_rule_make(Skv, flags, diag, window_left, window_right, softcap);
+    const clattn_mask_rule rule = CLATTN_SDPA_MASK_RULE(b);
     const float slope = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
     /* The K/V blocks any row of this chunk sees. */
     const long kb_first = clattn_row_keys(rule, qb_begin * BR).lo / BC;
@@ -258,8 +256,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash1_gpu(CLATTN_
                     if (d >= head_dim_v) break;
                     float pv = 0.0f;
                     for (int j = 0; j < BC; j++) pv = fma(Ps[r * BC + j], Vs[j * DVCAP + d], pv);
-                    const float o_old = first ? 0.0f : load_data(op, row * o_ss + d);
-                    store_data(op, row * o_ss + d, (a * l_old * o_old + e * pv) * inv);
+                    const float o_old = first ? 0.0f : load_o(op, row * o_ss + d);
+                    store_o(op, row * o_ss + d, (a * l_old * o_old + e * pv) * inv);
                 }
                 if (lane == 0) {
                     mrun[row] = m_new;

@@ -6,8 +6,9 @@
  *     src/sdpa/kernel_args.c, never by a bare number) and, for OpenCL C, the parameter list
  *     CLATTN_SDPA_PARAMS that every such kernel declares;
  *   - the flag bits of the `flags` argument;
- *   - the storage types: DATA_T (how q, k, v, out and the mask are stored) with load_data() /
- *     store_data(), and ACC_T (what the kernels accumulate in: always float);
+ *   - the storage types: Q_T, KV_T, O_T and M_T (how q, k and v, out and the mask are stored,
+ *     each float32, float16 or bfloat16 by a -D option) with load_q() / load_kv() / load_m() /
+ *     store_o(), and ACC_T (what the kernels accumulate in: always float, as lse and scratch);
  * and the named argument indices of the additive and GRU kernels, whose host code sets them.
  * A new option adds a flag bit here and one case in cl/common.cl's mask helper; a new argument
  * is appended here, in the parameter list and in the host's argument table together. */
@@ -21,21 +22,26 @@
 #define CLATTN_KF_WINDOW  8  /* window_left / window_right limit the keys (-1: that side open) */
 #define CLATTN_KF_ALIBI   16 /* add -slope * |i' - j| from `alibi` */
 #define CLATTN_KF_SOFTCAP 32 /* s -> softcap * tanh(s / softcap) */
-/* Reserved for the decode work (per-sequence kv lengths): fixed now so host and kernels agree. */
-#define CLATTN_KF_KV_LENS 64
+#define CLATTN_KF_KV_LENS 64 /* sequence b has kv_lens[b] keys (its first ones) */
+#define CLATTN_KF_TOP_LEFT                                                                         \
+    128 /* diag is 0 (top-left); else Skv - Sq, per sequence with kv_lens                          \
+         */
 
 /* ---- Storage types ---- */
-/* Element types of q, k, v, out and the mask. Only float32 exists yet; half and bfloat16 come
- * with the options issue through DATA_T and the load/store helpers below. */
-#define CLATTN_STORAGE_F32 0
+/* Element types of q, k/v, out and the mask; the same values as the public clattn_dtype. The
+ * launchers pass -DQ_DTYPE=, -DKV_DTYPE=, -DO_DTYPE= and -DM_DTYPE= only for a type that is not
+ * float32, so float32 builds (and their cached binaries) keep the option strings they had. */
+#define CLATTN_STORAGE_F32  0
+#define CLATTN_STORAGE_F16  1
+#define CLATTN_STORAGE_BF16 2
 
 /* ---- Arguments of every SDPA kernel, in order ---- */
 enum clattn_sdpa_arg {
-    CLATTN_SDPA_ARG_Q = 0,        /* DATA_T [B, Hq, Sq, D] by q strides */
-    CLATTN_SDPA_ARG_K,            /* DATA_T [B, Hkv, Skv, D] */
-    CLATTN_SDPA_ARG_V,            /* DATA_T [B, Hkv, Skv, Dv] */
-    CLATTN_SDPA_ARG_MASK,         /* DATA_T additive mask by mask strides, or NULL */
-    CLATTN_SDPA_ARG_OUT,          /* DATA_T [B, Hq, Sq, Dv] by out strides */
+    CLATTN_SDPA_ARG_Q = 0,        /* Q_T [B, Hq, Sq, D] by q strides */
+    CLATTN_SDPA_ARG_K,            /* KV_T [B, Hkv, Skv, D] */
+    CLATTN_SDPA_ARG_V,            /* KV_T [B, Hkv, Skv, Dv] */
+    CLATTN_SDPA_ARG_MASK,         /* M_T additive mask by mask strides, or NULL */
+    CLATTN_SDPA_ARG_OUT,          /* O_T [B, Hq, Sq, Dv] by out strides */
     CLATTN_SDPA_ARG_LSE,          /* float [B, Hq, Sq], or NULL */
     CLATTN_SDPA_ARG_SCRATCH,      /* float: flash1's m/l rows, the naive path's S; else NULL */
     CLATTN_SDPA_ARG_BATCH,        /* long B */
@@ -55,6 +61,7 @@ enum clattn_sdpa_arg {
     CLATTN_SDPA_ARG_WINDOW_LEFT,  /* long keys left of i' a row sees (window); -1 unbounded */
     CLATTN_SDPA_ARG_WINDOW_RIGHT, /* long keys right of i' a row sees (window); -1 unbounded */
     CLATTN_SDPA_ARG_SOFTCAP,      /* float softcap * log2(e) (the cap in the base-2 domain) */
+    CLATTN_SDPA_ARG_KV_LENS,      /* int [B]: keys each sequence has (ragged), or NULL */
     CLATTN_SDPA_ARG_Q_STRIDES,    /* 3 x long: batch, head, seq strides of q in elements */
     CLATTN_SDPA_ARG_K_STRIDES = CLATTN_SDPA_ARG_Q_STRIDES + 3,
     CLATTN_SDPA_ARG_V_STRIDES = CLATTN_SDPA_ARG_K_STRIDES + 3,
@@ -105,31 +112,93 @@ enum clattn_gru_arg {
 
 #ifdef __OPENCL_C_VERSION__
 
-#ifndef DATA_T
-#define DATA_T float
-#endif
 #define ACC_T float
 
-/* Element i of a DATA_T array, widened to ACC_T (half will read through vload_half). */
-inline ACC_T load_data(const __global DATA_T *p, long i) {
-    return (ACC_T)p[i];
+/* bfloat16 is stored as the upper half of a float32's bits, in a ushort. Widening is exact. */
+inline float clattn_bf16_load(ushort w) {
+    return as_float((uint)w << 16);
 }
-/* Stores x as element i of a DATA_T array. */
-inline void store_data(__global DATA_T *p, long i, ACC_T x) {
-    p[i] = (DATA_T)x;
+/* Narrowing rounds to nearest, ties to even, on the 16 bits dropped; overflow rounds to inf as
+ * IEEE does. A NaN keeps its sign and upper payload with the quiet bit set, so it can never
+ * round into an infinity (which adding the rounding bias to a NaN with a small payload would). */
+inline ushort clattn_bf16_store(float x) {
+    const uint u = as_uint(x);
+    if (isnan(x)) return (ushort)((u >> 16) | 0x40u);
+    return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* One storage type's element type and its loader / storer, instantiated below per tensor:
+ * float32 plain; float16 through the core vload_half / vstore_half_rte (no cl_khr_fp16 needed,
+ * only the storage is half); bfloat16 through the helpers above. */
+#define CLATTN_ST_T_0     float
+#define CLATTN_ST_T_1     half
+#define CLATTN_ST_T_2     ushort
+#define CLATTN_ST_T_(n)   CLATTN_ST_T_##n
+#define CLATTN_ST_T(n)    CLATTN_ST_T_(n)
+#define CLATTN_LD_0(p, i) ((float)(p)[i])
+#define CLATTN_LD_1(p, i) vload_half((size_t)(i), (p))
+#define CLATTN_LD_2(p, i) clattn_bf16_load((p)[i])
+#define CLATTN_LD_(n)     CLATTN_LD_##n
+#define CLATTN_LD(n)      CLATTN_LD_(n)
+
+#ifndef Q_DTYPE
+#define Q_DTYPE CLATTN_STORAGE_F32
+#endif
+#ifndef KV_DTYPE
+#define KV_DTYPE CLATTN_STORAGE_F32
+#endif
+#ifndef O_DTYPE
+#define O_DTYPE CLATTN_STORAGE_F32
+#endif
+#ifndef M_DTYPE
+#define M_DTYPE CLATTN_STORAGE_F32
+#endif
+#define Q_T  CLATTN_ST_T(Q_DTYPE)
+#define KV_T CLATTN_ST_T(KV_DTYPE)
+#define O_T  CLATTN_ST_T(O_DTYPE)
+#define M_T  CLATTN_ST_T(M_DTYPE)
+
+/* Element i of q, k or v, or the mask, widened to ACC_T. */
+inline ACC_T load_q(const __global Q_T *p, long i) {
+    return CLATTN_LD(Q_DTYPE)(p, i);
+}
+inline ACC_T load_kv(const __global KV_T *p, long i) {
+    return CLATTN_LD(KV_DTYPE)(p, i);
+}
+inline ACC_T load_m(const __global M_T *p, long i) {
+    return CLATTN_LD(M_DTYPE)(p, i);
+}
+/* Element i of out (flash1 reads its running output back), and the store of x into it, rounded
+ * to nearest even for the narrow types. */
+inline ACC_T load_o(const __global O_T *p, long i) {
+    return CLATTN_LD(O_DTYPE)(p, i);
+}
+inline void store_o(__global O_T *p, long i, ACC_T x) {
+#if O_DTYPE == CLATTN_STORAGE_F16
+    vstore_half_rte(x, (size_t)i, p);
+#elif O_DTYPE == CLATTN_STORAGE_BF16
+    p[i] = clattn_bf16_store(x);
+#else
+    p[i] = x;
+#endif
 }
 
 /* The parameter list of every SDPA kernel, in the order of enum clattn_sdpa_arg. */
 #define CLATTN_SDPA_PARAMS                                                                         \
-    __global const DATA_T *restrict q, __global const DATA_T *restrict k,                          \
-        __global const DATA_T *restrict v, __global const DATA_T *restrict mask,                   \
-        __global DATA_T *restrict out, __global float *restrict lse,                               \
+    __global const Q_T *restrict q, __global const KV_T *restrict k,                               \
+        __global const KV_T *restrict v, __global const M_T *restrict mask,                        \
+        __global O_T *restrict out, __global float *restrict lse,                                  \
         __global float *restrict scratch, long batch, long heads, long group, long seq_q,          \
         long seq_kv, int head_dim, int head_dim_v, float scale_log2, int flags, int block_kv,      \
         long kv_start, __global const float *restrict alibi, long alibi_sb, long diag,             \
-        long window_left, long window_right, float softcap, long q_sb, long q_sh, long q_ss,       \
-        long k_sb, long k_sh, long k_ss, long v_sb, long v_sh, long v_ss, long o_sb, long o_sh,    \
-        long o_ss, long m_sb, long m_sh, long m_ss
+        long window_left, long window_right, float softcap, __global const int *restrict kv_lens,  \
+        long q_sb, long q_sh, long q_ss, long k_sb, long k_sh, long k_ss, long v_sb, long v_sh,    \
+        long v_ss, long o_sb, long o_sh, long o_ss, long m_sb, long m_sh, long m_ss
+
+/* The mask rule (cl/common.cl) of batch entry b, from a kernel's CLATTN_SDPA_PARAMS. */
+#define CLATTN_SDPA_MASK_RULE(b)                                                                   \
+    clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap,                 \
+                          (flags & CLATTN_KF_KV_LENS) ? (long)kv_lens[b] : seq_kv)
 
 #endif /* __OPENCL_C_VERSION__ */
 

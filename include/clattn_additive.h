@@ -7,7 +7,8 @@
  * j < lengths[b], softmaxed over j into alpha[b,q,:], and context[b,q] = sum_j alpha[b,q,j]
  * keys[b,j]. Shapes (row-major, contiguous): keys [B, T, Dk], query [B, Tq, Ds] (Tq = 1 is the
  * usual [B, Ds]), W_h [A, Dk], W_s [A, Ds], v [A], bias [A], context [B, Tq, Dk], weights
- * [B, Tq, T]. All float32 with float32 accumulation.
+ * [B, Tq, T]. All float32 with float32 accumulation: additive attention is float32 only (it has
+ * no storage-type fields; the float16 / bfloat16 storage of clattn_sdpa_desc is SDPA's).
  *
  * The key projection W_h keys is the same for every decoder step, so it is computed once (one
  * GEMM) into a clattn_additive_keys handle, which then serves any number of steps: each step is one

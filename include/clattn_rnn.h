@@ -1,7 +1,7 @@
 /* clattn_rnn.h: the GRU (PyTorch's gate conventions): the bidirectional encoder of additive
  * attention and a single decoder cell, on device buffers and host arrays. Self-contained
  * (includes clattn_core.h); clattn.h includes it. The descriptor follows the struct rule at the
- * top of clattn_core.h.
+ * top of clattn_core.h. Float32 only: every array is float, accumulated in float.
  */
 #ifndef CLATTN_RNN_H
 #define CLATTN_RNN_H

@@ -18,16 +18,29 @@ typedef enum {
     CLATTN_CAUSAL_TOP_LEFT = 1      /* query i sits at key i, as PyTorch's is_causal */
 } clattn_causal_align;
 
+/* Storage type of a tensor. Whatever q, k, v, out and the mask are stored in, the kernels
+ * accumulate in float32 and lse is float32. */
+typedef enum {
+    CLATTN_DTYPE_F32 = 0, /* float */
+    CLATTN_DTYPE_F16 = 1, /* IEEE half (binary16), as 16-bit words */
+    CLATTN_DTYPE_BF16 = 2 /* bfloat16: the upper 16 bits of a float, as 16-bit words */
+} clattn_dtype;
+
 typedef enum {
     CLATTN_ALGO_AUTO = 0,
     CLATTN_ALGO_NAIVE = 1,  /* CLBlast GEMM, masked softmax, GEMM; materialises S */
     CLATTN_ALGO_FLASH1 = 2, /* FlashAttention: outer loop over K/V blocks, O/l/m in global */
-    CLATTN_ALGO_FLASH2 = 3  /* FlashAttention-2: outer loop over Q blocks, lse stored */
+    CLATTN_ALGO_FLASH2 = 3, /* FlashAttention-2: outer loop over Q blocks, lse stored */
+    /* Split-KV decode (FlashDecoding): for at most 16 query rows per kv head (Sq * Hq / Hkv),
+     * e.g. one generated token. The keys are cut into splits so every compute unit works even
+     * at B = 1, each split reads its K/V once for all the query heads sharing a kv head, and
+     * the splits merge exactly through their log-sum-exp. AUTO takes it for such problems. */
+    CLATTN_ALGO_DECODE = 4
 } clattn_algo;
 
 /* Shapes: q [B, Hq, Sq, D], k [B, Hkv, Skv, D], v [B, Hkv, Skv, Dv], out [B, Hq, Sq, Dv],
- * lse [B, Hq, Sq] (contiguous; natural log-sum-exp of the scaled, masked scores), mask
- * [mask_batch, mask_heads, Sq, Skv] (contiguous, additive, float; -inf removes a key) with
+ * lse [B, Hq, Sq] (contiguous, float; natural log-sum-exp of the scaled, masked scores), mask
+ * [mask_batch, mask_heads, Sq, Skv] (contiguous, additive, mask_dtype; -inf removes a key) with
  * mask_batch in {1, B} and mask_heads in {1, Hq}; 0 (the init value) means B / Hq.
  * Hq must be a multiple of Hkv (else CLATTN_ERROR_SHAPE_MISMATCH); query head h reads kv head
  * h / (Hq / Hkv): MHA, GQA and MQA are one call. D and Dv are 1..256 (larger:
@@ -79,6 +92,19 @@ typedef struct {
      * (alibi_batch = B), read during the call; NULL: none. */
     const float *alibi_slopes;
     int64_t alibi_batch;
+    /* Ragged batches: host array [B], or NULL. Sequence b attends to its first kv_lens[b] keys
+     * only (0 <= kv_lens[b] <= seq_kv), with bottom-right alignment against its own length
+     * (i' = i + kv_lens[b] - Sq); a sequence of length 0 gives out 0 and lse -inf. Read during
+     * the call. Whole K/V blocks past a sequence's length are never read. */
+    const int32_t *kv_lens;
+    /* Decode: the number of splits of the keys (0: the dispatcher chooses from the compute
+     * units, B, Hkv and Skv). More splits than keys is allowed (the extra ones are empty). */
+    int64_t decode_splits;
+    /* Storage types (0, the init value: float32 everywhere). k and v share kv_dtype; the mask
+     * has its own. Narrow types are widened on load and out is rounded to nearest even; the
+     * arithmetic, lse and the ALiBi slopes stay float32. Element sizes, strides (in elements)
+     * and buffer sizes follow the types; host arrays are 16-bit words for F16 and BF16. */
+    clattn_dtype q_dtype, kv_dtype, out_dtype, mask_dtype;
 } clattn_sdpa_desc;
 /* The required fields end before algo: a shorter struct is refused, and algo, flavour, block_q
  * and block_kv take their init values (automatic) when the caller's struct ends before them. */
@@ -97,6 +123,7 @@ typedef struct {
     int64_t local_mem_bytes;   /* __local memory one work-group uses */
     int64_t scratch_bytes;     /* device memory the call allocates (naive S, flash1 m and l) */
     int64_t global_size[2];    /* the NDRange of the main kernel */
+    int64_t splits;            /* decode: splits of the keys (block_kv keys each); else 0 */
 } clattn_sdpa_plan;
 #define CLATTN_SDPA_PLAN_MIN_SIZE offsetof(clattn_sdpa_plan, work_group)
 
@@ -117,11 +144,12 @@ CLATTN_API clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc
                                      cl_mem k, cl_mem v, cl_mem mask, cl_mem out, cl_mem lse,
                                      cl_uint num_wait, const cl_event *wait_list, cl_event *event);
 
-/* The same on host arrays laid out as the descriptor says; synchronous. Elements of out that
- * its strides skip are left as they were. */
+/* The same on host arrays laid out as the descriptor says; synchronous. q, k, v, mask and out
+ * hold elements of their descriptor dtypes (float for the default F32); lse is always float.
+ * Elements of out that its strides skip are left as they were. */
 CLATTN_API clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc,
-                                          const float *q, const float *k, const float *v,
-                                          const float *mask, float *out, float *lse);
+                                          const void *q, const void *k, const void *v,
+                                          const void *mask, void *out, float *lse);
 
 #ifdef __cplusplus
 }

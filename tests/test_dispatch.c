@@ -136,7 +136,7 @@ static void sweep_profile(const profile *pr) {
                     clattn_sdpa_problem p = problem(2, 8, 2, seqs[s][0], seqs[s][1], dims[d][0],
                                                     dims[d][1], (int)(s & 1));
                     clattn_sdpa_request req = {a ? CLATTN_ALGO_FLASH1 : CLATTN_ALGO_AUTO,
-                                               fl ? CLATTN_FLAVOUR_GPU : CLATTN_FLAVOUR_AUTO, 0, 0};
+                                               fl ? CLATTN_FLAVOUR_GPU : CLATTN_FLAVOUR_AUTO, 0, 0, 0};
                     clattn_sdpa_plan pl;
                     clattn_status st = clattn__sdpa_dispatch(c, &p, &req, &pl, why, sizeof why);
                     plans++;
@@ -165,7 +165,7 @@ static void sweep_profile(const profile *pr) {
              plans - bad, detail);
     /* the GPU tile for d=64 as the CLI shows it, for the log */
     clattn_sdpa_problem p = problem(1, 8, 8, 2048, 2048, 64, 64, 0);
-    clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_GPU, 0, 0};
+    clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_GPU, 0, 0, 0};
     clattn_sdpa_plan pl;
     if (clattn__sdpa_dispatch(c, &p, &req, &pl, why, sizeof why) == CLATTN_SUCCESS)
         printf("      %s d=64 flash2 GPU tile %lldx%lld, %lld work-items, %lld bytes local\n",
@@ -179,7 +179,7 @@ static void refusals(const clattn_device_caps *gpu) {
     clattn_device_caps tiny = *gpu;
     tiny.local_mem_bytes = 2048; /* below a 1x1 tile at d=256 (3 KiB) */
     clattn_sdpa_problem p = problem(1, 1, 1, 64, 64, 256, 256, 0);
-    clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_GPU, 0, 0};
+    clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_GPU, 0, 0, 0};
     clattn_status st = clattn__sdpa_dispatch(&tiny, &p, &req, &pl, why, sizeof why);
     TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && strstr(why, "local memory"),
              "D=256 on 2 KiB of local memory: unsupported, naming the limit: %s", why);
@@ -204,7 +204,7 @@ static void refusals(const clattn_device_caps *gpu) {
              "forced block_q only keeps the chosen block_kv (%lld)", (long long)pl.block_kv);
 
     /* naive: S of B*Hq*Sq*Skv floats against the largest allocation */
-    clattn_sdpa_request nreq = {CLATTN_ALGO_NAIVE, CLATTN_FLAVOUR_AUTO, 0, 0};
+    clattn_sdpa_request nreq = {CLATTN_ALGO_NAIVE, CLATTN_FLAVOUR_AUTO, 0, 0, 0};
     p = problem(1, 1, 1, 65536, 65536, 64, 64, 0);
     st = clattn__sdpa_dispatch(gpu, &p, &nreq, &pl, why, sizeof why);
     TU_CHECK(st == CLATTN_ERROR_OUT_OF_MEMORY && strstr(why, "17179869184"),
@@ -220,7 +220,7 @@ static void refusals(const clattn_device_caps *gpu) {
 /* The fallback sequence strictly shrinks and ends in UNSUPPORTED. */
 static void shrink_sequence(const clattn_device_caps *gpu) {
     clattn_sdpa_problem p = problem(1, 4, 4, 512, 512, 128, 128, 1);
-    clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_GPU, 0, 0};
+    clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_GPU, 0, 0, 0};
     clattn_sdpa_plan pl, next;
     char why[256];
     clattn__sdpa_dispatch(gpu, &p, &req, &pl, why, sizeof why);

@@ -17,34 +17,47 @@ typedef struct {
     int causal, top_left, window;
     int64_t wl, wr;
     float softcap;
-    int alibi; /* 0 none, 1 slopes [Hq], 2 slopes [B, Hq] */
-    int mask;  /* additive [B, Hq, Sq, Skv] mask with -inf entries and one dead row */
-    float amp; /* input scale: large values make the softcap bite */
+    int alibi;  /* 0 none, 1 slopes [Hq], 2 slopes [B, Hq] */
+    int mask;   /* additive [B, Hq, Sq, Skv] mask with -inf entries and one dead row */
+    float amp;  /* input scale: large values make the softcap bite */
+    int ragged; /* kv_lens: sequence 0 has no key, 1 has all, the rest in between */
 } ocase;
 
 enum { D = 64 };
 
 static const ocase cases[] = {
-    {"window (16, 0) + causal", 1, 4, 2, 113, 113, 1, 0, 1, 16, 0, 0, 0, 0, 1},
-    {"window (5, 7), Sq < Skv", 1, 4, 2, 59, 113, 0, 0, 1, 5, 7, 0, 0, 0, 1},
+    {"window (16, 0) + causal", 1, 4, 2, 113, 113, 1, 0, 1, 16, 0, 0, 0, 0, 1, 0},
+    {"window (5, 7), Sq < Skv", 1, 4, 2, 59, 113, 0, 0, 1, 5, 7, 0, 0, 0, 1, 0},
     {"window (0, 0) top-left, Sq > Skv: rows with no key", 1, 2, 1, 113, 59, 0, 1, 1, 0, 0, 0, 0, 0,
+     1, 0},
+    {"window (-1, 3): open left", 1, 4, 4, 37, 59, 0, 0, 1, -1, 3, 0, 0, 0, 1, 0},
+    {"window (4, -1): open right, causal", 1, 4, 1, 59, 59, 1, 0, 1, 4, -1, 0, 0, 0, 1, 0},
+    {"causal top-left, Sq < Skv", 1, 4, 2, 37, 59, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0},
+    {"causal top-left, Sq > Skv", 1, 4, 2, 59, 37, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0},
+    {"causal bottom-right, Sq > Skv", 1, 4, 2, 59, 37, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0},
+    {"ALiBi [Hq] + causal", 1, 4, 2, 59, 113, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0},
+    {"ALiBi [B, Hq] + mask, top-left", 2, 4, 2, 37, 59, 0, 1, 0, 0, 0, 0, 2, 1, 1, 0},
+    {"softcap 5", 1, 4, 2, 59, 113, 0, 0, 0, 0, 0, 5.0f, 0, 0, 3, 0},
+    {"softcap + ALiBi + window + mask + causal", 2, 4, 2, 113, 113, 1, 0, 1, 20, 0, 3.0f, 2, 1, 3,
+     0},
+    {"ragged kv_lens {0, Skv, ...} + causal, Sq < Skv", 3, 4, 2, 13, 59, 1, 0, 0, 0, 0, 0, 0, 0, 1,
      1},
-    {"window (-1, 3): open left", 1, 4, 4, 37, 59, 0, 0, 1, -1, 3, 0, 0, 0, 1},
-    {"window (4, -1): open right, causal", 1, 4, 1, 59, 59, 1, 0, 1, 4, -1, 0, 0, 0, 1},
-    {"causal top-left, Sq < Skv", 1, 4, 2, 37, 59, 1, 1, 0, 0, 0, 0, 0, 0, 1},
-    {"causal top-left, Sq > Skv", 1, 4, 2, 59, 37, 1, 1, 0, 0, 0, 0, 0, 0, 1},
-    {"causal bottom-right, Sq > Skv", 1, 4, 2, 59, 37, 1, 0, 0, 0, 0, 0, 0, 0, 1},
-    {"ALiBi [Hq] + causal", 1, 4, 2, 59, 113, 1, 0, 0, 0, 0, 0, 1, 0, 1},
-    {"ALiBi [B, Hq] + mask, top-left", 2, 4, 2, 37, 59, 0, 1, 0, 0, 0, 0, 2, 1, 1},
-    {"softcap 5", 1, 4, 2, 59, 113, 0, 0, 0, 0, 0, 5.0f, 0, 0, 3},
-    {"softcap + ALiBi + window + mask + causal", 2, 4, 2, 113, 113, 1, 0, 1, 20, 0, 3.0f, 2, 1, 3},
+    {"ragged kv_lens + window + ALiBi [B, Hq] + mask, top-left causal", 3, 2, 1, 37, 113, 1, 1, 1,
+     5, 2, 0, 2, 1, 1, 1},
 };
 
 static const char *algo_s(clattn_algo a) {
     return a == CLATTN_ALGO_NAIVE ? "naive" : a == CLATTN_ALGO_FLASH1 ? "flash1" : "flash2";
 }
 
-static void fill_desc(clattn_sdpa_desc *d, const ocase *c, const float *slopes) {
+/* The ragged lengths of a case: sequence 0 none, 1 all, the rest in between. */
+static void ragged_lengths(const ocase *c, int32_t *lens) {
+    for (int64_t b = 0; b < c->B; b++)
+        lens[b] = b == 0 ? 0 : b == 1 ? (int32_t)c->Skv : (int32_t)((b * 37) % c->Skv + 1);
+}
+
+static void fill_desc(clattn_sdpa_desc *d, const ocase *c, const float *slopes,
+                      const int32_t *lens) {
     clattn_sdpa_desc_init(d, sizeof *d);
     d->batch = c->B, d->heads = c->Hq, d->kv_heads = c->Hkv, d->seq_q = c->Sq, d->seq_kv = c->Skv;
     d->head_dim = D;
@@ -57,6 +70,7 @@ static void fill_desc(clattn_sdpa_desc *d, const ocase *c, const float *slopes) 
     d->alibi_slopes = c->alibi ? slopes : NULL;
     d->alibi_batch = c->alibi == 2 ? c->B : 0;
     d->has_mask = c->mask;
+    d->kv_lens = c->ragged ? lens : NULL;
 }
 
 static void run(clattn_context *ctx, const char *flavour, const ocase *c, clattn_algo algo,
@@ -81,8 +95,10 @@ static void run(clattn_context *ctx, const char *flavour, const ocase *c, clattn
     }
     tu_poison(o, no);
     tu_poison(l, nl);
+    int32_t lens[8];
+    ragged_lengths(c, lens);
     clattn_sdpa_desc d;
-    fill_desc(&d, c, slopes);
+    fill_desc(&d, c, slopes, lens);
     d.algo = algo;
     d.block_q = bq;
     d.block_kv = bkv;
@@ -105,6 +121,7 @@ static void run(clattn_context *ctx, const char *flavour, const ocase *c, clattn
         rp.softcap = c->softcap;
         rp.alibi = c->alibi ? slopes : NULL;
         rp.alibi_sb = c->alibi == 2 ? c->Hq : 0;
+        rp.kv_lens = c->ragged ? lens : NULL;
         double *ro = malloc((size_t)no * sizeof(double)), *rl = malloc((size_t)nl * sizeof(double));
         if (!ro || !rl || sdpa_ref(&rp, ro, rl)) {
             printf("FAIL: reference allocation\n");
@@ -135,6 +152,7 @@ static void suite(clattn_context *ctx, const char *flavour, int gpu) {
     for (int a = 1; a < 3; a++) {
         run(ctx, flavour, &cases[0], algos[a], gpu ? 7 : 8, gpu ? 13 : 24);
         run(ctx, flavour, &cases[11], algos[a], gpu ? 7 : 64, gpu ? 13 : 8);
+        run(ctx, flavour, &cases[13], algos[a], gpu ? 7 : 16, gpu ? 13 : 16);
     }
 }
 
@@ -158,16 +176,19 @@ static void refusals(clattn_context *ctx) {
                {"softcap inf", CLATTN_ERROR_INVALID_ARGUMENT},
                {"softcap NaN", CLATTN_ERROR_INVALID_ARGUMENT},
                {"alibi_batch 3 with B = 2", CLATTN_ERROR_SHAPE_MISMATCH},
-               {"causal_align 7", CLATTN_ERROR_INVALID_ARGUMENT}};
-    for (int i = 0; i < 6; i++) {
+               {"causal_align 7", CLATTN_ERROR_INVALID_ARGUMENT},
+               {"kv_lens[1] = 60 > seq_kv", CLATTN_ERROR_INVALID_ARGUMENT}};
+    for (int i = 0; i < 7; i++) {
         clattn_sdpa_desc d;
-        fill_desc(&d, c, slopes);
+        int32_t lens[2] = {1, 60}; /* 60 > Skv: used only by the kv_lens case */
+        fill_desc(&d, c, slopes, lens);
         if (i == 0) d.window = 1, d.window_left = -2;
         if (i == 1) d.softcap = -1.0f;
         if (i == 2) d.softcap = INFINITY;
         if (i == 3) d.softcap = NAN;
         if (i == 4) d.alibi_batch = 3;
         if (i == 5) d.causal_align = (clattn_causal_align)7;
+        if (i == 6) d.kv_lens = lens;
         tu_poison(o, no);
         tu_poison(l, nl);
         float *og = tu_alloc_floats(no);

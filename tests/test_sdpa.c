@@ -108,9 +108,9 @@ static int run_case(clattn_context *ctx, const char *label, tcase c) {
     int ok = TU_CHECK(st == CLATTN_SUCCESS, "%s: status %s %s", label, clattn_status_string(st),
                       st ? clattn_context_last_error(ctx) : "");
     if (ok) {
-        sdpa_ref_problem rp = {c.B,      c.Hq, c.Hkv, c.Sq, c.Skv, c.D, c.Dv, c.scale,
-                               c.causal, q,    k,     v,    m,     {0}, {0},  {0},
-                               {0},      0,    0,     0,    0,     0.0, NULL, 0};
+        sdpa_ref_problem rp = {c.B, c.Hq, c.Hkv, c.Sq, c.Skv, c.D, c.Dv, c.scale, c.causal,
+                               q,   k,    v,     m,    {0},   {0}, {0},  {0},     0,
+                               0,   0,    0,     0.0,  NULL,  0,   NULL};
         if (rp.scale == 0.0) rp.scale = 1.0 / sqrt((double)c.D);
         memcpy(rp.q_st, d.q_strides, sizeof rp.q_st);
         memcpy(rp.k_st, d.k_strides, sizeof rp.k_st);
@@ -303,7 +303,7 @@ static void fallback(clattn_context *g, clattn_algo algo) {
     sdpa_ref_contiguous(H, S, DD, p.o_st);
     clattn_device_caps big = g->caps;
     big.local_mem_bytes = 65536;
-    const clattn_sdpa_request req = {algo, CLATTN_FLAVOUR_GPU, 0, 0};
+    const clattn_sdpa_request req = {algo, CLATTN_FLAVOUR_GPU, 0, 0, 0};
     clattn_sdpa_plan plan;
     char why[256];
     if (!TU_CHECK(clattn__sdpa_dispatch(&big, &p, &req, &plan, why, sizeof why) == 0 &&
@@ -323,7 +323,7 @@ static void fallback(clattn_context *g, clattn_algo algo) {
     clattn__upload(g, v, sizeof v, "v", &bv);
     clattn__upload(g, o, sizeof o, "out", &bo);
     clattn__upload(g, l, sizeof l, "lse", &bl);
-    const clattn_sdpa_buffers buf = {bq, bk, bv, NULL, bo, bl, NULL};
+    const clattn_sdpa_buffers buf = {bq, bk, bv, NULL, bo, bl, NULL, NULL};
     cl_event ev = NULL;
     clattn_status st = clattn__sdpa_flash_gpu(g, &p, &plan, &buf, 0, NULL, &ev);
     if (TU_CHECK(st == CLATTN_SUCCESS, "%s launcher falls back from %lldx%lld: %s", algo_s(algo),
@@ -331,8 +331,8 @@ static void fallback(clattn_context *g, clattn_algo algo) {
                  st ? clattn_context_last_error(g) : "ok")) {
         clattn__download(g, bo, o, sizeof o, 1, &ev, "out");
         clattn__download(g, bl, l, sizeof l, 0, NULL, "lse");
-        sdpa_ref_problem rp = {1,    H,   1,   S,   S,   DD, DD, 0.125, 1, q,   k,    v,
-                               NULL, {0}, {0}, {0}, {0}, 0,  0,  0,     0, 0.0, NULL, 0};
+        sdpa_ref_problem rp = {1,   H,   1,   S,   S, DD, DD, 0.125, 1,   q,    k, v,   NULL,
+                               {0}, {0}, {0}, {0}, 0, 0,  0,  0,     0.0, NULL, 0, NULL};
         memcpy(rp.q_st, p.q_st, sizeof rp.q_st);
         memcpy(rp.k_st, p.k_st, sizeof rp.k_st);
         memcpy(rp.v_st, p.v_st, sizeof rp.v_st);

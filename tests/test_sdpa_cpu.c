@@ -138,6 +138,7 @@ static void run_case(const tcase *c) {
                                p.has_mask ? make_buffer(mask, nm) : NULL,
                                make_buffer(out, no),
                                c->lse ? make_buffer(lse, nl) : NULL,
+                               NULL,
                                NULL};
     cl_event user = NULL, done = NULL;
     if (c->use_wait) user = clCreateUserEvent(clattn_context_cl_context(ctx), NULL);
@@ -262,8 +263,8 @@ static void test_bad_plan(void) {
     memcpy(p.k_st, p.q_st, sizeof p.q_st);
     memcpy(p.v_st, p.q_st, sizeof p.q_st);
     memcpy(p.o_st, p.q_st, sizeof p.q_st);
-    clattn_sdpa_plan plan = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_CPU, 12, 64, 1, 0, 0, {0, 0}};
-    clattn_sdpa_buffers buf = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    clattn_sdpa_plan plan = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_CPU, 12, 64, 1, 0, 0, {0, 0}, 0};
+    clattn_sdpa_buffers buf = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     cl_event ev = (cl_event)&plan; /* must come back NULL */
     clattn_status st = clattn__sdpa_flash_cpu(ctx, &p, &plan, &buf, 0, NULL, &ev);
     TU_CHECK(st == CLATTN_ERROR_INTERNAL && ev == NULL, "launcher refuses a 12x64 tile (%s)",
@@ -287,7 +288,8 @@ static void test_public_entry(clattn_algo algo) {
     tu_poison(lse, nl);
     sdpa_ref_problem rp = {B,   H, Hkv, Sq, Skv,  D,   D,    1.0 / sqrt((double)D),
                            1,   q, k,   v,  NULL, {0}, {0},  {0},
-                           {0}, 0, 0,   0,  0,    0.0, NULL, 0};
+                           {0}, 0, 0,   0,  0,    0.0, NULL, 0,
+                           NULL};
     sdpa_ref_contiguous(H, Sq, D, rp.q_st);
     sdpa_ref_contiguous(Hkv, Skv, D, rp.k_st);
     sdpa_ref_contiguous(Hkv, Skv, D, rp.v_st);

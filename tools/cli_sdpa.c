@@ -1,4 +1,5 @@
-/* cli_sdpa.c: the helpers of cli_sdpa.h: names, plans, shape and option parsing. */
+/* cli_sdpa.c: the helpers of cli_sdpa.h: names, plans, shape and option parsing, and the host
+ * side of the storage types (float32 to float16 / bfloat16 and back). */
 #include "cli_sdpa.h"
 
 #include <errno.h>
@@ -6,19 +7,90 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *algo_names[] = {"auto", "naive", "flash1", "flash2"};
+static const char *algo_names[] = {"auto", "naive", "flash1", "flash2", "decode"};
 static const char *flavour_names[] = {"auto", "gpu", "cpu"};
 
 int cli_sdpa_algo(const char *cmd, const char *s, clattn_algo *out) {
     *out = CLATTN_ALGO_AUTO;
     if (!s) return 0;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (strcmp(s, algo_names[i]) == 0) {
             *out = (clattn_algo)i;
             return 0;
         }
-    fprintf(stderr, "clattn %s: --algo %s: expected auto, naive, flash1 or flash2\n", cmd, s);
+    fprintf(stderr, "clattn %s: --algo %s: expected auto, naive, flash1, flash2 or decode\n", cmd,
+            s);
     return 2;
+}
+
+static const char *dtype_names[] = {"f32", "f16", "bf16"};
+
+int cli_sdpa_dtype(const char *cmd, const char *opt, const char *s, clattn_dtype *out) {
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, dtype_names[i]) == 0) {
+            *out = (clattn_dtype)i;
+            return 0;
+        }
+    fprintf(stderr, "clattn %s: --%s %s: expected f32, f16 or bf16\n", cmd, opt, s);
+    return 2;
+}
+
+const char *cli_sdpa_dtype_name(clattn_dtype t) {
+    return (t >= 0 && t <= 2) ? dtype_names[t] : "?";
+}
+
+size_t cli_sdpa_dtype_size(clattn_dtype t) {
+    return t == CLATTN_DTYPE_F32 ? sizeof(float) : sizeof(uint16_t);
+}
+
+/* float -> IEEE binary16, round to nearest even (subnormals, overflow to inf, NaN kept). */
+static uint16_t to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    const uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return sign | 0x7e00u | (uint16_t)((ax >> 13) & 0x3ffu);
+    if (ax >= 0x477ff000u) return sign | 0x7c00u; /* from 65520 on: inf */
+    if (ax < 0x38800000u) {                       /* below 2^-14: a multiple of 2^-24 */
+        float a;
+        memcpy(&a, &ax, sizeof a);
+        return sign | (uint16_t)nearbyint((double)a * 16777216.0); /* exact; ties to even */
+    }
+    uint32_t m = ax - 0x38000000u; /* rebias the exponent from 127 to 15 */
+    m += 0xfffu + ((m >> 13) & 1u);
+    return sign | (uint16_t)(m >> 13);
+}
+
+/* float -> bfloat16, round to nearest even; a NaN stays a NaN (quiet bit set). */
+static uint16_t to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    if (isnan(f)) return (uint16_t)((x >> 16) | 0x40u);
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+void cli_sdpa_from_f32(const float *x, int64_t n, clattn_dtype t, void *dst) {
+    uint16_t *w = dst;
+    for (int64_t i = 0; i < n; i++) {
+        if (t == CLATTN_DTYPE_F32)
+            ((float *)dst)[i] = x[i];
+        else
+            w[i] = t == CLATTN_DTYPE_F16 ? to_half(x[i]) : to_bf16(x[i]);
+    }
+}
+
+void cli_sdpa_to_f32(const void *src, int64_t n, clattn_dtype t, float *dst) {
+    const uint16_t *w = src;
+    for (int64_t i = 0; i < n; i++) {
+        if (t == CLATTN_DTYPE_F32) {
+            dst[i] = ((const float *)src)[i];
+        } else if (t == CLATTN_DTYPE_F16) {
+            dst[i] = clattn_npy_half_to_float(w[i]);
+        } else {
+            const uint32_t x = (uint32_t)w[i] << 16;
+            memcpy(&dst[i], &x, sizeof x);
+        }
+    }
 }
 
 int cli_sdpa_flavour(const char *cmd, const char *s, clattn_flavour *out) {
@@ -34,7 +106,7 @@ int cli_sdpa_flavour(const char *cmd, const char *s, clattn_flavour *out) {
 }
 
 const char *cli_sdpa_algo_name(clattn_algo a) {
-    return (a >= 0 && a <= 3) ? algo_names[a] : "?";
+    return (a >= 0 && a <= 4) ? algo_names[a] : "?";
 }
 
 const char *cli_sdpa_flavour_name(clattn_flavour f) {
@@ -49,6 +121,7 @@ void cli_sdpa_print_plan(FILE *f, const clattn_sdpa_plan *p) {
             (long long)p->block_kv, (long long)p->work_group, (long long)p->local_mem_bytes,
             (long long)p->scratch_bytes, (long long)p->global_size[0],
             (long long)p->global_size[1]);
+    if (p->algo == CLATTN_ALGO_DECODE) fprintf(f, " splits=%lld", (long long)p->splits);
 }
 
 void cli_sdpa_shape_opts(cli_sdpa_shape *s, const char *seq_name, cli_opt *opts) {
@@ -63,7 +136,7 @@ void cli_sdpa_shape_opts(cli_sdpa_shape *s, const char *seq_name, cli_opt *opts)
         {"dim", OPT_INT, &s->dim, "head dim of q and k (required)"},
         {"dim-v", OPT_INT, &s->dim_v, "head dim of v (default: dim)"},
         {"causal", OPT_FLAG, &s->causal, "causal mask: query i sees keys j <= i' (--causal-align)"},
-        {"algo", OPT_STRING, &s->algo, "auto|naive|flash1|flash2"},
+        {"algo", OPT_STRING, &s->algo, "auto|naive|flash1|flash2|decode"},
         {"flavour", OPT_STRING, &s->flavour, "auto|gpu|cpu kernel flavour"},
         {"block-q", OPT_INT, &s->block_q, "force the query block (Br)"},
         {"block-kv", OPT_INT, &s->block_kv, "force the key block (Bc)"}};
@@ -229,4 +302,69 @@ double cli_sdpa_visible_pairs(const clattn_sdpa_desc *d) {
         if (hi >= lo) pairs += (double)(hi - lo + 1);
     }
     return pairs;
+}
+
+int cli_sdpa_read_kv_lens(const char *cmd, const char *path, int64_t batch, int64_t seq_kv,
+                          int32_t **out) {
+    char err[512];
+    clattn_npy_array a;
+    *out = NULL;
+    if (clattn_npy_read(path, &a, err, sizeof err) != CLATTN_SUCCESS) {
+        fprintf(stderr, "clattn %s: --kv-lens: %s\n", cmd, err);
+        return 1;
+    }
+    int rc = 1;
+    if (a.dtype != CLATTN_NPY_I32 && a.dtype != CLATTN_NPY_I64) {
+        fprintf(stderr, "clattn %s: --kv-lens %s has dtype %s, expected int32 or int64\n", cmd,
+                path, clattn_npy_dtype_descr(a.dtype));
+        goto done;
+    }
+    if (a.ndim != 1 || a.shape[0] != batch) {
+        fprintf(stderr, "clattn %s: --kv-lens %s has shape [", cmd, path);
+        for (int i = 0; i < a.ndim; i++)
+            fprintf(stderr, "%s%lld", i ? ", " : "", (long long)a.shape[i]);
+        fprintf(stderr, "], expected [B] = [%lld] (one key length per sequence)\n",
+                (long long)batch);
+        goto done;
+    }
+    int32_t *lens = malloc((size_t)(batch > 0 ? batch : 1) * sizeof *lens);
+    if (!lens) {
+        fprintf(stderr, "clattn %s: out of host memory\n", cmd);
+        goto done;
+    }
+    for (int64_t b = 0; b < batch; b++) {
+        const int64_t x = a.dtype == CLATTN_NPY_I32 ? (int64_t)((const int32_t *)a.data)[b]
+                                                    : ((const int64_t *)a.data)[b];
+        if (x < 0 || x > seq_kv) {
+            fprintf(stderr,
+                    "clattn %s: --kv-lens %s: sequence %lld has length %lld, expected 0..%lld "
+                    "(the keys' length Skv)\n",
+                    cmd, path, (long long)b, (long long)x, (long long)seq_kv);
+            free(lens);
+            goto done;
+        }
+        lens[b] = (int32_t)x;
+    }
+    *out = lens;
+    rc = 0;
+done:
+    clattn_npy_free(&a);
+    return rc;
+}
+
+int64_t cli_sdpa_visible_keys(const clattn_sdpa_desc *d, int64_t kv_len) {
+    const int64_t off = d->causal_align == CLATTN_CAUSAL_TOP_LEFT ? 0 : kv_len - d->seq_q;
+    int64_t first = kv_len, last = -1;
+    for (int64_t i = 0; i < d->seq_q; i++) {
+        const int64_t at = i + off;
+        int64_t lo = 0, hi = kv_len - 1;
+        if (d->causal && at < hi) hi = at;
+        if (d->window && d->window_left >= 0 && at - lo > d->window_left) lo = at - d->window_left;
+        if (d->window && d->window_right >= 0 && hi - at > d->window_right)
+            hi = at + d->window_right;
+        if (hi < lo) continue;
+        if (lo < first) first = lo;
+        if (hi > last) last = hi;
+    }
+    return last >= first ? last - first + 1 : 0;
 }

@@ -57,6 +57,23 @@ void cli_sdpa_options_free(cli_sdpa_options *o);
  * have removed keys: the work a kernel that skips removed keys must do. */
 double cli_sdpa_visible_pairs(const clattn_sdpa_desc *d);
 
+/* Reads --kv-lens: a .npy of int32 or int64, shape [B], every value 0..seq_kv, into a new
+ * int32 array (*out, to free). Returns 0, or 1 after a message naming `cmd` and the problem. */
+int cli_sdpa_read_kv_lens(const char *cmd, const char *path, int64_t batch, int64_t seq_kv,
+                          int32_t **out);
+/* The keys one sequence of length kv_len must read under d's causality and window: the span
+ * from the first to the last key any of its query rows sees (0 when none). */
+int64_t cli_sdpa_visible_keys(const clattn_sdpa_desc *d, int64_t kv_len);
+/* Storage types (--dtype, --mask-dtype): "f32", "f16", "bf16". Returns 0, or 2 after printing
+ * a usage error naming `cmd` and `opt`. */
+int cli_sdpa_dtype(const char *cmd, const char *opt, const char *s, clattn_dtype *out);
+const char *cli_sdpa_dtype_name(clattn_dtype t);
+size_t cli_sdpa_dtype_size(clattn_dtype t); /* 4 or 2 */
+/* n floats into elements of t at dst, rounded to nearest even (dst may be x for F32 only). */
+void cli_sdpa_from_f32(const float *x, int64_t n, clattn_dtype t, void *dst);
+/* n elements of t at src widened (exactly) to floats at dst. */
+void cli_sdpa_to_f32(const void *src, int64_t n, clattn_dtype t, float *dst);
+
 /* "auto", "naive", "flash1", "flash2" (NULL gives auto). Returns 0, or 2 after printing a
  * usage error naming `cmd`. */
 int cli_sdpa_algo(const char *cmd, const char *s, clattn_algo *out);

@@ -1,8 +1,12 @@
 /* cmd_attention.c: `clattn attention`: scaled dot-product attention (MHA, GQA, MQA) on .npy
  * files. q [B, Hq, Sq, D], k [B, Hkv, Skv, D], v [B, Hkv, Skv, Dv], optional additive mask
  * [B or 1, Hq or 1, Sq, Skv] (or [Sq, Skv]), the options of cli_sdpa.h (causal alignment, sliding
- * window, softcap, ALiBi slopes [Hq] or [B, Hq]); writes out [B, Hq, Sq, Dv] float32 and
- * optionally lse [B, Hq, Sq] float32. */
+ * window, softcap, ALiBi slopes [Hq] or [B, Hq]); writes out [B, Hq, Sq, Dv] and optionally lse
+ * [B, Hq, Sq] float32. --kv-lens L.npy (int32 or int64 [B], each 0..Skv) makes the batch ragged:
+ * sequence b attends to its first L[b] keys only. Storage (--dtype): float16 files keep half
+ * storage by default and give a float16 output; --dtype converts the inputs on upload (to nearest
+ * even) and sets the output's type; bfloat16, which .npy cannot hold, is converted from the input
+ * files and written back as float32. */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -15,9 +19,16 @@
 
 #define CMD "attention"
 
+/* Reads a float32 or float16 file (kept as it is stored: see stage()). */
 static int load(const char *opt, const char *path, clattn_npy_array *a) {
     char err[512];
-    clattn_status st = clattn_npy_read_f32(path, a, err, sizeof err);
+    clattn_status st = clattn_npy_read(path, a, err, sizeof err);
+    if (st == CLATTN_SUCCESS && a->dtype != CLATTN_NPY_F32 && a->dtype != CLATTN_NPY_F16) {
+        snprintf(err, sizeof err, "%s holds %s; expected float32 or float16", path,
+                 clattn_npy_dtype_descr(a->dtype));
+        clattn_npy_free(a);
+        st = CLATTN_ERROR_FORMAT;
+    }
     if (st != CLATTN_SUCCESS) {
         fprintf(stderr, "clattn %s: --%s: %s\n", CMD, opt, err);
         return 1;
@@ -30,6 +41,28 @@ static int load(const char *opt, const char *path, clattn_npy_array *a) {
     return 0;
 }
 
+/* Points *data at a's elements stored as t: a float16 file as it is for F16; otherwise widened
+ * to float32 in a (exact) and, for F16 and BF16, rounded to nearest even into *owned. */
+static int stage(const char *opt, clattn_npy_array *a, clattn_dtype t, const void **data,
+                 void **owned) {
+    *data = a->data;
+    if (a->dtype == CLATTN_NPY_F16 && t == CLATTN_DTYPE_F16) return 0;
+    char err[512];
+    if (clattn_npy_to_f32(a, opt, err, sizeof err) != CLATTN_SUCCESS) {
+        fprintf(stderr, "clattn %s: --%s: %s\n", CMD, opt, err);
+        return 1;
+    }
+    *data = a->data;
+    if (t == CLATTN_DTYPE_F32) return 0;
+    if (!(*owned = malloc((size_t)(a->count ? a->count : 1) * cli_sdpa_dtype_size(t)))) {
+        fprintf(stderr, "clattn %s: out of host memory\n", CMD);
+        return 1;
+    }
+    cli_sdpa_from_f32(a->data, a->count, t, *owned);
+    *data = *owned;
+    return 0;
+}
+
 static int mismatch(const char *what, long long got, long long want) {
     fprintf(stderr, "clattn %s: shape mismatch: %s is %lld, expected %lld\n", CMD, what, got, want);
     return 1;
@@ -37,7 +70,7 @@ static int mismatch(const char *what, long long got, long long want) {
 
 int cmd_attention(int argc, char **argv) {
     const char *qp = NULL, *kp = NULL, *vp = NULL, *op = NULL, *lp = NULL, *mp = NULL;
-    const char *algo_s = NULL, *fl_s = NULL;
+    const char *algo_s = NULL, *fl_s = NULL, *klp = NULL, *dt_s = NULL, *mdt_s = NULL;
     int causal = 0;
     double scale = 0.0;
     cli_sdpa_options xo;
@@ -52,8 +85,14 @@ int cmd_attention(int argc, char **argv) {
         {"mask", OPT_STRING, &mp, "additive mask [B|1, Hq|1, Sq, Skv] or [Sq, Skv]; -inf drops"},
         {"causal", OPT_FLAG, &causal, "causal mask: query i sees keys j <= i' (--causal-align)"},
         {"scale", OPT_FLOAT, &scale, "score scale (default 1/sqrt(D); 1 = plain dot product)"},
-        {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2"},
+        {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2|decode"},
         {"flavour", OPT_STRING, &fl_s, "auto|gpu|cpu kernel flavour"},
+        {"kv-lens", OPT_STRING, &klp, "int32|int64 [B]: sequence b sees its first L[b] keys"},
+        {"dtype", OPT_STRING, &dt_s,
+         "f32|f16|bf16 storage of q, k, v, out (default f16 if q, k, v are float16 files, else "
+         "f32); bf16 out is written as float32"},
+        {"mask-dtype", OPT_STRING, &mdt_s,
+         "f32|f16|bf16 storage of the mask (default f16 for a float16 file, else f32)"},
         xopts[0],
         xopts[1],
         xopts[2],
@@ -62,8 +101,9 @@ int cmd_attention(int argc, char **argv) {
     int rc = cli_parse(argc, argv, opts,
                        "--q Q.npy --k K.npy --v V.npy --out O.npy [--lse L.npy] [--mask M.npy] "
                        "[--causal] [--causal-align bottom-right|top-left] [--window L,R] "
-                       "[--softcap C] [--alibi [SLOPES.npy]] [--scale S] "
-                       "[--algo auto|naive|flash1|flash2]");
+                       "[--softcap C] [--alibi [SLOPES.npy]] [--scale S] [--kv-lens L.npy] "
+                       "[--algo auto|naive|flash1|flash2|decode] [--dtype f32|f16|bf16] "
+                       "[--mask-dtype f32|f16|bf16]");
     if (rc) return rc == 1 ? 0 : rc;
     const char *req[4][2] = {{"q", qp}, {"k", kp}, {"v", vp}, {"out", op}};
     for (int i = 0; i < 4; i++)
@@ -73,20 +113,38 @@ int cmd_attention(int argc, char **argv) {
     if (cli_sdpa_algo(CMD, algo_s, &d.algo) || cli_sdpa_flavour(CMD, fl_s, &d.flavour) ||
         cli_sdpa_options_desc(CMD, &xo, &d))
         return 2;
+    clattn_dtype dt = CLATTN_DTYPE_F32, mdt = CLATTN_DTYPE_F32;
+    if ((dt_s && cli_sdpa_dtype(CMD, "dtype", dt_s, &dt)) ||
+        (mdt_s && cli_sdpa_dtype(CMD, "mask-dtype", mdt_s, &mdt)))
+        return 2;
 
     clattn_npy_array q = {0}, k = {0}, v = {0}, m = {0};
-    float *out = NULL, *lse = NULL;
+    void *out = NULL, *owned[4] = {NULL, NULL, NULL, NULL};
+    float *lse = NULL, *out32 = NULL;
+    const void *data[4] = {NULL, NULL, NULL, NULL};
+    int32_t *kv_lens = NULL;
     clattn_context *ctx = NULL;
     cli_outputs outs;
     cli_outputs_init(&outs, CMD);
     cli_outputs_add(&outs, "out", op);
     cli_outputs_add(&outs, "lse", lp);
-    const cli_file in[5] = {
-        {"q", qp}, {"k", kp}, {"v", vp}, {"mask", mp}, {"alibi", cli_sdpa_options_file(&xo)}};
+    const cli_file in[6] = {{"q", qp},    {"k", kp},        {"v", vp},
+                            {"mask", mp}, {"kv-lens", klp}, {"alibi", cli_sdpa_options_file(&xo)}};
     rc = 1;
-    if (cli_outputs_check(&outs, in, 5)) goto done;
+    if (cli_outputs_check(&outs, in, 6)) goto done;
     if (load("q", qp, &q) || load("k", kp, &k) || load("v", vp, &v) || (mp && load("mask", mp, &m)))
         goto done;
+    /* Half files stay half unless --dtype says otherwise. */
+    if (!dt_s && q.dtype == CLATTN_NPY_F16 && k.dtype == CLATTN_NPY_F16 &&
+        v.dtype == CLATTN_NPY_F16)
+        dt = CLATTN_DTYPE_F16;
+    if (!mdt_s && mp && m.dtype == CLATTN_NPY_F16) mdt = CLATTN_DTYPE_F16;
+    if (stage("q", &q, dt, &data[0], &owned[0]) || stage("k", &k, dt, &data[1], &owned[1]) ||
+        stage("v", &v, dt, &data[2], &owned[2]) ||
+        (mp && stage("mask", &m, mdt, &data[3], &owned[3])))
+        goto done;
+    d.q_dtype = d.kv_dtype = d.out_dtype = dt;
+    d.mask_dtype = mdt;
     const int64_t B = q.shape[0], Hq = q.shape[1], Sq = q.shape[2], D = q.shape[3];
     const int64_t Hkv = k.shape[1], Skv = k.shape[2], Dv = v.shape[3];
     if ((k.shape[0] != B && mismatch("k's batch", k.shape[0], B)) ||
@@ -113,10 +171,14 @@ int cmd_attention(int argc, char **argv) {
         fprintf(stderr, "clattn %s: empty tensors are not attention problems\n", CMD);
         goto done;
     }
+    if (klp) {
+        if (cli_sdpa_read_kv_lens(CMD, klp, B, Skv, &kv_lens)) goto done;
+        d.kv_lens = kv_lens;
+    }
     if (cli_sdpa_options_alibi(CMD, &xo, &d)) goto done;
     const int64_t oshape[4] = {B, Hq, Sq, Dv};
     size_t obytes, lbytes;
-    if (cli_bytes(CMD, "the output", oshape, 4, sizeof(float), &obytes) ||
+    if (cli_bytes(CMD, "the output", oshape, 4, cli_sdpa_dtype_size(dt), &obytes) ||
         cli_bytes(CMD, "the log-sum-exp", oshape, 3, sizeof(float), &lbytes))
         goto done;
     if (!(out = malloc(obytes)) || (lp && !(lse = malloc(lbytes)))) {
@@ -124,13 +186,20 @@ int cmd_attention(int argc, char **argv) {
         goto done;
     }
     if (!(ctx = cli_open_context())) goto done;
-    clattn_status st =
-        clattn_sdpa_host(ctx, &d, q.data, k.data, v.data, mp ? m.data : NULL, out, lse);
+    clattn_status st = clattn_sdpa_host(ctx, &d, data[0], data[1], data[2], data[3], out, lse);
     if (st != CLATTN_SUCCESS) {
         cli_fail(CMD, ctx, st);
         goto done;
     }
-    if (cli_outputs_write(&outs, "out", CLATTN_NPY_F32, 4, oshape, out) ||
+    if (dt == CLATTN_DTYPE_BF16) { /* .npy has no bfloat16: written widened (exactly) */
+        if (!(out32 = malloc(obytes * 2))) {
+            fprintf(stderr, "clattn %s: out of host memory\n", CMD);
+            goto done;
+        }
+        cli_sdpa_to_f32(out, B * Hq * Sq * Dv, dt, out32);
+    }
+    if (cli_outputs_write(&outs, "out", dt == CLATTN_DTYPE_F16 ? CLATTN_NPY_F16 : CLATTN_NPY_F32, 4,
+                          oshape, out32 ? (const void *)out32 : out) ||
         cli_outputs_write(&outs, "lse", CLATTN_NPY_F32, 3, oshape, lse) ||
         cli_outputs_commit(&outs))
         goto done;
@@ -140,7 +209,10 @@ done:
     cli_sdpa_options_free(&xo);
     clattn_context_destroy(ctx);
     free(out);
+    free(out32);
     free(lse);
+    free(kv_lens);
+    for (int i = 0; i < 4; i++) free(owned[i]);
     clattn_npy_free(&q);
     clattn_npy_free(&k);
     clattn_npy_free(&v);

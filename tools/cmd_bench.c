@@ -8,13 +8,22 @@
  * the plan allocates inside the call. FLOPs: 2*B*Hq*Sq*Skv*(D + Dv), half when causal with
  * Sq = Skv (the usual 4*B*H*N^2*d for D = Dv); with --window, 2*B*Hq*(D + Dv) times the
  * (query, key) pairs that causality and the window leave (the work a kernel that skips the
- * others does). Softcap and ALiBi add no FLOPs to the count: their cost shows in ms=. */
+ * others does). Softcap and ALiBi add no FLOPs to the count: their cost shows in ms=.
+ * For decode, gbps= is the bytes of K and V the call must read, divided by the median time:
+ * for each sequence, the span of keys its query rows see (its --kv-lens-random length, or Skv,
+ * narrowed by causality and the window) x Hkv x (D + Dv) x the K/V element size; tokens_per_s= is B
+ * / time (one token per sequence per step). --kv-lens-random draws ragged lengths uniformly
+ * in 1..Skv from
+ * --seed and prints them; --splits forces the decode path's split count.
+ * --dtype f16|bf16 stores q, k, v and out in that type (the inputs rounded from the same random
+ * floats); lse stays float32. */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "core/internal.h"
 #include "selftest.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -32,20 +41,30 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* A device buffer of n random floats in [-1, 1), filled in slices to bound host memory. */
-static clattn_status random_buffer(clattn_context *ctx, int64_t n, unsigned seed, cl_mem *out) {
-    clattn_status st = clattn__alloc(ctx, n * 4, CL_MEM_READ_WRITE, NULL, "bench input", out);
+/* A device buffer of n random values in [-1, 1) stored as t, filled in slices to bound host
+ * memory. */
+static clattn_status random_buffer(clattn_context *ctx, int64_t n, clattn_dtype t, unsigned seed,
+                                   cl_mem *out) {
+    const int64_t e = (int64_t)cli_sdpa_dtype_size(t);
+    clattn_status st = clattn__alloc(ctx, n * e, CL_MEM_READ_WRITE, NULL, "bench input", out);
     if (st != CLATTN_SUCCESS) return st;
     const int64_t slice = (int64_t)1 << 22;
     float *h = malloc((size_t)(n < slice ? n : slice) * sizeof(float));
-    if (!h) return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "bench: host memory");
+    void *stored = t == CLATTN_DTYPE_F32 ? (void *)h : malloc((size_t)(n < slice ? n : slice) * 2);
+    if (!h || !stored) {
+        free(h);
+        if (stored != h) free(stored);
+        return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "bench: host memory");
+    }
     for (int64_t at = 0; at < n && st == CLATTN_SUCCESS; at += slice) {
         const int64_t len = n - at < slice ? n - at : slice;
         selftest_fill(h, (size_t)len, seed + (unsigned)(at / slice));
-        cl_int err = clEnqueueWriteBuffer(ctx->queue, *out, CL_TRUE, (size_t)at * 4,
-                                          (size_t)len * 4, h, 0, NULL, NULL);
+        if (stored != h) cli_sdpa_from_f32(h, len, t, stored);
+        cl_int err = clEnqueueWriteBuffer(ctx->queue, *out, CL_TRUE, (size_t)(at * e),
+                                          (size_t)(len * e), stored, 0, NULL, NULL);
         if (err != CL_SUCCESS) st = clattn__cl_fail(ctx, err, "bench: writing inputs");
     }
+    if (stored != h) free(stored);
     free(h);
     return st;
 }
@@ -80,28 +99,67 @@ static clattn_status timed_call(clattn_context *ctx, const clattn_sdpa_desc *d, 
 
 int cmd_bench(int argc, char **argv) {
     cli_sdpa_shape shape;
-    int64_t R = 5;
+    int64_t R = 5, splits = 0, seed = 1;
+    int ragged = 0;
     cli_sdpa_options xo;
     enum { NX = CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS };
-    cli_opt opts[NX + 2];
+    cli_opt opts[NX + 6];
     cli_sdpa_shape_opts(&shape, "seq", opts);
     cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
+    const char *dt_s = NULL;
     opts[NX] = (cli_opt){"repeat", OPT_INT, &R, "timed runs, median reported (default 5)"};
-    opts[NX + 1] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
-    int rc = cli_parse(argc, argv, opts,
-                       "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
-                       "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
-                       "[--alibi [SLOPES.npy]] [--algo A] [--repeat R]");
+    opts[NX + 1] = (cli_opt){"kv-lens-random", OPT_FLAG, &ragged,
+                             "ragged batch: key lengths uniform in 1..Skv (printed)"};
+    opts[NX + 2] = (cli_opt){"seed", OPT_INT, &seed, "seed of --kv-lens-random (default 1)"};
+    opts[NX + 3] = (cli_opt){"splits", OPT_INT, &splits, "decode: force the number of splits"};
+    opts[NX + 4] = (cli_opt){"dtype", OPT_STRING, &dt_s, "f32|f16|bf16 storage of q, k, v, out"};
+    opts[NX + 5] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
+    int rc =
+        cli_parse(argc, argv, opts,
+                  "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
+                  "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
+                  "[--alibi [SLOPES.npy]] [--algo A] [--repeat R] [--kv-lens-random [--seed S]] "
+                  "[--splits N] [--dtype f32|f16|bf16]");
     if (rc) return rc == 1 ? 0 : rc;
     if (R < 1 || R > 1000) {
         fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
         return 2;
     }
-    clattn_sdpa_desc d;
-    if (cli_sdpa_shape_desc(CMD, "seq", &shape, &d) || cli_sdpa_options_desc(CMD, &xo, &d))
+    if (splits < 0 || splits > INT32_MAX) {
+        fprintf(stderr,
+                "clattn %s: --splits must be 1 or more, or 0 to let the dispatcher "
+                "choose\n",
+                CMD);
         return 2;
+    }
+    if (seed < 0 || seed > UINT32_MAX) {
+        fprintf(stderr, "clattn %s: --seed must be 0..%lu\n", CMD, (unsigned long)UINT32_MAX);
+        return 2;
+    }
+    clattn_sdpa_desc d;
+    clattn_dtype dt = CLATTN_DTYPE_F32;
+    if (cli_sdpa_shape_desc(CMD, "seq", &shape, &d) || cli_sdpa_options_desc(CMD, &xo, &d) ||
+        (dt_s && cli_sdpa_dtype(CMD, "dtype", dt_s, &dt)))
+        return 2;
+    d.decode_splits = splits;
+    d.q_dtype = d.kv_dtype = d.out_dtype = dt;
     if (cli_sdpa_options_alibi(CMD, &xo, &d)) return 1;
     const int64_t B = d.batch, H = d.heads, S = d.seq_q, D = d.head_dim;
+    int32_t *lens = NULL;
+    if (ragged && B >= 1 && d.seq_kv >= 1 && d.seq_kv <= INT32_MAX) {
+        if (!(lens = malloc((size_t)B * sizeof *lens))) {
+            fprintf(stderr, "clattn %s: out of host memory\n", CMD);
+            cli_sdpa_options_free(&xo);
+            return 1;
+        }
+        uint64_t x = 0x9E3779B97F4A7C15ull * ((uint64_t)seed + 1u);
+        for (int64_t b = 0; b < B; b++) { /* xorshift64*, then a multiply-shift into 1..Skv */
+            x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+            const uint64_t r = (x * 0x2545F4914F6CDD1Dull) >> 32;
+            lens[b] = (int32_t)(1 + (int64_t)((r * (uint64_t)d.seq_kv) >> 32));
+        }
+        d.kv_lens = lens;
+    }
     clattn_context *ctx = cli_open_context();
     if (!ctx) {
         cli_sdpa_options_free(&xo);
@@ -114,6 +172,14 @@ int cmd_bench(int argc, char **argv) {
     clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     rc = 1;
     if (st != CLATTN_SUCCESS || !times || !host) goto fail;
+    if (splits && plan.algo != CLATTN_ALGO_DECODE) {
+        fprintf(stderr,
+                "clattn %s: --splits applies to the decode path, but the plan is %s "
+                "(add --algo decode)\n",
+                CMD, cli_sdpa_algo_name(plan.algo));
+        rc = 2;
+        goto fail;
+    }
     /* plan_get checked these products already; checked again here so that this file does not
      * lean on the library's internals for its own arithmetic. */
     const int64_t dims[5][4] = {{B, H, S, D},
@@ -123,12 +189,13 @@ int cmd_bench(int argc, char **argv) {
                                 {B, H, S, 1}};
     int64_t n[5], bytes, io_bytes = 0;
     for (int i = 0; i < 5; i++) {
-        if (clattn__prod64(dims[i], 4, &n[i]) || clattn__mul64(n[i], 4, &bytes) ||
+        const int64_t e = i < 4 ? (int64_t)cli_sdpa_dtype_size(dt) : 4; /* lse: float */
+        if (clattn__prod64(dims[i], 4, &n[i]) || clattn__mul64(n[i], e, &bytes) ||
             clattn__add64(io_bytes, bytes, &io_bytes)) {
             st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "bench: the buffer sizes overflow");
             goto fail;
         }
-        st = i < 3 ? random_buffer(ctx, n[i], 17u * (unsigned)i + 1u, &buf[i])
+        st = i < 3 ? random_buffer(ctx, n[i], dt, 17u * (unsigned)i + 1u, &buf[i])
                    : clattn__alloc(ctx, bytes, CL_MEM_READ_WRITE, NULL, "bench output", &buf[i]);
         if (st != CLATTN_SUCCESS) goto fail;
     }
@@ -147,7 +214,24 @@ int cmd_bench(int argc, char **argv) {
             2.0 * (double)B * (double)H * cli_sdpa_visible_pairs(&d) * (double)(D + d.head_dim_v);
     else if (d.causal && S == d.seq_kv)
         flops *= 0.5;
+    if (lens) { /* ragged: the pairs each sequence's own length leaves */
+        flops = 0.0;
+        for (int64_t b = 0; b < B; b++) {
+            clattn_sdpa_desc one = d;
+            one.seq_kv = lens[b];
+            flops += 2.0 * (double)H * cli_sdpa_visible_pairs(&one) * (double)(D + d.head_dim_v);
+        }
+    }
+    double kv_bytes = 0.0;
+    for (int64_t b = 0; b < B; b++)
+        kv_bytes += (double)cli_sdpa_visible_keys(&d, lens ? lens[b] : d.seq_kv);
+    kv_bytes *= (double)d.kv_heads * (double)(D + d.head_dim_v) * (double)cli_sdpa_dtype_size(dt);
     cli_sdpa_print_plan(stdout, &plan);
+    printf(" gbps=%.2f tokens_per_s=%.1f", kv_bytes / med * 1e-9, (double)B / med);
+    if (lens) {
+        printf(" seed=%lld kv_lens=", (long long)seed);
+        for (int64_t b = 0; b < B; b++) printf("%s%d", b ? "," : "", (int)lens[b]);
+    }
     printf(" gflops=%.2f ms=%.3f min_ms=%.3f host_ms=%.3f repeat=%lld timing=%s device_bytes=%lld "
            "io_bytes=%lld scratch_bytes=%lld\n",
            flops / med * 1e-9, med * 1e3, times[0] * 1e3, host_med * 1e3, (long long)R,
@@ -155,10 +239,11 @@ int cmd_bench(int argc, char **argv) {
            (long long)io_bytes, (long long)plan.scratch_bytes);
     rc = 0;
 fail:
-    if (rc) cli_fail(CMD, ctx, st);
+    if (rc == 1) cli_fail(CMD, ctx, st);
     for (int i = 0; i < 5; i++) clattn__release_mem(&buf[i]);
     free(times);
     free(host);
+    free(lens);
     clattn_context_destroy(ctx);
     cli_sdpa_options_free(&xo);
     return rc;

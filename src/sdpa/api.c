@@ -115,7 +115,7 @@ static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d
     if (!isfinite(d->scale))
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "scale is not finite");
     p->scale = d->scale != 0.0f ? d->scale : (float)(1.0 / sqrt((double)p->D));
-    if (d->algo < CLATTN_ALGO_AUTO || d->algo > CLATTN_ALGO_FLASH2)
+    if (d->algo < CLATTN_ALGO_AUTO || d->algo > CLATTN_ALGO_DECODE)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "unknown algo %d", (int)d->algo);
     if (d->flavour < CLATTN_FLAVOUR_AUTO || d->flavour > CLATTN_FLAVOUR_CPU)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "unknown flavour %d",
@@ -125,7 +125,21 @@ static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d
     p->causal = d->causal != 0;
     p->has_mask = d->has_mask != 0;
     p->has_lse = has_lse;
-    p->storage = CLATTN_STORAGE_F32;
+    const struct {
+        const char *name;
+        clattn_dtype v;
+        int *to;
+    } dtypes[] = {{"q_dtype", d->q_dtype, &p->q_dtype},
+                  {"kv_dtype", d->kv_dtype, &p->kv_dtype},
+                  {"out_dtype", d->out_dtype, &p->o_dtype},
+                  {"mask_dtype", d->mask_dtype, &p->m_dtype}};
+    for (int i = 0; i < 4; i++) {
+        if ((int)dtypes[i].v < CLATTN_DTYPE_F32 || (int)dtypes[i].v > CLATTN_DTYPE_BF16)
+            return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                                "%s is %d; it must be CLATTN_DTYPE_F32, _F16 or _BF16",
+                                dtypes[i].name, (int)dtypes[i].v);
+        *dtypes[i].to = (int)dtypes[i].v; /* clattn_dtype and CLATTN_STORAGE_* agree */
+    }
     clattn_status st = clattn__sdpa_options(ctx, d, p);
     if (st != CLATTN_SUCCESS) return st;
     if ((st = resolve_strides(ctx, "q", d->q_strides, p->Hq, p->Sq, p->D, p->q_st)) ||
@@ -161,15 +175,17 @@ static clattn_status tensor_spans(clattn_context *ctx, const clattn_sdpa_desc *d
     const int64_t kst[4] = {p->k_st[0], p->k_st[1], p->k_st[2], 1};
     const int64_t vst[4] = {p->v_st[0], p->v_st[1], p->v_st[2], 1};
     const int64_t ost[4] = {p->o_st[0], p->o_st[1], p->o_st[2], 1};
-    const int64_t e = clattn__storage_bytes(p->storage); /* bytes per stored element */
-    int64_t mf[5] = {1, 1, p->Sq, p->Skv, e}, lf[4] = {p->B, p->Hq, p->Sq, CLATTN_ACC_BYTES};
+    /* bytes per stored element */
+    const int64_t eq = clattn__storage_bytes(p->q_dtype), ekv = clattn__storage_bytes(p->kv_dtype);
+    const int64_t eo = clattn__storage_bytes(p->o_dtype), em = clattn__storage_bytes(p->m_dtype);
+    int64_t mf[5] = {1, 1, p->Sq, p->Skv, em}, lf[4] = {p->B, p->Hq, p->Sq, CLATTN_ACC_BYTES};
     if (p->has_mask) {
         mf[0] = d->mask_batch ? d->mask_batch : p->B;
         mf[1] = d->mask_heads ? d->mask_heads : p->Hq;
     }
     memset(s, 0, sizeof *s);
-    if (clattn__span_bytes(qs, qst, 4, e, &s->q) || clattn__span_bytes(ks, kst, 4, e, &s->k) ||
-        clattn__span_bytes(vs, vst, 4, e, &s->v) || clattn__span_bytes(os, ost, 4, e, &s->out) ||
+    if (clattn__span_bytes(qs, qst, 4, eq, &s->q) || clattn__span_bytes(ks, kst, 4, ekv, &s->k) ||
+        clattn__span_bytes(vs, vst, 4, ekv, &s->v) || clattn__span_bytes(os, ost, 4, eo, &s->out) ||
         clattn__prod64(mf, 5, &s->mask) || clattn__prod64(lf, 4, &s->lse))
         return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW,
                             "attention tensor sizes overflow int64 (B=%lld Hq=%lld Sq=%lld "
@@ -187,7 +203,11 @@ static clattn_status tensor_spans(clattn_context *ctx, const clattn_sdpa_desc *d
 
 static clattn_status plan_for(clattn_context *ctx, const clattn_sdpa_desc *d,
                               const clattn_sdpa_problem *p, clattn_sdpa_plan *plan) {
-    const clattn_sdpa_request req = {d->algo, d->flavour, d->block_q, d->block_kv};
+    if (d->decode_splits < 0)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "decode_splits is %lld (< 0)",
+                            (long long)d->decode_splits);
+    const clattn_sdpa_request req = {d->algo, d->flavour, d->block_q, d->block_kv,
+                                     d->decode_splits};
     char why[512];
     clattn_status st = clattn__sdpa_dispatch(&ctx->caps, p, &req, plan, why, sizeof why);
     if (st != CLATTN_SUCCESS) return clattn__fail(ctx, st, "%s", why);
@@ -244,23 +264,27 @@ clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, cl_
         (lse && (st = clattn__check_buffer(ctx, lse, s.lse, "lse"))) ||
         (st = plan_for(ctx, &d, &p, &plan)))
         return st;
-    clattn_sdpa_buffers buf = {q, k, v, mask, out, lse, NULL};
+    clattn_sdpa_buffers buf = {q, k, v, mask, out, lse, NULL, NULL};
     const clattn_sdpa_launcher launch = clattn__sdpa_launcher(plan.algo, plan.flavour);
     if (!launch)
         return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "no launcher for algo %d, flavour %d",
                             (int)plan.algo, (int)plan.flavour);
-    /* The ALiBi slopes are a few floats of host metadata: copied to the device for this call
-     * (the buffer is released at once; OpenCL keeps it until the kernels are done with it). */
-    if (p.alibi && (st = clattn__upload(ctx, p.alibi, p.alibi_batch * p.Hq * (int64_t)sizeof(float),
-                                        "alibi slopes", &buf.alibi)))
-        return st;
-    st = launch(ctx, &p, &plan, &buf, num_wait, wait_list, event);
+    /* The ALiBi slopes and the kv lengths are a few numbers of host metadata: copied to the
+     * device for this call (released at once; OpenCL keeps them until the kernels are done). */
+    if (p.alibi)
+        st = clattn__upload(ctx, p.alibi, p.alibi_batch * p.Hq * (int64_t)sizeof(float),
+                            "alibi slopes", &buf.alibi);
+    if (p.kv_lens && st == CLATTN_SUCCESS)
+        st =
+            clattn__upload(ctx, p.kv_lens, p.B * (int64_t)sizeof(int32_t), "kv_lens", &buf.kv_lens);
+    if (st == CLATTN_SUCCESS) st = launch(ctx, &p, &plan, &buf, num_wait, wait_list, event);
     clattn__release_mem(&buf.alibi);
+    clattn__release_mem(&buf.kv_lens);
     return st;
 }
 
-clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc, const float *q,
-                               const float *k, const float *v, const float *mask, float *out,
+clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc, const void *q,
+                               const void *k, const void *v, const void *mask, void *out,
                                float *lse) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
     if (!q || !k || !v || !out)
@@ -279,7 +303,7 @@ clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc
     /* A strided output with gaps starts as a copy of the caller's array, so downloading the
      * whole span gives the gaps back unchanged. */
     int64_t dense = -1; /* the spans above were checked, so this product fits */
-    const int64_t of[4] = {p.B, p.Hq, p.Sq, p.Dv * clattn__storage_bytes(p.storage)};
+    const int64_t of[4] = {p.B, p.Hq, p.Sq, p.Dv * clattn__storage_bytes(p.o_dtype)};
     clattn__prod64(of, 4, &dense);
     cl_mem dq = NULL, dk = NULL, dv = NULL, dm = NULL, dout = NULL, dlse = NULL;
     cl_event ev = NULL;

@@ -35,6 +35,7 @@ void clattn__sdpa_kernel_args_init(clattn_sdpa_kernel_args *a, const clattn_sdpa
     a->window_left = p->window_left;
     a->window_right = p->window_right;
     a->softcap_log2 = p->softcap * LOG2E;
+    a->kv_lens = p->kv_lens ? buf->kv_lens : NULL;
     const int64_t *st[5] = {p->q_st, p->k_st, p->v_st, p->o_st, p->m_st};
     for (int t = 0; t < 5; t++)
         for (int i = 0; i < 3; i++) a->strides[t][i] = (t == 4 && !p->has_mask) ? 0 : st[t][i];
@@ -79,6 +80,7 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
         {CLATTN_SDPA_ARG_WINDOW_LEFT, sizeof a->window_left, &a->window_left},
         {CLATTN_SDPA_ARG_WINDOW_RIGHT, sizeof a->window_right, &a->window_right},
         {CLATTN_SDPA_ARG_SOFTCAP, sizeof a->softcap_log2, &a->softcap_log2},
+        {CLATTN_SDPA_ARG_KV_LENS, sizeof a->kv_lens, &a->kv_lens},
     };
     for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
         err = clSetKernelArg(kern, args[i].index, args[i].size, args[i].value);

@@ -19,6 +19,7 @@ typedef struct {
     cl_mem alibi;
     cl_long alibi_sb, diag, window_left, window_right;
     cl_float softcap_log2;
+    cl_mem kv_lens;
     cl_long strides[5][3]; /* q, k, v, out, mask: (batch, head, seq) in elements */
 } clattn_sdpa_kernel_args;
 

@@ -6,6 +6,7 @@
 #include "kernel_iface.h"
 #include "sdpa/kernel_args.h"
 #include "sdpa/plan_cpu.h"
+#include "sdpa/staging.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ static void build_options(const clattn_context *ctx, const clattn_sdpa_problem *
         CLATTN_CPU_MAX_BLOCK_KV);
     if (opts && len > 0 && (size_t)len < n)
         snprintf(s + len, n - (size_t)len, " -DSCORE_OPTS=%d", opts);
+    clattn__sdpa_dtype_options(p, 1, s, n);
 }
 
 /* flash1: launch k waits for launch k - 1 (the first for the caller's list); every event but
@@ -65,7 +67,7 @@ static clattn_status try_tile(clattn_context *ctx, const clattn_sdpa_problem *p,
                               const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
                               cl_uint num_wait, const cl_event *wait, cl_event *event) {
     const int flash1 = plan->algo == CLATTN_ALGO_FLASH1;
-    char opts[160];
+    char opts[224];
     build_options(ctx, p, plan, opts, sizeof opts);
     cl_kernel kern = NULL;
     cl_mem ml = NULL; /* flash1's running max and sum, released once the launches are enqueued */
@@ -91,6 +93,19 @@ static clattn_status try_tile(clattn_context *ctx, const clattn_sdpa_problem *p,
     clattn__release_mem(&ml);
     clReleaseKernel(kern);
     return s;
+}
+
+/* try_tile from the plan's tile down. */
+static clattn_status tiles(clattn_context *ctx, const clattn_sdpa_problem *p,
+                           const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                           cl_uint num_wait, const cl_event *wait, cl_event *event) {
+    clattn_sdpa_plan cur = *plan;
+    for (;;) {
+        clattn_status s = try_tile(ctx, p, &cur, buf, num_wait, wait, event);
+        const int resources = s == CLATTN_ERROR_BUILD_FAILED || s == CLATTN_ERROR_OUT_OF_MEMORY;
+        if (s == CLATTN_SUCCESS || !resources || cur.block_q <= 8) return s;
+        cur.block_q /= 2;
+    }
 }
 
 clattn_status clattn__sdpa_flash_cpu(clattn_context *ctx, const clattn_sdpa_problem *p,
@@ -119,11 +134,15 @@ clattn_status clattn__sdpa_flash_cpu(clattn_context *ctx, const clattn_sdpa_prob
      * memory: block_q 64 with D = Dv = 256 holds about 160 KiB per work-item) falls back to the
      * next smaller query block; the key block stays. A retry starts from scratch: flash1's first
      * launch initialises O, m and l, so launches of a failed attempt leave nothing behind. */
-    clattn_sdpa_plan cur = *plan;
-    for (;;) {
-        clattn_status s = try_tile(ctx, p, &cur, buf, num_wait, wait, event);
-        const int resources = s == CLATTN_ERROR_BUILD_FAILED || s == CLATTN_ERROR_OUT_OF_MEMORY;
-        if (s == CLATTN_SUCCESS || !resources || cur.block_q <= 8) return s;
-        cur.block_q /= 2;
+    if (flash1 && p->o_dtype != CLATTN_STORAGE_F32) {
+        /* flash1 carries its running output in `out` between launches: a narrow one is staged
+         * in float32 so it is rounded once, at the end. */
+        clattn_sdpa_staging stg;
+        clattn_status s = clattn__sdpa_stage_in(ctx, p, buf, CLATTN_STAGE_OUT, &stg, 0, NULL);
+        if (s != CLATTN_SUCCESS) return s;
+        cl_event done = NULL;
+        s = tiles(ctx, &stg.p, plan, &stg.buf, num_wait, wait, &done);
+        return clattn__sdpa_stage_out(ctx, p, buf, &stg, s, done, event);
     }
+    return tiles(ctx, p, plan, buf, num_wait, wait, event);
 }

@@ -6,6 +6,7 @@
  * smaller tile and retries. */
 #include "sdpa/kernel_args.h"
 #include "sdpa/plan.h"
+#include "sdpa/staging.h"
 
 #include <stdio.h>
 
@@ -17,6 +18,7 @@ static void options(const clattn_sdpa_problem *p, const clattn_sdpa_plan *plan, 
              (long long)plan->block_q, (long long)plan->block_kv,
              (long long)(plan->work_group / plan->block_q), (long long)clattn__gpu_dim_cap(p->D),
              (long long)clattn__gpu_dim_cap(p->Dv));
+    clattn__sdpa_dtype_options(p, 1, s, n);
 }
 
 /* Builds the plan's kernel and checks it against the device; *fits is 0 when a smaller tile is
@@ -25,7 +27,7 @@ static clattn_status build(clattn_context *ctx, const clattn_sdpa_problem *p,
                            const clattn_sdpa_plan *plan, cl_kernel *kern, int *fits,
                            int64_t *kernel_wg) {
     const int flash1 = plan->algo == CLATTN_ALGO_FLASH1;
-    char opts[160];
+    char opts[224];
     options(p, plan, opts, sizeof opts);
     *fits = 1;
     *kernel_wg = plan->work_group;
@@ -51,9 +53,10 @@ static clattn_status build(clattn_context *ctx, const clattn_sdpa_problem *p,
     return CLATTN_SUCCESS;
 }
 
-clattn_status clattn__sdpa_flash_gpu(clattn_context *ctx, const clattn_sdpa_problem *p,
-                                     const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
-                                     cl_uint num_wait, const cl_event *wait, cl_event *event) {
+/* Builds and launches the plan's tile, or the next smaller ones that fit. */
+static clattn_status tiles(clattn_context *ctx, const clattn_sdpa_problem *p,
+                           const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                           cl_uint num_wait, const cl_event *wait, cl_event *event) {
     clattn_sdpa_plan cur = *plan;
     int build_retries = 0;
     for (;;) {
@@ -99,4 +102,20 @@ clattn_status clattn__sdpa_flash_gpu(clattn_context *ctx, const clattn_sdpa_prob
                                 (long long)cur.work_group);
         cur = smaller;
     }
+}
+
+clattn_status clattn__sdpa_flash_gpu(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                     const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                                     cl_uint num_wait, const cl_event *wait, cl_event *event) {
+    if (event) *event = NULL;
+    if (plan->algo != CLATTN_ALGO_FLASH1 || p->o_dtype == CLATTN_STORAGE_F32)
+        return tiles(ctx, p, plan, buf, num_wait, wait, event);
+    /* flash1 reads its running output back from `out` after every K/V block: a narrow one is
+     * staged in float32 so it is rounded once, at the end. */
+    clattn_sdpa_staging stg;
+    clattn_status s = clattn__sdpa_stage_in(ctx, p, buf, CLATTN_STAGE_OUT, &stg, 0, NULL);
+    if (s != CLATTN_SUCCESS) return s;
+    cl_event done = NULL;
+    s = tiles(ctx, &stg.p, plan, &stg.buf, num_wait, wait, &done);
+    return clattn__sdpa_stage_out(ctx, p, buf, &stg, s, done, event);
 }

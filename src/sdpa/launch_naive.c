@@ -5,9 +5,11 @@
  * GEMM batching: one batch entry per kv head; the query heads of a kv group are stacked into
  * the GEMM's M dimension when the layout allows ([B, H, S, D]: head stride = Sq * seq stride),
  * otherwise one batched GEMM per head of the group. Batch and kv head fold into one batch index
- * when the batch stride is Hkv times the head stride. */
+ * when the batch stride is Hkv times the head stride. Narrow (half, bfloat16) q, k, v and out are
+ * staged through contiguous float32 copies (src/sdpa/staging.c); the mask is read as it is. */
 #include "core/blas.h"
 #include "sdpa/kernel_args.h"
+#include "sdpa/staging.h"
 
 #include <stdio.h>
 
@@ -97,11 +99,20 @@ static clattn_status output(clattn_context *ctx, const clattn_sdpa_problem *p,
     return CLATTN_SUCCESS;
 }
 
+/* The softmax build: its work-group, and the mask's storage type (the only tensor it reads). */
+static void softmax_options(const clattn_sdpa_problem *p, const clattn_sdpa_plan *plan, char *s,
+                            size_t n) {
+    snprintf(s, n, "-DWG=%lld", (long long)plan->work_group);
+    clattn_sdpa_problem mask_only = *p;
+    mask_only.q_dtype = mask_only.kv_dtype = mask_only.o_dtype = CLATTN_STORAGE_F32;
+    clattn__sdpa_dtype_options(&mask_only, 0, s, n);
+}
+
 static clattn_status softmax(clattn_context *ctx, const clattn_sdpa_problem *p,
                              const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
                              cl_mem s) {
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DWG=%lld", (long long)plan->work_group);
+    char opts[96];
+    softmax_options(p, plan, opts, sizeof opts);
     cl_kernel kern = NULL;
     clattn_status st = clattn__kernel(ctx, "softmax", opts, "softmax_rows", &kern);
     if (st != CLATTN_SUCCESS) return st;
@@ -126,9 +137,10 @@ static clattn_status stage_barrier(clattn_context *ctx) {
     return CLATTN_SUCCESS;
 }
 
-clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem *p,
-                                 const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
-                                 cl_uint num_wait, const cl_event *wait, cl_event *event) {
+/* The three stages on float32 q, k, v and out (the mask may be narrow: softmax reads it). */
+static clattn_status naive_f32(clattn_context *ctx, const clattn_sdpa_problem *p,
+                               const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                               cl_uint num_wait, const cl_event *wait, cl_event *event) {
     cl_mem s = NULL;
     clattn_status st = clattn__alloc(ctx, plan->scratch_bytes, CL_MEM_READ_WRITE, NULL,
                                      "naive attention scores S", &s);
@@ -136,8 +148,8 @@ clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem 
     /* Build the softmax kernel before anything is enqueued, so a build failure leaves the
      * caller's buffers untouched. */
     cl_kernel probe = NULL;
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DWG=%lld", (long long)plan->work_group);
+    char opts[96];
+    softmax_options(p, plan, opts, sizeof opts);
     st = clattn__kernel(ctx, "softmax", opts, "softmax_rows", &probe);
     if (probe) clReleaseKernel(probe);
     if (st == CLATTN_SUCCESS) st = scores(ctx, p, buf, s, num_wait, wait);
@@ -154,4 +166,22 @@ clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem 
     }
     clReleaseMemObject(s); /* freed by OpenCL once the enqueued commands are done with it */
     return st;
+}
+
+clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                 const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                                 cl_uint num_wait, const cl_event *wait, cl_event *event) {
+    if (event) *event = NULL;
+    if (p->q_dtype == CLATTN_STORAGE_F32 && p->kv_dtype == CLATTN_STORAGE_F32 &&
+        p->o_dtype == CLATTN_STORAGE_F32)
+        return naive_f32(ctx, p, plan, buf, num_wait, wait, event);
+    /* CLBlast's SGEMMs read and write float32: narrow tensors go through float32 copies. */
+    clattn_sdpa_staging s;
+    clattn_status st = clattn__sdpa_stage_in(
+        ctx, p, buf, CLATTN_STAGE_Q | CLATTN_STAGE_KV | CLATTN_STAGE_OUT, &s, num_wait, wait);
+    if (st != CLATTN_SUCCESS) return st;
+    cl_event done = NULL;
+    st = naive_f32(ctx, &s.p, plan, &s.buf, s.num_ready ? s.num_ready : num_wait,
+                   s.num_ready ? s.ready : wait, &done);
+    return clattn__sdpa_stage_out(ctx, p, buf, &s, st, done, event);
 }

@@ -12,7 +12,8 @@ clattn_status clattn__sdpa_options(clattn_context *ctx, const clattn_sdpa_desc *
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "causal_align %d is neither CLATTN_CAUSAL_BOTTOM_RIGHT nor _TOP_LEFT",
                             (int)d->causal_align);
-    p->diag = d->causal_align == CLATTN_CAUSAL_TOP_LEFT ? 0 : p->Skv - p->Sq;
+    p->top_left = d->causal_align == CLATTN_CAUSAL_TOP_LEFT;
+    p->diag = p->top_left ? 0 : p->Skv - p->Sq;
     p->window = d->window != 0;
     p->window_left = p->window_right = -1;
     if (p->window) {
@@ -40,11 +41,18 @@ clattn_status clattn__sdpa_options(clattn_context *ctx, const clattn_sdpa_desc *
                                 (long long)d->alibi_batch, (long long)p->B);
         p->alibi_batch = d->alibi_batch > 1 ? p->B : 1;
     }
+    p->kv_lens = d->kv_lens;
+    for (int64_t b = 0; p->kv_lens && b < p->B; b++)
+        if (p->kv_lens[b] < 0 || p->kv_lens[b] > p->Skv)
+            return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                                "kv_lens[%lld] = %d is outside 0..%lld (seq_kv)", (long long)b,
+                                (int)p->kv_lens[b], (long long)p->Skv);
     return CLATTN_SUCCESS;
 }
 
 int clattn__sdpa_kernel_flags(const clattn_sdpa_problem *p) {
     return (p->causal ? CLATTN_KF_CAUSAL : 0) | (p->has_mask ? CLATTN_KF_MASK : 0) |
            (p->has_lse ? CLATTN_KF_LSE : 0) | (p->window ? CLATTN_KF_WINDOW : 0) |
-           (p->alibi ? CLATTN_KF_ALIBI : 0) | (p->softcap > 0.0f ? CLATTN_KF_SOFTCAP : 0);
+           (p->alibi ? CLATTN_KF_ALIBI : 0) | (p->softcap > 0.0f ? CLATTN_KF_SOFTCAP : 0) |
+           (p->kv_lens ? CLATTN_KF_KV_LENS : 0) | (p->top_left ? CLATTN_KF_TOP_LEFT : 0);
 }

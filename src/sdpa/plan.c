@@ -42,6 +42,8 @@ static const char *algo_name(clattn_algo a) {
         return "flash1";
     case CLATTN_ALGO_FLASH2:
         return "flash2";
+    case CLATTN_ALGO_DECODE:
+        return "decode";
     default:
         return "auto";
     }
@@ -142,7 +144,7 @@ static clattn_status gpu_plan(const clattn_device_caps *caps, int64_t max_wg, in
     if (req->block_q > 0 || req->block_kv > 0) {
         int64_t bq = req->block_q, bkv = req->block_kv;
         if (bq <= 0 || bkv <= 0) { /* forced on one side only: the other as chosen */
-            const clattn_sdpa_request free_req = {algo, CLATTN_FLAVOUR_GPU, 0, 0};
+            const clattn_sdpa_request free_req = {algo, CLATTN_FLAVOUR_GPU, 0, 0, 0};
             clattn_status st = gpu_plan(caps, max_wg, budget, p, algo, &free_req, plan, why, len);
             if (st != CLATTN_SUCCESS) return st;
             if (bq <= 0) bq = plan->block_q;
@@ -241,8 +243,10 @@ clattn_status clattn__sdpa_dispatch(const clattn_device_caps *caps, const clattn
      *     2048        8.4            267.4
      * (CLBlast's untuned SGEMM reaches 13 GFLOP/s at 2048^3 on this PoCL). No GPU was at hand
      * to measure; flash2 is the GPU choice by the FlashAttention-2 paper's own figures. */
-    if (algo == CLATTN_ALGO_AUTO) algo = CLATTN_ALGO_FLASH2;
-    if (algo != CLATTN_ALGO_NAIVE && algo != CLATTN_ALGO_FLASH1 && algo != CLATTN_ALGO_FLASH2)
+    const int auto_algo = algo == CLATTN_ALGO_AUTO;
+    if (auto_algo) algo = CLATTN_ALGO_FLASH2;
+    if (algo != CLATTN_ALGO_NAIVE && algo != CLATTN_ALGO_FLASH1 && algo != CLATTN_ALGO_FLASH2 &&
+        algo != CLATTN_ALGO_DECODE)
         return failf(why, why_len, CLATTN_ERROR_INVALID_ARGUMENT, "unknown algorithm %d",
                      (int)req->algo);
     clattn_flavour fl = req->flavour;
@@ -253,7 +257,18 @@ clattn_status clattn__sdpa_dispatch(const clattn_device_caps *caps, const clattn
         return failf(why, why_len, CLATTN_ERROR_INVALID_ARGUMENT, "unknown kernel flavour %d",
                      (int)req->flavour);
     clattn_status st;
-    if (algo == CLATTN_ALGO_NAIVE)
+    /* Few query rows per kv head (a decode step): the prefill kernels parallelise over query
+     * blocks and would leave most compute units idle, so AUTO takes the split-KV path when its
+     * kernels hold the rows, unless tiles were forced for another algorithm. */
+    if (auto_algo && req->block_q == 0 && req->block_kv == 0 &&
+        clattn__decode_rows_cap(p->Sq * p->group) > 0 &&
+        clattn__sdpa_decode_plan(caps, p, fl, req->splits, &out, why, why_len) == CLATTN_SUCCESS) {
+        *plan = out;
+        return CLATTN_SUCCESS;
+    }
+    if (algo == CLATTN_ALGO_DECODE)
+        st = clattn__sdpa_decode_plan(caps, p, fl, req->splits, &out, why, why_len);
+    else if (algo == CLATTN_ALGO_NAIVE)
         st = naive_plan(caps, p, &out, why, why_len);
     else if (fl == CLATTN_FLAVOUR_CPU)
         st = cpu_plan(p, algo, req, &out, why, why_len);
@@ -267,7 +282,7 @@ clattn_status clattn__sdpa_dispatch(const clattn_device_caps *caps, const clattn
 clattn_status clattn__sdpa_gpu_shrink(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
                                       const clattn_sdpa_plan *plan, int64_t max_wg,
                                       clattn_sdpa_plan *smaller, char *why, size_t why_len) {
-    const clattn_sdpa_request req = {plan->algo, CLATTN_FLAVOUR_GPU, 0, 0};
+    const clattn_sdpa_request req = {plan->algo, CLATTN_FLAVOUR_GPU, 0, 0, 0};
     if (max_wg > caps->max_work_group_size) max_wg = caps->max_work_group_size;
     /* A work-item limit below the plan (the built kernel's CL_KERNEL_WORK_GROUP_SIZE) is met by
      * fewer rows per group; otherwise the resource that ran out is taken to be local memory. */

@@ -6,6 +6,7 @@
 #ifndef CLATTN_DISPATCH_H
 #define CLATTN_DISPATCH_H
 
+#include "sdpa/plan_cpu.h"
 #include "sdpa/sdpa_internal.h"
 
 #include <stddef.h>
@@ -15,7 +16,29 @@ typedef struct {
     clattn_algo algo;
     clattn_flavour flavour;
     int64_t block_q, block_kv;
+    int64_t splits; /* decode: forced number of KV splits; 0 chooses */
 } clattn_sdpa_request;
+
+/* ---- The split-KV decode path (plan_decode.c) ---- */
+/* Most query rows per kv head (Sq * group) the decode kernels hold. */
+#define CLATTN_DECODE_MAX_ROWS 16
+/* The rows capacity a build holds for `rows` (a power of two), or -1 past the maximum. */
+int64_t clattn__decode_rows_cap(int64_t rows);
+/* Local memory of decode_gpu: q rows, the score block and one float per row. */
+int64_t clattn__decode_gpu_local_bytes(int64_t rcap, int64_t dcap, int64_t bk);
+/* Keys per block inside a split for the flavour (-1: nothing fits the local memory). */
+int64_t clattn__decode_block(const clattn_device_caps *caps, clattn_flavour fl, int64_t rcap,
+                             int64_t dcap);
+/* Work-items of a decode_gpu work-group on this device. */
+int64_t clattn__decode_work_group(const clattn_device_caps *caps);
+/* How many splits the keys are cut into: enough work-groups for every compute unit, but no
+ * split shorter than the flavour's minimum (64 keys on GPUs, 256 on CPUs). Pure; >= 1. */
+int64_t clattn__decode_splits(int compute_units, int64_t B, int64_t Hkv, int64_t Skv, int gpu);
+/* The decode plan for flavour fl (forced_splits 0: chosen). UNSUPPORTED with `why` when the
+ * problem has too many rows per kv head or its tiles do not fit. */
+clattn_status clattn__sdpa_decode_plan(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
+                                       clattn_flavour fl, int64_t forced_splits,
+                                       clattn_sdpa_plan *plan, char *why, size_t why_len);
 
 /* Head-dimension capacity the GPU kernels are compiled for: D rounded up to 32, 64, 128, 192 or
  * 256, so one build serves a bucket of head sizes (each distinct build is seconds on PoCL). */

@@ -17,7 +17,8 @@ typedef struct {
     float scale;
     int causal;
     int has_mask, has_lse;
-    int storage; /* CLATTN_STORAGE_* of q, k, v, out and the mask (cl/kernel_iface.h) */
+    /* CLATTN_STORAGE_* (= clattn_dtype) of q, of k and v, of out and of the mask */
+    int q_dtype, kv_dtype, o_dtype, m_dtype;
     /* Options (src/sdpa/options.c). Query i sits at key i + diag. */
     int64_t diag;
     int window;                        /* window_left/right apply; -1 is an open side */
@@ -25,17 +26,24 @@ typedef struct {
     float softcap;                     /* 0: off */
     const float *alibi;                /* host slopes [alibi_batch, Hq], or NULL */
     int64_t alibi_batch;               /* 1 or B */
+    int top_left;                      /* diag is 0 rather than Skv - Sq */
+    const int32_t *kv_lens;            /* host [B] (validated), or NULL */
     int64_t q_st[3], k_st[3], v_st[3], o_st[3], m_st[3];
 } clattn_sdpa_problem;
 
 /* Bytes of one element of a storage type (CLATTN_STORAGE_*); what the kernels accumulate in and
  * write to lse and scratch is always float (ACC_T). */
 int64_t clattn__storage_bytes(int storage);
+/* Appends to s (a NUL-terminated string of capacity n) the -D options that select p's storage
+ * types in cl/kernel_iface.h: nothing for float32, so float32 builds keep their option strings
+ * and cached binaries. */
+void clattn__sdpa_dtype_options(const clattn_sdpa_problem *p, int with_out, char *s, size_t n);
 #define CLATTN_ACC_BYTES ((int64_t)sizeof(cl_float))
 
 typedef struct {
     cl_mem q, k, v, mask, out, lse; /* mask and lse may be NULL */
     cl_mem alibi;                   /* the slopes on the device, or NULL */
+    cl_mem kv_lens;                 /* the lengths on the device, or NULL */
 } clattn_sdpa_buffers;
 
 /* Validates the options of d into p (after the sizes are in p). */
@@ -54,6 +62,9 @@ typedef clattn_status (*clattn_sdpa_launcher)(clattn_context *ctx, const clattn_
 /* The launcher of (algo, flavour), or NULL when there is none (AUTO never reaches it). */
 clattn_sdpa_launcher clattn__sdpa_launcher(clattn_algo algo, clattn_flavour flavour);
 
+clattn_status clattn__sdpa_decode(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                  const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                                  cl_uint num_wait, const cl_event *wait, cl_event *event);
 clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem *p,
                                  const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
                                  cl_uint num_wait, const cl_event *wait, cl_event *event);

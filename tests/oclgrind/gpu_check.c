@@ -64,6 +64,19 @@ static const sdpa_case sdpa_cases[] = {
      64, 1, 1, 1, 1, 7, 3, 4.0f, 1, 1},
 };
 
+/* Decode shapes: few query rows per kv head (GQA, MQA, Sq 1 and 2), several splits (forced,
+ * including more than the keys and splits cut mid-block), a mask with dead rows, options. */
+static const sdpa_case decode_cases[] = {
+    {"decode GQA 4/2 Sq1 Skv53 D64 lse", 1, 4, 2, 1, 53, 64, 64, 0, 0, 1, 0, 0, 0, 0.0f, 0, 0},
+    {"decode MQA 8/1 Sq2 Skv45 D37 mask causal", 2, 8, 1, 2, 45, 37, 37, 1, 1, 1, 0, 0, 0, 0.0f, 0,
+     0},
+    {"decode options: window (9,0) softcap ALiBi Sq1 Skv70", 1, 2, 1, 1, 70, 64, 64, 1, 0, 1, 1, 9,
+     0, 4.0f, 1, 0},
+};
+/* Forced split counts of the decode cases: 3 (splits cut mid-block), 50 (more than the keys)
+ * and the dispatcher's. */
+static const int64_t decode_splits[] = {3, 50, 0};
+
 static void plan_line(clattn_context *ctx, const clattn_sdpa_desc *d, const char *label) {
     clattn_sdpa_plan p;
     clattn_status st = clattn_sdpa_plan_get(ctx, d, &p, sizeof p);
@@ -73,9 +86,10 @@ static void plan_line(clattn_context *ctx, const clattn_sdpa_desc *d, const char
                (long long)p.block_kv, (long long)p.work_group, (long long)p.local_mem_bytes);
 }
 
-static void check_sdpa(clattn_context *ctx, clattn_algo algo, const sdpa_case *c) {
+static void check_sdpa(clattn_context *ctx, clattn_algo algo, const sdpa_case *c, int64_t splits) {
     clattn_sdpa_desc d;
     clattn_sdpa_desc_init(&d, sizeof d);
+    d.decode_splits = splits;
     d.batch = c->B, d.heads = c->Hq, d.kv_heads = c->Hkv, d.seq_q = c->Sq, d.seq_kv = c->Skv;
     d.head_dim = c->D, d.head_dim_v = c->Dv, d.causal = c->causal, d.algo = algo;
     /* Naive has no flavour of its own (its softmax is the GPU shape on CL_LOCAL devices). */
@@ -269,8 +283,9 @@ static void check_gru(clattn_context *ctx, int64_t B, int64_t T, int64_t Din, in
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: gpu_check flash1|flash2|naive|additive|gru [--expect-local BYTES]"
-                        " [--expect-wg N]\n");
+        fprintf(stderr,
+                "usage: gpu_check flash1|flash2|naive|decode|additive|gru [--expect-local BYTES]"
+                " [--expect-wg N]\n");
         return 2;
     }
     const char *family = argv[1];
@@ -304,7 +319,10 @@ int main(int argc, char **argv) {
         clattn_algo algo = !strcmp(family, "flash1")   ? CLATTN_ALGO_FLASH1
                            : !strcmp(family, "flash2") ? CLATTN_ALGO_FLASH2
                                                        : CLATTN_ALGO_NAIVE;
-        for (size_t i = 0; i < nsdpa; i++) check_sdpa(ctx, algo, &sdpa_cases[i]);
+        for (size_t i = 0; i < nsdpa; i++) check_sdpa(ctx, algo, &sdpa_cases[i], 0);
+    } else if (!strcmp(family, "decode")) {
+        for (size_t i = 0; i < sizeof decode_cases / sizeof decode_cases[0]; i++)
+            check_sdpa(ctx, CLATTN_ALGO_DECODE, &decode_cases[i], decode_splits[i]);
     } else if (!strcmp(family, "additive")) {
         check_additive(ctx, 3, 37, 2, 45, 19, 300, 1, 0, 0);
         /* The dispatcher stops at 256 items and 1024-position tiles; this one fills the device's

@@ -32,10 +32,11 @@ int sdpa_ref(const sdpa_ref_problem *p, double *out, double *lse) {
                 const float *qi = p->q + b * p->q_st[0] + h * p->q_st[1] + i * p->q_st[2];
                 double mx = -INFINITY;
                 int nan_row = 0; /* a NaN score makes the whole row NaN, as IEEE softmax does */
-                const int64_t pos = p->top_left ? i : i + p->Skv - p->Sq; /* i' */
+                const int64_t len = p->kv_lens ? p->kv_lens[b] : p->Skv;
+                const int64_t pos = p->top_left ? i : i + len - p->Sq; /* i' */
                 for (int64_t j = 0; j < p->Skv; j++) {
                     double x = -INFINITY;
-                    int visible = !p->causal || j <= pos;
+                    int visible = j < len && (!p->causal || j <= pos);
                     if (p->window && p->window_left >= 0 && j < pos - p->window_left) visible = 0;
                     if (p->window && p->window_right >= 0 && j > pos + p->window_right) visible = 0;
                     if (visible) {

@@ -1,0 +1,132 @@
+/* staging.c: float32 staging of narrow tensors around an SDPA path. The naive path's CLBlast
+ * SGEMMs read and write float32 only, so its narrow q, k and v are widened into contiguous
+ * float32 copies first and its output is computed into one and narrowed after; flash1 keeps its
+ * running output in `out` between K/V blocks, which in half or bfloat16 would be rounded once per
+ * block, so a narrow output is staged there too. The copies are contiguous, so the main kernels
+ * see default strides for them; the conversion kernels (cl/convert.cl) handle the caller's. */
+#include "sdpa/staging.h"
+
+#include "kernel_iface.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Builds the conversion kernel `name` for dtype. */
+static clattn_status convert_kernel(clattn_context *ctx, int dtype, const char *name,
+                                    cl_kernel *kern) {
+    char opts[32];
+    snprintf(opts, sizeof opts, "-DCV_DTYPE=%d", dtype);
+    return clattn__kernel(ctx, "convert", opts, name, kern);
+}
+
+/* Enqueues one conversion of a [B, H, S, dim] tensor between `strided` (the caller's, by st) and
+ * the contiguous float32 `dense`. */
+static clattn_status convert(clattn_context *ctx, cl_kernel kern, cl_mem from, cl_mem to,
+                             const clattn_sdpa_problem *p, int64_t H, int64_t S, int64_t dim,
+                             const int64_t st[3], cl_uint num_wait, const cl_event *wait,
+                             cl_event *event, const char *what) {
+    const cl_long heads = H, seq = S, sb = st[0], sh = st[1], ss = st[2];
+    clattn_status s = clattn__set_args(ctx, kern, what, sizeof(cl_mem), &from, sizeof(cl_mem), &to,
+                                       sizeof heads, &heads, sizeof seq, &seq, sizeof sb, &sb,
+                                       sizeof sh, &sh, sizeof ss, &ss, (size_t)0);
+    if (s != CLATTN_SUCCESS) return s;
+    const size_t global[2] = {(size_t)dim, (size_t)(p->B * H * S)};
+    return clattn__launch(ctx, kern, 2, global, NULL, num_wait, wait, event, what);
+}
+
+static void release(clattn_sdpa_staging *s) {
+    for (int i = 0; i < 4; i++) clattn__release_mem(&s->tmp[i]);
+    for (cl_uint i = 0; i < s->num_ready; i++) clattn__release_event(&s->ready[i]);
+    s->num_ready = 0;
+    if (s->narrow) clReleaseKernel(s->narrow);
+    s->narrow = NULL;
+}
+
+clattn_status clattn__sdpa_stage_in(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                    const clattn_sdpa_buffers *buf, int which,
+                                    clattn_sdpa_staging *s, cl_uint num_wait,
+                                    const cl_event *wait) {
+    memset(s, 0, sizeof *s);
+    s->p = *p;
+    s->buf = *buf;
+    /* q, k, v, out: which bit, dtype, shape (H, S, dim), the caller's strides and buffer. */
+    const struct {
+        int bit, dtype;
+        int64_t H, S, dim;
+        const int64_t *st;
+        cl_mem mem;
+        const char *what;
+    } t[4] = {{CLATTN_STAGE_Q, p->q_dtype, p->Hq, p->Sq, p->D, p->q_st, buf->q, "widen q"},
+              {CLATTN_STAGE_KV, p->kv_dtype, p->Hkv, p->Skv, p->D, p->k_st, buf->k, "widen k"},
+              {CLATTN_STAGE_KV, p->kv_dtype, p->Hkv, p->Skv, p->Dv, p->v_st, buf->v, "widen v"},
+              {CLATTN_STAGE_OUT, p->o_dtype, p->Hq, p->Sq, p->Dv, p->o_st, buf->out, "narrow out"}};
+    int64_t *pst[4] = {s->p.q_st, s->p.k_st, s->p.v_st, s->p.o_st};
+    cl_mem *pbuf[4] = {&s->buf.q, &s->buf.k, &s->buf.v, &s->buf.out};
+    int *pdt[4] = {&s->p.q_dtype, &s->p.kv_dtype, &s->p.kv_dtype, &s->p.o_dtype};
+    cl_kernel widen[3] = {NULL, NULL, NULL};
+    clattn_status st = CLATTN_SUCCESS;
+    /* Allocate and build everything before enqueueing anything. */
+    for (int i = 0; i < 4 && st == CLATTN_SUCCESS; i++) {
+        if (!(which & t[i].bit) || t[i].dtype == CLATTN_STORAGE_F32) continue;
+        const int64_t f[4] = {p->B * t[i].H, t[i].S, t[i].dim, CLATTN_ACC_BYTES};
+        int64_t bytes = 0;
+        if (clattn__prod64(f, 4, &bytes)) /* B * H * S * dim elements already fit its span */
+            st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "%s: staging size overflows", t[i].what);
+        if (st == CLATTN_SUCCESS)
+            st = clattn__alloc(ctx, bytes, CL_MEM_READ_WRITE, NULL, "float32 staging copy",
+                               &s->tmp[i]);
+        if (st == CLATTN_SUCCESS)
+            st = i < 3 ? convert_kernel(ctx, t[i].dtype, "widen", &widen[i])
+                       : convert_kernel(ctx, t[i].dtype, "narrow", &s->narrow);
+    }
+    for (int i = 0; i < 3 && st == CLATTN_SUCCESS; i++) {
+        if (!s->tmp[i]) continue;
+        cl_event ev = NULL;
+        st = convert(ctx, widen[i], t[i].mem, s->tmp[i], p, t[i].H, t[i].S, t[i].dim, t[i].st,
+                     num_wait, wait, &ev, t[i].what);
+        if (st == CLATTN_SUCCESS) s->ready[s->num_ready++] = ev;
+    }
+    for (int i = 0; i < 3; i++)
+        if (widen[i]) clReleaseKernel(widen[i]);
+    if (st != CLATTN_SUCCESS) {
+        if (s->num_ready) clWaitForEvents(s->num_ready, s->ready);
+        release(s);
+        return st;
+    }
+    /* The main kernels see the staged tensors as float32 with contiguous strides. */
+    for (int i = 0; i < 4; i++) {
+        if (!s->tmp[i]) continue;
+        *pbuf[i] = s->tmp[i];
+        *pdt[i] = CLATTN_STORAGE_F32;
+        pst[i][2] = t[i].dim;
+        pst[i][1] = t[i].S * t[i].dim;
+        pst[i][0] = t[i].H * t[i].S * t[i].dim;
+    }
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn__sdpa_stage_out(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                     const clattn_sdpa_buffers *buf, clattn_sdpa_staging *s,
+                                     clattn_status st, cl_event done, cl_event *event) {
+    if (event) *event = NULL;
+    if (st == CLATTN_SUCCESS && s->narrow) {
+        cl_event ev = NULL;
+        st = convert(ctx, s->narrow, s->tmp[3], buf->out, p, p->Hq, p->Sq, p->Dv, p->o_st,
+                     done ? 1 : 0, done ? &done : NULL, &ev, "narrow out");
+        clattn__release_event(&done);
+        done = ev;
+    }
+    if (st != CLATTN_SUCCESS) {
+        /* Nothing enqueued may outlive the failed call's staging buffers' users. */
+        if (done)
+            clWaitForEvents(1, &done);
+        else if (s->num_ready)
+            clWaitForEvents(s->num_ready, s->ready);
+    }
+    if (st == CLATTN_SUCCESS && event)
+        *event = done;
+    else
+        clattn__release_event(&done);
+    release(s);
+    return st;
+}
