@@ -9,7 +9,7 @@ from . import _clattn
 from ._arrays import DTypeError, Source, as_float32, rows, to_numpy
 from ._context import resolve
 
-_ALGOS = {"auto": 0, "naive": 1, "flash1": 2, "flash2": 3}
+_ALGOS = {"auto": 0, "naive": 1, "flash1": 2, "flash2": 3, "decode": 4}
 _FLAVOURS = {"auto": 0, "gpu": 1, "cpu": 2}
 _ALIGNS = {"bottom-right": 0, "top-left": 1}
 
@@ -79,10 +79,16 @@ def _mask(mask, sh, materialize=True):
     m = np.broadcast_to(m, target).reshape(mb, mh, sh.L, sh.S)
     if m.dtype == np.bool_:
         return np.where(m, np.float32(0), np.float32(-np.inf))
-    return np.ascontiguousarray(as_float32(m, "attn_mask"))
+    return np.ascontiguousarray(_storage(m, "attn_mask"))
 
 
-def _options(sh, is_causal, scale, algo, flavour, window, softcap, alibi_slopes, causal_align):
+def _storage(a, name):
+    """a in a storage type the library takes: float16 as it is, other floats as float32."""
+    return a if a.dtype == np.float16 else as_float32(a, name)
+
+
+def _options(sh, is_causal, scale, algo, flavour, window, softcap, alibi_slopes, causal_align,
+             kv_lens=None, decode_splits=None):
     if not isinstance(is_causal, (bool, np.bool_)):
         raise TypeError(f"is_causal: expected a bool, got {type(is_causal).__name__} (clattn's "
                         "signature has no dropout_p between attn_mask and is_causal: pass "
@@ -116,21 +122,35 @@ def _options(sh, is_causal, scale, algo, flavour, window, softcap, alibi_slopes,
             if slopes.ndim > 2 and all(n == 1 for n in slopes.shape[:-2]):
                 slopes = slopes.reshape(slopes.shape[-2:])
         opts["alibi_slopes"] = slopes
+    if kv_lens is not None:
+        lens = np.asarray(to_numpy(kv_lens, "kv_lens") if not isinstance(kv_lens, (list, tuple))
+                          else kv_lens)
+        if lens.dtype.kind not in "iu":
+            raise DTypeError(f"kv_lens: needs integers, got {lens.dtype}")
+        if lens.shape != (sh.B,):
+            raise ValueError(f"kv_lens: needs shape ({sh.B},), got {lens.shape}")
+        if lens.size and (lens.min() < 0 or lens.max() > np.iinfo(np.int32).max):
+            raise ValueError("kv_lens: lengths must be in 0 ... seq_kv")
+        opts["kv_lens"] = np.ascontiguousarray(lens, dtype=np.int32)
+    if decode_splits is not None:
+        opts["decode_splits"] = int(decode_splits)
     return opts
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, is_causal=False, scale=None,
                                  enable_gqa=False, *, algo="auto", return_lse=False, ctx=None,
                                  window=None, softcap=None, alibi_slopes=None,
-                                 causal_align="top-left", flavour="auto", dropout_p=0.0):
+                                 causal_align="top-left", flavour="auto", kv_lens=None,
+                                 decode_splits=None, dropout_p=0.0):
     """Attention as torch.nn.functional.scaled_dot_product_attention computes it, on an OpenCL
     device.
 
     query [..., Hq, L, E], key [..., Hkv, S, E], value [..., Hkv, S, Ev] -> [..., Hq, L, Ev]
     (also [L, E] without heads). numpy arrays, buffer-protocol objects or torch tensors; the
-    result is the query's type (numpy for other buffers) and floating dtype. Computed in float32:
-    float16 (and bfloat16 tensors) and float64 inputs are converted to float32 first and the
-    result converted back (clattn's storage dtypes will make float16 direct).
+    result is the query's type (numpy for other buffers) and floating dtype. float32 and float16
+    are stored as they are (the library's storage dtypes: float16 is widened on load, the
+    arithmetic is float32 and the output rounded back to float16); float64 (and bfloat16
+    tensors) are converted to float32 first and the result converted back.
     attn_mask: broadcastable to [..., Hq, L, S]; bool keeps a key where True, a float mask is
     added to the scaled scores (-inf removes a key). A row whose every key is removed gives 0
     (as PyTorch 2.5+), with lse -inf.
@@ -148,7 +168,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, is_causal=Fa
     softcap=C: scores become C*tanh(s/C) (Gemma 2); alibi_slopes: [Hq] or [B, Hq] slopes, or
     "standard" for 2^(-8(h+1)/Hq): -slope*|i-j| added to the scores; causal_align "top-left"
     (default, PyTorch) or "bottom-right" (FlashAttention: the last query sees the last key)
-    places query i for is_causal, the window and ALiBi.
+    places query i for is_causal, the window and ALiBi; kv_lens: [B] integers, ragged batches
+    (sequence b attends to its first kv_lens[b] keys only, as clattn_sdpa_desc.kv_lens; with
+    causal_align="bottom-right" query i sits at key i + kv_lens[b] - L, with "top-left" at key i;
+    a length of 0 gives 0 and lse -inf); algo="decode" and
+    decode_splits=n force the split-KV decode path (AUTO takes it for few query rows).
 
     Arrays whose last dimension is contiguous (such as a [B, S, H, D] tensor transposed to
     [B, H, S, D]) are read in place; other layouts are copied first. The GIL is released while
@@ -169,7 +193,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, is_causal=Fa
         raise ValueError("attn_mask and is_causal=True together: PyTorch refuses this; fold the "
                          "causal mask into attn_mask")
     opts = _options(sh, is_causal, scale, algo, flavour, window, softcap, alibi_slopes,
-                    causal_align)
+                    causal_align, kv_lens, decode_splits)
     ctx = resolve(ctx)
     out_shape = q.shape[:-1] + (sh.Ev,)
     if sh.B * sh.Hq * sh.L == 0 or sh.S == 0:
@@ -177,13 +201,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, is_causal=Fa
         out = np.zeros(out_shape, np.float32)
         lse = np.full(q.shape[:-1], -np.inf, np.float32)
         return (src.wrap(out), src.wrap(lse, float32=True)) if return_lse else src.wrap(out)
-    q4, k4, v4 = (rows(sh.as4(as_float32(a, n), h)) for a, n, h in
+    q4, k4, v4 = (rows(sh.as4(_storage(a, n), h)) for a, n, h in
                   ((q, "query", sh.Hq), (k, "key", sh.Hkv), (v, "value", sh.Hkv)))
     if scale is not None and float(scale) == 0:
         q4 = np.zeros_like(q4)  # scale 0: every score 0 (the library's 0 means the default)
         opts["scale"] = 1.0
     mask4 = None if attn_mask is None else _mask(attn_mask, sh)
-    out = np.empty((sh.B, sh.Hq, sh.L, sh.Ev), np.float32)
+    out = np.empty((sh.B, sh.Hq, sh.L, sh.Ev), q4.dtype)
     lse = np.empty((sh.B, sh.Hq, sh.L), np.float32) if return_lse else None
     _clattn.sdpa(ctx, q4, k4, v4, mask4, out, lse, **opts)
     out = src.wrap(out.reshape(out_shape))
@@ -201,16 +225,16 @@ def _shape_or_array(x, name):
 
 def plan(query, key, value, attn_mask=None, is_causal=False, scale=None, enable_gqa=False, *,
          algo="auto", ctx=None, window=None, softcap=None, alibi_slopes=None,
-         causal_align="top-left", flavour="auto"):
+         causal_align="top-left", flavour="auto", kv_lens=None, decode_splits=None):
     """What the dispatcher would run for scaled_dot_product_attention with these arguments, as
-    a dict: algo, flavour, block_q, block_kv, work_group, local_mem_bytes, scratch_bytes and
-    global_size. query, key, value and attn_mask may be arrays or shape tuples (nothing is
+    a dict: algo, flavour, block_q, block_kv, work_group, local_mem_bytes, scratch_bytes,
+    global_size and splits (decode). query, key, value and attn_mask may be arrays or shape tuples (nothing is
     computed or copied)."""
     q, k, v = (_shape_or_array(x, n) for x, n in ((query, "query"), (key, "key"),
                                                    (value, "value")))
     sh = _Shapes(q, k, v, enable_gqa)
     opts = _options(sh, is_causal, scale, algo, flavour, window, softcap, alibi_slopes,
-                    causal_align)
+                    causal_align, kv_lens, decode_splits)
     mb = mh = 0
     if attn_mask is not None:
         m = attn_mask

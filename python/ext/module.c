@@ -51,13 +51,18 @@ int pyclattn_buffer(PyObject *obj, Py_buffer *view, const char *name, int ndim, 
         return -1;
     }
     const char *what = NULL;
-    if (flags & PYB_INTS) {
+    if (flags & PYB_INT32) {
+        if (view->itemsize != 4 || !format_is(view->format, "il")) what = "int32";
+    } else if (flags & PYB_INTS) {
         /* int32 or int64 whatever the platform's C long is. */
         int ok = (view->itemsize == 4 && format_is(view->format, "il")) ||
                  (view->itemsize == 8 && format_is(view->format, "lq"));
         if (!ok) what = "int32 or int64";
+    } else if (flags & PYB_HALF) {
+        int ok = (view->itemsize == 4 && format_is(view->format, "f")) ||
+                 (view->itemsize == 2 && format_is(view->format, "e"));
+        if (!ok) what = "float32 or float16";
     } else if (view->itemsize != 4 || !format_is(view->format, "f")) {
-        /* When clattn_dtype lands, 'e' (float16) maps to CLATTN_DTYPE_F16 here. */
         what = "float32";
     }
     if (what) {
@@ -72,6 +77,10 @@ int pyclattn_buffer(PyObject *obj, Py_buffer *view, const char *name, int ndim, 
         return -1;
     }
     return 0;
+}
+
+clattn_dtype pyclattn_dtype(const Py_buffer *view) {
+    return view->itemsize == 2 ? CLATTN_DTYPE_F16 : CLATTN_DTYPE_F32;
 }
 
 int pyclattn_row_strides(const Py_buffer *view, const char *name, int64_t strides[3]) {
@@ -281,7 +290,8 @@ static PyMethodDef module_methods[] = {
     {"devices", devices, METH_NOARGS, "Every OpenCL device, as a list of dicts."},
     {"version", version, METH_NOARGS, "The C library's version string."},
     {"sdpa", (PyCFunction)(void (*)(void))pyclattn_sdpa, METH_VARARGS | METH_KEYWORDS,
-     "sdpa(ctx, q, k, v, mask, out, lse, **options): clattn_sdpa_host on 4-D float32 buffers."},
+     "sdpa(ctx, q, k, v, mask, out, lse, **options): clattn_sdpa_host on 4-D float32/float16 "
+     "buffers."},
     {"plan", (PyCFunction)(void (*)(void))pyclattn_plan, METH_VARARGS | METH_KEYWORDS,
      "plan(ctx, dims, **options): clattn_sdpa_plan_get as a dict."},
     {"additive", pyclattn_additive, METH_VARARGS,

@@ -33,14 +33,18 @@ void pyclattn_unhold(PyObject *obj);
 PyObject *pyclattn_raise(clattn_status st, const char *what, const clattn_context *ctx);
 
 /* Flags of pyclattn_buffer. */
-enum { PYB_WRITABLE = 1, PYB_CONTIGUOUS = 2, PYB_INTS = 4 };
+enum { PYB_WRITABLE = 1, PYB_CONTIGUOUS = 2, PYB_INTS = 4, PYB_HALF = 8, PYB_INT32 = 16 };
 
-/* Gets a buffer of `ndim` dimensions (0: any) holding float32 (or, with PYB_INTS, int32 or int64)
- * from obj, named `name` in errors. Returns 0, or -1 with ValueError/TypeError set (nothing held).
+/* Gets a buffer of `ndim` dimensions (0: any) holding float32 (with PYB_HALF also float16; with
+ * PYB_INTS int32 or int64 instead; with PYB_INT32 int32 only) from obj, named `name` in errors.
+ * Returns 0, or -1 with ValueError/TypeError set (nothing held).
  */
 int pyclattn_buffer(PyObject *obj, Py_buffer *view, const char *name, int ndim, int flags);
 
-/* The element strides of the first three dimensions of a 4-D float32 buffer whose last
+/* The storage type of a float buffer pyclattn_buffer accepted: float32 or float16. */
+clattn_dtype pyclattn_dtype(const Py_buffer *view);
+
+/* The element strides of the first three dimensions of a 4-D float buffer whose last
  * dimension is contiguous, in the form clattn_sdpa_desc takes (0 for a dimension of size 1).
  * Returns 0, or -1 with ValueError set when the layout cannot be described without a copy. */
 int pyclattn_row_strides(const Py_buffer *view, const char *name, int64_t strides[3]);

@@ -71,12 +71,57 @@ def test_scale(rng, scale):
     np.testing.assert_allclose(out, ref_sdpa(q, k, v, causal=True, scale=scale)[0], **TOL)
 
 
-def test_float16_inputs(rng):
+@pytest.mark.parametrize("algo", ["auto", "naive", "flash1", "flash2"])
+def test_float16_storage(rng, algo):
+    # float16 q, k, v (and mask) are stored as float16: widened on load, float32 arithmetic,
+    # out rounded to float16; lse stays float32.
     q, k, v = (randn(rng, 2, 4, 40, 32, dtype=np.float16) for _ in range(3))
-    out = sdpa(q, k, v, is_causal=True)
-    assert out.dtype == np.float16
-    np.testing.assert_allclose(out.astype(np.float64), ref_sdpa(q, k, v, causal=True)[0],
-                               rtol=1e-2, atol=2e-3)
+    out, lse = sdpa(q, k, v, is_causal=True, algo=algo, return_lse=True)
+    assert out.dtype == np.float16 and lse.dtype == np.float32
+    ro, rl = ref_sdpa(q, k, v, causal=True)
+    np.testing.assert_allclose(out.astype(np.float64), ro, rtol=1e-2, atol=2e-3)
+    np.testing.assert_allclose(lse, rl, rtol=1e-4, atol=1e-4)
+    m = randn(rng, 1, 4, 40, 40, dtype=np.float16)
+    out = sdpa(q, k, v, m, algo=algo)
+    np.testing.assert_allclose(out.astype(np.float64), ref_sdpa(q, k, v, m)[0], rtol=1e-2,
+                               atol=2e-3)
+    # A [B, S, H, D] float16 array viewed as [B, H, S, D]: read in place (2-byte strides).
+    base = randn(rng, 2, 40, 4, 32, dtype=np.float16).transpose(0, 2, 1, 3)
+    np.testing.assert_allclose(sdpa(base, base, base, algo=algo).astype(np.float64),
+                               ref_sdpa(base, base, base)[0], rtol=1e-2, atol=2e-3)
+
+
+def ref_ragged(q, k, v, lens, causal, align):
+    outs = []
+    for b, n in enumerate(lens):
+        if n == 0:
+            outs.append(np.zeros(q.shape[1:3] + v.shape[-1:]))
+            continue
+        kb, vb = k[b:b + 1, :, :n], v[b:b + 1, :, :n]
+        outs.append(ref_sdpa(q[b:b + 1], kb, vb, causal=causal, align=align)[0][0])
+    return np.stack(outs)
+
+
+@pytest.mark.parametrize("L,algo", [(1, "auto"), (1, "decode"), (3, "decode"), (20, "flash2"),
+                                    (20, "naive")])
+@pytest.mark.parametrize("causal,align", [(False, "top-left"), (True, "top-left"),
+                                          (True, "bottom-right")])
+def test_kv_lens_and_decode(rng, L, algo, causal, align):
+    q, k, v = randn(rng, 3, 8, L, 32), randn(rng, 3, 2, 90, 32), randn(rng, 3, 2, 90, 32)
+    lens = np.array([90, 37, 0 if L == 1 else 25])
+    out = sdpa(q, k, v, is_causal=causal, enable_gqa=True, kv_lens=lens, algo=algo,
+               causal_align=align)
+    np.testing.assert_allclose(out, ref_ragged(q, k, v, lens, causal, align), **TOL)
+
+
+def test_decode_plan_and_splits(rng):
+    q, k = (1, 8, 1, 64), (1, 2, 4096, 64)
+    p = clattn.plan(q, k, k, enable_gqa=True)
+    assert p["algo"] == "decode" and p["splits"] >= 1
+    assert clattn.plan(q, k, k, enable_gqa=True, decode_splits=7)["splits"] == 7
+    qa, ka, va = randn(rng, *q), randn(rng, *k), randn(rng, *k)
+    out = sdpa(qa, ka, va, enable_gqa=True, decode_splits=5)
+    np.testing.assert_allclose(out, ref_sdpa(qa, ka, va)[0], **TOL)
 
 
 def test_float64_inputs_give_float64(rng):
@@ -154,8 +199,8 @@ def test_empty_inputs():
 def test_plan():
     p = clattn.plan((1, 8, 2048, 64), (1, 8, 2048, 64), (1, 8, 2048, 64), is_causal=True)
     assert set(p) == {"algo", "flavour", "block_q", "block_kv", "work_group", "local_mem_bytes",
-                      "scratch_bytes", "global_size"}
-    assert p["algo"] in ("flash1", "flash2", "naive")
+                      "scratch_bytes", "global_size", "splits"}
+    assert p["algo"] in ("flash1", "flash2", "naive", "decode")
     assert clattn.plan((1, 8, 64, 64), (1, 2, 64, 64), (1, 2, 64, 64), enable_gqa=True,
                        algo="naive")["algo"] == "naive"
     assert clattn.plan(np.zeros((1, 2, 8, 16), np.float32), (1, 2, 8, 16), (1, 2, 8, 16),
