@@ -3,8 +3,10 @@
 # root). Sourced by ci/test.sh and ci/demo.sh; safe to run again.
 set -euo pipefail
 # oclgrind: the simulated GPU the oclgrind-labelled tests run the GPU-flavour kernels on.
+# python3-venv and python3-dev: the Python package (ci/python.sh, `pip install ./python`).
 CLATTN_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libclblast-dev cmake clinfo
-                 gcc make python3-numpy python3-matplotlib clang oclgrind)
+                 gcc make python3-numpy python3-matplotlib clang oclgrind python3-venv
+                 python3-dev)
 missing=()
 for p in "${CLATTN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
