@@ -171,11 +171,12 @@ static inline void load_qT(const tile_info *t, __global const Q_T *restrict q, f
     }
 }
 
-/* Narrow keys and values (float16, bfloat16) are widened n contiguous elements at a time with
- * vector integer operations, then broadcast element by element in the loops below: widening each
- * element on its own inside those loops made float16 attention about 20% slower than float32
- * (the scalar conversion is several integer operations per element, against NV FMAs). The same
- * conversions as kernel_iface.h's loaders. */
+/* float16 keys and values are widened n contiguous elements at a time with vector integer
+ * operations, then broadcast element by element in the loops below: widening each element on its
+ * own there (several integer operations each, against NV FMAs) made float16 attention 22-25%
+ * slower than float32, this 13-17% (bench/options_bench.py, loaded 2-core AVX2 machine). The
+ * same conversion as kernel_iface.h's clattn_f16_load. bfloat16 stays element-wise: its widening
+ * is one shift, and the vector form measured slower. */
 #if KV_DTYPE == CLATTN_STORAGE_F16
 #define KV_WIDEN_N(n)                                                                              \
     static inline float##n kv_load##n(const __global KV_T *p, long i) {                            \
@@ -185,11 +186,6 @@ static inline void load_qT(const tile_info *t, __global const Q_T *restrict q, f
         f = select(f, convert_float##n(x & 0x3ffu) * 0x1p-24f, e == 0u);                           \
         f = select(f, as_float##n(mag | 0x7f800000u), e == 0x7c00u);                               \
         return as_float##n(as_uint##n(f) | ((x & 0x8000u) << 16));                                 \
-    }
-#elif KV_DTYPE == CLATTN_STORAGE_BF16
-#define KV_WIDEN_N(n)                                                                              \
-    static inline float##n kv_load##n(const __global KV_T *p, long i) {                            \
-        return as_float##n(convert_uint##n(vload##n(0, (const __global ushort *)p + i)) << 16);    \
     }
 #endif
 #ifdef KV_WIDEN_N
@@ -202,7 +198,7 @@ typedef float4 ebvec;
 typedef float8 ebvec;
 #define kv_load_eb kv_load8
 #else
-#error "narrow k/v storage needs EB 4 or 8"
+#error "float16 k/v storage needs EB 4 or 8"
 #endif
 #endif
 
