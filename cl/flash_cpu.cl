@@ -171,6 +171,37 @@ static inline void load_qT(const tile_info *t, __global const Q_T *restrict q, f
     }
 }
 
+/* float16 keys and values are widened n contiguous elements at a time with vector integer
+ * operations, then broadcast element by element in the loops below: widening each element on its
+ * own there (several integer operations each, against NV FMAs) made float16 attention 22-25%
+ * slower than float32, this 13-17% (bench/options_bench.py, loaded 2-core AVX2 machine). The
+ * same conversion as kernel_iface.h's clattn_f16_load. bfloat16 stays element-wise: its widening
+ * is one shift, and the vector form measured slower. */
+#if KV_DTYPE == CLATTN_STORAGE_F16
+#define KV_WIDEN_N(n)                                                                              \
+    static inline float##n kv_load##n(const __global KV_T *p, long i) {                            \
+        const uint##n x = convert_uint##n(vload##n(0, (const __global ushort *)p + i));            \
+        const uint##n e = x & 0x7c00u, mag = (x & 0x7fffu) << 13;                                  \
+        float##n f = as_float##n(mag + 0x38000000u);                                               \
+        f = select(f, convert_float##n(x & 0x3ffu) * 0x1p-24f, e == 0u);                           \
+        f = select(f, as_float##n(mag | 0x7f800000u), e == 0x7c00u);                               \
+        return as_float##n(as_uint##n(f) | ((x & 0x8000u) << 16));                                 \
+    }
+#endif
+#ifdef KV_WIDEN_N
+KV_WIDEN_N(4)
+KV_WIDEN_N(8)
+#if EB == 4
+typedef float4 ebvec;
+#define kv_load_eb kv_load4
+#elif EB == 8
+typedef float8 ebvec;
+#define kv_load_eb kv_load8
+#else
+#error "float16 k/v storage needs EB 4 or 8"
+#endif
+#endif
+
 /* The larger of a and b, defined for infinities (OpenCL's max() is not) and one instruction
  * where fmax()'s NaN rules cost several on a loop-carried chain. */
 static inline vec vmax(vec a, vec b) {
@@ -203,7 +234,27 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
         for (int u = 0; u < JB; u++)
 #pragma unroll
             for (int w = 0; w < NV; w++) acc[u][w] = (vec)(0.0f);
-        for (int c = 0; c < d; c++) {
+        int c = 0;
+#ifdef KV_WIDEN_N
+        for (; c + 8 <= d; c += 8) { /* 8 dims of each key row widened at once */
+            float8 k8[JB];
+#pragma unroll
+            for (int u = 0; u < JB; u++) k8[u] = kv_load8(kr[u], c);
+#pragma unroll
+            for (int cc = 0; cc < 8; cc++) {
+                vec qc[NV];
+#pragma unroll
+                for (int w = 0; w < NV; w++) qc[w] = qT[c + cc][w];
+#pragma unroll
+                for (int u = 0; u < JB; u++) {
+                    vec kb = (vec)(((const float *)&k8[u])[cc]);
+#pragma unroll
+                    for (int w = 0; w < NV; w++) acc[u][w] = fma(kb, qc[w], acc[u][w]);
+                }
+            }
+        }
+#endif
+        for (; c < d; c++) {
             vec qc[NV];
 #pragma unroll
             for (int w = 0; w < NV; w++) qc[w] = qT[c][w];
@@ -292,18 +343,34 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
         for (int u = 0; u < EB; u++)
 #pragma unroll
             for (int w = 0; w < NV; w++) acc[u][w] = oT[e0 + u][w] * alpha[w];
-        for (int j = 0; j < nb; j++) {
-            __global const KV_T *vr = vb + (long)j * v_ss;
-            vec p[NV];
+#ifdef KV_WIDEN_N
+        if (e0 + EB <= dv) { /* the EB dims of each value row widened at once */
+            for (int j = 0; j < nb; j++) {
+                const ebvec vx = kv_load_eb(vb + (long)j * v_ss, e0);
+                vec p[NV];
 #pragma unroll
-            for (int w = 0; w < NV; w++) p[w] = s[j][w];
+                for (int w = 0; w < NV; w++) p[w] = s[j][w];
 #pragma unroll
-            for (int u = 0; u < EB; u++) {
-                vec vbc = (vec)(load_kv(vr, col[u]));
+                for (int u = 0; u < EB; u++) {
+                    vec vbc = (vec)(((const float *)&vx)[u]);
 #pragma unroll
-                for (int w = 0; w < NV; w++) acc[u][w] = fma(vbc, p[w], acc[u][w]);
+                    for (int w = 0; w < NV; w++) acc[u][w] = fma(vbc, p[w], acc[u][w]);
+                }
             }
-        }
+        } else
+#endif
+            for (int j = 0; j < nb; j++) {
+                __global const KV_T *vr = vb + (long)j * v_ss;
+                vec p[NV];
+#pragma unroll
+                for (int w = 0; w < NV; w++) p[w] = s[j][w];
+#pragma unroll
+                for (int u = 0; u < EB; u++) {
+                    vec vbc = (vec)(load_kv(vr, col[u]));
+#pragma unroll
+                    for (int w = 0; w < NV; w++) acc[u][w] = fma(vbc, p[w], acc[u][w]);
+                }
+            }
 #pragma unroll
         for (int u = 0; u < EB; u++)
 #pragma unroll

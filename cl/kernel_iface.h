@@ -127,16 +127,31 @@ inline ushort clattn_bf16_store(float x) {
     return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+/* float16 widened exactly with integer operations and no branch: normals by rebiasing the
+ * exponent, subnormals (and zero) through an exact int-to-float conversion, infinities and NaN
+ * (payload kept) by setting the float exponent. Not the core vload_half: PoCL's made f16 attention
+ * 30-64% slower than f32 on the CPU kernels (bench/options_bench.py, 2-core AVX2 machine under
+ * load), this one 22-25%; cl/flash_cpu.cl's hot loops therefore widen 8 elements at a time. */
+inline float clattn_f16_load(ushort h) {
+    const uint x = h, e = x & 0x7c00u;
+    const uint mag = (x & 0x7fffu) << 13;  /* exponent and mantissa in float positions */
+    float f = as_float(mag + 0x38000000u); /* exponent bias 15 -> 127 */
+    f = e == 0u ? (float)(x & 0x3ffu) * 0x1p-24f : f;
+    f = e == 0x7c00u ? as_float(mag | 0x7f800000u) : f;
+    return as_float(as_uint(f) | ((x & 0x8000u) << 16));
+}
+
 /* One storage type's element type and its loader / storer, instantiated below per tensor:
- * float32 plain; float16 through the core vload_half / vstore_half_rte (no cl_khr_fp16 needed,
- * only the storage is half); bfloat16 through the helpers above. */
+ * float32 plain; float16 as half (only the storage: no cl_khr_fp16 needed) loaded through
+ * clattn_f16_load and stored through the core vstore_half_rte; bfloat16 through the helpers
+ * above. */
 #define CLATTN_ST_T_0     float
 #define CLATTN_ST_T_1     half
 #define CLATTN_ST_T_2     ushort
 #define CLATTN_ST_T_(n)   CLATTN_ST_T_##n
 #define CLATTN_ST_T(n)    CLATTN_ST_T_(n)
 #define CLATTN_LD_0(p, i) ((float)(p)[i])
-#define CLATTN_LD_1(p, i) vload_half((size_t)(i), (p))
+#define CLATTN_LD_1(p, i) clattn_f16_load(((const __global ushort *)(p))[i])
 #define CLATTN_LD_2(p, i) clattn_bf16_load((p)[i])
 #define CLATTN_LD_(n)     CLATTN_LD_##n
 #define CLATTN_LD(n)      CLATTN_LD_(n)
