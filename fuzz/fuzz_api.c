@@ -338,13 +338,18 @@ static void fuzz_sdpa(reader *r) {
     if (size < sizeof(clattn_sdpa_plan)) return; /* an older caller's plan: fields cut short */
     clattn_sdpa_plan plan;
     memcpy(&plan, plan_mem, sizeof plan);
-    require(plan.algo >= CLATTN_ALGO_NAIVE && plan.algo <= CLATTN_ALGO_FLASH2, "plan algo");
+    require(plan.algo >= CLATTN_ALGO_NAIVE && plan.algo <= CLATTN_ALGO_DECODE, "plan algo");
     /* The forced fields count only when the caller's struct reaches them (else: automatic). */
     const int full = d->struct_size >= sizeof *d;
     require(!full || d->algo == CLATTN_ALGO_AUTO || plan.algo == d->algo, "a forced algo is kept");
     require(plan.flavour == CLATTN_FLAVOUR_GPU || plan.flavour == CLATTN_FLAVOUR_CPU, "flavour");
     if (plan.algo == CLATTN_ALGO_NAIVE) {
         require(plan.block_q == 0 && plan.block_kv == 0, "naive has no tiles");
+    } else if (plan.algo == CLATTN_ALGO_DECODE) {
+        /* rows per kv head (capacity) and keys per split; tiles cannot be forced */
+        require(plan.block_q >= 1 && plan.block_q <= 16 && plan.block_kv >= 1 && plan.splits >= 1,
+                "decode rows, split size and splits");
+        require(!full || (d->block_q == 0 && d->block_kv == 0), "decode with forced tiles refused");
     } else {
         require(plan.block_q >= 1 && plan.block_kv >= 1, "flash tiles >= 1");
         require(!full || d->block_q == 0 || plan.block_q == d->block_q, "forced block_q kept");

@@ -266,6 +266,10 @@ clattn_status clattn__sdpa_dispatch(const clattn_device_caps *caps, const clattn
         *plan = out;
         return CLATTN_SUCCESS;
     }
+    if (algo == CLATTN_ALGO_DECODE && (req->block_q > 0 || req->block_kv > 0))
+        return failf(why, why_len, CLATTN_ERROR_UNSUPPORTED,
+                     "decode has no block_q/block_kv to force (its rows and splits follow the "
+                     "problem); force the number of splits with decode_splits");
     if (algo == CLATTN_ALGO_DECODE)
         st = clattn__sdpa_decode_plan(caps, p, fl, req->splits, &out, why, why_len);
     else if (algo == CLATTN_ALGO_NAIVE)
