@@ -4,21 +4,7 @@
 # checks every output element against a float64 attention; bad inputs must fail with a message.
 # Skips (exit 0 with a message) when numpy is missing.
 set -u
-CLI=${CLATTN_CLI:-clattn}
-PY=/usr/bin/python3
-if ! $PY -c "import numpy" 2>/dev/null; then
-    echo "SKIP: $PY has no numpy; cli_attention needs it to make and check .npy files"
-    exit 0
-fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-passes=0
-pass() {
-    echo "ok  : $*"
-    passes=$((passes + 1))
-}
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib_cli.sh" cli_attention
 
 # inputs: GQA B=2 Hq=4 Hkv=2 Sq=45 Skv=67 D=40 Dv=24, a [1, Hq] mask with a fully masked row
 $PY - "$T" <<'PY' || { echo "FAIL: making inputs"; exit 1; }

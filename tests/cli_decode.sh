@@ -6,21 +6,7 @@
 # decode --kv-lens-random --splits` prints splits=, gbps=, tokens_per_s= and the lengths.
 # Skips (exit 0 with a message) when numpy is missing; CLATTN_PYTHON names another python.
 set -u
-CLI=${CLATTN_CLI:-clattn}
-PY=${CLATTN_PYTHON:-/usr/bin/python3}
-if ! $PY -c "import numpy" 2>/dev/null; then
-    echo "SKIP: $PY has no numpy; cli_decode needs it to make and check .npy files"
-    exit 0
-fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-passes=0
-pass() {
-    echo "ok  : $*"
-    passes=$((passes + 1))
-}
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib_cli.sh" cli_decode
 
 # inputs: B=3, Hq=8, Hkv=2, Sq=1 and Sq=3, Skv=77, D=40, Dv=24; lengths with a 0 and a full one
 $PY - "$T" <<'PY' || { echo "FAIL: making inputs"; exit 1; }

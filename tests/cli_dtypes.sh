@@ -8,21 +8,7 @@
 # that type's precision; lse (float32) too. Bad --dtype values must be refused with no output
 # file, and `clattn bench --dtype` must run. Skips (exit 0) when numpy is missing.
 set -u
-CLI=${CLATTN_CLI:-clattn}
-PY=/usr/bin/python3
-if ! $PY -c "import numpy" 2>/dev/null; then
-    echo "SKIP: $PY has no numpy; cli_dtypes needs it to make and check .npy files"
-    exit 0
-fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-passes=0
-pass() {
-    echo "ok  : $*"
-    passes=$((passes + 1))
-}
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib_cli.sh" cli_dtypes
 
 # GQA, Sq = 37 < Skv = 59, D = 40, Dv = 24: float32 and float16 copies, and a float16 mask
 # [1, Hq, Sq, Skv] with 10% -inf and one dead row.

@@ -7,21 +7,7 @@
 # rows whose every key is removed must give out 0 and lse -inf. Bad option values must be
 # refused with a clear message and leave no output file. Skips (exit 0) when numpy is missing.
 set -u
-CLI=${CLATTN_CLI:-clattn}
-PY=/usr/bin/python3
-if ! $PY -c "import numpy" 2>/dev/null; then
-    echo "SKIP: $PY has no numpy; cli_options needs it to make and check .npy files"
-    exit 0
-fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-passes=0
-pass() {
-    echo "ok  : $*"
-    passes=$((passes + 1))
-}
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib_cli.sh" cli_options
 
 # Two GQA problems (B=2, Hq=4, Hkv=2, D=40, Dv=24): "a" with Sq=37 < Skv=83, "b" with
 # Sq=83 > Skv=37; each with a [1, Hq, Sq, Skv] mask (10% -inf), slopes [Hq] and [B, Hq].

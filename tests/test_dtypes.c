@@ -363,11 +363,7 @@ int main(void) {
     refusals(ctx);
     clattn_context_destroy(ctx);
     if (!native_gpu) {
-        setenv("CLATTN_LOCAL_MEM_TYPE", "local", 1);
-        setenv("CLATTN_LOCAL_MEM_BYTES", "32768", 1);
-        ctx = tu_context();
-        unsetenv("CLATTN_LOCAL_MEM_TYPE");
-        unsetenv("CLATTN_LOCAL_MEM_BYTES");
+        ctx = tu_gpu_context(32768);
         suite(ctx, "gpu");
         for (int a = 0; a < 2; a++)
             rounding_checks(ctx, "gpu", CLATTN_DTYPE_BF16, (clattn_algo)(CLATTN_ALGO_FLASH1 + a));

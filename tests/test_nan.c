@@ -149,11 +149,7 @@ int main(void) {
     clattn_context_destroy(ctx);
     if (caps.local_mem_type == CLATTN_LOCAL_MEM_GLOBAL) {
         /* The GPU flavour on the same device, with GPU-sized local memory. */
-        setenv("CLATTN_LOCAL_MEM_TYPE", "local", 1);
-        setenv("CLATTN_LOCAL_MEM_BYTES", "32768", 1);
-        ctx = tu_context();
-        unsetenv("CLATTN_LOCAL_MEM_TYPE");
-        unsetenv("CLATTN_LOCAL_MEM_BYTES");
+        ctx = tu_gpu_context(32768);
         suite(ctx, "gpu");
         clattn_context_destroy(ctx);
     }

@@ -203,17 +203,6 @@ static void dim_suite(clattn_context *ctx, const char *tag, clattn_algo algo) {
     }
 }
 
-static clattn_context *gpu_context(int64_t local_bytes) {
-    char b[32];
-    snprintf(b, sizeof b, "%lld", (long long)local_bytes);
-    setenv("CLATTN_LOCAL_MEM_TYPE", "local", 1);
-    setenv("CLATTN_LOCAL_MEM_BYTES", b, 1);
-    clattn_context *ctx = tu_context();
-    unsetenv("CLATTN_LOCAL_MEM_TYPE");
-    unsetenv("CLATTN_LOCAL_MEM_BYTES");
-    return ctx;
-}
-
 /* The built kernel's CL_KERNEL_LOCAL_MEM_SIZE is what the family's pure function says. */
 static void check_local_function(clattn_context *ctx, clattn_algo algo, int64_t D) {
     clattn_sdpa_desc d;
@@ -360,7 +349,7 @@ int main(void) {
     for (int i = 0; i < 4; i++) {
         char tag[32];
         snprintf(tag, sizeof tag, "gpu %lldKiB", (long long)kib[i]);
-        clattn_context *g = gpu_context(kib[i] * 1024);
+        clattn_context *g = tu_gpu_context(kib[i] * 1024);
         check_local_function(g, CLATTN_ALGO_FLASH2, 64);
         check_local_function(g, CLATTN_ALGO_FLASH1, 64);
         if (i == 0) {

@@ -127,3 +127,14 @@ clattn_context *tu_context(void) {
     }
     return ctx;
 }
+
+clattn_context *tu_gpu_context(int64_t local_bytes) {
+    char b[32];
+    snprintf(b, sizeof b, "%lld", (long long)local_bytes);
+    setenv("CLATTN_LOCAL_MEM_TYPE", "local", 1);
+    setenv("CLATTN_LOCAL_MEM_BYTES", b, 1);
+    clattn_context *ctx = tu_context();
+    unsetenv("CLATTN_LOCAL_MEM_TYPE");
+    unsetenv("CLATTN_LOCAL_MEM_BYTES");
+    return ctx;
+}

@@ -41,5 +41,8 @@ int tu_compare(const char *what, const float *got, const double *ref, int64_t n,
 /* Creates the context the tests use ($CLATTN_DEVICE or the default); exits the test with a
  * failure message when there is none. */
 clattn_context *tu_context(void);
+/* A context on the same device that plans the GPU flavour (CLATTN_LOCAL_MEM_TYPE=local) with
+ * local_bytes of local memory, so the GPU kernels run on PoCL too. */
+clattn_context *tu_gpu_context(int64_t local_bytes);
 
 #endif

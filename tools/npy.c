@@ -1,11 +1,11 @@
-/* npy.c: the .npy reader and writer declared in npy.h. The header dict is read by a small
- * recursive-descent parser for the subset of Python literals numpy writes, working on a
- * (pointer, end) pair so no input can make it read past the bytes it was given; every size is
+/* npy.c: the .npy reader declared in npy.h (the writer is tools/npy_write.c). The header dict is
+ * read by a small recursive-descent parser for the subset of Python literals numpy writes, working
+ * on a (pointer, end) pair so no input can make it read past the bytes it was given; every size is
  * checked against the bytes actually present before anything is allocated. */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L /* fseeko/ftello: file sizes past 2 GiB where long is 32-bit */
 #endif
-#include "npy.h"
+#include "npy_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 #define ftello _ftelli64
 #endif
 
-static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
+const char clattn_npy__magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
 typedef struct {
     clattn_npy_dtype dtype;
@@ -26,20 +26,7 @@ typedef struct {
     int64_t shape[CLATTN_NPY_MAX_DIMS];
 } npy_header;
 
-/* Where the failures of one call go: the label every message starts with, and the buffer. */
-typedef struct {
-    const char *name;
-    char *err;
-    size_t errlen;
-} npy_sink;
-
-static clattn_status npy_fail(const npy_sink *s, clattn_status status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static clattn_status npy_fail(const npy_sink *s, clattn_status status, const char *fmt, ...) {
+clattn_status clattn_npy__fail(const npy_sink *s, clattn_status status, const char *fmt, ...) {
     if (s->err && s->errlen > 0) {
         int n = snprintf(s->err, s->errlen, "%s: ", s->name ? s->name : "(memory)");
         if (n >= 0 && (size_t)n < s->errlen) {
@@ -98,17 +85,15 @@ float clattn_npy_half_to_float(uint16_t h) {
     return f;
 }
 
-static int host_is_little_endian(void) {
+int clattn_npy__host_is_little_endian(void) {
     const uint16_t one = 1;
     unsigned char first;
     memcpy(&first, &one, 1);
     return first == 1;
 }
 
-/* count = product of shape; bytes = count * item. Returns 0, 1 for a negative dimension, 2 when
- * the product of the non-zero dimensions times item overflows int64_t or size_t (checked on the
- * non-zero ones so a caller's stride arithmetic cannot overflow either). */
-static int shape_bytes(int ndim, const int64_t *shape, size_t item, int64_t *count, size_t *bytes) {
+int clattn_npy__shape_bytes(int ndim, const int64_t *shape, size_t item, int64_t *count,
+                            size_t *bytes) {
     int64_t bound = (int64_t)item, n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) return 1;
@@ -157,27 +142,27 @@ static clattn_status expect_char(cursor *c, char ch, const char *what) {
         c->p++;
         return CLATTN_SUCCESS;
     }
-    return npy_fail(c->sink, CLATTN_ERROR_FORMAT, "bad header: expected %s, found '%s'", what,
-                    found(c, buf));
+    return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT, "bad header: expected %s, found '%s'",
+                            what, found(c, buf));
 }
 
 static clattn_status take_string(cursor *c, const unsigned char **s, size_t *n, const char *what) {
     char buf[48];
     skip_ws(c);
     if (c->p >= c->end || (*c->p != '\'' && *c->p != '"'))
-        return npy_fail(c->sink, CLATTN_ERROR_FORMAT, "bad header: expected %s, found '%s'", what,
-                        found(c, buf));
+        return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT, "bad header: expected %s, found '%s'",
+                                what, found(c, buf));
     unsigned char quote = *c->p++;
     *s = c->p;
     while (c->p < c->end && *c->p != quote) {
         /* numpy never writes escapes; refusing them keeps the comparison byte-exact. */
         if (*c->p == '\\' || *c->p == '\n')
-            return npy_fail(c->sink, CLATTN_ERROR_FORMAT,
-                            "bad header: escape or newline inside a string");
+            return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT,
+                                    "bad header: escape or newline inside a string");
         c->p++;
     }
     if (c->p >= c->end)
-        return npy_fail(c->sink, CLATTN_ERROR_FORMAT, "bad header: unterminated string");
+        return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT, "bad header: unterminated string");
     *n = (size_t)(c->p - *s);
     c->p++;
     return CLATTN_SUCCESS;
@@ -202,8 +187,8 @@ static clattn_status parse_descr(cursor *c, npy_header *h) {
     char buf[48];
     skip_ws(c);
     if (c->p < c->end && *c->p == '[')
-        return npy_fail(c->sink, CLATTN_ERROR_FORMAT,
-                        "structured dtypes are not supported (descr is a list)");
+        return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT,
+                                "structured dtypes are not supported (descr is a list)");
     clattn_status st = take_string(c, &s, &n, "a dtype string for 'descr'");
     if (st != CLATTN_SUCCESS) return st;
     for (int d = CLATTN_NPY_F32; d <= CLATTN_NPY_I64; d++) {
@@ -213,9 +198,10 @@ static clattn_status parse_descr(cursor *c, npy_header *h) {
             return CLATTN_SUCCESS;
         }
     }
-    return npy_fail(c->sink, CLATTN_ERROR_FORMAT,
-                    "dtype '%s' is not supported (only little-endian '<f4', '<f2', '<i4', '<i8')",
-                    printable(s, n, buf));
+    return clattn_npy__fail(
+        c->sink, CLATTN_ERROR_FORMAT,
+        "dtype '%s' is not supported (only little-endian '<f4', '<f2', '<i4', '<i8')",
+        printable(s, n, buf));
 }
 
 static clattn_status parse_bool(cursor *c, int *value) {
@@ -229,24 +215,27 @@ static clattn_status parse_bool(cursor *c, int *value) {
         *value = 0;
         return CLATTN_SUCCESS;
     }
-    return npy_fail(c->sink, CLATTN_ERROR_FORMAT,
-                    "bad header: fortran_order must be True or False, found '%s'", found(c, buf));
+    return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT,
+                            "bad header: fortran_order must be True or False, found '%s'",
+                            found(c, buf));
 }
 
 static clattn_status parse_dim(cursor *c, int64_t *value) {
     char buf[48];
     skip_ws(c);
     if (c->p < c->end && *c->p == '-')
-        return npy_fail(c->sink, CLATTN_ERROR_FORMAT, "shape has a negative dimension ('%s')",
-                        found(c, buf));
+        return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT,
+                                "shape has a negative dimension ('%s')", found(c, buf));
     if (c->p >= c->end || *c->p < '0' || *c->p > '9')
-        return npy_fail(c->sink, CLATTN_ERROR_FORMAT,
-                        "shape entries must be non-negative integers, found '%s'", found(c, buf));
+        return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT,
+                                "shape entries must be non-negative integers, found '%s'",
+                                found(c, buf));
     int64_t v = 0;
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
         int digit = *c->p - '0';
         if (v > (INT64_MAX - digit) / 10)
-            return npy_fail(c->sink, CLATTN_ERROR_FORMAT, "shape has a dimension above 2^63-1");
+            return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT,
+                                    "shape has a dimension above 2^63-1");
         v = v * 10 + digit;
         c->p++;
     }
@@ -270,8 +259,8 @@ static clattn_status parse_shape(cursor *c, npy_header *h) {
         int64_t v = 0;
         if ((st = parse_dim(c, &v)) != CLATTN_SUCCESS) return st;
         if (h->ndim == CLATTN_NPY_MAX_DIMS)
-            return npy_fail(c->sink, CLATTN_ERROR_FORMAT, "shape has more than %d dimensions",
-                            CLATTN_NPY_MAX_DIMS);
+            return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT,
+                                    "shape has more than %d dimensions", CLATTN_NPY_MAX_DIMS);
         h->shape[h->ndim++] = v;
         skip_ws(c);
         if (c->p < c->end && *c->p == ',') {
@@ -281,13 +270,14 @@ static clattn_status parse_shape(cursor *c, npy_header *h) {
             if (c->p < c->end && *c->p == ')') break;
         } else if (c->p < c->end && *c->p == ')') {
             if (!comma)
-                return npy_fail(c->sink, CLATTN_ERROR_FORMAT,
-                                "shape (%lld) is an integer, not a tuple (a 1-d shape is (n,))",
-                                (long long)v);
+                return clattn_npy__fail(
+                    c->sink, CLATTN_ERROR_FORMAT,
+                    "shape (%lld) is an integer, not a tuple (a 1-d shape is (n,))", (long long)v);
             break;
         } else {
-            return npy_fail(c->sink, CLATTN_ERROR_FORMAT,
-                            "bad header: expected ',' or ')' in shape, found '%s'", found(c, buf));
+            return clattn_npy__fail(c->sink, CLATTN_ERROR_FORMAT,
+                                    "bad header: expected ',' or ')' in shape, found '%s'",
+                                    found(c, buf));
         }
     }
     c->p++; /* the ')' */
@@ -303,8 +293,8 @@ static clattn_status parse_dict(const unsigned char *text, size_t n, const npy_s
     char buf[48];
     clattn_status st = expect_char(&c, '{', "a dict '{'");
     if (st != CLATTN_SUCCESS)
-        return npy_fail(sink, CLATTN_ERROR_FORMAT, "header is not a dict (it starts with '%s')",
-                        found(&c, buf));
+        return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT,
+                                "header is not a dict (it starts with '%s')", found(&c, buf));
     skip_ws(&c);
     while (!(c.p < c.end && *c.p == '}')) {
         const unsigned char *key;
@@ -313,10 +303,11 @@ static clattn_status parse_dict(const unsigned char *text, size_t n, const npy_s
         if ((st = take_string(&c, &key, &klen, "a key string or '}'")) != CLATTN_SUCCESS) return st;
         while (k < 3 && !(klen == strlen(keys[k]) && memcmp(key, keys[k], klen) == 0)) k++;
         if (k == 3)
-            return npy_fail(sink, CLATTN_ERROR_FORMAT, "header has an unexpected key '%s'",
-                            printable(key, klen, buf));
+            return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT, "header has an unexpected key '%s'",
+                                    printable(key, klen, buf));
         if (seen[k])
-            return npy_fail(sink, CLATTN_ERROR_FORMAT, "header has key '%s' twice", keys[k]);
+            return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT, "header has key '%s' twice",
+                                    keys[k]);
         seen[k] = 1;
         if ((st = expect_char(&c, ':', "':' after a key")) != CLATTN_SUCCESS) return st;
         st = k == 0 ? parse_descr(&c, h) : k == 1 ? parse_bool(&c, &fortran) : parse_shape(&c, h);
@@ -326,21 +317,22 @@ static clattn_status parse_dict(const unsigned char *text, size_t n, const npy_s
             c.p++;
             skip_ws(&c);
         } else if (!(c.p < c.end && *c.p == '}')) {
-            return npy_fail(sink, CLATTN_ERROR_FORMAT,
-                            "bad header: expected ',' or '}' after a value, found '%s'",
-                            found(&c, buf));
+            return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT,
+                                    "bad header: expected ',' or '}' after a value, found '%s'",
+                                    found(&c, buf));
         }
     }
     c.p++; /* the '}' */
     skip_ws(&c);
     if (c.p != c.end)
-        return npy_fail(sink, CLATTN_ERROR_FORMAT, "bad header: '%s' after the dict",
-                        found(&c, buf));
+        return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT, "bad header: '%s' after the dict",
+                                found(&c, buf));
     for (int k = 0; k < 3; k++)
-        if (!seen[k]) return npy_fail(sink, CLATTN_ERROR_FORMAT, "header has no '%s' key", keys[k]);
+        if (!seen[k])
+            return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT, "header has no '%s' key", keys[k]);
     if (fortran)
-        return npy_fail(sink, CLATTN_ERROR_FORMAT,
-                        "fortran_order True is not supported (C order only)");
+        return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT,
+                                "fortran_order True is not supported (C order only)");
     return CLATTN_SUCCESS;
 }
 
@@ -351,30 +343,30 @@ static clattn_status parse_dict(const unsigned char *text, size_t n, const npy_s
  * checked to end within the file. */
 static clattn_status parse_prefix(const unsigned char *b, size_t have, uint64_t total,
                                   const npy_sink *sink, size_t *dict_off, size_t *dict_len) {
-    if (total < 10 || have < 10 || memcmp(b, npy_magic, sizeof npy_magic) != 0)
-        return npy_fail(sink, CLATTN_ERROR_FORMAT,
-                        total < 10 ? "not a .npy file (%llu bytes, too short for the magic)"
-                                   : "not a .npy file (bad magic, %llu bytes)",
-                        (unsigned long long)total);
+    if (total < 10 || have < 10 || memcmp(b, clattn_npy__magic, sizeof clattn_npy__magic) != 0)
+        return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT,
+                                total < 10 ? "not a .npy file (%llu bytes, too short for the magic)"
+                                           : "not a .npy file (bad magic, %llu bytes)",
+                                (unsigned long long)total);
     int major = b[6], minor = b[7];
     if (major < 1 || major > 3 || minor != 0)
-        return npy_fail(sink, CLATTN_ERROR_FORMAT,
-                        "unsupported .npy format version %d.%d (1.0, 2.0 and 3.0 are read)", major,
-                        minor);
+        return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT,
+                                "unsupported .npy format version %d.%d (1.0, 2.0 and 3.0 are read)",
+                                major, minor);
     size_t off = major == 1 ? 10 : 12;
     uint64_t hlen;
     if (major == 1) {
         hlen = (uint64_t)b[8] | (uint64_t)b[9] << 8;
     } else {
         if (total < 12 || have < 12)
-            return npy_fail(sink, CLATTN_ERROR_FORMAT,
-                            "file ends inside the version %d.0 header length", major);
+            return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT,
+                                    "file ends inside the version %d.0 header length", major);
         hlen = (uint64_t)b[8] | (uint64_t)b[9] << 8 | (uint64_t)b[10] << 16 | (uint64_t)b[11] << 24;
     }
     if (hlen > total - off)
-        return npy_fail(sink, CLATTN_ERROR_FORMAT,
-                        "header length %llu runs past the end of the file (%llu bytes)",
-                        (unsigned long long)hlen, (unsigned long long)total);
+        return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT,
+                                "header length %llu runs past the end of the file (%llu bytes)",
+                                (unsigned long long)hlen, (unsigned long long)total);
     *dict_off = off;
     *dict_len = (size_t)hlen;
     return CLATTN_SUCCESS;
@@ -383,18 +375,20 @@ static clattn_status parse_prefix(const unsigned char *b, size_t have, uint64_t 
 /* Checks that exactly the bytes the header describes follow it; gives the data size. */
 static clattn_status check_data(const npy_header *h, uint64_t avail, const npy_sink *sink,
                                 int64_t *count, size_t *bytes) {
-    int r = shape_bytes(h->ndim, h->shape, clattn_npy_dtype_size(h->dtype), count, bytes);
+    int r =
+        clattn_npy__shape_bytes(h->ndim, h->shape, clattn_npy_dtype_size(h->dtype), count, bytes);
     if (r != 0)
-        return npy_fail(sink, CLATTN_ERROR_FORMAT,
-                        "shape is too large (its size in bytes overflows 64 bits or size_t)");
+        return clattn_npy__fail(
+            sink, CLATTN_ERROR_FORMAT,
+            "shape is too large (its size in bytes overflows 64 bits or size_t)");
     if (avail < (uint64_t)*bytes)
-        return npy_fail(sink, CLATTN_ERROR_FORMAT,
-                        "data truncated: expected %llu bytes of data, found %llu",
-                        (unsigned long long)*bytes, (unsigned long long)avail);
+        return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT,
+                                "data truncated: expected %llu bytes of data, found %llu",
+                                (unsigned long long)*bytes, (unsigned long long)avail);
     if (avail > (uint64_t)*bytes)
-        return npy_fail(sink, CLATTN_ERROR_FORMAT,
-                        "%llu bytes of trailing garbage after the %llu bytes of data",
-                        (unsigned long long)(avail - *bytes), (unsigned long long)*bytes);
+        return clattn_npy__fail(sink, CLATTN_ERROR_FORMAT,
+                                "%llu bytes of trailing garbage after the %llu bytes of data",
+                                (unsigned long long)(avail - *bytes), (unsigned long long)*bytes);
     return CLATTN_SUCCESS;
 }
 
@@ -416,9 +410,9 @@ clattn_status clattn_npy_parse(const void *bytes, size_t len, const char *name,
     if (err && errlen) err[0] = '\0';
     if (out) memset(out, 0, sizeof *out);
     if (!out || (!bytes && len > 0))
-        return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL argument to npy_parse");
-    if (!host_is_little_endian())
-        return npy_fail(&sink, CLATTN_ERROR_UNSUPPORTED, ".npy needs a little-endian host");
+        return clattn_npy__fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL argument to npy_parse");
+    if (!clattn_npy__host_is_little_endian())
+        return clattn_npy__fail(&sink, CLATTN_ERROR_UNSUPPORTED, ".npy needs a little-endian host");
     const unsigned char *b = bytes;
     memset(&h, 0, sizeof h);
     if ((st = parse_prefix(b, len, len, &sink, &off, &dlen)) != CLATTN_SUCCESS) return st;
@@ -427,7 +421,8 @@ clattn_status clattn_npy_parse(const void *bytes, size_t len, const char *name,
         return st;
     void *data = malloc(nbytes > 0 ? nbytes : 1);
     if (!data)
-        return npy_fail(&sink, CLATTN_ERROR_OUT_OF_MEMORY, "cannot allocate %zu bytes", nbytes);
+        return clattn_npy__fail(&sink, CLATTN_ERROR_OUT_OF_MEMORY, "cannot allocate %zu bytes",
+                                nbytes);
     if (nbytes > 0) memcpy(data, b + off + dlen, nbytes);
     fill_out(out, &h, count, data);
     return CLATTN_SUCCESS;
@@ -435,11 +430,11 @@ clattn_status clattn_npy_parse(const void *bytes, size_t len, const char *name,
 
 /* ---- Files ---------------------------------------------------------------------------------- */
 
-static clattn_status io_fail(const npy_sink *sink, const char *what, FILE *f) {
+clattn_status clattn_npy__io_fail(const npy_sink *sink, const char *what, FILE *f) {
     int e = errno;
     if (f) fclose(f);
-    return npy_fail(sink, CLATTN_ERROR_IO, "cannot %s: %s", what,
-                    e ? strerror(e) : "unexpected end of file");
+    return clattn_npy__fail(sink, CLATTN_ERROR_IO, "cannot %s: %s", what,
+                            e ? strerror(e) : "unexpected end of file");
 }
 
 clattn_status clattn_npy_read(const char *path, clattn_npy_array *out, char *err, size_t errlen) {
@@ -452,33 +447,34 @@ clattn_status clattn_npy_read(const char *path, clattn_npy_array *out, char *err
     if (err && errlen) err[0] = '\0';
     if (out) memset(out, 0, sizeof *out);
     if (!path || !out)
-        return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL argument to npy_read");
-    if (!host_is_little_endian())
-        return npy_fail(&sink, CLATTN_ERROR_UNSUPPORTED, ".npy needs a little-endian host");
+        return clattn_npy__fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL argument to npy_read");
+    if (!clattn_npy__host_is_little_endian())
+        return clattn_npy__fail(&sink, CLATTN_ERROR_UNSUPPORTED, ".npy needs a little-endian host");
     errno = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return io_fail(&sink, "open for reading", NULL);
+    if (!f) return clattn_npy__io_fail(&sink, "open for reading", NULL);
     /* The size first, so that no header length or shape can make us allocate beyond it. */
     errno = 0;
-    if (fseeko(f, 0, SEEK_END) != 0) return io_fail(&sink, "seek", f);
+    if (fseeko(f, 0, SEEK_END) != 0) return clattn_npy__io_fail(&sink, "seek", f);
     int64_t size = (int64_t)ftello(f);
-    if (size < 0 || fseeko(f, 0, SEEK_SET) != 0) return io_fail(&sink, "determine the size", f);
+    if (size < 0 || fseeko(f, 0, SEEK_SET) != 0)
+        return clattn_npy__io_fail(&sink, "determine the size", f);
     size_t have = size < 12 ? (size_t)size : 12;
     errno = 0;
-    if (fread(prefix, 1, have, f) != have) return io_fail(&sink, "read", f);
+    if (fread(prefix, 1, have, f) != have) return clattn_npy__io_fail(&sink, "read", f);
     if ((st = parse_prefix(prefix, have, (uint64_t)size, &sink, &off, &dlen)) != CLATTN_SUCCESS)
         return fclose(f), st;
     /* off is 10 or 12, and the 12 bytes read may already hold the dict's first 2 bytes. */
     unsigned char *dict = malloc(dlen > 0 ? dlen : 1);
     if (!dict) {
         fclose(f);
-        return npy_fail(&sink, CLATTN_ERROR_OUT_OF_MEMORY, "cannot allocate a %zu-byte header",
-                        dlen);
+        return clattn_npy__fail(&sink, CLATTN_ERROR_OUT_OF_MEMORY,
+                                "cannot allocate a %zu-byte header", dlen);
     }
     errno = 0;
     if (fseeko(f, (off_t)off, SEEK_SET) != 0 || fread(dict, 1, dlen, f) != dlen) {
         free(dict);
-        return io_fail(&sink, "read the header", f);
+        return clattn_npy__io_fail(&sink, "read the header", f);
     }
     memset(&h, 0, sizeof h);
     st = parse_dict(dict, dlen, &sink, &h);
@@ -489,12 +485,13 @@ clattn_status clattn_npy_read(const char *path, clattn_npy_array *out, char *err
     void *data = malloc(nbytes > 0 ? nbytes : 1);
     if (!data) {
         fclose(f);
-        return npy_fail(&sink, CLATTN_ERROR_OUT_OF_MEMORY, "cannot allocate %zu bytes", nbytes);
+        return clattn_npy__fail(&sink, CLATTN_ERROR_OUT_OF_MEMORY, "cannot allocate %zu bytes",
+                                nbytes);
     }
     errno = 0;
     if (fread(data, 1, nbytes, f) != nbytes) { /* the file shrank since we measured it */
         free(data);
-        return io_fail(&sink, "read the data", f);
+        return clattn_npy__io_fail(&sink, "read the data", f);
     }
     fclose(f);
     fill_out(out, &h, count, data);
@@ -504,19 +501,19 @@ clattn_status clattn_npy_read(const char *path, clattn_npy_array *out, char *err
 clattn_status clattn_npy_to_f32(clattn_npy_array *a, const char *name, char *err, size_t errlen) {
     npy_sink sink = {name, err, errlen};
     if (!a || (!a->data && a->count > 0))
-        return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL array to npy_to_f32");
+        return clattn_npy__fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL array to npy_to_f32");
     if (a->dtype == CLATTN_NPY_F32) return CLATTN_SUCCESS;
     if (a->dtype != CLATTN_NPY_F16)
-        return npy_fail(&sink, CLATTN_ERROR_FORMAT, "dtype %s is not a floating-point type",
-                        clattn_npy_dtype_descr(a->dtype) ? clattn_npy_dtype_descr(a->dtype)
-                                                         : "(invalid)");
+        return clattn_npy__fail(&sink, CLATTN_ERROR_FORMAT, "dtype %s is not a floating-point type",
+                                clattn_npy_dtype_descr(a->dtype) ? clattn_npy_dtype_descr(a->dtype)
+                                                                 : "(invalid)");
     if (a->count < 0 || (uint64_t)a->count > (uint64_t)(SIZE_MAX / sizeof(float)))
-        return npy_fail(&sink, CLATTN_ERROR_OVERFLOW, "%lld elements do not fit in memory",
-                        (long long)a->count);
+        return clattn_npy__fail(&sink, CLATTN_ERROR_OVERFLOW, "%lld elements do not fit in memory",
+                                (long long)a->count);
     float *f = malloc(a->count > 0 ? (size_t)a->count * sizeof(float) : 1);
     if (!f)
-        return npy_fail(&sink, CLATTN_ERROR_OUT_OF_MEMORY, "cannot allocate %lld floats",
-                        (long long)a->count);
+        return clattn_npy__fail(&sink, CLATTN_ERROR_OUT_OF_MEMORY, "cannot allocate %lld floats",
+                                (long long)a->count);
     const uint16_t *half = a->data;
     for (int64_t i = 0; i < a->count; i++) f[i] = clattn_npy_half_to_float(half[i]);
     free(a->data);
@@ -530,109 +527,6 @@ clattn_status clattn_npy_read_f32(const char *path, clattn_npy_array *out, char 
     clattn_status st = clattn_npy_read(path, out, err, errlen);
     if (st == CLATTN_SUCCESS && (st = clattn_npy_to_f32(out, path, err, errlen)) != CLATTN_SUCCESS)
         clattn_npy_free(out);
-    return st;
-}
-
-int clattn_npy_preamble(clattn_npy_dtype dtype, int ndim, const int64_t *shape, char *buf,
-                        size_t *len) {
-    char dict[CLATTN_NPY_MAX_PREAMBLE];
-    const char *descr = clattn_npy_dtype_descr(dtype);
-    if (!descr || ndim < 0 || ndim > CLATTN_NPY_MAX_DIMS || (ndim > 0 && !shape)) return -1;
-    /* Byte for byte what numpy 1.24's np.save writes: sorted keys, repr() of the shape tuple,
-     * then spare room so the first dimension can grow to 21 digits in place. */
-    int n =
-        snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0) return -1;
-        n += snprintf(dict + n, sizeof dict - (size_t)n, "%s%lld", i ? ", " : "",
-                      (long long)shape[i]);
-    }
-    n += snprintf(dict + n, sizeof dict - (size_t)n, "%s), }", ndim == 1 ? "," : "");
-    if (ndim > 0) {
-        int digits = snprintf(NULL, 0, "%lld", (long long)shape[0]);
-        for (int k = digits; k < 21; k++) dict[n++] = ' ';
-    }
-    /* Version 1.0 stores the length in 16 bits; 2.0 in 32. With at most 8 dimensions the dict
-     * stays under 300 bytes, so 2.0 is never needed, but the rule is numpy's. */
-    size_t hlen = (size_t)n + 1, prefix = hlen + 64 > 65535 ? 12 : 10;
-    size_t padded = hlen + (64 - (prefix + hlen) % 64); /* numpy pads a full 64 when aligned */
-    if (prefix + padded > CLATTN_NPY_MAX_PREAMBLE) return -1;
-    memcpy(buf, npy_magic, sizeof npy_magic);
-    buf[6] = prefix == 10 ? 1 : 2;
-    buf[7] = 0;
-    for (size_t i = 0; i < prefix - 8; i++) buf[8 + i] = (char)((padded >> (8 * i)) & 0xff);
-    memcpy(buf + prefix, dict, (size_t)n);
-    memset(buf + prefix + n, ' ', padded - hlen);
-    buf[prefix + padded - 1] = '\n';
-    *len = prefix + padded;
-    return 0;
-}
-
-/* The argument checks of both writers, made before any file is touched. */
-static clattn_status write_args(const npy_sink *sink, clattn_npy_dtype dtype, int ndim,
-                                const int64_t *shape, const void *data, char *pre, size_t *plen,
-                                size_t *nbytes) {
-    int64_t count;
-    if (!clattn_npy_dtype_descr(dtype))
-        return npy_fail(sink, CLATTN_ERROR_INVALID_ARGUMENT, "invalid dtype %d", (int)dtype);
-    if (ndim < 0 || ndim > CLATTN_NPY_MAX_DIMS || (ndim > 0 && !shape))
-        return npy_fail(sink, CLATTN_ERROR_INVALID_ARGUMENT,
-                        "ndim %d is outside 0..%d (or shape is NULL)", ndim, CLATTN_NPY_MAX_DIMS);
-    int r = shape_bytes(ndim, shape, clattn_npy_dtype_size(dtype), &count, nbytes);
-    if (r == 1) return npy_fail(sink, CLATTN_ERROR_INVALID_ARGUMENT, "negative dimension");
-    if (r == 2) return npy_fail(sink, CLATTN_ERROR_OVERFLOW, "the array's size overflows");
-    if (!data && *nbytes > 0)
-        return npy_fail(sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL data for %lld elements",
-                        (long long)count);
-    if (!host_is_little_endian())
-        return npy_fail(sink, CLATTN_ERROR_UNSUPPORTED, ".npy needs a little-endian host");
-    if (clattn_npy_preamble(dtype, ndim, shape, pre, plen) != 0)
-        return npy_fail(sink, CLATTN_ERROR_INTERNAL, "header does not fit");
-    return CLATTN_SUCCESS;
-}
-
-clattn_status clattn_npy_write_temp(clattn_outfile *o, const char *label, clattn_npy_dtype dtype,
-                                    int ndim, const int64_t *shape, const void *data, char *err,
-                                    size_t errlen) {
-    npy_sink sink = {label, err, errlen};
-    char pre[CLATTN_NPY_MAX_PREAMBLE];
-    size_t plen, nbytes;
-    if (err && errlen) err[0] = '\0';
-    if (!o || !o->target || o->tmp)
-        return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT,
-                        "npy_write_temp needs a resolved "
-                        "output with no temporary yet");
-    clattn_status st = write_args(&sink, dtype, ndim, shape, data, pre, &plen, &nbytes);
-    if (st != CLATTN_SUCCESS) return st;
-    if ((st = clattn_outfile_open(o, err, errlen)) != CLATTN_SUCCESS) return st;
-    errno = 0;
-    if (fwrite(pre, 1, plen, o->f) != plen ||
-        (nbytes > 0 && fwrite(data, 1, nbytes, o->f) != nbytes)) {
-        int e = errno;
-        clattn_outfile_abort(o);
-        errno = e;
-        return io_fail(&sink, "write", NULL);
-    }
-    return clattn_outfile_close(o, label, err, errlen);
-}
-
-clattn_status clattn_npy_write(const char *path, clattn_npy_dtype dtype, int ndim,
-                               const int64_t *shape, const void *data, char *err, size_t errlen) {
-    npy_sink sink = {path, err, errlen};
-    char pre[CLATTN_NPY_MAX_PREAMBLE];
-    size_t plen, nbytes;
-    clattn_outfile o;
-    if (err && errlen) err[0] = '\0';
-    if (!path) return npy_fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL path to npy_write");
-    clattn_status st = write_args(&sink, dtype, ndim, shape, data, pre, &plen, &nbytes);
-    if (st != CLATTN_SUCCESS) return st;
-    if ((st = clattn_outfile_resolve(&o, path, err, errlen)) != CLATTN_SUCCESS) return st;
-    /* A temporary renamed over the target: a failed write leaves the old file, never half a new
-     * one, and nothing but a regular file is ever replaced. */
-    if ((st = clattn_npy_write_temp(&o, path, dtype, ndim, shape, data, err, errlen)) ==
-        CLATTN_SUCCESS)
-        st = clattn_outfile_commit(&o, path, err, errlen);
-    clattn_outfile_discard(&o);
     return st;
 }
 
