@@ -4,8 +4,9 @@
  * (every compute unit gets some even at B = 1), and each work-group reads its K/V slice ONCE for
  * all the query rows of its GQA group (the Sq * group rows sharing one kv head): that is where
  * GQA and MQA save bandwidth. Each split writes a partial output, normalised, and its log-sum-exp
- * to `scratch`; decode_combine merges the splits exactly (the rescaling FlashAttention-2 uses
- * between blocks). Rows r of a kv head are stacked as in the CPU flash kernels: r = i * group + g.
+ * to `scratch`; the shared combine kernel (cl/lse_combine.cl, also behind clattn_lse_combine)
+ * merges the splits exactly (the rescaling FlashAttention-2 uses between blocks). Rows r of a kv
+ * head are stacked as in the CPU flash kernels: r = i * group + g.
  *
  *   decode_cpu   one work-item per (split, batch * kv head): the group's rows in registers, q
  *                and the accumulators as VW-wide vectors over the head dim, K/V rows read once
@@ -13,7 +14,6 @@
  *   decode_gpu   one work-group of WG items per (split, batch * kv head): q staged in __local,
  *                each item scores keys of a BK-key block for all rows, per-row max and sum in
  *                __local, then items own output columns and read V rows coalesced.
- *   decode_combine  one work-item per query row: merges the splits' (out, lse) pairs.
  *
  * Arguments: CLATTN_SDPA_PARAMS; block_kv is the split size in keys; scratch holds one record
  * of DVCAP + 1 floats per (split, query row): the partial output, then its lse (a layout that
@@ -268,39 +268,4 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
         }
         if (t == 0) o[DVCAP] = clattn_lse(m[r], l[r]);
     }
-}
-
-/* Merges the splits of one query row: with M the largest split lse, out = sum_s e^(lse_s - M)
- * out_s / sum_s e^(lse_s - M), lse = M + log(sum). Splits that saw no key (lse -inf) weigh 0; a
- * row no split saw gives 0 and -inf; a NaN in any split makes the row NaN. Global size: the
- * B * Hq * Sq rows. Splits past ceil(Skv / block_kv) hold no key and are not read. */
-__kernel void decode_combine(CLATTN_SDPA_PARAMS) {
-    const long row = get_global_id(0), rows_total = batch * heads * seq_q;
-    if (row >= rows_total) return;
-    const long nsplit = (seq_kv + block_kv - 1) / block_kv;
-    const long i = row % seq_q, bh = row / seq_q, b = bh / heads, h = bh % heads;
-    float mx = -INFINITY;
-    int nan = 0;
-    for (long s = 0; s < nsplit; s++) {
-        const float x = decode_record(scratch, s, row, rows_total)[DVCAP];
-        nan |= isnan(x);
-        mx = fmax(mx, x);
-    }
-    /* The weights in base 2, as everywhere else: e^(x - M) = 2^((x - M) log2 e). */
-    float sum = 0.0f;
-    for (long s = 0; s < nsplit; s++)
-        sum += clattn_exp2_diff(decode_record(scratch, s, row, rows_total)[DVCAP] * CLATTN_LOG2E,
-                                mx * CLATTN_LOG2E);
-    const float inv = nan ? NAN : clattn_inv_sum(sum);
-    __global O_T *op = out + b * o_sb + h * o_sh + i * o_ss;
-    for (int c = 0; c < head_dim_v; c++) {
-        float o = 0.0f;
-        for (long s = 0; s < nsplit; s++) {
-            const __global float *rec = decode_record(scratch, s, row, rows_total);
-            const float w = clattn_exp2_diff(rec[DVCAP] * CLATTN_LOG2E, mx * CLATTN_LOG2E);
-            if (w != 0.0f) o = fma(w, rec[c], o); /* an empty split's 0 * anything is skipped */
-        }
-        store_o(op, c, o * inv);
-    }
-    if (flags & CLATTN_KF_LSE) lse[row] = nan ? NAN : (sum > 0.0f ? mx + log(sum) : -INFINITY);
 }

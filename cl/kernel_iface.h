@@ -9,7 +9,9 @@
  *   - the storage types: Q_T, KV_T, O_T and M_T (how q, k and v, out and the mask are stored,
  *     each float32, float16 or bfloat16 by a -D option) with load_q() / load_kv() / load_m() /
  *     store_o(), and ACC_T (what the kernels accumulate in: always float, as lse and scratch);
- * and the named argument indices of the additive and GRU kernels, whose host code sets them.
+ * and the named argument indices (and, for OpenCL C, the parameter list) of the log-sum-exp
+ * combine kernel (cl/lse_combine.cl: the decode path and clattn_lse_combine both launch it, through
+ * src/sdpa/lse_combine.c), and those of the additive and GRU kernels, whose host code sets them.
  * A new option adds a flag bit here and one case in cl/common.cl's mask helper; a new argument
  * is appended here, in the parameter list and in the host's argument table together. */
 #ifndef CLATTN_KERNEL_IFACE_H
@@ -68,6 +70,32 @@ enum clattn_sdpa_arg {
     CLATTN_SDPA_ARG_OUT_STRIDES = CLATTN_SDPA_ARG_V_STRIDES + 3,
     CLATTN_SDPA_ARG_MASK_STRIDES = CLATTN_SDPA_ARG_OUT_STRIDES + 3, /* 0 in broadcast dims */
     CLATTN_SDPA_ARG_COUNT = CLATTN_SDPA_ARG_MASK_STRIDES + 3
+};
+
+/* ---- Arguments of the log-sum-exp combine kernel (cl/lse_combine.cl), in order ----
+ * It merges N partial (output, lse) pairs of `rows` query rows. Where things live is all strides,
+ * so the decode path's scratch records and the public API's separate arrays are one kernel. */
+/* Output columns per work-item: global size {ceil(Dv / 64), rows}. Each work-item computes its
+ * row's N weights (exp2) itself, so narrow blocks repeat them: on PoCL (2-core AVX2, load ~4.7)
+ * merging 8 parts of 16384 rows x 128 columns ran at 1.1-2.1 GB/s with 16 columns, 3.2-4.6 with
+ * 64 (runs interleaved), about the same with 128. */
+#define CLATTN_LSE_COMBINE_COLS 64
+enum clattn_lse_combine_arg {
+    CLATTN_LSE_COMBINE_ARG_PART_OUT = 0, /* float: part n's output row r, from n*part + r*row */
+    CLATTN_LSE_COMBINE_ARG_PART_LSE,   /* float: part n's lse of row r at offset + n*part + r*row */
+    CLATTN_LSE_COMBINE_ARG_OUT,        /* O_T: row r = (b * H + h) * S + i by the out strides */
+    CLATTN_LSE_COMBINE_ARG_LSE,        /* float [rows] (row r at r), or NULL */
+    CLATTN_LSE_COMBINE_ARG_PARTS,      /* long N >= 1 */
+    CLATTN_LSE_COMBINE_ARG_ROWS,       /* long B * H * S */
+    CLATTN_LSE_COMBINE_ARG_HEADS,      /* long H */
+    CLATTN_LSE_COMBINE_ARG_SEQ,        /* long S */
+    CLATTN_LSE_COMBINE_ARG_HEAD_DIM_V, /* long Dv: output columns per row */
+    CLATTN_LSE_COMBINE_ARG_PART_OUT_STRIDES, /* 2 x long: part, row */
+    /* 3 x long: offset, part, row */
+    CLATTN_LSE_COMBINE_ARG_PART_LSE_STRIDES = CLATTN_LSE_COMBINE_ARG_PART_OUT_STRIDES + 2,
+    /* 3 x long: batch, head, seq strides of out, in elements */
+    CLATTN_LSE_COMBINE_ARG_OUT_STRIDES = CLATTN_LSE_COMBINE_ARG_PART_LSE_STRIDES + 3,
+    CLATTN_LSE_COMBINE_ARG_COUNT = CLATTN_LSE_COMBINE_ARG_OUT_STRIDES + 3
 };
 
 /* ---- Arguments of the additive step kernel (cl/additive.cl, both shapes) ---- */
@@ -209,6 +237,13 @@ inline void store_o(__global O_T *p, long i, ACC_T x) {
         long window_left, long window_right, float softcap, __global const int *restrict kv_lens,  \
         long q_sb, long q_sh, long q_ss, long k_sb, long k_sh, long k_ss, long v_sb, long v_sh,    \
         long v_ss, long o_sb, long o_sh, long o_ss, long m_sb, long m_sh, long m_ss
+
+/* The parameter list of the combine kernel, in the order of enum clattn_lse_combine_arg. */
+#define CLATTN_LSE_COMBINE_PARAMS                                                                  \
+    __global const float *restrict part_out, __global const float *restrict part_lse,              \
+        __global O_T *restrict out, __global float *restrict lse, long parts, long rows,           \
+        long heads, long seq, long head_dim_v, long po_part, long po_row, long pl_offset,          \
+        long pl_part, long pl_row, long o_sb, long o_sh, long o_ss
 
 /* The mask rule (cl/common.cl) of batch entry b, from a kernel's CLATTN_SDPA_PARAMS. */
 #define CLATTN_SDPA_MASK_RULE(b)                                                                   \

@@ -4,7 +4,8 @@
  * calls work with the defaults of the fields it lacks. A newer caller (a longer struct): works
  * while its extra bytes are zero, is refused with CLATTN_ERROR_UNSUPPORTED once one is set. Output
  * structs (device list, caps, plans, cache counters) sized smaller than today's: exactly that many
- * bytes are written per struct, and the device list strides by the caller's element size. */
+ * bytes are written per struct, and the device list strides by the caller's element size. The
+ * combine descriptor (clattn_combine.h) at its minimum size and with a newer caller's field. */
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -204,6 +205,58 @@ static void older_additive_caller(clattn_context *ctx) {
              (size_t)CLATTN_GRU_DESC_MIN_SIZE);
 }
 
+/* clattn_lse_combine_desc as a caller sized it at its minimum (before out_dtype), and as a newer
+ * caller's longer struct: the same bits as today's struct at its init values, or UNSUPPORTED
+ * with nothing written once a field this library does not know is set. */
+static void combine_callers(clattn_context *ctx) {
+    enum { N = 2, R = 6, DV = 5 }; /* B 1, H 2, S 3 */
+    float po[N * R * DV], pl[N * R], want[R * DV], got[R * DV];
+    tu_fill_normal(po, N * R * DV, 1.0f);
+    tu_fill_normal(pl, N * R, 1.0f);
+    clattn_lse_combine_desc full;
+    clattn_lse_combine_desc_init(&full, sizeof full);
+    full.parts = N, full.batch = 1, full.heads = 2, full.seq = 3, full.head_dim_v = DV;
+    clattn_status st = clattn_lse_combine_host(ctx, &full, po, pl, want, NULL);
+    union {
+        clattn_lse_combine_desc d;
+        unsigned char bytes[sizeof(clattn_lse_combine_desc) + 32];
+    } buf;
+    memset(buf.bytes, GUARD, sizeof buf.bytes);
+    clattn_status st2 = clattn_lse_combine_desc_init(&buf.d, CLATTN_LSE_COMBINE_DESC_MIN_SIZE);
+    TU_CHECK(st == CLATTN_SUCCESS && st2 == CLATTN_SUCCESS &&
+                 buf.d.struct_size == CLATTN_LSE_COMBINE_DESC_MIN_SIZE &&
+                 guard_intact(buf.bytes, CLATTN_LSE_COMBINE_DESC_MIN_SIZE, sizeof buf.bytes),
+             "older combine caller: init writes its %zu bytes and none after them",
+             (size_t)CLATTN_LSE_COMBINE_DESC_MIN_SIZE);
+    buf.d.parts = N, buf.d.batch = 1, buf.d.heads = 2, buf.d.seq = 3, buf.d.head_dim_v = DV;
+    /* The guard sits where out_dtype is: read, 0xA5A5A5A5 would be refused as a dtype. */
+    tu_poison(got, R * DV);
+    st = clattn_lse_combine_host(ctx, &buf.d, po, pl, got, NULL);
+    TU_CHECK(st == CLATTN_SUCCESS && memcmp(got, want, sizeof got) == 0,
+             "older combine caller: float32 out by default, today's bits: %s",
+             clattn_status_string(st));
+    struct {
+        clattn_lse_combine_desc d;
+        int64_t future;
+    } n;
+    memset(&n, GUARD, sizeof n);
+    st = clattn_lse_combine_desc_init(&n.d, sizeof n);
+    n.d.parts = N, n.d.batch = 1, n.d.heads = 2, n.d.seq = 3, n.d.head_dim_v = DV;
+    tu_poison(got, R * DV);
+    if (st == CLATTN_SUCCESS) st = clattn_lse_combine_host(ctx, &n.d, po, pl, got, NULL);
+    TU_CHECK(st == CLATTN_SUCCESS && n.future == 0 && memcmp(got, want, sizeof got) == 0,
+             "newer combine caller with its extra field zero: today's bits: %s",
+             clattn_status_string(st));
+    n.future = 1;
+    memcpy(got, want, sizeof got);
+    st = clattn_lse_combine_host(ctx, &n.d, po, pl, got, NULL);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED &&
+                 strstr(clattn_context_last_error(ctx), "clattn_lse_combine_desc") &&
+                 memcmp(got, want, sizeof got) == 0,
+             "newer combine caller setting an unknown field: UNSUPPORTED, nothing written: %s",
+             clattn_context_last_error(ctx));
+}
+
 static void device_list(void) {
     int n = 0;
     clattn_status st = clattn_device_list(NULL, 0, 0, &n);
@@ -313,6 +366,7 @@ int main(void) {
     older_sdpa_caller(ctx);
     newer_sdpa_caller(ctx);
     older_additive_caller(ctx);
+    combine_callers(ctx);
     device_list();
     output_getters(ctx);
     clattn_context_destroy(ctx);

@@ -6,7 +6,9 @@
  * sequence b attends to its first L[b] keys only. Storage (--dtype): float16 files keep half
  * storage by default and give a float16 output; --dtype converts the inputs on upload (to nearest
  * even) and sets the output's type; bfloat16, which .npy cannot hold, is converted from the input
- * files and written back as float32. */
+ * files and written back as float32. --kv-dtype sets k and v's storage alone, over --dtype
+ * (whichever comes first); without either, float16 k and v files keep half storage even when q is
+ * float32 (the K/V cache is what a decode step reads). */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -71,6 +73,7 @@ static int mismatch(const char *what, long long got, long long want) {
 int cmd_attention(int argc, char **argv) {
     const char *qp = NULL, *kp = NULL, *vp = NULL, *op = NULL, *lp = NULL, *mp = NULL;
     const char *algo_s = NULL, *fl_s = NULL, *klp = NULL, *dt_s = NULL, *mdt_s = NULL;
+    const char *kvdt_s = NULL;
     int causal = 0;
     double scale = 0.0;
     cli_sdpa_options xo;
@@ -91,6 +94,9 @@ int cmd_attention(int argc, char **argv) {
         {"dtype", OPT_STRING, &dt_s,
          "f32|f16|bf16 storage of q, k, v, out (default f16 if q, k, v are float16 files, else "
          "f32); bf16 out is written as float32"},
+        {"kv-dtype", OPT_STRING, &kvdt_s,
+         "f32|f16|bf16 storage of k and v only, over --dtype (default: --dtype's if given, else "
+         "f16 if k and v are float16 files, else f32)"},
         {"mask-dtype", OPT_STRING, &mdt_s,
          "f32|f16|bf16 storage of the mask (default f16 for a float16 file, else f32)"},
         xopts[0],
@@ -103,7 +109,7 @@ int cmd_attention(int argc, char **argv) {
                        "[--causal] [--causal-align bottom-right|top-left] [--window L,R] "
                        "[--softcap C] [--alibi [SLOPES.npy]] [--scale S] [--kv-lens L.npy] "
                        "[--algo auto|naive|flash1|flash2|decode] [--dtype f32|f16|bf16] "
-                       "[--mask-dtype f32|f16|bf16]");
+                       "[--kv-dtype f32|f16|bf16] [--mask-dtype f32|f16|bf16]");
     if (rc) return rc == 1 ? 0 : rc;
     const char *req[4][2] = {{"q", qp}, {"k", kp}, {"v", vp}, {"out", op}};
     for (int i = 0; i < 4; i++)
@@ -113,8 +119,9 @@ int cmd_attention(int argc, char **argv) {
     if (cli_sdpa_algo(CMD, algo_s, &d.algo) || cli_sdpa_flavour(CMD, fl_s, &d.flavour) ||
         cli_sdpa_options_desc(CMD, &xo, &d))
         return 2;
-    clattn_dtype dt = CLATTN_DTYPE_F32, mdt = CLATTN_DTYPE_F32;
+    clattn_dtype dt = CLATTN_DTYPE_F32, kvdt = CLATTN_DTYPE_F32, mdt = CLATTN_DTYPE_F32;
     if ((dt_s && cli_sdpa_dtype(CMD, "dtype", dt_s, &dt)) ||
+        (kvdt_s && cli_sdpa_dtype(CMD, "kv-dtype", kvdt_s, &kvdt)) ||
         (mdt_s && cli_sdpa_dtype(CMD, "mask-dtype", mdt_s, &mdt)))
         return 2;
 
@@ -134,16 +141,17 @@ int cmd_attention(int argc, char **argv) {
     if (cli_outputs_check(&outs, in, 6)) goto done;
     if (load("q", qp, &q) || load("k", kp, &k) || load("v", vp, &v) || (mp && load("mask", mp, &m)))
         goto done;
-    /* Half files stay half unless --dtype says otherwise. */
-    if (!dt_s && q.dtype == CLATTN_NPY_F16 && k.dtype == CLATTN_NPY_F16 &&
-        v.dtype == CLATTN_NPY_F16)
-        dt = CLATTN_DTYPE_F16;
+    /* Half files stay half unless --dtype (or, for k and v, --kv-dtype) says otherwise. */
+    const int kv_half = k.dtype == CLATTN_NPY_F16 && v.dtype == CLATTN_NPY_F16;
+    if (!dt_s && q.dtype == CLATTN_NPY_F16 && kv_half) dt = CLATTN_DTYPE_F16;
+    if (!kvdt_s) kvdt = dt_s ? dt : kv_half ? CLATTN_DTYPE_F16 : dt;
     if (!mdt_s && mp && m.dtype == CLATTN_NPY_F16) mdt = CLATTN_DTYPE_F16;
-    if (stage("q", &q, dt, &data[0], &owned[0]) || stage("k", &k, dt, &data[1], &owned[1]) ||
-        stage("v", &v, dt, &data[2], &owned[2]) ||
+    if (stage("q", &q, dt, &data[0], &owned[0]) || stage("k", &k, kvdt, &data[1], &owned[1]) ||
+        stage("v", &v, kvdt, &data[2], &owned[2]) ||
         (mp && stage("mask", &m, mdt, &data[3], &owned[3])))
         goto done;
-    d.q_dtype = d.kv_dtype = d.out_dtype = dt;
+    d.q_dtype = d.out_dtype = dt;
+    d.kv_dtype = kvdt;
     d.mask_dtype = mdt;
     const int64_t B = q.shape[0], Hq = q.shape[1], Sq = q.shape[2], D = q.shape[3];
     const int64_t Hkv = k.shape[1], Skv = k.shape[2], Dv = v.shape[3];

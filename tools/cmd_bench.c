@@ -16,7 +16,8 @@
  * in 1..Skv from
  * --seed and prints them; --splits forces the decode path's split count.
  * --dtype f16|bf16 stores q, k, v and out in that type (the inputs rounded from the same random
- * floats); lse stays float32. */
+ * floats); lse stays float32. --kv-dtype sets k and v's type alone, over --dtype; gbps= counts
+ * the bytes of that type. */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -103,23 +104,25 @@ int cmd_bench(int argc, char **argv) {
     int ragged = 0;
     cli_sdpa_options xo;
     enum { NX = CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS };
-    cli_opt opts[NX + 6];
+    cli_opt opts[NX + 7];
     cli_sdpa_shape_opts(&shape, "seq", opts);
     cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
-    const char *dt_s = NULL;
+    const char *dt_s = NULL, *kvdt_s = NULL;
     opts[NX] = (cli_opt){"repeat", OPT_INT, &R, "timed runs, median reported (default 5)"};
     opts[NX + 1] = (cli_opt){"kv-lens-random", OPT_FLAG, &ragged,
                              "ragged batch: key lengths uniform in 1..Skv (printed)"};
     opts[NX + 2] = (cli_opt){"seed", OPT_INT, &seed, "seed of --kv-lens-random (default 1)"};
     opts[NX + 3] = (cli_opt){"splits", OPT_INT, &splits, "decode: force the number of splits"};
     opts[NX + 4] = (cli_opt){"dtype", OPT_STRING, &dt_s, "f32|f16|bf16 storage of q, k, v, out"};
-    opts[NX + 5] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
+    opts[NX + 5] = (cli_opt){"kv-dtype", OPT_STRING, &kvdt_s,
+                             "f32|f16|bf16 storage of k and v only (default: --dtype's)"};
+    opts[NX + 6] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
     int rc =
         cli_parse(argc, argv, opts,
                   "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
                   "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
                   "[--alibi [SLOPES.npy]] [--algo A] [--repeat R] [--kv-lens-random [--seed S]] "
-                  "[--splits N] [--dtype f32|f16|bf16]");
+                  "[--splits N] [--dtype f32|f16|bf16] [--kv-dtype f32|f16|bf16]");
     if (rc) return rc == 1 ? 0 : rc;
     if (R < 1 || R > 1000) {
         fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
@@ -137,12 +140,15 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     }
     clattn_sdpa_desc d;
-    clattn_dtype dt = CLATTN_DTYPE_F32;
+    clattn_dtype dt = CLATTN_DTYPE_F32, kvdt;
     if (cli_sdpa_shape_desc(CMD, "seq", &shape, &d) || cli_sdpa_options_desc(CMD, &xo, &d) ||
         (dt_s && cli_sdpa_dtype(CMD, "dtype", dt_s, &dt)))
         return 2;
+    kvdt = dt;
+    if (kvdt_s && cli_sdpa_dtype(CMD, "kv-dtype", kvdt_s, &kvdt)) return 2;
     d.decode_splits = splits;
-    d.q_dtype = d.kv_dtype = d.out_dtype = dt;
+    d.q_dtype = d.out_dtype = dt;
+    d.kv_dtype = kvdt;
     if (cli_sdpa_options_alibi(CMD, &xo, &d)) return 1;
     const int64_t B = d.batch, H = d.heads, S = d.seq_q, D = d.head_dim;
     int32_t *lens = NULL;
@@ -188,14 +194,15 @@ int cmd_bench(int argc, char **argv) {
                                 {B, H, S, d.head_dim_v},
                                 {B, H, S, 1}};
     int64_t n[5], bytes, io_bytes = 0;
+    const clattn_dtype types[4] = {dt, kvdt, kvdt, dt}; /* q, k, v, out */
     for (int i = 0; i < 5; i++) {
-        const int64_t e = i < 4 ? (int64_t)cli_sdpa_dtype_size(dt) : 4; /* lse: float */
+        const int64_t e = i < 4 ? (int64_t)cli_sdpa_dtype_size(types[i]) : 4; /* lse: float */
         if (clattn__prod64(dims[i], 4, &n[i]) || clattn__mul64(n[i], e, &bytes) ||
             clattn__add64(io_bytes, bytes, &io_bytes)) {
             st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "bench: the buffer sizes overflow");
             goto fail;
         }
-        st = i < 3 ? random_buffer(ctx, n[i], dt, 17u * (unsigned)i + 1u, &buf[i])
+        st = i < 3 ? random_buffer(ctx, n[i], types[i], 17u * (unsigned)i + 1u, &buf[i])
                    : clattn__alloc(ctx, bytes, CL_MEM_READ_WRITE, NULL, "bench output", &buf[i]);
         if (st != CLATTN_SUCCESS) goto fail;
     }
@@ -225,7 +232,7 @@ int cmd_bench(int argc, char **argv) {
     double kv_bytes = 0.0;
     for (int64_t b = 0; b < B; b++)
         kv_bytes += (double)cli_sdpa_visible_keys(&d, lens ? lens[b] : d.seq_kv);
-    kv_bytes *= (double)d.kv_heads * (double)(D + d.head_dim_v) * (double)cli_sdpa_dtype_size(dt);
+    kv_bytes *= (double)d.kv_heads * (double)(D + d.head_dim_v) * (double)cli_sdpa_dtype_size(kvdt);
     cli_sdpa_print_plan(stdout, &plan);
     printf(" gbps=%.2f tokens_per_s=%.1f", kv_bytes / med * 1e-9, (double)B / med);
     if (lens) {

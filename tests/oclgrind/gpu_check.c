@@ -6,7 +6,8 @@
  * over the whole process and one noisy family would hide another's reports.
  *
  *   gpu_check FAMILY [--expect-local BYTES] [--expect-wg N]
- *   FAMILY: flash1 | flash2 | naive | additive | gru
+ *   FAMILY: flash1 | flash2 | naive | decode | additive | gru (decode also runs the combine
+ *   kernel it shares with clattn_lse_combine in the public layout)
  *
  * The device must be oclgrind's (else the test fails rather than silently checking another
  * device); --expect-* check that oclgrind reports the limits run.sh asked for, so the plan
@@ -104,6 +105,47 @@ static void from_bf16(const void *src, float *dst, int64_t n) {
         const uint32_t u = (uint32_t)h << 16;
         memcpy(&dst[i], &u, 4);
     }
+}
+
+/* clattn_lse_combine in its own layout (the decode cases run the same kernel on scratch
+ * records): 3 parts of 1 x 2 x 3 rows, Dv 67 (two column blocks, the second partial), random lse
+ * with -inf in some parts (their output rows NaN, never to be read) and one row -inf in all,
+ * against the merge formula in double. */
+static void check_combine(clattn_context *ctx) {
+    enum { N = 3, R = 6, DV = 67 };
+    float po[N * R * DV], pl[N * R], out[R * DV], lse[R];
+    double ro[R * DV], rl[R];
+    tu_fill_normal(po, N * R * DV, 1.0f);
+    tu_fill_uniform(pl, N * R, -3.0f, 3.0f);
+    for (int n = 0; n < N; n++)
+        for (int r = 0; r < R; r++)
+            if (r == R - 1 || (n + r) % 4 == 0) {
+                pl[n * R + r] = -INFINITY;
+                tu_poison(po + (n * R + r) * DV, DV);
+            }
+    for (int r = 0; r < R; r++) {
+        double mx = -INFINITY, sum = 0.0;
+        for (int n = 0; n < N; n++) mx = fmax(mx, pl[n * R + r]);
+        for (int c = 0; c < DV; c++) ro[r * DV + c] = 0.0;
+        for (int n = 0; n < N; n++) {
+            if (pl[n * R + r] == -INFINITY) continue;
+            const double w = exp(pl[n * R + r] - mx);
+            sum += w;
+            for (int c = 0; c < DV; c++) ro[r * DV + c] += w * po[(n * R + r) * DV + c];
+        }
+        for (int c = 0; c < DV; c++) ro[r * DV + c] = sum > 0 ? ro[r * DV + c] / sum : 0.0;
+        rl[r] = sum > 0 ? mx + log(sum) : -INFINITY;
+    }
+    clattn_lse_combine_desc d;
+    clattn_lse_combine_desc_init(&d, sizeof d);
+    d.parts = N, d.batch = 1, d.heads = 2, d.seq = 3, d.head_dim_v = DV;
+    tu_poison(out, R * DV);
+    tu_poison(lse, R);
+    clattn_status st = clattn_lse_combine_host(ctx, &d, po, pl, out, lse);
+    TU_CHECK(st == CLATTN_SUCCESS && tu_compare("out", out, ro, R * DV, 2e-6, 2e-5) &&
+                 tu_compare("lse", lse, rl, R, 2e-6, 2e-6),
+             "lse_combine, 3 parts, Dv 67, empty parts with NaN rows, a row in none: %s %s",
+             clattn_status_string(st), st ? clattn_context_last_error(ctx) : "");
 }
 
 static void plan_line(clattn_context *ctx, const clattn_sdpa_desc *d, const char *label) {
@@ -371,6 +413,7 @@ int main(int argc, char **argv) {
     } else if (!strcmp(family, "decode")) {
         for (size_t i = 0; i < sizeof decode_cases / sizeof decode_cases[0]; i++)
             check_sdpa(ctx, CLATTN_ALGO_DECODE, &decode_cases[i], decode_splits[i]);
+        check_combine(ctx);
     } else if (!strcmp(family, "additive")) {
         check_additive(ctx, 3, 37, 2, 45, 19, 300, 1, 0, 0);
         /* The dispatcher stops at 256 items and 1024-position tiles; this one fills the device's
