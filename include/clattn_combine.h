@@ -23,10 +23,11 @@ extern "C" {
  * out [B, H, S, Dv] in out_dtype (rounded to nearest even when narrow); lse float32 [B, H, S].
  * Non-finite values, as clattn_sdpa's rule for a row:
  *  - a part whose lse is -inf (it saw no key of the row) weighs 0, and its output row is not
- *    read: it may hold anything, NaN included;
+ *    read: it may hold anything, NaN included (nor is that of a part whose weight underflows to
+ *    0 in float32: lse_n some 87 to 103 below M, by the device's denormal handling);
  *  - a row with lse -inf in every part gives out 0 and lse -inf;
  *  - a NaN lse in any part makes the row's whole output and its lse NaN; so does +inf (whose
- *    weight would be inf/inf). NaN or inf in the output row of a part that weighs more than 0
+ *    weight would be e^(inf - inf)). NaN or inf in the output row of a part that weighs more than 0
  *    reaches the output columns it is in. */
 typedef struct {
     size_t struct_size; /* set by clattn_lse_combine_desc_init: the caller's sizeof */
