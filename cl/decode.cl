@@ -51,28 +51,48 @@ inline __global float *decode_record(__global float *scratch, long s, long row, 
 #endif
 #if VW == 16
 typedef float16 dvec;
-#define dvload vload16
+typedef uint16 dvec_u;
+#define dvload       vload16
+#define as_dvec      as_float16
+#define as_dvec_u    as_uint16
+#define convert_dvec convert_float16
 #else
 typedef float8 dvec;
-#define dvload vload8
+typedef uint8 dvec_u;
+#define dvload       vload8
+#define as_dvec      as_float8
+#define as_dvec_u    as_uint8
+#define convert_dvec convert_float8
 #endif
 #define NC  ((DCAP + VW - 1) / VW)  /* q/k vectors per row */
 #define NCV ((DVCAP + VW - 1) / VW) /* v/acc vectors per row */
 
-/* Row j of a K or V head (n elements) as vectors, zero past n: whole vectors straight from
- * float32 storage, element by element (widened) otherwise and for the tail. */
-inline void decode_load_row(const __global KV_T *src, int n, int nvec, dvec *dst) {
-    for (int c = 0; c < nvec; c++) {
+/* Chunk c (VW elements from c * VW) of a K or V row of n elements, widened to float32, zero
+ * past n: one vector load from float32 storage, the integer widening of kernel_iface.h's
+ * clattn_f16_load on VW lanes at once for float16, a shift for bfloat16; element by element only
+ * for a row's tail. */
+inline dvec decode_chunk(const __global KV_T *row, int c, int n) {
+    if ((c + 1) * VW <= n) {
 #if KV_DTYPE == CLATTN_STORAGE_F32
-        if ((c + 1) * VW <= n) {
-            dst[c] = dvload(0, src + c * VW);
-            continue;
-        }
+        return dvload(0, row + c * VW);
+#elif VW == 16
+        const uint16 x = convert_uint16(vload16(0, (const __global ushort *)row + c * VW));
+#else
+        const uint8 x = convert_uint8(vload8(0, (const __global ushort *)row + c * VW));
 #endif
-        float tmp[VW];
-        for (int e = 0; e < VW; e++) tmp[e] = c * VW + e < n ? load_kv(src, c * VW + e) : 0.0f;
-        dst[c] = dvload(0, tmp);
+#if KV_DTYPE == CLATTN_STORAGE_BF16
+        return as_dvec(x << 16);
+#elif KV_DTYPE == CLATTN_STORAGE_F16
+        const dvec_u e = x & 0x7c00u, mag = (x & 0x7fffu) << 13;
+        dvec f = as_dvec(mag + 0x38000000u);
+        f = select(f, convert_dvec(x & 0x3ffu) * 0x1p-24f, e == 0u);
+        f = select(f, as_dvec(mag | 0x7f800000u), e == 0x7c00u);
+        return as_dvec(as_dvec_u(f) | ((x & 0x8000u) << 16));
+#endif
     }
+    float tmp[VW];
+    for (int e = 0; e < VW; e++) tmp[e] = c * VW + e < n ? load_kv(row, c * VW + e) : 0.0f;
+    return dvload(0, tmp);
 }
 
 inline float decode_hsum(dvec x) {
@@ -82,6 +102,15 @@ inline float decode_hsum(dvec x) {
     float4 y = x.lo + x.hi;
     return (y.x + y.y) + (y.z + y.w);
 }
+
+/* Register blocking of the CPU kernel: the score loop keeps RCAP x KU dot products in flight
+ * (KU keys at once), the P V loop RCAP x CU output vectors (CU chunks of the head dim over the
+ * block's keys), about 8 vector accumulators either way. One dot product per row and key, summed
+ * chunk by chunk into one register, is a chain of dependent FMAs (NC of them, 4 cycles each):
+ * that chain, not memory, bounded the GQA step before. */
+#define DECODE_ACCS 8
+#define KU          (RCAP >= DECODE_ACCS ? 1 : DECODE_ACCS / RCAP)
+#define CU          (RCAP >= DECODE_ACCS ? 1 : (DECODE_ACCS / RCAP < NCV ? DECODE_ACCS / RCAP : NCV))
 
 __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     const long split = get_global_id(0);
@@ -93,11 +122,12 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 
     dvec qv[RCAP][NC], acc[RCAP][NCV];
     float m[RCAP], l[RCAP], slope[RCAP];
+    long qi[RCAP]; /* the query index of each row (rows past the group repeat the last) */
     clattn_key_range keys[RCAP];
     const __global M_T *mrow[RCAP];
     long lo = rule.seq_kv, hi = 0; /* the keys any row of the group sees */
     for (int r = 0; r < RCAP; r++) {
-        const int rr = min(r, rows - 1); /* rows past the group repeat the last; never stored */
+        const int rr = min(r, rows - 1); /* never stored */
         const long i = decode_row_q(rr, group), h = decode_row_h(rr, hk, group);
         const __global Q_T *qp = q + b * q_sb + h * q_sh + i * q_ss;
         float tmp[NC * VW];
@@ -106,6 +136,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         for (int c = 0; c < NCV; c++) acc[r][c] = (dvec)(0.0f);
         m[r] = -INFINITY;
         l[r] = 0.0f;
+        qi[r] = i;
         keys[r] = clattn_row_keys(rule, i);
         slope[r] = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
         mrow[r] = (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
@@ -116,38 +147,89 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
     const __global KV_T *kp = k + b * k_sb + hk * k_sh;
     const __global KV_T *vp = v + b * v_sb + hk * v_sh;
+    /* The vectors the head dims fill (the build's caps round them up: D 80 runs in DCAP 128). */
+    const int nc = (head_dim + VW - 1) / VW, ncv = (head_dim_v + VW - 1) / VW;
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         const int nb = (int)min((long)BK, j_end - j0);
         float s[RCAP][BK];
-        for (int jj = 0; jj < nb; jj++) {
-            dvec kv[NC];
-            decode_load_row(kp + (j0 + jj) * k_ss, head_dim, NC, kv);
-            for (int r = 0; r < RCAP; r++) {
-                dvec d = (dvec)(0.0f);
-                for (int c = 0; c < NC; c++) d = fma(qv[r][c], kv[c], d);
-                const long i = decode_row_q(min(r, rows - 1), group);
-                s[r][jj] = clattn_score(decode_hsum(d), j0 + jj, keys[r], rule, i + rule.diag,
-                                        slope[r], mrow[r]);
-            }
-        }
-        for (int r = 0; r < RCAP; r++) {
-            float mx = m[r];
-            for (int jj = 0; jj < nb; jj++) mx = fmax(mx, s[r][jj]);
-            const float alpha = clattn_exp2_diff(m[r], mx);
-            float sum = 0.0f;
-            for (int jj = 0; jj < nb; jj++) {
-                s[r][jj] = clattn_exp2_diff(s[r][jj], mx);
-                sum += s[r][jj];
-            }
-            l[r] = l[r] * alpha + sum;
-            m[r] = mx;
-            for (int c = 0; c < NCV; c++) acc[r][c] *= alpha;
-        }
-        for (int jj = 0; jj < nb; jj++) {
-            dvec vv[NCV];
-            decode_load_row(vp + (j0 + jj) * v_ss, head_dim_v, NCV, vv);
+        /* S = Q K^T for the block, KU keys at a time (keys past the block repeat its last). */
+        for (int jj = 0; jj < nb; jj += KU) {
+            const __global KV_T *kr[KU];
+            dvec d[RCAP][KU];
+#pragma unroll
+            for (int u = 0; u < KU; u++) kr[u] = kp + (j0 + min(jj + u, nb - 1)) * k_ss;
+#pragma unroll
             for (int r = 0; r < RCAP; r++)
-                for (int c = 0; c < NCV; c++) acc[r][c] = fma((dvec)(s[r][jj]), vv[c], acc[r][c]);
+#pragma unroll
+                for (int u = 0; u < KU; u++) d[r][u] = (dvec)(0.0f);
+            for (int c = 0; c < nc; c++) {
+                dvec kc[KU];
+#pragma unroll
+                for (int u = 0; u < KU; u++) kc[u] = decode_chunk(kr[u], c, head_dim);
+#pragma unroll
+                for (int r = 0; r < RCAP; r++)
+#pragma unroll
+                    for (int u = 0; u < KU; u++) d[r][u] = fma(qv[r][c], kc[u], d[r][u]);
+            }
+#pragma unroll
+            for (int u = 0; u < KU; u++) {
+                if (jj + u >= nb) break;
+#pragma unroll
+                for (int r = 0; r < RCAP; r++)
+                    s[r][jj + u] = clattn_score(decode_hsum(d[r][u]), j0 + jj + u, keys[r], rule,
+                                                qi[r] + rule.diag, slope[r], mrow[r]);
+            }
+        }
+        /* Online softmax per row, 8 keys per vector (the block padded with masked keys): the
+         * block's max, the rescale, probabilities in place. exp2 one key at a time cost as much
+         * as the two products together. */
+        float alpha[RCAP];
+        for (int r = 0; r < RCAP; r++) {
+            for (int jj = nb; jj < BK; jj++) s[r][jj] = -INFINITY;
+            float8 mx8 = (float8)(m[r]);
+            for (int t = 0; t < BK / 8; t++) mx8 = fmax(mx8, vload8(t, s[r]));
+            const float4 mx4 = fmax(mx8.lo, mx8.hi);
+            const float mx = fmax(fmax(mx4.x, mx4.y), fmax(mx4.z, mx4.w));
+            alpha[r] = clattn_exp2_diff(m[r], mx);
+            float8 sum8 = (float8)(0.0f);
+            for (int t = 0; t < BK / 8; t++) {
+                const float8 x = vload8(t, s[r]);
+                /* clattn_exp2_diff on 8 keys: 0 for masked keys while the max is still -inf, NaN
+                 * kept */
+                const float8 p =
+                    mx == -INFINITY ? select((float8)(0.0f), x, isnan(x)) : exp2(x - mx);
+                vstore8(p, t, s[r]);
+                sum8 += p;
+            }
+            const float4 sum4 = sum8.lo + sum8.hi;
+            l[r] = l[r] * alpha[r] + ((sum4.x + sum4.y) + (sum4.z + sum4.w));
+            m[r] = mx;
+        }
+        /* O = alpha O + P V, CU chunks of the head dim at a time over the block's value rows:
+         * the accumulators stay in registers for the whole block, and each pass reads whole
+         * cache lines of the rows (the block's V rows stay in L1 between passes). */
+        for (int c0 = 0; c0 < ncv; c0 += CU) {
+            dvec a[RCAP][CU];
+#pragma unroll
+            for (int r = 0; r < RCAP; r++)
+#pragma unroll
+                for (int u = 0; u < CU; u++)
+                    a[r][u] = c0 + u < ncv ? acc[r][c0 + u] * alpha[r] : (dvec)(0.0f);
+            for (int jj = 0; jj < nb; jj++) {
+                const __global KV_T *vr = vp + (j0 + jj) * v_ss;
+                dvec vc[CU];
+#pragma unroll
+                for (int u = 0; u < CU; u++) vc[u] = decode_chunk(vr, c0 + u, head_dim_v);
+#pragma unroll
+                for (int r = 0; r < RCAP; r++)
+#pragma unroll
+                    for (int u = 0; u < CU; u++) a[r][u] = fma((dvec)(s[r][jj]), vc[u], a[r][u]);
+            }
+#pragma unroll
+            for (int r = 0; r < RCAP; r++)
+#pragma unroll
+                for (int u = 0; u < CU; u++)
+                    if (c0 + u < ncv) acc[r][c0 + u] = a[r][u];
         }
     }
     for (int r = 0; r < rows && r < RCAP; r++) {
