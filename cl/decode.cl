@@ -21,7 +21,7 @@
  * score shaping are common.cl's, so every option works here as in the prefill kernels. */
 
 #ifndef RCAP
-#define RCAP 4 /* query rows per kv head (Sq * group) the build holds */
+#define RCAP 4 /* query rows per kv head (Sq * group) the build holds: 1 ... 32 */
 #endif
 #ifndef DCAP
 #define DCAP 64
@@ -103,14 +103,16 @@ inline float decode_hsum(dvec x) {
     return (y.x + y.y) + (y.z + y.w);
 }
 
-/* Register blocking of the CPU kernel: the score loop keeps RCAP x KU dot products in flight
- * (KU keys at once), the P V loop RCAP x CU output vectors (CU chunks of the head dim over the
- * block's keys), about 8 vector accumulators either way. One dot product per row and key, summed
- * chunk by chunk into one register, is a chain of dependent FMAs (NC of them, 4 cycles each):
- * that chain, not memory, bounded the GQA step before. */
+/* Register blocking of the CPU kernel: rows are taken RG at a time (a register group), and the
+ * score loop keeps RG x KU dot products in flight (KU keys at once), the P V loop RG x CU output
+ * vectors (CU chunks of the head dim over the block's keys): 8 vector accumulators either way.
+ * One dot product per row and key, summed chunk by chunk into one register, is a chain of
+ * dependent FMAs (NC of them, 4 cycles each): that chain, not memory, bounded the GQA step
+ * before. Groups after the first read the block's K/V rows again, from L1. */
 #define DECODE_ACCS 8
-#define KU          (RCAP >= DECODE_ACCS ? 1 : DECODE_ACCS / RCAP)
-#define CU          (RCAP >= DECODE_ACCS ? 1 : (DECODE_ACCS / RCAP < NCV ? DECODE_ACCS / RCAP : NCV))
+#define RG          (RCAP < DECODE_ACCS ? RCAP : DECODE_ACCS)
+#define KU          (DECODE_ACCS / RG)
+#define CU          (DECODE_ACCS / RG < NCV ? DECODE_ACCS / RG : NCV)
 
 __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     const long split = get_global_id(0);
@@ -155,29 +157,33 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         /* S = Q K^T for the block, KU keys at a time (keys past the block repeat its last). */
         for (int jj = 0; jj < nb; jj += KU) {
             const __global KV_T *kr[KU];
-            dvec d[RCAP][KU];
 #pragma unroll
             for (int u = 0; u < KU; u++) kr[u] = kp + (j0 + min(jj + u, nb - 1)) * k_ss;
+            for (int r0 = 0; r0 < RCAP; r0 += RG) {
+                dvec d[RG][KU];
 #pragma unroll
-            for (int r = 0; r < RCAP; r++)
+                for (int r = 0; r < RG; r++)
 #pragma unroll
-                for (int u = 0; u < KU; u++) d[r][u] = (dvec)(0.0f);
-            for (int c = 0; c < nc; c++) {
-                dvec kc[KU];
+                    for (int u = 0; u < KU; u++) d[r][u] = (dvec)(0.0f);
+                for (int c = 0; c < nc; c++) {
+                    dvec kc[KU];
 #pragma unroll
-                for (int u = 0; u < KU; u++) kc[u] = decode_chunk(kr[u], c, head_dim);
+                    for (int u = 0; u < KU; u++) kc[u] = decode_chunk(kr[u], c, head_dim);
 #pragma unroll
-                for (int r = 0; r < RCAP; r++)
+                    for (int r = 0; r < RG; r++)
 #pragma unroll
-                    for (int u = 0; u < KU; u++) d[r][u] = fma(qv[r][c], kc[u], d[r][u]);
-            }
+                        for (int u = 0; u < KU; u++) d[r][u] = fma(qv[r0 + r][c], kc[u], d[r][u]);
+                }
 #pragma unroll
-            for (int u = 0; u < KU; u++) {
-                if (jj + u >= nb) break;
+                for (int u = 0; u < KU; u++) {
+                    if (jj + u >= nb) break;
 #pragma unroll
-                for (int r = 0; r < RCAP; r++)
-                    s[r][jj + u] = clattn_score(decode_hsum(d[r][u]), j0 + jj + u, keys[r], rule,
-                                                qi[r] + rule.diag, slope[r], mrow[r]);
+                    for (int r = 0; r < RG; r++) {
+                        const int rr = r0 + r;
+                        s[rr][jj + u] = clattn_score(decode_hsum(d[r][u]), j0 + jj + u, keys[rr],
+                                                     rule, qi[rr] + rule.diag, slope[rr], mrow[rr]);
+                    }
+                }
             }
         }
         /* Online softmax per row, 8 keys per vector (the block padded with masked keys): the
@@ -208,29 +214,31 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         /* O = alpha O + P V, CU chunks of the head dim at a time over the block's value rows:
          * the accumulators stay in registers for the whole block, and each pass reads whole
          * cache lines of the rows (the block's V rows stay in L1 between passes). */
-        for (int c0 = 0; c0 < ncv; c0 += CU) {
-            dvec a[RCAP][CU];
+        for (int c0 = 0; c0 < ncv; c0 += CU)
+            for (int r0 = 0; r0 < RCAP; r0 += RG) {
+                dvec a[RG][CU];
 #pragma unroll
-            for (int r = 0; r < RCAP; r++)
+                for (int r = 0; r < RG; r++)
 #pragma unroll
-                for (int u = 0; u < CU; u++)
-                    a[r][u] = c0 + u < ncv ? acc[r][c0 + u] * alpha[r] : (dvec)(0.0f);
-            for (int jj = 0; jj < nb; jj++) {
-                const __global KV_T *vr = vp + (j0 + jj) * v_ss;
-                dvec vc[CU];
+                    for (int u = 0; u < CU; u++)
+                        a[r][u] = c0 + u < ncv ? acc[r0 + r][c0 + u] * alpha[r0 + r] : (dvec)(0.0f);
+                for (int jj = 0; jj < nb; jj++) {
+                    const __global KV_T *vr = vp + (j0 + jj) * v_ss;
+                    dvec vc[CU];
 #pragma unroll
-                for (int u = 0; u < CU; u++) vc[u] = decode_chunk(vr, c0 + u, head_dim_v);
+                    for (int u = 0; u < CU; u++) vc[u] = decode_chunk(vr, c0 + u, head_dim_v);
 #pragma unroll
-                for (int r = 0; r < RCAP; r++)
+                    for (int r = 0; r < RG; r++)
 #pragma unroll
-                    for (int u = 0; u < CU; u++) a[r][u] = fma((dvec)(s[r][jj]), vc[u], a[r][u]);
+                        for (int u = 0; u < CU; u++)
+                            a[r][u] = fma((dvec)(s[r0 + r][jj]), vc[u], a[r][u]);
+                }
+#pragma unroll
+                for (int r = 0; r < RG; r++)
+#pragma unroll
+                    for (int u = 0; u < CU; u++)
+                        if (c0 + u < ncv) acc[r0 + r][c0 + u] = a[r][u];
             }
-#pragma unroll
-            for (int r = 0; r < RCAP; r++)
-#pragma unroll
-                for (int u = 0; u < CU; u++)
-                    if (c0 + u < ncv) acc[r][c0 + u] = a[r][u];
-        }
     }
     for (int r = 0; r < rows && r < RCAP; r++) {
         const long i = decode_row_q(r, group), h = decode_row_h(r, hk, group);

@@ -125,7 +125,7 @@ static const dcase cases[] = {
      CLATTN_DTYPE_F16, CLATTN_DTYPE_F16, CLATTN_DTYPE_F16, CLATTN_DTYPE_BF16},
 };
 
-/* Decode-shaped problems (at most 16 query rows per kv head) for the split-KV kernels, whose
+/* Decode-shaped problems (at most 32 query rows per kv head) for the split-KV kernels, whose
  * K/V loads widen whole vectors of the narrow types: head dims that fill them (128), leave a
  * tail (59) and stop short of the build's cap (80). */
 static const dcase decode_cases[] = {
