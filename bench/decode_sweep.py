@@ -9,20 +9,23 @@ in one run:
       As a cross-check numpy's one-thread float32 sum of the same buffer size is timed too, and
       the higher of the two medians is the reference (so no ratio is flattered by a slow probe);
   (b) clattn's decode step (Sq=1, --algo auto: what the dispatcher chooses, which is the decode
-      path for up to 16 query heads per kv head and flash2 beyond, e.g. MQA 32/1) through
-      `clattn bench` for MHA (Hq=Hkv=32), GQA (Hq=32, Hkv=8)
-      and MQA (Hq=32, Hkv=1), D=128, float32 K/V, Skv = 1024 ... 65536 (powers of 2), B=1 and
+      path for up to 32 query heads per kv head) through `clattn bench` for MHA (Hq=Hkv=32),
+      GQA (Hq=32, Hkv=8) and MQA (Hq=32, Hkv=1), D=128, K/V stored as each of --kv-dtypes
+      (default float32 and float16: --kv-dtype), Skv = 1024 ... 65536 (powers of 2), B=1 and
       B=16 ragged (--kv-lens-random: lengths uniform in 1..Skv, seeded); each point one process,
       one warm-up call and --repeat timed calls (OpenCL profiling events), the median. gbps= is
-      the bytes of K and V the step must read (sum of the visible lengths x Hkv x (D+Dv) x 4)
-      over the median time; per point: GB/s, the ratio to the probe, time per token
-      (ms / B) and the splits the dispatcher chose;
+      the bytes of K and V the step must read (sum of the visible lengths x Hkv x (D+Dv) x the
+      element size) over the median time; per point: GB/s, the ratio to the probe, time per
+      token (ms / B) and the splits the dispatcher chose;
   (c) for comparison, flash2 forced (--algo flash2, the path a decode step took before the decode
-      kernels existed) and forced split counts at the GQA Skv=32768 B=1 point.
+      kernels existed), forced split counts at the GQA Skv=32768 B=1 point, and the same GQA
+      point through a paged KV cache (--paged PAGE: the step reads the cache's pages through
+      its block table) at B=1 and B=16 ragged.
 
 Writes bench/results/decode_sweep.csv and .png (time per token against Skv, one line per head
-layout, B=1 solid and B=16 ragged dashed) and prints the issue's targets: GQA 32/8 Skv=32768 B=1
->= 0.8x the probe, MHA Skv=4096 B=1 >= 0.7x, B=16 ragged (GQA Skv=32768) >= 0.7x.
+layout and K/V type, B=1 solid and B=16 ragged dashed) and prints the issue's targets: GQA 32/8
+Skv=32768 B=1 >= 0.8x the probe, MHA Skv=4096 B=1 >= 0.7x, B=16 ragged (GQA Skv=32768) >= 0.7x,
+f16 K/V step time <= 0.6x the f32 one (GQA Skv=32768 B=1), and the paged/plain time ratio.
 Points whose K+V buffers exceed --max-kv-gib (default 4) are skipped and listed (B=16 allocates
 every sequence at the full Skv). Results are data, not tests.
 
@@ -176,6 +179,10 @@ def main():
     ap.add_argument("--probe-passes", type=int, default=10)
     ap.add_argument("--splits-list", default="1,2,4,8,16",
                     help="forced split counts at GQA Skv=32768 B=1 ('' for none)")
+    ap.add_argument("--kv-dtypes", default="f32,f16",
+                    help="K/V storage types of the sweep (clattn bench --kv-dtype)")
+    ap.add_argument("--paged", type=int, default=256,
+                    help="page size of the paged-cache points at GQA Skv=32768 (0: none)")
     ap.add_argument("--replot", action="store_true", help="only redraw the PNG from --out")
     args = ap.parse_args()
     D = args.dim
@@ -198,24 +205,32 @@ def main():
     while s <= args.skv_max:
         skvs.append(s)
         s *= 2
-    points = []  # (kind, layout, B, Hq, Hkv, Skv, extra)
+    points = []  # (kind, layout, B, Hq, Hkv, Skv, kv_dtype, extra)
+    dtypes = [x.strip() for x in args.kv_dtypes.split(",") if x.strip()]
+    ragged_args = ["--kv-lens-random", "--seed", str(args.seed)]
     for B, ragged in [(1, False)] + ([(args.ragged_batch, True)] if args.ragged_batch else []):
-        for name, Hq, Hkv in LAYOUTS:
-            for Skv in skvs:
-                extra = ["--algo", "auto"]
-                if ragged:
-                    extra += ["--kv-lens-random", "--seed", str(args.seed)]
-                points.append(("step", name, B, Hq, Hkv, Skv, extra))
-    points.append(("flash2", "GQA", 1, 32, 8, 32768, ["--algo", "flash2"]))
-    points.append(("flash2", "MHA", 1, 32, 32, 4096, ["--algo", "flash2"]))
+        for dt in dtypes:
+            for name, Hq, Hkv in LAYOUTS:
+                for Skv in skvs:
+                    extra = ["--algo", "auto"] + (ragged_args if ragged else [])
+                    points.append(("step", name, B, Hq, Hkv, Skv, dt, extra))
+    points.append(("flash2", "GQA", 1, 32, 8, 32768, "f32", ["--algo", "flash2"]))
+    points.append(("flash2", "MHA", 1, 32, 32, 4096, "f32", ["--algo", "flash2"]))
     for sp in [int(x) for x in args.splits_list.split(",") if x.strip()]:
-        points.append((f"decode-splits{sp}", "GQA", 1, 32, 8, 32768,
+        points.append((f"decode-splits{sp}", "GQA", 1, 32, 8, 32768, "f32",
                        ["--algo", "decode", "--splits", str(sp)]))
+    if args.paged:
+        for B in [1] + ([args.ragged_batch] if args.ragged_batch else []):
+            for dt in dtypes:
+                points.append((f"paged{args.paged}", "GQA", B, 32, 8, 32768, dt,
+                               ["--algo", "auto", "--paged", str(args.paged)] +
+                               (ragged_args if B > 1 else [])))
 
     rows = []
-    for kind, name, B, Hq, Hkv, Skv, extra in points:
-        kv_gib = B * Hkv * Skv * 2 * D * 4 / 2 ** 30
-        row = dict(kind=kind, layout=name, B=B, Hq=Hq, Hkv=Hkv, Skv=Skv, D=D, kv_dtype="f32",
+    for kind, name, B, Hq, Hkv, Skv, dt, extra in points:
+        extra = extra + ["--kv-dtype", dt]
+        kv_gib = B * Hkv * Skv * 2 * D * (4 if dt == "f32" else 2) / 2 ** 30
+        row = dict(kind=kind, layout=name, B=B, Hq=Hq, Hkv=Hkv, Skv=Skv, D=D, kv_dtype=dt,
                    ragged="yes" if "--kv-lens-random" in extra else "no", algo="", flavour="",
                    splits="", block_kv="", ms="", min_ms="", gbps="", ratio="", us_per_token="",
                    tokens_per_s="", kv_lens="", load=f"{loadavg():.2f}", note="")
@@ -237,7 +252,7 @@ def main():
                    us_per_token=f"{ms * 1e3 / B:.1f}", tokens_per_s=kv.get("tokens_per_s", ""),
                    kv_lens=kv.get("kv_lens", ""))
         rows.append(row)
-        print(f"{kind:16s} {name} B={B:2d} Skv={Skv:6d}: ms={ms:9.3f} gbps={kv['gbps']:>7s} "
+        print(f"{kind:16s} {name} {dt:4s} B={B:2d} Skv={Skv:6d}: ms={ms:9.3f} gbps={kv['gbps']:>7s} "
               f"splits={row['splits'] or '-':>3s} ({row['algo']}/{row['flavour']})", flush=True)
 
     probe_end = run_probe(probe, args.probe_mib, args.threads, args.probe_passes)
@@ -250,11 +265,6 @@ def main():
     for row in rows:
         if row["gbps"]:
             row["ratio"] = f"{float(row['gbps']) / ref:.3f}"
-    # f16/bf16 K/V storage is another branch's work: a marked row, not measured here.
-    rows.append(dict(rows[0], kind="step", kv_dtype="f16", ragged="no", algo="", flavour="",
-                     splits="", block_kv="", ms="", min_ms="", gbps="", ratio="",
-                     us_per_token="", tokens_per_s="", kv_lens="", load="",
-                     note="TODO: f16/bf16 K/V not measured: clattn bench has no --kv-dtype yet"))
     with open(args.out, "w", newline="") as f:
         f.write(f"# reference_gbps={ref:.3f} c_probe={c_med:.3f} numpy_sum={np_med:.3f} "
                 f"probe_start={statistics.median(probe_runs):.3f} "
@@ -265,10 +275,10 @@ def main():
         w.writerows(rows)
     print(f"wrote {args.out} in {time.time() - t_start:.0f} s; load average now {loadavg():.2f}")
 
-    def find(kind, name, B, Skv):
+    def find(kind, name, B, Skv, dt="f32"):
         for r in rows:
             if (r["kind"], r["layout"], r["B"], r["Skv"], r["kv_dtype"]) == (kind, name, B, Skv,
-                                                                               "f32"):
+                                                                               dt):
                 return r
         return None
 
@@ -287,6 +297,16 @@ def main():
                                       ("met" if float(r["ratio"]) >= tgt else "NOT met"))
         print(f"{label}: {r['gbps']} GB/s = {r['ratio']}x probe, {r['ms']} ms, "
               f"splits={r['splits'] or '-'}{met}")
+    f32, f16 = find("step", "GQA", 1, 32768), find("step", "GQA", 1, 32768, "f16")
+    if f32 and f16 and f32["ms"] and f16["ms"]:
+        ratio = float(f16["ms"]) / float(f32["ms"])
+        print(f"f16 K/V step time / f32, GQA 32/8, Skv=32768, B=1: {ratio:.2f}x target <= 0.6x: "
+              + ("met" if ratio <= 0.6 else "NOT met"))
+    for B in [1, args.ragged_batch]:
+        pg, flat = find(f"paged{args.paged}", "GQA", B, 32768), find("step", "GQA", B, 32768)
+        if pg and flat and pg["ms"] and flat["ms"]:
+            print(f"paged cache (page {args.paged}) / plain buffers, GQA 32/8, Skv=32768, B={B}: "
+                  f"{float(pg['ms']) / float(flat['ms']):.2f}x time")
 
     plot(rows, ref, D, args.ragged_batch, os.path.splitext(args.out)[0] + ".png")
     return 0
@@ -303,16 +323,19 @@ def plot(rows, ref, D, ragged_batch, png):
         return
     fig, ax = plt.subplots(figsize=(8, 5))
     colours = {"MHA": "tab:red", "GQA": "tab:blue", "MQA": "tab:green"}
-    for name, Hq, Hkv in LAYOUTS:
-        for B, style in [(1, "-"), (ragged_batch, "--")]:
-            sel = [r for r in rows
-                   if r["kind"] == "step" and r["layout"] == name and r["B"] == B
-                   and r["kv_dtype"] == "f32" and r["us_per_token"]]
-            pts = [(r["Skv"], float(r["us_per_token"]) / 1e3) for r in sel]
-            if pts:
-                lab = f"{name} {Hq}/{Hkv}, B=1" if B == 1 else f"{name} {Hq}/{Hkv}, B={B} ragged"
-                lab += f" ({'/'.join(sorted(set(r['algo'] for r in sel)))})"
-                ax.plot(*zip(*pts), style, marker="o", color=colours[name], label=lab)
+    markers = {"f32": "o", "f16": "^", "bf16": "s"}
+    for dt in sorted(set(r["kv_dtype"] for r in rows), key=lambda d: (d != "f32", d)):
+        for name, Hq, Hkv in LAYOUTS:
+            for B, style in [(1, "-"), (ragged_batch, "--")]:
+                sel = [r for r in rows
+                       if r["kind"] == "step" and r["layout"] == name and r["B"] == B
+                       and r["kv_dtype"] == dt and r["us_per_token"]]
+                pts = [(r["Skv"], float(r["us_per_token"]) / 1e3) for r in sel]
+                if pts:
+                    lab = f"{name} {Hq}/{Hkv} {dt}, " + ("B=1" if B == 1 else f"B={B} ragged")
+                    lab += f" ({'/'.join(sorted(set(r['algo'] for r in sel)))})"
+                    ax.plot(*zip(*pts), style, marker=markers.get(dt, "o"), color=colours[name],
+                            alpha=1.0 if dt == "f32" else 0.6, label=lab)
     for r in rows:
         if r["kind"] == "flash2" and r["us_per_token"]:
             ax.plot(r["Skv"], float(r["us_per_token"]) / 1e3, "x", ms=10,
@@ -322,9 +345,9 @@ def plot(rows, ref, D, ragged_batch, png):
     ax.set_yscale("log")
     ax.set_xlabel("Skv (keys; ragged rows: the maximum, lengths uniform in 1..Skv)")
     ax.set_ylabel("ms per generated token (step time / B)")
-    ax.set_title(f"clattn decode step, Hq=32, D={D}, f32 K/V; read probe {ref:.1f} GB/s")
+    ax.set_title(f"clattn decode step, Hq=32, D={D}; read probe {ref:.1f} GB/s")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     print(f"wrote {png}")

@@ -21,7 +21,7 @@
  * score shaping are common.cl's, so every option works here as in the prefill kernels. */
 
 #ifndef RCAP
-#define RCAP 4 /* query rows per kv head (Sq * group) the build holds */
+#define RCAP 4 /* query rows per kv head (Sq * group) the build holds: 1 ... 32 */
 #endif
 #ifndef DCAP
 #define DCAP 64
@@ -51,28 +51,58 @@ inline __global float *decode_record(__global float *scratch, long s, long row, 
 #endif
 #if VW == 16
 typedef float16 dvec;
-#define dvload vload16
+typedef uint16 dvec_u;
+#define dvload         vload16
+#define dvload_u       vload16
+#define convert_dvec_u convert_uint16
+#define as_dvec        as_float16
 #else
 typedef float8 dvec;
-#define dvload vload8
+typedef uint8 dvec_u;
+#define dvload         vload8
+#define dvload_u       vload8
+#define convert_dvec_u convert_uint8
+#define as_dvec        as_float8
 #endif
 #define NC  ((DCAP + VW - 1) / VW)  /* q/k vectors per row */
 #define NCV ((DVCAP + VW - 1) / VW) /* v/acc vectors per row */
 
-/* Row j of a K or V head (n elements) as vectors, zero past n: whole vectors straight from
- * float32 storage, element by element (widened) otherwise and for the tail. */
-inline void decode_load_row(const __global KV_T *src, int n, int nvec, dvec *dst) {
-    for (int c = 0; c < nvec; c++) {
-#if KV_DTYPE == CLATTN_STORAGE_F32
-        if ((c + 1) * VW <= n) {
-            dst[c] = dvload(0, src + c * VW);
-            continue;
-        }
+/* Eight float16 values widened to float32: the F16C instruction (vcvtph2ps) where the kernel
+ * compiler targets it (PoCL on x86-64 hosts defines __F16C__; it halved the CPU time of an f16
+ * decode step against the integer widening), else kernel_iface.h's clattn_f16_load on 8 lanes. */
+inline float8 decode_f16x8(ushort8 x) {
+#if defined(__F16C__)
+    return __builtin_ia32_vcvtph2ps256(as_short8(x));
+#else
+    const uint8 u = convert_uint8(x), e = u & 0x7c00u, mag = (u & 0x7fffu) << 13;
+    float8 f = as_float8(mag + 0x38000000u);
+    f = select(f, convert_float8(u & 0x3ffu) * 0x1p-24f, e == 0u);
+    f = select(f, as_float8(mag | 0x7f800000u), e == 0x7c00u);
+    return as_float8(as_uint8(f) | ((u & 0x8000u) << 16));
 #endif
-        float tmp[VW];
-        for (int e = 0; e < VW; e++) tmp[e] = c * VW + e < n ? load_kv(src, c * VW + e) : 0.0f;
-        dst[c] = dvload(0, tmp);
+}
+
+/* Chunk c (VW elements from c * VW) of a K or V row of n elements, widened to float32, zero
+ * past n: one vector load from float32 storage, decode_f16x8 for float16, a shift for bfloat16;
+ * element by element only for a row's tail. */
+inline dvec decode_chunk(const __global KV_T *row, int c, int n) {
+    if ((c + 1) * VW <= n) {
+#if KV_DTYPE == CLATTN_STORAGE_F32
+        return dvload(0, row + c * VW);
+#else
+        const __global ushort *w = (const __global ushort *)row + c * VW;
+#if KV_DTYPE == CLATTN_STORAGE_BF16
+        return as_dvec(convert_dvec_u(dvload_u(0, w)) << 16);
+#elif VW == 16
+        return (float16)(decode_f16x8(vload8(0, w)), decode_f16x8(vload8(1, w)));
+#else
+        return decode_f16x8(vload8(0, w));
+#endif
+#endif
     }
+    float tmp[VW];
+    for (int e = 0; e < VW; e++) tmp[e] = c * VW + e < n ? load_kv(row, c * VW + e) : 0.0f;
+    return dvload(0, tmp);
 }
 
 inline float decode_hsum(dvec x) {
@@ -82,6 +112,17 @@ inline float decode_hsum(dvec x) {
     float4 y = x.lo + x.hi;
     return (y.x + y.y) + (y.z + y.w);
 }
+
+/* Register blocking of the CPU kernel: rows are taken RG at a time (a register group), and the
+ * score loop keeps RG x KU dot products in flight (KU keys at once), the P V loop RG x CU output
+ * vectors (CU chunks of the head dim over the block's keys): 8 vector accumulators either way.
+ * One dot product per row and key, summed chunk by chunk into one register, is a chain of
+ * dependent FMAs (NC of them, 4 cycles each): that chain, not memory, bounded the GQA step
+ * before. Groups after the first read the block's K/V rows again, from L1. */
+#define DECODE_ACCS 8
+#define RG          (RCAP < DECODE_ACCS ? RCAP : DECODE_ACCS)
+#define KU          (DECODE_ACCS / RG)
+#define CU          (DECODE_ACCS / RG < NCV ? DECODE_ACCS / RG : NCV)
 
 __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     const long split = get_global_id(0);
@@ -93,11 +134,12 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 
     dvec qv[RCAP][NC], acc[RCAP][NCV];
     float m[RCAP], l[RCAP], slope[RCAP];
+    long qi[RCAP]; /* the query index of each row (rows past the group repeat the last) */
     clattn_key_range keys[RCAP];
     const __global M_T *mrow[RCAP];
     long lo = rule.seq_kv, hi = 0; /* the keys any row of the group sees */
     for (int r = 0; r < RCAP; r++) {
-        const int rr = min(r, rows - 1); /* rows past the group repeat the last; never stored */
+        const int rr = min(r, rows - 1); /* never stored */
         const long i = decode_row_q(rr, group), h = decode_row_h(rr, hk, group);
         const __global Q_T *qp = q + b * q_sb + h * q_sh + i * q_ss;
         float tmp[NC * VW];
@@ -106,6 +148,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         for (int c = 0; c < NCV; c++) acc[r][c] = (dvec)(0.0f);
         m[r] = -INFINITY;
         l[r] = 0.0f;
+        qi[r] = i;
         keys[r] = clattn_row_keys(rule, i);
         slope[r] = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
         mrow[r] = (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
@@ -116,39 +159,96 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
     const __global KV_T *kp = k + b * k_sb + hk * k_sh;
     const __global KV_T *vp = v + b * v_sb + hk * v_sh;
+    /* The vectors the head dims fill (the build's caps round them up: D 80 runs in DCAP 128). */
+    const int nc = (head_dim + VW - 1) / VW, ncv = (head_dim_v + VW - 1) / VW;
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         const int nb = (int)min((long)BK, j_end - j0);
         float s[RCAP][BK];
-        for (int jj = 0; jj < nb; jj++) {
-            dvec kv[NC];
-            decode_load_row(kp + (j0 + jj) * k_ss, head_dim, NC, kv);
-            for (int r = 0; r < RCAP; r++) {
-                dvec d = (dvec)(0.0f);
-                for (int c = 0; c < NC; c++) d = fma(qv[r][c], kv[c], d);
-                const long i = decode_row_q(min(r, rows - 1), group);
-                s[r][jj] = clattn_score(decode_hsum(d), j0 + jj, keys[r], rule, i + rule.diag,
-                                        slope[r], mrow[r]);
+        /* S = Q K^T for the block, KU keys at a time (keys past the block repeat its last). */
+        for (int jj = 0; jj < nb; jj += KU) {
+            const __global KV_T *kr[KU];
+#pragma unroll
+            for (int u = 0; u < KU; u++) kr[u] = kp + (j0 + min(jj + u, nb - 1)) * k_ss;
+            for (int r0 = 0; r0 < RCAP; r0 += RG) {
+                dvec d[RG][KU];
+#pragma unroll
+                for (int r = 0; r < RG; r++)
+#pragma unroll
+                    for (int u = 0; u < KU; u++) d[r][u] = (dvec)(0.0f);
+                for (int c = 0; c < nc; c++) {
+                    dvec kc[KU];
+#pragma unroll
+                    for (int u = 0; u < KU; u++) kc[u] = decode_chunk(kr[u], c, head_dim);
+#pragma unroll
+                    for (int r = 0; r < RG; r++)
+#pragma unroll
+                        for (int u = 0; u < KU; u++) d[r][u] = fma(qv[r0 + r][c], kc[u], d[r][u]);
+                }
+#pragma unroll
+                for (int u = 0; u < KU; u++) {
+                    if (jj + u >= nb) break;
+#pragma unroll
+                    for (int r = 0; r < RG; r++) {
+                        const int rr = r0 + r;
+                        s[rr][jj + u] = clattn_score(decode_hsum(d[r][u]), j0 + jj + u, keys[rr],
+                                                     rule, qi[rr] + rule.diag, slope[rr], mrow[rr]);
+                    }
+                }
             }
         }
+        /* Online softmax per row, 8 keys per vector (the block padded with masked keys): the
+         * block's max, the rescale, probabilities in place. exp2 one key at a time cost as much
+         * as the two products together. */
+        float alpha[RCAP];
         for (int r = 0; r < RCAP; r++) {
-            float mx = m[r];
-            for (int jj = 0; jj < nb; jj++) mx = fmax(mx, s[r][jj]);
-            const float alpha = clattn_exp2_diff(m[r], mx);
-            float sum = 0.0f;
-            for (int jj = 0; jj < nb; jj++) {
-                s[r][jj] = clattn_exp2_diff(s[r][jj], mx);
-                sum += s[r][jj];
+            for (int jj = nb; jj < BK; jj++) s[r][jj] = -INFINITY;
+            float8 mx8 = (float8)(m[r]);
+            for (int t = 0; t < BK / 8; t++) mx8 = fmax(mx8, vload8(t, s[r]));
+            const float4 mx4 = fmax(mx8.lo, mx8.hi);
+            const float mx = fmax(fmax(mx4.x, mx4.y), fmax(mx4.z, mx4.w));
+            alpha[r] = clattn_exp2_diff(m[r], mx);
+            float8 sum8 = (float8)(0.0f);
+            for (int t = 0; t < BK / 8; t++) {
+                const float8 x = vload8(t, s[r]);
+                /* clattn_exp2_diff on 8 keys: 0 for masked keys while the max is still -inf, NaN
+                 * kept */
+                const float8 p =
+                    mx == -INFINITY ? select((float8)(0.0f), x, isnan(x)) : exp2(x - mx);
+                vstore8(p, t, s[r]);
+                sum8 += p;
             }
-            l[r] = l[r] * alpha + sum;
+            const float4 sum4 = sum8.lo + sum8.hi;
+            l[r] = l[r] * alpha[r] + ((sum4.x + sum4.y) + (sum4.z + sum4.w));
             m[r] = mx;
-            for (int c = 0; c < NCV; c++) acc[r][c] *= alpha;
         }
-        for (int jj = 0; jj < nb; jj++) {
-            dvec vv[NCV];
-            decode_load_row(vp + (j0 + jj) * v_ss, head_dim_v, NCV, vv);
-            for (int r = 0; r < RCAP; r++)
-                for (int c = 0; c < NCV; c++) acc[r][c] = fma((dvec)(s[r][jj]), vv[c], acc[r][c]);
-        }
+        /* O = alpha O + P V, CU chunks of the head dim at a time over the block's value rows:
+         * the accumulators stay in registers for the whole block, and each pass reads whole
+         * cache lines of the rows (the block's V rows stay in L1 between passes). */
+        for (int c0 = 0; c0 < ncv; c0 += CU)
+            for (int r0 = 0; r0 < RCAP; r0 += RG) {
+                dvec a[RG][CU];
+#pragma unroll
+                for (int r = 0; r < RG; r++)
+#pragma unroll
+                    for (int u = 0; u < CU; u++)
+                        a[r][u] = c0 + u < ncv ? acc[r0 + r][c0 + u] * alpha[r0 + r] : (dvec)(0.0f);
+                for (int jj = 0; jj < nb; jj++) {
+                    const __global KV_T *vr = vp + (j0 + jj) * v_ss;
+                    dvec vc[CU];
+#pragma unroll
+                    for (int u = 0; u < CU; u++) vc[u] = decode_chunk(vr, c0 + u, head_dim_v);
+#pragma unroll
+                    for (int r = 0; r < RG; r++)
+#pragma unroll
+                        for (int u = 0; u < CU; u++)
+                            a[r][u] = fma((dvec)(s[r0 + r][jj]), vc[u], a[r][u]);
+                }
+#pragma unroll
+                for (int r = 0; r < RG; r++)
+#pragma unroll
+                    for (int u = 0; u < CU; u++)
+                        if (c0 + u < ncv) acc[r0 + r][c0 + u] = a[r][u];
+            }
     }
     for (int r = 0; r < rows && r < RCAP; r++) {
         const long i = decode_row_q(r, group), h = decode_row_h(r, hk, group);

@@ -31,7 +31,7 @@ typedef enum {
     CLATTN_ALGO_NAIVE = 1,  /* CLBlast GEMM, masked softmax, GEMM; materialises S */
     CLATTN_ALGO_FLASH1 = 2, /* FlashAttention: outer loop over K/V blocks, O/l/m in global */
     CLATTN_ALGO_FLASH2 = 3, /* FlashAttention-2: outer loop over Q blocks, lse stored */
-    /* Split-KV decode (FlashDecoding): for at most 16 query rows per kv head (Sq * Hq / Hkv),
+    /* Split-KV decode (FlashDecoding): for at most 32 query rows per kv head (Sq * Hq / Hkv),
      * e.g. one generated token. The keys are cut into splits so every compute unit works even
      * at B = 1, each split reads its K/V once for all the query heads sharing a kv head, and
      * the splits merge exactly through their log-sum-exp. AUTO takes it for such problems. */

@@ -1,6 +1,6 @@
 /* test_decode.c: the split-KV decode path (cl/decode.cl) against the float64 reference in both
  * kernel flavours (CPU on PoCL as it is; GPU with the local memory overridden to 32 KiB): Sq in
- * {1, 2, 5, 16}, Skv in {1, 7, 1000, 4099}, head layouts 8/8, 12/3, 32/8 and 16/1, D in
+ * {1, 2, 5, 16}, Skv in {1, 7, 203, 1000, 4099}, head layouts 8/8, 12/3, 32/8, 16/1 and 32/1, D in
  * {64, 80, 128, 256}, split counts forced from 1 to more splits than keys, ragged kv_lens with 0
  * and full lengths, causal, a mask with dead rows, the options; AUTO must choose decode for such
  * shapes; a problem with too many rows per kv head is refused when decode is forced. Fresh
@@ -100,13 +100,23 @@ static void run(clattn_context *ctx, const char *flavour, const dcase *c, clattn
 static void suite(clattn_context *ctx, const char *flavour) {
     static const dcase cases[] = {
         /* B Hq Hkv Sq Skv D splits causal ragged mask options */
-        {1, 8, 8, 1, 1, 64, 0, 0, 0, 0, 0},      {1, 8, 8, 1, 7, 64, 0, 1, 0, 0, 0},
-        {1, 12, 3, 2, 1000, 80, 0, 1, 0, 0, 0},  {1, 32, 8, 1, 4099, 128, 0, 0, 0, 0, 0},
-        {2, 32, 8, 2, 1000, 128, 0, 1, 0, 1, 0}, {1, 16, 1, 1, 1000, 64, 0, 0, 0, 0, 0},
-        {1, 8, 8, 5, 1000, 256, 0, 1, 0, 0, 0},  {1, 8, 8, 16, 1000, 64, 0, 1, 0, 0, 0},
-        {1, 12, 3, 1, 1000, 64, 1, 0, 0, 0, 0},  {1, 12, 3, 1, 7, 64, 9, 0, 0, 0, 0},
-        {1, 12, 3, 1, 1000, 64, 37, 1, 0, 0, 0}, {3, 12, 3, 2, 1000, 64, 5, 1, 1, 0, 0},
+        {1, 8, 8, 1, 1, 64, 0, 0, 0, 0, 0},
+        {1, 8, 8, 1, 7, 64, 0, 1, 0, 0, 0},
+        {1, 12, 3, 2, 1000, 80, 0, 1, 0, 0, 0},
+        {1, 32, 8, 1, 4099, 128, 0, 0, 0, 0, 0},
+        {2, 32, 8, 2, 1000, 128, 0, 1, 0, 1, 0},
+        {1, 16, 1, 1, 1000, 64, 0, 0, 0, 0, 0},
+        {1, 8, 8, 5, 1000, 256, 0, 1, 0, 0, 0},
+        {1, 8, 8, 16, 1000, 64, 0, 1, 0, 0, 0},
+        {1, 12, 3, 1, 1000, 64, 1, 0, 0, 0, 0},
+        {1, 12, 3, 1, 7, 64, 9, 0, 0, 0, 0},
+        {1, 12, 3, 1, 1000, 64, 37, 1, 0, 0, 0},
+        {3, 12, 3, 2, 1000, 64, 5, 1, 1, 0, 0},
         {3, 8, 2, 1, 4099, 64, 0, 1, 1, 1, 1},
+        /* 32 rows per kv head (MQA with 32 query heads; two tokens of 16/1): four register
+         * groups of rows in the CPU kernel */
+        {1, 32, 1, 1, 1000, 128, 0, 0, 0, 0, 0},
+        {2, 16, 1, 2, 203, 64, 3, 1, 1, 0, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run(ctx, flavour, &cases[i], CLATTN_ALGO_DECODE);

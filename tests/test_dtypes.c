@@ -1,5 +1,5 @@
 /* test_dtypes.c: storage types. q, k/v, out and the additive mask each float32, float16 or
- * bfloat16 (together and mixed), in every algorithm (naive, flash1, flash2) and both kernel
+ * bfloat16 (together and mixed), in every algorithm (naive, flash1, flash2, decode) and both kernel
  * flavours (CPU on PoCL as it is; GPU with the local memory overridden to 32 KiB), with causal,
  * GQA/MQA, Sq != Skv, an odd head dim, a strided [B, S, H, D] layout and a float16 mask with -inf
  * entries and a dead row. The float64 reference is computed on the inputs as stored (rounded to
@@ -125,8 +125,23 @@ static const dcase cases[] = {
      CLATTN_DTYPE_F16, CLATTN_DTYPE_F16, CLATTN_DTYPE_F16, CLATTN_DTYPE_BF16},
 };
 
+/* Decode-shaped problems (at most 32 query rows per kv head) for the split-KV kernels, whose
+ * K/V loads widen whole vectors of the narrow types: head dims that fill them (128), leave a
+ * tail (59) and stop short of the build's cap (80). */
+static const dcase decode_cases[] = {
+    {"decode: f16 k/v, GQA 12/3, 1x1000, D 128", 1, 12, 3, 1, 1000, 128, 0, 0, 0, CLATTN_DTYPE_F32,
+     CLATTN_DTYPE_F16, CLATTN_DTYPE_F32, CLATTN_DTYPE_F32},
+    {"decode: bf16 k/v, f16 q/out, causal, 2x203, D 80", 2, 8, 2, 2, 203, 80, 1, 0, 0,
+     CLATTN_DTYPE_F16, CLATTN_DTYPE_BF16, CLATTN_DTYPE_F16, CLATTN_DTYPE_F32},
+    {"decode: f16 k/v [B, S, H, D], f16 mask, D 59, 1x59", 1, 8, 8, 1, 59, 59, 0, 1, 1,
+     CLATTN_DTYPE_F32, CLATTN_DTYPE_F16, CLATTN_DTYPE_F32, CLATTN_DTYPE_F16},
+};
+
 static const char *algo_s(clattn_algo a) {
-    return a == CLATTN_ALGO_NAIVE ? "naive" : a == CLATTN_ALGO_FLASH1 ? "flash1" : "flash2";
+    return a == CLATTN_ALGO_NAIVE    ? "naive"
+           : a == CLATTN_ALGO_FLASH1 ? "flash1"
+           : a == CLATTN_ALGO_FLASH2 ? "flash2"
+                                     : "decode";
 }
 
 /* Strides of [B, H, S, D] data stored as [B, S, H, D]. */
@@ -233,6 +248,8 @@ static void suite(clattn_context *ctx, const char *flavour) {
     for (int a = 0; a < 3; a++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             run(ctx, flavour, &cases[i], algos[a]);
+    for (size_t i = 0; i < sizeof decode_cases / sizeof decode_cases[0]; i++)
+        run(ctx, flavour, &decode_cases[i], CLATTN_ALGO_DECODE);
 }
 
 /* ---- Rounding through attention with one key: every query row's output is v's row ---- */

@@ -3,7 +3,8 @@
  * call (kernel builds, CLBlast tuning) then R timed calls; each is timed with OpenCL profiling
  * events (from a marker enqueued just before the call to the end of the call's event) and the
  * median is printed as gflops= and ms= (host_ms=: the same calls on the host clock, enqueue to
- * completion, as a cross-check), with the
+ * completion, as a cross-check; cpu_ms=: the process's CPU time per call, every thread, which
+ * a shared machine disturbs far less than wall time), with the
  * device memory the call used: the inputs and outputs the benchmark allocated plus the scratch
  * the plan allocates inside the call. FLOPs: 2*B*Hq*Sq*Skv*(D + Dv), half when causal with
  * Sq = Skv (the usual 4*B*H*N^2*d for D = Dv); with --window, 2*B*Hq*(D + Dv) times the
@@ -27,6 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define CMD "bench"
@@ -34,6 +36,15 @@
 static int cmp_double(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* CPU time of the whole process (the host thread and the OpenCL runtime's worker threads): on
+ * a shared machine the cycles a call burns vary far less than its wall time. */
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static double now_s(void) {
@@ -208,8 +219,10 @@ int cmd_bench(int argc, char **argv) {
     }
     double warm = 0.0, warm_host = 0.0;
     if ((st = timed_call(ctx, &d, buf, &warm, &warm_host)) != CLATTN_SUCCESS) goto fail;
+    const double cpu0 = cpu_s();
     for (int64_t r = 0; r < R; r++)
         if ((st = timed_call(ctx, &d, buf, &times[r], &host[r])) != CLATTN_SUCCESS) goto fail;
+    const double cpu_ms = (cpu_s() - cpu0) / (double)R * 1e3;
     qsort(times, (size_t)R, sizeof(double), cmp_double);
     qsort(host, (size_t)R, sizeof(double), cmp_double);
     const double med = R % 2 ? times[R / 2] : 0.5 * (times[R / 2 - 1] + times[R / 2]);
@@ -240,10 +253,10 @@ int cmd_bench(int argc, char **argv) {
         for (int64_t b = 0; b < B; b++) printf("%s%d", b ? "," : "", (int)lens[b]);
     }
     printf(" gflops=%.2f ms=%.3f min_ms=%.3f host_ms=%.3f repeat=%lld timing=%s device_bytes=%lld "
-           "io_bytes=%lld scratch_bytes=%lld\n",
+           "io_bytes=%lld scratch_bytes=%lld cpu_ms=%.3f\n",
            flops / med * 1e-9, med * 1e3, times[0] * 1e3, host_med * 1e3, (long long)R,
            ctx->queue_profiling ? "events" : "host", (long long)(io_bytes + plan.scratch_bytes),
-           (long long)io_bytes, (long long)plan.scratch_bytes);
+           (long long)io_bytes, (long long)plan.scratch_bytes, cpu_ms);
     rc = 0;
 fail:
     if (rc == 1) cli_fail(CMD, ctx, st);

@@ -21,7 +21,7 @@ typedef struct {
 
 /* ---- The split-KV decode path (plan_decode.c) ---- */
 /* Most query rows per kv head (Sq * group) the decode kernels hold. */
-#define CLATTN_DECODE_MAX_ROWS 16
+#define CLATTN_DECODE_MAX_ROWS 32
 /* The rows capacity a build holds for `rows` (a power of two), or -1 past the maximum. */
 int64_t clattn__decode_rows_cap(int64_t rows);
 /* Local memory of decode_gpu: q rows, the score block and one float per row. */
