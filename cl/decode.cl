@@ -18,7 +18,8 @@
  * Arguments: CLATTN_SDPA_PARAMS; block_kv is the split size in keys; scratch holds one record
  * of DVCAP + 1 floats per (split, query row): the partial output, then its lse (a layout that
  * does not depend on the number of splits, so splits past the keys cost nothing). Masking and
- * score shaping are common.cl's, so every option works here as in the prefill kernels. */
+ * score shaping are common.cl's, so every option works here as in the prefill kernels. K/V rows
+ * are found through CLATTN_SDPA_KV_ROW, so a paged KV cache is read in place, page by page. */
 
 #ifndef RCAP
 #define RCAP 4 /* query rows per kv head (Sq * group) the build holds */
@@ -114,14 +115,12 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     }
     /* This split's keys, cut to what the rows see. */
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
-    const __global KV_T *kp = k + b * k_sb + hk * k_sh;
-    const __global KV_T *vp = v + b * v_sb + hk * v_sh;
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         const int nb = (int)min((long)BK, j_end - j0);
         float s[RCAP][BK];
         for (int jj = 0; jj < nb; jj++) {
             dvec kv[NC];
-            decode_load_row(kp + (j0 + jj) * k_ss, head_dim, NC, kv);
+            decode_load_row(CLATTN_SDPA_KV_ROW(k, b, hk, j0 + jj), head_dim, NC, kv);
             for (int r = 0; r < RCAP; r++) {
                 dvec d = (dvec)(0.0f);
                 for (int c = 0; c < NC; c++) d = fma(qv[r][c], kv[c], d);
@@ -145,7 +144,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         }
         for (int jj = 0; jj < nb; jj++) {
             dvec vv[NCV];
-            decode_load_row(vp + (j0 + jj) * v_ss, head_dim_v, NCV, vv);
+            decode_load_row(CLATTN_SDPA_KV_ROW(v, b, hk, j0 + jj), head_dim_v, NCV, vv);
             for (int r = 0; r < RCAP; r++)
                 for (int c = 0; c < NCV; c++) acc[r][c] = fma((dvec)(s[r][jj]), vv[c], acc[r][c]);
         }
@@ -206,8 +205,6 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
         for (int u = 0; u < DVL; u++) acc[r][u] = 0.0f;
     }
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
-    const __global KV_T *kp = k + b * k_sb + hk * k_sh;
-    const __global KV_T *vp = v + b * v_sb + hk * v_sh;
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         barrier(CLK_LOCAL_MEM_FENCE); /* Qs staged; the previous block's P read */
         /* Scores: item t takes keys j0 + t, j0 + t + WG ... for every row. */
@@ -218,9 +215,9 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
                 const long i = decode_row_q(rr, group), h = decode_row_h(rr, hk, group);
                 float sc = -INFINITY;
                 if (j < j_end) {
+                    const __global KV_T *kr = CLATTN_SDPA_KV_ROW(k, b, hk, j);
                     float d = 0.0f;
-                    for (int c = 0; c < head_dim; c++)
-                        d = fma(Qs[r * DCAP + c], load_kv(kp + j * k_ss, c), d);
+                    for (int c = 0; c < head_dim; c++) d = fma(Qs[r * DCAP + c], load_kv(kr, c), d);
                     const __global M_T *mr =
                         (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
                     sc = clattn_score(d, j, clattn_row_keys(rule, i), rule, i + rule.diag,
@@ -249,7 +246,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
         /* O += P V: item t owns columns t, t + WG ...; V rows are read across the items. */
         const int nb = (int)min((long)BK, j_end - j0);
         for (int jj = 0; jj < nb; jj++) {
-            const __global KV_T *vr = vp + (j0 + jj) * v_ss;
+            const __global KV_T *vr = CLATTN_SDPA_KV_ROW(v, b, hk, j0 + jj);
             for (int u = 0; u < DVL; u++) {
                 const int c = t + u * WG;
                 const float vc = c < head_dim_v ? load_kv(vr, c) : 0.0f;

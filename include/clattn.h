@@ -3,6 +3,7 @@
  *   clattn_core.h      version, status codes, devices, the context, cache counters, and the
  *                      binary-compatibility rule every struct follows
  *   clattn_sdpa.h      scaled dot-product attention
+ *   clattn_kv_cache.h  a KV cache (contiguous or paged) for inference, and attention over it
  *   clattn_additive.h  additive (Bahdanau) attention
  *   clattn_rnn.h       the GRU: bidirectional encoder and decoder cell
  */
@@ -11,6 +12,7 @@
 
 #include "clattn_core.h"
 #include "clattn_sdpa.h"
+#include "clattn_kv_cache.h"
 #include "clattn_additive.h"
 #include "clattn_rnn.h"
 

@@ -8,6 +8,7 @@
 #include "sdpa/plan.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void build_options(const clattn_context *ctx, const clattn_sdpa_problem *p,
                           const clattn_sdpa_plan *plan, char *s, size_t n) {
@@ -22,6 +23,11 @@ static void build_options(const clattn_context *ctx, const clattn_sdpa_problem *
              (long long)plan->block_q, (long long)dcap, (long long)dvcap, (long long)bk, vw,
              (long long)(gpu ? plan->work_group : 1));
     clattn__sdpa_dtype_options(p, 1, s, n); /* the storage types, -D only where not float32 */
+    /* A paged K/V (a KV cache) compiles the page lookup in; other builds keep plain strides. */
+    if (p->page_size > 0) {
+        const size_t len = strlen(s);
+        if (len < n) snprintf(s + len, n - len, " -DKV_PAGED=1");
+    }
 }
 
 clattn_status clattn__sdpa_decode(clattn_context *ctx, const clattn_sdpa_problem *p,
