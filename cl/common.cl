@@ -106,4 +106,24 @@ inline float clattn_lse(float m, float l) {
     return l > 0.0f ? (m + log2(l)) * CLATTN_LN2 : (isnan(l) ? l : -INFINITY);
 }
 
+/* The element offset of key row j of kv head hk of batch entry b in K or V with strides
+ * (sb, sh, ss). A paged K/V (flags & CLATTN_KF_PAGED, in a build with -DKV_PAGED: a KV cache)
+ * keeps the row on page table[b * pages_per_seq + j / page_size], at row j % page_size of it, and
+ * sb is then the stride of a page. Any page size works (rows are found one by one); a sequence's
+ * keys, page size and page count fit in int (the cache checks), so the arithmetic is 32-bit.
+ * Builds without KV_PAGED compile to the plain stride arithmetic. */
+inline long clattn_kv_row(long b, long hk, long j, long sb, long sh, long ss, int flags,
+                          const __global int *table, long page_size, long pages_per_seq) {
+#ifdef KV_PAGED
+    if (flags & CLATTN_KF_PAGED) {
+        /* A shift for power-of-two pages: the division was ~10% of a paged decode step. */
+        const int ps = (int)page_size, shift = 31 - clz(ps);
+        const int slot = (1 << shift) == ps ? (int)j >> shift : (int)j / ps;
+        return (long)table[b * pages_per_seq + slot] * sb + hk * sh +
+               (long)((int)j - slot * ps) * ss;
+    }
+#endif
+    return b * sb + hk * sh + j * ss;
+}
+
 #endif

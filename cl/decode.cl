@@ -18,7 +18,8 @@
  * Arguments: CLATTN_SDPA_PARAMS; block_kv is the split size in keys; scratch holds one record
  * of DVCAP + 1 floats per (split, query row): the partial output, then its lse (a layout that
  * does not depend on the number of splits, so splits past the keys cost nothing). Masking and
- * score shaping are common.cl's, so every option works here as in the prefill kernels. */
+ * score shaping are common.cl's, so every option works here as in the prefill kernels. K/V rows
+ * are found through CLATTN_SDPA_KV_ROW, so a paged KV cache is read in place, page by page. */
 
 #ifndef RCAP
 #define RCAP 4 /* query rows per kv head (Sq * group) the build holds: 1 ... 32 */
@@ -157,18 +158,20 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     }
     /* This split's keys, cut to what the rows see. */
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
-    const __global KV_T *kp = k + b * k_sb + hk * k_sh;
-    const __global KV_T *vp = v + b * v_sb + hk * v_sh;
     /* The vectors the head dims fill (the build's caps round them up: D 80 runs in DCAP 128). */
     const int nc = (head_dim + VW - 1) / VW, ncv = (head_dim_v + VW - 1) / VW;
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         const int nb = (int)min((long)BK, j_end - j0);
         float s[RCAP][BK];
+        /* The block's V rows, found once (a paged cache looks each up in its block table). */
+        const __global KV_T *vrow[BK];
+        for (int jj = 0; jj < nb; jj++) vrow[jj] = CLATTN_SDPA_KV_ROW(v, b, hk, j0 + jj);
         /* S = Q K^T for the block, KU keys at a time (keys past the block repeat its last). */
         for (int jj = 0; jj < nb; jj += KU) {
             const __global KV_T *kr[KU];
 #pragma unroll
-            for (int u = 0; u < KU; u++) kr[u] = kp + (j0 + min(jj + u, nb - 1)) * k_ss;
+            for (int u = 0; u < KU; u++)
+                kr[u] = CLATTN_SDPA_KV_ROW(k, b, hk, j0 + min(jj + u, nb - 1));
             for (int r0 = 0; r0 < RCAP; r0 += RG) {
                 dvec d[RG][KU];
 #pragma unroll
@@ -233,7 +236,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
                     for (int u = 0; u < CU; u++)
                         a[r][u] = c0 + u < ncv ? acc[r0 + r][c0 + u] * alpha[r0 + r] : (dvec)(0.0f);
                 for (int jj = 0; jj < nb; jj++) {
-                    const __global KV_T *vr = vp + (j0 + jj) * v_ss;
+                    const __global KV_T *vr = vrow[jj];
                     dvec vc[CU];
 #pragma unroll
                     for (int u = 0; u < CU; u++) vc[u] = decode_chunk(vr, c0 + u, head_dim_v);
@@ -306,8 +309,6 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
         for (int u = 0; u < DVL; u++) acc[r][u] = 0.0f;
     }
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
-    const __global KV_T *kp = k + b * k_sb + hk * k_sh;
-    const __global KV_T *vp = v + b * v_sb + hk * v_sh;
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         barrier(CLK_LOCAL_MEM_FENCE); /* Qs staged; the previous block's P read */
         /* Scores: item t takes keys j0 + t, j0 + t + WG ... for every row. */
@@ -318,9 +319,9 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
                 const long i = decode_row_q(rr, group), h = decode_row_h(rr, hk, group);
                 float sc = -INFINITY;
                 if (j < j_end) {
+                    const __global KV_T *kr = CLATTN_SDPA_KV_ROW(k, b, hk, j);
                     float d = 0.0f;
-                    for (int c = 0; c < head_dim; c++)
-                        d = fma(Qs[r * DCAP + c], load_kv(kp + j * k_ss, c), d);
+                    for (int c = 0; c < head_dim; c++) d = fma(Qs[r * DCAP + c], load_kv(kr, c), d);
                     const __global M_T *mr =
                         (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
                     sc = clattn_score(d, j, clattn_row_keys(rule, i), rule, i + rule.diag,
@@ -349,7 +350,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
         /* O += P V: item t owns columns t, t + WG ...; V rows are read across the items. */
         const int nb = (int)min((long)BK, j_end - j0);
         for (int jj = 0; jj < nb; jj++) {
-            const __global KV_T *vr = vp + (j0 + jj) * v_ss;
+            const __global KV_T *vr = CLATTN_SDPA_KV_ROW(v, b, hk, j0 + jj);
             for (int u = 0; u < DVL; u++) {
                 const int c = t + u * WG;
                 const float vc = c < head_dim_v ? load_kv(vr, c) : 0.0f;

@@ -28,6 +28,11 @@
 #define CLATTN_KF_TOP_LEFT                                                                         \
     128 /* diag is 0 (top-left); else Skv - Sq, per sequence with kv_lens                          \
          */
+/* K and V are paged (a KV cache, src/kvcache/): key j of batch entry b is row j % page_size of
+ * page block_table[b * pages_per_seq + j / page_size], and the batch strides of k and v are the
+ * page strides. Only kernels built with -DKV_PAGED contain the paged addressing (cl/common.cl:
+ * clattn_kv_row), so every other build keeps its plain stride arithmetic. */
+#define CLATTN_KF_PAGED 256
 
 /* ---- Storage types ---- */
 /* Element types of q, k/v, out and the mask; the same values as the public clattn_dtype. The
@@ -69,7 +74,11 @@ enum clattn_sdpa_arg {
     CLATTN_SDPA_ARG_V_STRIDES = CLATTN_SDPA_ARG_K_STRIDES + 3,
     CLATTN_SDPA_ARG_OUT_STRIDES = CLATTN_SDPA_ARG_V_STRIDES + 3,
     CLATTN_SDPA_ARG_MASK_STRIDES = CLATTN_SDPA_ARG_OUT_STRIDES + 3, /* 0 in broadcast dims */
-    CLATTN_SDPA_ARG_COUNT = CLATTN_SDPA_ARG_MASK_STRIDES + 3
+    CLATTN_SDPA_ARG_BLOCK_TABLE = CLATTN_SDPA_ARG_MASK_STRIDES + 3, /* int [B, pages_per_seq]
+                                                                       pages, or NULL */
+    CLATTN_SDPA_ARG_PAGE_SIZE,     /* long keys per page (CLATTN_KF_PAGED); else 0 */
+    CLATTN_SDPA_ARG_PAGES_PER_SEQ, /* long row length of block_table; else 0 */
+    CLATTN_SDPA_ARG_COUNT
 };
 
 /* ---- Arguments of the log-sum-exp combine kernel (cl/lse_combine.cl), in order ----
@@ -183,6 +192,12 @@ inline float clattn_f16_load(ushort h) {
 #define CLATTN_LD_2(p, i) clattn_bf16_load((p)[i])
 #define CLATTN_LD_(n)     CLATTN_LD_##n
 #define CLATTN_LD(n)      CLATTN_LD_(n)
+/* Element i of storage type n set to the float x, rounded to nearest even for the narrow types. */
+#define CLATTN_STORE_0(p, i, x) ((p)[i] = (x))
+#define CLATTN_STORE_1(p, i, x) vstore_half_rte((x), (size_t)(i), (p))
+#define CLATTN_STORE_2(p, i, x) ((p)[i] = clattn_bf16_store(x))
+#define CLATTN_STORE_(n)        CLATTN_STORE_##n
+#define CLATTN_STORE(n)         CLATTN_STORE_(n)
 
 #ifndef Q_DTYPE
 #define Q_DTYPE CLATTN_STORAGE_F32
@@ -217,13 +232,7 @@ inline ACC_T load_o(const __global O_T *p, long i) {
     return CLATTN_LD(O_DTYPE)(p, i);
 }
 inline void store_o(__global O_T *p, long i, ACC_T x) {
-#if O_DTYPE == CLATTN_STORAGE_F16
-    vstore_half_rte(x, (size_t)i, p);
-#elif O_DTYPE == CLATTN_STORAGE_BF16
-    p[i] = clattn_bf16_store(x);
-#else
-    p[i] = x;
-#endif
+    CLATTN_STORE(O_DTYPE)(p, i, x);
 }
 
 /* The parameter list of every SDPA kernel, in the order of enum clattn_sdpa_arg. */
@@ -236,7 +245,8 @@ inline void store_o(__global O_T *p, long i, ACC_T x) {
         long kv_start, __global const float *restrict alibi, long alibi_sb, long diag,             \
         long window_left, long window_right, float softcap, __global const int *restrict kv_lens,  \
         long q_sb, long q_sh, long q_ss, long k_sb, long k_sh, long k_ss, long v_sb, long v_sh,    \
-        long v_ss, long o_sb, long o_sh, long o_ss, long m_sb, long m_sh, long m_ss
+        long v_ss, long o_sb, long o_sh, long o_ss, long m_sb, long m_sh, long m_ss,               \
+        __global const int *restrict block_table, long page_size, long pages_per_seq
 
 /* The parameter list of the combine kernel, in the order of enum clattn_lse_combine_arg. */
 #define CLATTN_LSE_COMBINE_PARAMS                                                                  \
@@ -249,6 +259,12 @@ inline void store_o(__global O_T *p, long i, ACC_T x) {
 #define CLATTN_SDPA_MASK_RULE(b)                                                                   \
     clattn_mask_rule_make(seq_kv, flags, diag, window_left, window_right, softcap,                 \
                           (flags & CLATTN_KF_KV_LENS) ? (long)kv_lens[b] : seq_kv)
+
+/* Key row j of kv head hk of batch entry b in k or v (t is `k` or `v`), from a kernel's
+ * CLATTN_SDPA_PARAMS: plain strides, or the page that holds it (cl/common.cl: clattn_kv_row). */
+#define CLATTN_SDPA_KV_ROW(t, b, hk, j)                                                            \
+    ((t) + clattn_kv_row(b, hk, j, t##_sb, t##_sh, t##_ss, flags, block_table, page_size,          \
+                         pages_per_seq))
 
 #endif /* __OPENCL_C_VERSION__ */
 

@@ -4,6 +4,7 @@
  *                      binary-compatibility rule every struct follows
  *   clattn_sdpa.h      scaled dot-product attention
  *   clattn_combine.h   the exact merge of partial attentions through their log-sum-exp
+ *   clattn_kv_cache.h  a KV cache (contiguous or paged) for inference, and attention over it
  *   clattn_additive.h  additive (Bahdanau) attention
  *   clattn_rnn.h       the GRU: bidirectional encoder and decoder cell
  */
@@ -13,6 +14,7 @@
 #include "clattn_core.h"
 #include "clattn_sdpa.h"
 #include "clattn_combine.h"
+#include "clattn_kv_cache.h"
 #include "clattn_additive.h"
 #include "clattn_rnn.h"
 

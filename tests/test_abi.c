@@ -5,7 +5,8 @@
  * while its extra bytes are zero, is refused with CLATTN_ERROR_UNSUPPORTED once one is set. Output
  * structs (device list, caps, plans, cache counters) sized smaller than today's: exactly that many
  * bytes are written per struct, and the device list strides by the caller's element size. The
- * combine descriptor (clattn_combine.h) at its minimum size and with a newer caller's field. */
+ * combine descriptor (clattn_combine.h) at its minimum size and with a newer caller's field; the
+ * KV cache's descriptors and info struct follow the same rule. */
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -359,6 +360,67 @@ static void output_getters(clattn_context *ctx) {
              "cache stats with a size below the minimum: INVALID_ARGUMENT");
 }
 
+/* The KV cache's structs: a newer caller's longer descriptors work while their extra bytes are
+ * zero and are refused once one is set; the info struct is written exactly as far as sized. */
+static void kv_cache_structs(clattn_context *ctx) {
+    struct {
+        clattn_kv_cache_desc d;
+        int64_t future;
+    } n;
+    memset(&n, GUARD, sizeof n);
+    clattn_status st = clattn_kv_cache_desc_init((clattn_kv_cache_desc *)&n, sizeof n);
+    TU_CHECK(st == CLATTN_SUCCESS && n.d.struct_size == sizeof n && n.future == 0 &&
+                 n.d.page_size == 0 && n.d.dtype == CLATTN_DTYPE_F32,
+             "newer kv cache caller: init zeroes the fields it does not know");
+    TU_CHECK(clattn_kv_cache_desc_init(&n.d, CLATTN_KV_CACHE_DESC_MIN_SIZE - 1) ==
+                 CLATTN_ERROR_INVALID_ARGUMENT,
+             "kv cache desc init below the minimum size: INVALID_ARGUMENT");
+    n.d.slots = 2, n.d.kv_heads = 1, n.d.capacity = 8, n.d.head_dim = D, n.d.page_size = 3;
+    clattn_kv_cache *cache = NULL;
+    st = clattn_kv_cache_create(ctx, (const clattn_kv_cache_desc *)&n, &cache);
+    TU_CHECK(st == CLATTN_SUCCESS, "newer kv cache caller with zero extra fields: %s %s",
+             clattn_status_string(st), st ? clattn_context_last_error(ctx) : "");
+    n.future = 1;
+    clattn_kv_cache *refused = (clattn_kv_cache *)&n;
+    st = clattn_kv_cache_create(ctx, (const clattn_kv_cache_desc *)&n, &refused);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && refused == NULL,
+             "newer kv cache caller setting an unknown field: UNSUPPORTED: %s",
+             clattn_context_last_error(ctx));
+    if (!cache) return;
+    struct {
+        clattn_kv_append_desc d;
+        int64_t future;
+    } a;
+    memset(&a, GUARD, sizeof a);
+    st = clattn_kv_append_desc_init((clattn_kv_append_desc *)&a, sizeof a);
+    const int32_t slot = 1, count = 2;
+    float kv[2 * D];
+    tu_fill_uniform(kv, 2 * D, -1, 1);
+    a.d.num_seqs = 1, a.d.slots = &slot, a.d.counts = &count;
+    st = clattn_kv_cache_append_host(cache, (const clattn_kv_append_desc *)&a, kv, kv);
+    TU_CHECK(st == CLATTN_SUCCESS && a.future == 0,
+             "newer append caller with zero extra fields: %s %s", clattn_status_string(st),
+             st ? clattn_context_last_error(ctx) : "");
+    a.future = 1;
+    st = clattn_kv_cache_append_host(cache, (const clattn_kv_append_desc *)&a, kv, kv);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED, "newer append caller setting an unknown field: %s",
+             clattn_status_string(st));
+    unsigned char buf[512];
+    clattn_kv_cache_info info;
+    const size_t is = CLATTN_KV_CACHE_INFO_MIN_SIZE;
+    memset(buf, GUARD, sizeof buf);
+    st = clattn_kv_cache_get_info(cache, &info, sizeof info);
+    clattn_status st2 = clattn_kv_cache_get_info(cache, (clattn_kv_cache_info *)buf, is + 16);
+    TU_CHECK(st == 0 && st2 == 0 && memcmp(buf, &info, is) == 0 && buf[is] == 0 &&
+                 buf[is + 15] == 0 && guard_intact(buf, is + 16, sizeof buf) && info.tokens == 2 &&
+                 info.page_size == 3 && info.num_pages == 6 && info.free_pages == 5,
+             "kv cache info with a newer caller's size: zeros past today's fields, nothing past "
+             "its size (2 tokens, 5 of 6 pages free)");
+    TU_CHECK(clattn_kv_cache_get_info(cache, &info, is - 1) == CLATTN_ERROR_INVALID_ARGUMENT,
+             "kv cache info with a size below the minimum: INVALID_ARGUMENT");
+    clattn_kv_cache_destroy(cache);
+}
+
 int main(void) {
     tu_seed();
     clattn_context *ctx = tu_context();
@@ -369,6 +431,7 @@ int main(void) {
     combine_callers(ctx);
     device_list();
     output_getters(ctx);
+    kv_cache_structs(ctx);
     clattn_context_destroy(ctx);
     free(q), free(k), free(v), free(rout), free(rlse);
     return tu_finish();

@@ -14,62 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- Host conversions, written independently of the kernels' ---- */
-
-/* float -> binary16, round to nearest even, subnormals and overflow included. */
-static uint16_t f2h(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-    const uint32_t ax = x & 0x7fffffffu;
-    if (ax > 0x7f800000u) return sign | 0x7e00u | (uint16_t)((ax >> 13) & 0x3ffu);
-    if (ax >= 0x477ff000u) return sign | 0x7c00u; /* >= 65520 rounds to inf */
-    if (ax < 0x38800000u) {                       /* below 2^-14: a multiple of 2^-24 */
-        float a;
-        memcpy(&a, &ax, 4);
-        return sign | (uint16_t)nearbyint((double)a * 16777216.0); /* exact product; RNE */
-    }
-    uint32_t m = ax - 0x38000000u; /* exponent bias 127 -> 15 */
-    m += 0xfffu + ((m >> 13) & 1u);
-    return sign | (uint16_t)(m >> 13);
-}
-
-static float h2f(uint16_t h) {
-    const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-    float f;
-    if (e == 31) {
-        const uint32_t x = 0x7f800000u | (m << 13);
-        memcpy(&f, &x, 4);
-    } else {
-        f = e == 0 ? ldexpf((float)m, -24) : ldexpf((float)(m | 0x400u), (int)e - 25);
-    }
-    return (h & 0x8000u) ? -f : f;
-}
-
-static uint16_t f2b(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    if (isnan(f)) return (uint16_t)((x >> 16) | 0x40u);
-    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
-}
-
-static float b2f(uint16_t w) {
-    const uint32_t x = (uint32_t)w << 16;
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
 static const char *dt_s(clattn_dtype t) {
     return t == CLATTN_DTYPE_F16 ? "f16" : t == CLATTN_DTYPE_BF16 ? "bf16" : "f32";
 }
 
 static size_t dt_bytes(clattn_dtype t) {
     return t == CLATTN_DTYPE_F32 ? 4 : 2;
-}
-
-static float round_to(clattn_dtype t, float x) {
-    return t == CLATTN_DTYPE_F16 ? h2f(f2h(x)) : t == CLATTN_DTYPE_BF16 ? b2f(f2b(x)) : x;
 }
 
 /* Stores x (n floats) as type t into a new array, and rounds x itself to what was stored. */
@@ -80,17 +30,17 @@ static void *stored(clattn_dtype t, float *x, int64_t n) {
         exit(1);
     }
     for (int64_t i = 0; i < n; i++) {
-        if (t == CLATTN_DTYPE_F16) ((uint16_t *)p)[i] = f2h(x[i]);
-        if (t == CLATTN_DTYPE_BF16) ((uint16_t *)p)[i] = f2b(x[i]);
+        if (t == CLATTN_DTYPE_F16) ((uint16_t *)p)[i] = tu_f2h(x[i]);
+        if (t == CLATTN_DTYPE_BF16) ((uint16_t *)p)[i] = tu_f2b(x[i]);
         if (t == CLATTN_DTYPE_F32) ((float *)p)[i] = x[i];
-        x[i] = round_to(t, x[i]);
+        x[i] = tu_round_to(t, x[i]);
     }
     return p;
 }
 
 static float element(clattn_dtype t, const void *p, int64_t i) {
-    return t == CLATTN_DTYPE_F16    ? h2f(((const uint16_t *)p)[i])
-           : t == CLATTN_DTYPE_BF16 ? b2f(((const uint16_t *)p)[i])
+    return t == CLATTN_DTYPE_F16    ? tu_h2f(((const uint16_t *)p)[i])
+           : t == CLATTN_DTYPE_BF16 ? tu_b2f(((const uint16_t *)p)[i])
                                     : ((const float *)p)[i];
 }
 
@@ -217,7 +167,7 @@ static void run(clattn_context *ctx, const char *flavour, const dcase *c, clattn
             const int64_t at = c->bshd ? ((b * c->Sq + i) * c->Hq + h) * D : r * D;
             for (int64_t e = 0; e < D; e++) {
                 got[r * D + e] = element(c->out, os, at + e);
-                ro[r * D + e] = round_to(c->out, (float)ro[r * D + e]);
+                ro[r * D + e] = tu_round_to(c->out, (float)ro[r * D + e]);
             }
         }
         const double rtol = c->out == CLATTN_DTYPE_F16    ? 1e-3
@@ -326,7 +276,7 @@ static void host_conversions(void) {
     for (int e = 0; e < NR; e++) {
         float x;
         memcpy(&x, &rounding[e].in, 4);
-        const uint16_t b = f2b(x), h = f2h(x);
+        const uint16_t b = tu_f2b(x), h = tu_f2h(x);
         ok &= rounding[e].bf16 == 0xffffu ? is_nan16(b, CLATTN_DTYPE_BF16) : b == rounding[e].bf16;
         ok &= rounding[e].f16 == 0xffffu ? is_nan16(h, CLATTN_DTYPE_F16) : h == rounding[e].f16;
     }

@@ -312,7 +312,7 @@ static void fallback(clattn_context *g, clattn_algo algo) {
     clattn__upload(g, v, sizeof v, "v", &bv);
     clattn__upload(g, o, sizeof o, "out", &bo);
     clattn__upload(g, l, sizeof l, "lse", &bl);
-    const clattn_sdpa_buffers buf = {bq, bk, bv, NULL, bo, bl, NULL, NULL};
+    const clattn_sdpa_buffers buf = {bq, bk, bv, NULL, bo, bl, NULL, NULL, NULL};
     cl_event ev = NULL;
     clattn_status st = clattn__sdpa_flash_gpu(g, &p, &plan, &buf, 0, NULL, &ev);
     if (TU_CHECK(st == CLATTN_SUCCESS, "%s launcher falls back from %lldx%lld: %s", algo_s(algo),

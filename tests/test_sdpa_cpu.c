@@ -139,6 +139,7 @@ static void run_case(const tcase *c) {
                                make_buffer(out, no),
                                c->lse ? make_buffer(lse, nl) : NULL,
                                NULL,
+                               NULL,
                                NULL};
     cl_event user = NULL, done = NULL;
     if (c->use_wait) user = clCreateUserEvent(clattn_context_cl_context(ctx), NULL);
@@ -264,7 +265,7 @@ static void test_bad_plan(void) {
     memcpy(p.v_st, p.q_st, sizeof p.q_st);
     memcpy(p.o_st, p.q_st, sizeof p.q_st);
     clattn_sdpa_plan plan = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_CPU, 12, 64, 1, 0, 0, {0, 0}, 0};
-    clattn_sdpa_buffers buf = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    clattn_sdpa_buffers buf = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     cl_event ev = (cl_event)&plan; /* must come back NULL */
     clattn_status st = clattn__sdpa_flash_cpu(ctx, &p, &plan, &buf, 0, NULL, &ev);
     TU_CHECK(st == CLATTN_ERROR_INTERNAL && ev == NULL, "launcher refuses a 12x64 tile (%s)",

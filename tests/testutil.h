@@ -1,6 +1,6 @@
 /* testutil.h: helpers every test executable shares: a seeded random generator, poisoning,
- * comparison against float64 references with a per-element report, and a pass/fail tally that
- * ends each executable with the plain "N passed, N failed" line. */
+ * comparison against float64 references with a per-element report, a pass/fail tally that ends
+ * each executable with the plain "N passed, N failed" line, and host storage-type conversions. */
 #ifndef CLATTN_TESTUTIL_H
 #define CLATTN_TESTUTIL_H
 
@@ -44,5 +44,14 @@ clattn_context *tu_context(void);
 /* A context on the same device that plans the GPU flavour (CLATTN_LOCAL_MEM_TYPE=local) with
  * local_bytes of local memory, so the GPU kernels run on PoCL too. */
 clattn_context *tu_gpu_context(int64_t local_bytes);
+
+/* Host conversions to and from the 16-bit storage types, written independently of the kernels':
+ * float -> binary16 and -> bfloat16 round to nearest even (subnormals, overflow to inf, NaN
+ * kept quiet); the widenings are exact. tu_round_to(t, x) is x as type t stores it. */
+uint16_t tu_f2h(float f);
+float tu_h2f(uint16_t h);
+uint16_t tu_f2b(float f);
+float tu_b2f(uint16_t w);
+float tu_round_to(clattn_dtype t, float x);
 
 #endif

@@ -18,7 +18,12 @@
  * --seed and prints them; --splits forces the decode path's split count.
  * --dtype f16|bf16 stores q, k, v and out in that type (the inputs rounded from the same random
  * floats); lse stays float32. --kv-dtype sets k and v's type alone, over --dtype; gbps= counts
- * the bytes of that type. */
+ * the bytes of that type.
+ * --paged PAGE runs the call through a KV cache (include/clattn_kv_cache.h) with pages of PAGE
+ * tokens (0: a contiguous cache) of capacity Skv and B slots, in the K/V type, filled first with
+ * the random K/V (each sequence to its --kv-lens-random length, or Skv), appended in chunks; only
+ * the attention over the cache is timed. The plan line then names the cache:
+ * cache=paged|contiguous, page_size=, pages= (held/pool) and cache_bytes=. */
 #include "cli_sdpa.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -81,15 +86,32 @@ static clattn_status random_buffer(clattn_context *ctx, int64_t n, clattn_dtype 
     return st;
 }
 
+/* What one timed call runs: attention on the buffers b (q, k, v, out, lse), or over a KV cache
+ * (b[1] and b[2] unused). */
+typedef struct {
+    clattn_context *ctx;
+    const clattn_sdpa_desc *d;
+    cl_mem *b;
+    clattn_kv_cache *cache; /* NULL: plain attention */
+    const int32_t *slots;
+} bench_call;
+
+static clattn_status call_once(const bench_call *c, cl_event *ev) {
+    cl_mem *b = c->b;
+    return c->cache ? clattn_kv_cache_attention(c->cache, c->d, c->slots, b[0], NULL, b[3], b[4], 0,
+                                                NULL, ev)
+                    : clattn_sdpa(c->ctx, c->d, b[0], b[1], b[2], NULL, b[3], b[4], 0, NULL, ev);
+}
+
 /* Seconds one call took on the device (profiling), or on the host clock without profiling. */
-static clattn_status timed_call(clattn_context *ctx, const clattn_sdpa_desc *d, cl_mem *b,
-                                double *seconds, double *host_seconds) {
+static clattn_status timed_call(const bench_call *c, double *seconds, double *host_seconds) {
+    clattn_context *ctx = c->ctx;
     cl_event mark = NULL, ev = NULL;
     const int prof = ctx->queue_profiling;
     clFinish(ctx->queue);
     const double t0 = now_s();
     if (prof) clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &mark);
-    clattn_status st = clattn_sdpa(ctx, d, b[0], b[1], b[2], NULL, b[3], b[4], 0, NULL, &ev);
+    clattn_status st = call_once(c, &ev);
     if (st == CLATTN_SUCCESS) {
         clWaitForEvents(1, &ev);
         *seconds = *host_seconds = now_s() - t0;
@@ -109,13 +131,58 @@ static clattn_status timed_call(clattn_context *ctx, const clattn_sdpa_desc *d, 
     return st;
 }
 
+/* --paged: a KV cache of B slots and capacity Skv (pages of `page` tokens; 0: contiguous), each
+ * sequence filled to lens[b] (NULL: Skv) from random float32 K/V appended a chunk of tokens at a
+ * time, so the float32 staging stays near 16 MiB whatever the cache's size. */
+static clattn_status fill_cache(clattn_context *ctx, const clattn_sdpa_desc *d, clattn_dtype dt,
+                                int64_t page, const int32_t *lens, int32_t *slots,
+                                clattn_kv_cache **out) {
+    clattn_kv_cache_desc cd;
+    clattn_kv_cache_desc_init(&cd, sizeof cd);
+    cd.slots = d->batch, cd.kv_heads = d->kv_heads, cd.capacity = d->seq_kv;
+    cd.head_dim = d->head_dim, cd.head_dim_v = d->head_dim_v, cd.dtype = dt, cd.page_size = page;
+    clattn_status st = clattn_kv_cache_create(ctx, &cd, out);
+    if (st != CLATTN_SUCCESS) return st;
+    const int64_t B = d->batch, Hkv = d->kv_heads, Skv = d->seq_kv;
+    const int64_t D = d->head_dim, Dv = d->head_dim_v ? d->head_dim_v : D;
+    int64_t chunk = ((int64_t)1 << 22) / (B * Hkv * (D > Dv ? D : Dv));
+    chunk = chunk < 1 ? 1 : chunk > Skv ? Skv : chunk;
+    cl_mem k = NULL, v = NULL;
+    int32_t *counts = malloc((size_t)B * sizeof *counts);
+    if (!counts) st = clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "bench: host memory");
+    if (st == CLATTN_SUCCESS)
+        st = random_buffer(ctx, B * Hkv * chunk * D, CLATTN_DTYPE_F32, 101u, &k);
+    if (st == CLATTN_SUCCESS)
+        st = random_buffer(ctx, B * Hkv * chunk * Dv, CLATTN_DTYPE_F32, 202u, &v);
+    clattn_kv_append_desc ad;
+    clattn_kv_append_desc_init(&ad, sizeof ad);
+    ad.num_seqs = B, ad.slots = slots, ad.counts = counts, ad.seq = chunk;
+    for (int64_t b = 0; b < B; b++) slots[b] = (int32_t)b;
+    for (int64_t t0 = 0; t0 < Skv && st == CLATTN_SUCCESS; t0 += chunk) {
+        for (int64_t b = 0; b < B; b++) {
+            const int64_t left = (lens ? lens[b] : Skv) - t0;
+            counts[b] = (int32_t)(left < 0 ? 0 : left > chunk ? chunk : left);
+        }
+        st = clattn_kv_cache_append(*out, &ad, k, v, 0, NULL, NULL);
+    }
+    clFinish(ctx->queue);
+    free(counts);
+    clattn__release_mem(&k);
+    clattn__release_mem(&v);
+    if (st != CLATTN_SUCCESS) {
+        clattn_kv_cache_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 int cmd_bench(int argc, char **argv) {
     cli_sdpa_shape shape;
-    int64_t R = 5, splits = 0, seed = 1;
+    int64_t R = 5, splits = 0, seed = 1, page = -1;
     int ragged = 0;
     cli_sdpa_options xo;
     enum { NX = CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS };
-    cli_opt opts[NX + 7];
+    cli_opt opts[NX + 8];
     cli_sdpa_shape_opts(&shape, "seq", opts);
     cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
     const char *dt_s = NULL, *kvdt_s = NULL;
@@ -127,13 +194,15 @@ int cmd_bench(int argc, char **argv) {
     opts[NX + 4] = (cli_opt){"dtype", OPT_STRING, &dt_s, "f32|f16|bf16 storage of q, k, v, out"};
     opts[NX + 5] = (cli_opt){"kv-dtype", OPT_STRING, &kvdt_s,
                              "f32|f16|bf16 storage of k and v only (default: --dtype's)"};
-    opts[NX + 6] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
+    opts[NX + 6] = (cli_opt){"paged", OPT_INT, &page,
+                             "through a KV cache with pages of PAGE tokens (0: contiguous)"};
+    opts[NX + 7] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
     int rc =
         cli_parse(argc, argv, opts,
                   "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
                   "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
                   "[--alibi [SLOPES.npy]] [--algo A] [--repeat R] [--kv-lens-random [--seed S]] "
-                  "[--splits N] [--dtype f32|f16|bf16] [--kv-dtype f32|f16|bf16]");
+                  "[--splits N] [--dtype f32|f16|bf16] [--kv-dtype f32|f16|bf16] [--paged PAGE]");
     if (rc) return rc == 1 ? 0 : rc;
     if (R < 1 || R > 1000) {
         fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
@@ -143,6 +212,11 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr,
                 "clattn %s: --splits must be 1 or more, or 0 to let the dispatcher "
                 "choose\n",
+                CMD);
+        return 2;
+    }
+    if (page < -1 || page > INT32_MAX) {
+        fprintf(stderr, "clattn %s: --paged takes a page size in tokens (0: a contiguous cache)\n",
                 CMD);
         return 2;
     }
@@ -186,9 +260,19 @@ int cmd_bench(int argc, char **argv) {
     cl_mem buf[5] = {NULL};
     double *times = calloc((size_t)R, sizeof(double));
     double *host = calloc((size_t)R, sizeof(double));
+    int32_t *slots = calloc((size_t)(B > 0 ? B : 1), sizeof *slots);
+    clattn_kv_cache *cache = NULL;
+    clattn_kv_cache_info info;
     clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     rc = 1;
-    if (st != CLATTN_SUCCESS || !times || !host) goto fail;
+    if (st != CLATTN_SUCCESS || !times || !host || !slots) goto fail;
+    if (page >= 0) { /* the cache holds the lengths: the call takes none */
+        if ((st = fill_cache(ctx, &d, kvdt, page, lens, slots, &cache)) ||
+            (st = clattn_kv_cache_get_info(cache, &info, sizeof info)))
+            goto fail;
+        d.kv_lens = NULL;
+        if ((st = clattn_kv_cache_plan_get(cache, &d, slots, &plan, sizeof plan))) goto fail;
+    }
     if (splits && plan.algo != CLATTN_ALGO_DECODE) {
         fprintf(stderr,
                 "clattn %s: --splits applies to the decode path, but the plan is %s "
@@ -204,9 +288,10 @@ int cmd_bench(int argc, char **argv) {
                                 {B, d.kv_heads, d.seq_kv, d.head_dim_v},
                                 {B, H, S, d.head_dim_v},
                                 {B, H, S, 1}};
-    int64_t n[5], bytes, io_bytes = 0;
+    int64_t n[5], bytes, io_bytes = cache ? info.device_bytes : 0;
     const clattn_dtype types[4] = {dt, kvdt, kvdt, dt}; /* q, k, v, out */
     for (int i = 0; i < 5; i++) {
+        if (cache && (i == 1 || i == 2)) continue; /* K and V are the cache's */
         const int64_t e = i < 4 ? (int64_t)cli_sdpa_dtype_size(types[i]) : 4; /* lse: float */
         if (clattn__prod64(dims[i], 4, &n[i]) || clattn__mul64(n[i], e, &bytes) ||
             clattn__add64(io_bytes, bytes, &io_bytes)) {
@@ -217,11 +302,12 @@ int cmd_bench(int argc, char **argv) {
                    : clattn__alloc(ctx, bytes, CL_MEM_READ_WRITE, NULL, "bench output", &buf[i]);
         if (st != CLATTN_SUCCESS) goto fail;
     }
+    const bench_call call = {ctx, &d, buf, cache, slots};
     double warm = 0.0, warm_host = 0.0;
-    if ((st = timed_call(ctx, &d, buf, &warm, &warm_host)) != CLATTN_SUCCESS) goto fail;
+    if ((st = timed_call(&call, &warm, &warm_host)) != CLATTN_SUCCESS) goto fail;
     const double cpu0 = cpu_s();
     for (int64_t r = 0; r < R; r++)
-        if ((st = timed_call(ctx, &d, buf, &times[r], &host[r])) != CLATTN_SUCCESS) goto fail;
+        if ((st = timed_call(&call, &times[r], &host[r])) != CLATTN_SUCCESS) goto fail;
     const double cpu_ms = (cpu_s() - cpu0) / (double)R * 1e3;
     qsort(times, (size_t)R, sizeof(double), cmp_double);
     qsort(host, (size_t)R, sizeof(double), cmp_double);
@@ -247,6 +333,11 @@ int cmd_bench(int argc, char **argv) {
         kv_bytes += (double)cli_sdpa_visible_keys(&d, lens ? lens[b] : d.seq_kv);
     kv_bytes *= (double)d.kv_heads * (double)(D + d.head_dim_v) * (double)cli_sdpa_dtype_size(kvdt);
     cli_sdpa_print_plan(stdout, &plan);
+    if (cache)
+        printf(" cache=%s page_size=%lld pages=%lld/%lld cache_bytes=%lld",
+               info.paged ? "paged" : "contiguous", (long long)info.page_size,
+               (long long)(info.num_pages - info.free_pages), (long long)info.num_pages,
+               (long long)info.device_bytes);
     printf(" gbps=%.2f tokens_per_s=%.1f", kv_bytes / med * 1e-9, (double)B / med);
     if (lens) {
         printf(" seed=%lld kv_lens=", (long long)seed);
@@ -261,6 +352,8 @@ int cmd_bench(int argc, char **argv) {
 fail:
     if (rc == 1) cli_fail(CMD, ctx, st);
     for (int i = 0; i < 5; i++) clattn__release_mem(&buf[i]);
+    clattn_kv_cache_destroy(cache);
+    free(slots);
     free(times);
     free(host);
     free(lens);

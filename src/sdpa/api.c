@@ -26,17 +26,15 @@ clattn_status clattn_sdpa_desc_init(clattn_sdpa_desc *desc, size_t size) {
     return clattn__desc_init(desc, size, CLATTN_SDPA_DESC_MIN_SIZE, &d, sizeof d);
 }
 
-/* The caller's descriptor, whatever its version, as a full-size struct with defaults. */
-static clattn_status desc_in(clattn_context *ctx, const clattn_sdpa_desc *desc,
-                             clattn_sdpa_desc *d) {
+clattn_status clattn__sdpa_desc_in(clattn_context *ctx, const clattn_sdpa_desc *desc,
+                                   clattn_sdpa_desc *d) {
     desc_defaults(d);
     return clattn__struct_in(ctx, "clattn_sdpa_desc", desc, CLATTN_SDPA_DESC_MIN_SIZE, d,
                              sizeof *d);
 }
 
-/* Fills 0 strides with the contiguous [B, H, S, dim] default and checks the rest. */
-static clattn_status resolve_strides(clattn_context *ctx, const char *name, const int64_t *in,
-                                     int64_t H, int64_t S, int64_t dim, int64_t *out) {
+clattn_status clattn__sdpa_resolve_strides(clattn_context *ctx, const char *name, const int64_t *in,
+                                           int64_t H, int64_t S, int64_t dim, int64_t *out) {
     for (int i = 0; i < 3; i++)
         if (in[i] < 0)
             return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s stride %d is %lld (< 0)",
@@ -142,10 +140,13 @@ static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d
     }
     clattn_status st = clattn__sdpa_options(ctx, d, p);
     if (st != CLATTN_SUCCESS) return st;
-    if ((st = resolve_strides(ctx, "q", d->q_strides, p->Hq, p->Sq, p->D, p->q_st)) ||
-        (st = resolve_strides(ctx, "k", d->k_strides, p->Hkv, p->Skv, p->D, p->k_st)) ||
-        (st = resolve_strides(ctx, "v", d->v_strides, p->Hkv, p->Skv, p->Dv, p->v_st)) ||
-        (st = resolve_strides(ctx, "out", d->out_strides, p->Hq, p->Sq, p->Dv, p->o_st)))
+    if ((st = clattn__sdpa_resolve_strides(ctx, "q", d->q_strides, p->Hq, p->Sq, p->D, p->q_st)) ||
+        (st =
+             clattn__sdpa_resolve_strides(ctx, "k", d->k_strides, p->Hkv, p->Skv, p->D, p->k_st)) ||
+        (st = clattn__sdpa_resolve_strides(ctx, "v", d->v_strides, p->Hkv, p->Skv, p->Dv,
+                                           p->v_st)) ||
+        (st = clattn__sdpa_resolve_strides(ctx, "out", d->out_strides, p->Hq, p->Sq, p->Dv,
+                                           p->o_st)))
         return st;
     if (p->has_mask) {
         const int64_t mb = d->mask_batch ? d->mask_batch : p->B;
@@ -162,13 +163,8 @@ static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d
     return CLATTN_SUCCESS;
 }
 
-/* Bytes each tensor spans in its buffer. */
-typedef struct {
-    int64_t q, k, v, mask, out, lse;
-} spans;
-
 static clattn_status tensor_spans(clattn_context *ctx, const clattn_sdpa_desc *d,
-                                  const clattn_sdpa_problem *p, spans *s) {
+                                  const clattn_sdpa_problem *p, clattn_sdpa_spans *s) {
     const int64_t qs[4] = {p->B, p->Hq, p->Sq, p->D}, ks[4] = {p->B, p->Hkv, p->Skv, p->D};
     const int64_t vs[4] = {p->B, p->Hkv, p->Skv, p->Dv}, os[4] = {p->B, p->Hq, p->Sq, p->Dv};
     const int64_t qst[4] = {p->q_st[0], p->q_st[1], p->q_st[2], 1};
@@ -201,8 +197,8 @@ static clattn_status tensor_spans(clattn_context *ctx, const clattn_sdpa_desc *d
     return CLATTN_SUCCESS;
 }
 
-static clattn_status plan_for(clattn_context *ctx, const clattn_sdpa_desc *d,
-                              const clattn_sdpa_problem *p, clattn_sdpa_plan *plan) {
+clattn_status clattn__sdpa_plan(clattn_context *ctx, const clattn_sdpa_desc *d,
+                                const clattn_sdpa_problem *p, clattn_sdpa_plan *plan) {
     if (d->decode_splits < 0)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "decode_splits is %lld (< 0)",
                             (long long)d->decode_splits);
@@ -214,21 +210,81 @@ static clattn_status plan_for(clattn_context *ctx, const clattn_sdpa_desc *d,
     return CLATTN_SUCCESS;
 }
 
+clattn_status clattn__sdpa_validate(clattn_context *ctx, const clattn_sdpa_desc *d, int has_lse,
+                                    clattn_sdpa_problem *p, clattn_sdpa_spans *s) {
+    clattn_status st = make_problem(ctx, d, has_lse, p);
+    return st != CLATTN_SUCCESS ? st : tensor_spans(ctx, d, p, s);
+}
+
 clattn_status clattn_sdpa_plan_get(clattn_context *ctx, const clattn_sdpa_desc *desc,
                                    clattn_sdpa_plan *plan, size_t size) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
     clattn_sdpa_desc d;
     clattn_sdpa_problem p;
     clattn_sdpa_plan local;
-    spans s;
+    clattn_sdpa_spans s;
     memset(&local, 0, sizeof local); /* what reaches the caller holds no stack bytes */
     clattn_status st =
         clattn__struct_out_check(ctx, "clattn_sdpa_plan", plan, size, CLATTN_SDPA_PLAN_MIN_SIZE);
-    if (st == CLATTN_SUCCESS) st = desc_in(ctx, desc, &d);
-    if (st == CLATTN_SUCCESS) st = make_problem(ctx, &d, 0, &p);
-    if (st == CLATTN_SUCCESS) st = tensor_spans(ctx, &d, &p, &s);
-    if (st == CLATTN_SUCCESS) st = plan_for(ctx, &d, &p, &local);
+    if (st == CLATTN_SUCCESS) st = clattn__sdpa_desc_in(ctx, desc, &d);
+    if (st == CLATTN_SUCCESS) st = clattn__sdpa_validate(ctx, &d, 0, &p, &s);
+    if (st == CLATTN_SUCCESS) st = clattn__sdpa_plan(ctx, &d, &p, &local);
     if (st == CLATTN_SUCCESS) clattn__struct_out(plan, size, &local, sizeof local);
+    return st;
+}
+
+clattn_status clattn__sdpa_check_mask(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                      int has_mask) {
+    if (p->has_mask != (has_mask != 0))
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            p->has_mask ? "desc.has_mask is set but mask is NULL"
+                                        : "a mask was passed but desc.has_mask is 0");
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn__sdpa_check_io(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                    const clattn_sdpa_spans *s, cl_mem q, cl_mem k, cl_mem v,
+                                    cl_mem mask, cl_mem out, cl_mem lse) {
+    clattn_status st = clattn__sdpa_check_mask(ctx, p, mask != NULL);
+    if (st != CLATTN_SUCCESS) return st;
+    if (out == q || (k && out == k) || (v && out == v) || out == mask || out == lse || lse == q ||
+        (lse && k && lse == k) || (lse && v && lse == v) || (lse && lse == mask))
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "out and lse must not share a buffer with each other or the inputs");
+    if ((st = clattn__check_buffer(ctx, q, s->q, "q")) ||
+        (k && (st = clattn__check_buffer(ctx, k, s->k, "k"))) ||
+        (v && (st = clattn__check_buffer(ctx, v, s->v, "v"))) ||
+        (st = clattn__check_buffer(ctx, out, s->out, "out")) ||
+        (mask && (st = clattn__check_buffer(ctx, mask, s->mask, "mask"))) ||
+        (lse && (st = clattn__check_buffer(ctx, lse, s->lse, "lse"))))
+        return st;
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn__sdpa_run(clattn_context *ctx, const clattn_sdpa_problem *p,
+                               const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *in,
+                               cl_uint num_wait, const cl_event *wait, cl_event *event) {
+    const clattn_sdpa_launcher launch = clattn__sdpa_launcher(plan->algo, plan->flavour);
+    if (!launch)
+        return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "no launcher for algo %d, flavour %d",
+                            (int)plan->algo, (int)plan->flavour);
+    if (p->page_size > 0 && plan->algo != CLATTN_ALGO_DECODE)
+        return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "a paged K/V reached the %d path",
+                            (int)plan->algo);
+    /* The ALiBi slopes and the kv lengths are a few numbers of host metadata: copied to the
+     * device for this call (released at once; OpenCL keeps them until the kernels are done). */
+    clattn_sdpa_buffers buf = *in;
+    buf.alibi = buf.kv_lens = NULL;
+    clattn_status st = CLATTN_SUCCESS;
+    if (p->alibi)
+        st = clattn__upload(ctx, p->alibi, p->alibi_batch * p->Hq * (int64_t)sizeof(float),
+                            "alibi slopes", &buf.alibi);
+    if (p->kv_lens && st == CLATTN_SUCCESS)
+        st = clattn__upload(ctx, p->kv_lens, p->B * (int64_t)sizeof(int32_t), "kv_lens",
+                            &buf.kv_lens);
+    if (st == CLATTN_SUCCESS) st = launch(ctx, p, plan, &buf, num_wait, wait, event);
+    clattn__release_mem(&buf.alibi);
+    clattn__release_mem(&buf.kv_lens);
     return st;
 }
 
@@ -243,44 +299,63 @@ clattn_status clattn_sdpa(clattn_context *ctx, const clattn_sdpa_desc *desc, cl_
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "num_wait and wait_list disagree");
     clattn_sdpa_desc d;
     clattn_sdpa_problem p;
-    clattn_status st = desc_in(ctx, desc, &d);
-    if (st == CLATTN_SUCCESS) st = make_problem(ctx, &d, lse != NULL, &p);
-    if (st != CLATTN_SUCCESS) return st;
-    if (p.has_mask != (mask != NULL))
-        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            p.has_mask ? "desc.has_mask is set but mask is NULL"
-                                       : "a mask buffer was passed but desc.has_mask is 0");
-    if (out == q || out == k || out == v || out == mask || out == lse || lse == q || lse == k ||
-        lse == v || (lse && lse == mask))
-        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "out and lse must not share a buffer with each other or the inputs");
-    spans s;
+    clattn_sdpa_spans s;
     clattn_sdpa_plan plan;
-    if ((st = tensor_spans(ctx, &d, &p, &s)) || (st = clattn__check_buffer(ctx, q, s.q, "q")) ||
-        (st = clattn__check_buffer(ctx, k, s.k, "k")) ||
-        (st = clattn__check_buffer(ctx, v, s.v, "v")) ||
-        (st = clattn__check_buffer(ctx, out, s.out, "out")) ||
-        (mask && (st = clattn__check_buffer(ctx, mask, s.mask, "mask"))) ||
-        (lse && (st = clattn__check_buffer(ctx, lse, s.lse, "lse"))) ||
-        (st = plan_for(ctx, &d, &p, &plan)))
+    clattn_status st;
+    if ((st = clattn__sdpa_desc_in(ctx, desc, &d)) ||
+        (st = clattn__sdpa_validate(ctx, &d, lse != NULL, &p, &s)) ||
+        (st = clattn__sdpa_check_io(ctx, &p, &s, q, k, v, mask, out, lse)) ||
+        (st = clattn__sdpa_plan(ctx, &d, &p, &plan)))
         return st;
-    clattn_sdpa_buffers buf = {q, k, v, mask, out, lse, NULL, NULL};
-    const clattn_sdpa_launcher launch = clattn__sdpa_launcher(plan.algo, plan.flavour);
-    if (!launch)
-        return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "no launcher for algo %d, flavour %d",
-                            (int)plan.algo, (int)plan.flavour);
-    /* The ALiBi slopes and the kv lengths are a few numbers of host metadata: copied to the
-     * device for this call (released at once; OpenCL keeps them until the kernels are done). */
-    if (p.alibi)
-        st = clattn__upload(ctx, p.alibi, p.alibi_batch * p.Hq * (int64_t)sizeof(float),
-                            "alibi slopes", &buf.alibi);
-    if (p.kv_lens && st == CLATTN_SUCCESS)
-        st =
-            clattn__upload(ctx, p.kv_lens, p.B * (int64_t)sizeof(int32_t), "kv_lens", &buf.kv_lens);
-    if (st == CLATTN_SUCCESS) st = launch(ctx, &p, &plan, &buf, num_wait, wait_list, event);
-    clattn__release_mem(&buf.alibi);
-    clattn__release_mem(&buf.kv_lens);
+    const clattn_sdpa_buffers buf = {q, k, v, mask, out, lse, NULL, NULL, NULL};
+    return clattn__sdpa_run(ctx, &p, &plan, &buf, num_wait, wait_list, event);
+}
+
+clattn_status clattn__sdpa_host_run(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                    const clattn_sdpa_spans *s, const void *q, const void *k,
+                                    const void *v, const void *mask, void *out, float *lse,
+                                    clattn_sdpa_device_call call, void *arg) {
+    /* A strided output with gaps starts as a copy of the caller's array, so downloading the
+     * whole span gives the gaps back unchanged. */
+    int64_t dense = -1; /* the spans were checked, so this product fits */
+    const int64_t of[4] = {p->B, p->Hq, p->Sq, p->Dv * clattn__storage_bytes(p->o_dtype)};
+    clattn__prod64(of, 4, &dense);
+    cl_mem dq = NULL, dk = NULL, dv = NULL, dm = NULL, dout = NULL, dlse = NULL;
+    cl_event ev = NULL;
+    clattn_status st;
+    if ((st = clattn__upload(ctx, q, s->q, "q", &dq)) ||
+        (st = clattn__upload(ctx, k, s->k, "k", &dk)) ||
+        (st = clattn__upload(ctx, v, s->v, "v", &dv)) ||
+        (st = clattn__upload(ctx, mask, s->mask, "mask", &dm)) ||
+        (st = clattn__alloc(ctx, s->out,
+                            CL_MEM_READ_WRITE | (s->out != dense ? CL_MEM_COPY_HOST_PTR : 0),
+                            s->out != dense ? out : NULL, "out", &dout)) ||
+        (lse && (st = clattn__alloc(ctx, s->lse, CL_MEM_READ_WRITE, NULL, "lse", &dlse))) ||
+        (st = call(arg, dq, dk, dv, dm, dout, dlse, &ev)))
+        goto done;
+    if ((st = clattn__download(ctx, dout, out, s->out, 1, &ev, "out")) != CLATTN_SUCCESS) goto done;
+    if (lse) st = clattn__download(ctx, dlse, lse, s->lse, 1, &ev, "lse");
+done:
+    clattn__release_event(&ev);
+    clattn__release_mem(&dq);
+    clattn__release_mem(&dk);
+    clattn__release_mem(&dv);
+    clattn__release_mem(&dm);
+    clattn__release_mem(&dout);
+    clattn__release_mem(&dlse);
     return st;
+}
+
+/* clattn_sdpa_host's device call: clattn_sdpa on the device copies. */
+typedef struct {
+    clattn_context *ctx;
+    const clattn_sdpa_desc *d;
+} sdpa_call;
+
+static clattn_status sdpa_device_call(void *arg, cl_mem q, cl_mem k, cl_mem v, cl_mem mask,
+                                      cl_mem out, cl_mem lse, cl_event *event) {
+    const sdpa_call *c = arg;
+    return clattn_sdpa(c->ctx, c->d, q, k, v, mask, out, lse, 0, NULL, event);
 }
 
 clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc, const void *q,
@@ -291,41 +366,11 @@ clattn_status clattn_sdpa_host(clattn_context *ctx, const clattn_sdpa_desc *desc
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "q, k, v and out are required");
     clattn_sdpa_desc d;
     clattn_sdpa_problem p;
-    spans s;
-    clattn_status st = desc_in(ctx, desc, &d);
-    if (st == CLATTN_SUCCESS) st = make_problem(ctx, &d, lse != NULL, &p);
-    if (st == CLATTN_SUCCESS) st = tensor_spans(ctx, &d, &p, &s);
+    clattn_sdpa_spans s;
+    clattn_status st = clattn__sdpa_desc_in(ctx, desc, &d);
+    if (st == CLATTN_SUCCESS) st = clattn__sdpa_validate(ctx, &d, lse != NULL, &p, &s);
+    if (st == CLATTN_SUCCESS) st = clattn__sdpa_check_mask(ctx, &p, mask != NULL);
     if (st != CLATTN_SUCCESS) return st;
-    if (p.has_mask != (mask != NULL))
-        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            p.has_mask ? "desc.has_mask is set but mask is NULL"
-                                       : "a mask was passed but desc.has_mask is 0");
-    /* A strided output with gaps starts as a copy of the caller's array, so downloading the
-     * whole span gives the gaps back unchanged. */
-    int64_t dense = -1; /* the spans above were checked, so this product fits */
-    const int64_t of[4] = {p.B, p.Hq, p.Sq, p.Dv * clattn__storage_bytes(p.o_dtype)};
-    clattn__prod64(of, 4, &dense);
-    cl_mem dq = NULL, dk = NULL, dv = NULL, dm = NULL, dout = NULL, dlse = NULL;
-    cl_event ev = NULL;
-    if ((st = clattn__upload(ctx, q, s.q, "q", &dq)) ||
-        (st = clattn__upload(ctx, k, s.k, "k", &dk)) ||
-        (st = clattn__upload(ctx, v, s.v, "v", &dv)) ||
-        (st = clattn__upload(ctx, mask, s.mask, "mask", &dm)) ||
-        (st = clattn__alloc(ctx, s.out,
-                            CL_MEM_READ_WRITE | (s.out != dense ? CL_MEM_COPY_HOST_PTR : 0),
-                            s.out != dense ? out : NULL, "out", &dout)) ||
-        (lse && (st = clattn__alloc(ctx, s.lse, CL_MEM_READ_WRITE, NULL, "lse", &dlse))) ||
-        (st = clattn_sdpa(ctx, &d, dq, dk, dv, dm, dout, dlse, 0, NULL, &ev)))
-        goto done;
-    if ((st = clattn__download(ctx, dout, out, s.out, 1, &ev, "out")) != CLATTN_SUCCESS) goto done;
-    if (lse) st = clattn__download(ctx, dlse, lse, s.lse, 1, &ev, "lse");
-done:
-    clattn__release_event(&ev);
-    clattn__release_mem(&dq);
-    clattn__release_mem(&dk);
-    clattn__release_mem(&dv);
-    clattn__release_mem(&dm);
-    clattn__release_mem(&dout);
-    clattn__release_mem(&dlse);
-    return st;
+    sdpa_call call = {ctx, &d};
+    return clattn__sdpa_host_run(ctx, &p, &s, q, k, v, mask, out, lse, sdpa_device_call, &call);
 }

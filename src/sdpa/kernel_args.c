@@ -39,6 +39,9 @@ void clattn__sdpa_kernel_args_init(clattn_sdpa_kernel_args *a, const clattn_sdpa
     const int64_t *st[5] = {p->q_st, p->k_st, p->v_st, p->o_st, p->m_st};
     for (int t = 0; t < 5; t++)
         for (int i = 0; i < 3; i++) a->strides[t][i] = (t == 4 && !p->has_mask) ? 0 : st[t][i];
+    a->block_table = p->page_size > 0 ? buf->block_table : NULL;
+    a->page_size = p->page_size;
+    a->pages_per_seq = p->pages_per_seq;
 }
 
 clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
@@ -81,6 +84,9 @@ clattn_status clattn__sdpa_kernel_args_set(clattn_context *ctx, cl_kernel kern,
         {CLATTN_SDPA_ARG_WINDOW_RIGHT, sizeof a->window_right, &a->window_right},
         {CLATTN_SDPA_ARG_SOFTCAP, sizeof a->softcap_log2, &a->softcap_log2},
         {CLATTN_SDPA_ARG_KV_LENS, sizeof a->kv_lens, &a->kv_lens},
+        {CLATTN_SDPA_ARG_BLOCK_TABLE, sizeof a->block_table, &a->block_table},
+        {CLATTN_SDPA_ARG_PAGE_SIZE, sizeof a->page_size, &a->page_size},
+        {CLATTN_SDPA_ARG_PAGES_PER_SEQ, sizeof a->pages_per_seq, &a->pages_per_seq},
     };
     for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
         err = clSetKernelArg(kern, args[i].index, args[i].size, args[i].value);

@@ -21,6 +21,8 @@ typedef struct {
     cl_float softcap_log2;
     cl_mem kv_lens;
     cl_long strides[5][3]; /* q, k, v, out, mask: (batch, head, seq) in elements */
+    cl_mem block_table;    /* paged K/V: int [B, pages_per_seq]; else NULL */
+    cl_long page_size, pages_per_seq;
 } clattn_sdpa_kernel_args;
 
 /* The arguments for problem p run with `plan` on `buf`, with `scratch` (may be NULL) as the

@@ -10,6 +10,7 @@
 #include "sdpa/plan.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void build_options(const clattn_context *ctx, const clattn_sdpa_problem *p,
                           const clattn_sdpa_plan *plan, int64_t dvcap, char *s, size_t n) {
@@ -24,6 +25,11 @@ static void build_options(const clattn_context *ctx, const clattn_sdpa_problem *
              (long long)(gpu ? plan->work_group : 1));
     /* The storage types, -D only where not float32; not out's: only the combine writes out. */
     clattn__sdpa_dtype_options(p, 0, s, n);
+    /* A paged K/V (a KV cache) compiles the page lookup in; other builds keep plain strides. */
+    if (p->page_size > 0) {
+        const size_t len = strlen(s);
+        if (len < n) snprintf(s + len, n - len, " -DKV_PAGED=1");
+    }
 }
 
 /* The splits' records as the combine's parts: split s's row r is DVCAP floats at

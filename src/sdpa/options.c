@@ -54,5 +54,6 @@ int clattn__sdpa_kernel_flags(const clattn_sdpa_problem *p) {
     return (p->causal ? CLATTN_KF_CAUSAL : 0) | (p->has_mask ? CLATTN_KF_MASK : 0) |
            (p->has_lse ? CLATTN_KF_LSE : 0) | (p->window ? CLATTN_KF_WINDOW : 0) |
            (p->alibi ? CLATTN_KF_ALIBI : 0) | (p->softcap > 0.0f ? CLATTN_KF_SOFTCAP : 0) |
-           (p->kv_lens ? CLATTN_KF_KV_LENS : 0) | (p->top_left ? CLATTN_KF_TOP_LEFT : 0);
+           (p->kv_lens ? CLATTN_KF_KV_LENS : 0) | (p->top_left ? CLATTN_KF_TOP_LEFT : 0) |
+           (p->page_size > 0 ? CLATTN_KF_PAGED : 0);
 }

@@ -29,6 +29,10 @@ typedef struct {
     int top_left;                      /* diag is 0 rather than Skv - Sq */
     const int32_t *kv_lens;            /* host [B] (validated), or NULL */
     int64_t q_st[3], k_st[3], v_st[3], o_st[3], m_st[3];
+    /* Paged K/V (a KV cache's pool, src/kvcache/; only the decode path takes it): key j of batch
+     * entry b is row j % page_size of page block_table[b][j / page_size], and k_st[0], v_st[0]
+     * are the page strides. page_size 0: plain strides. */
+    int64_t page_size, pages_per_seq;
 } clattn_sdpa_problem;
 
 /* Bytes of one element of a storage type (CLATTN_STORAGE_*); what the kernels accumulate in and
@@ -44,11 +48,54 @@ typedef struct {
     cl_mem q, k, v, mask, out, lse; /* mask and lse may be NULL */
     cl_mem alibi;                   /* the slopes on the device, or NULL */
     cl_mem kv_lens;                 /* the lengths on the device, or NULL */
+    cl_mem block_table;             /* int [B, pages_per_seq] of a paged problem, or NULL */
 } clattn_sdpa_buffers;
 
 /* Validates the options of d into p (after the sizes are in p). */
 clattn_status clattn__sdpa_options(clattn_context *ctx, const clattn_sdpa_desc *d,
                                    clattn_sdpa_problem *p);
+
+/* ---- The steps of clattn_sdpa (api.c), for entry points built on it (the KV cache) ---- */
+/* The caller's descriptor, whatever its version, as a full-size struct with defaults. */
+clattn_status clattn__sdpa_desc_in(clattn_context *ctx, const clattn_sdpa_desc *desc,
+                                   clattn_sdpa_desc *d);
+/* Fills 0 strides of a [., H, S, dim] tensor with the contiguous default and checks the rest;
+ * `name` names the tensor in messages. */
+clattn_status clattn__sdpa_resolve_strides(clattn_context *ctx, const char *name, const int64_t *in,
+                                           int64_t H, int64_t S, int64_t dim, int64_t *out);
+/* Bytes each tensor spans in its buffer. */
+typedef struct {
+    int64_t q, k, v, mask, out, lse;
+} clattn_sdpa_spans;
+/* Validates d (the full-size copy) into p and the spans of its tensors; has_lse: lse wanted. */
+clattn_status clattn__sdpa_validate(clattn_context *ctx, const clattn_sdpa_desc *d, int has_lse,
+                                    clattn_sdpa_problem *p, clattn_sdpa_spans *s);
+/* The dispatcher's plan for a validated problem, with the message on failure. */
+clattn_status clattn__sdpa_plan(clattn_context *ctx, const clattn_sdpa_desc *d,
+                                const clattn_sdpa_problem *p, clattn_sdpa_plan *plan);
+/* INVALID_ARGUMENT unless a mask is passed (has_mask) exactly when the problem has one. */
+clattn_status clattn__sdpa_check_mask(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                      int has_mask);
+/* Checks the caller's q, mask, out and lse against the spans, and that out and lse share no
+ * buffer with each other or with q, the mask, k or v (k and v may be NULL: not the caller's). */
+clattn_status clattn__sdpa_check_io(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                    const clattn_sdpa_spans *s, cl_mem q, cl_mem k, cl_mem v,
+                                    cl_mem mask, cl_mem out, cl_mem lse);
+/* Runs a validated, planned problem on buf (q, k, v, mask, out, lse and, when paged, the block
+ * table): uploads the ALiBi slopes and kv lengths the problem holds, then the plan's launcher. */
+clattn_status clattn__sdpa_run(clattn_context *ctx, const clattn_sdpa_problem *p,
+                               const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
+                               cl_uint num_wait, const cl_event *wait, cl_event *event);
+/* The device call behind a host-array form: q, k, v, mask, out and lse are device copies. */
+typedef clattn_status (*clattn_sdpa_device_call)(void *arg, cl_mem q, cl_mem k, cl_mem v,
+                                                 cl_mem mask, cl_mem out, cl_mem lse,
+                                                 cl_event *event);
+/* The host-array form of a validated problem with spans s: copies q, k, v and mask (any may be
+ * NULL) to the device, runs `call` and reads out and lse (may be NULL) back; synchronous. */
+clattn_status clattn__sdpa_host_run(clattn_context *ctx, const clattn_sdpa_problem *p,
+                                    const clattn_sdpa_spans *s, const void *q, const void *k,
+                                    const void *v, const void *mask, void *out, float *lse,
+                                    clattn_sdpa_device_call call, void *arg);
 /* The CLATTN_KF_* bits the kernels get for p. */
 int clattn__sdpa_kernel_flags(const clattn_sdpa_problem *p);
 

@@ -6,8 +6,8 @@
  * over the whole process and one noisy family would hide another's reports.
  *
  *   gpu_check FAMILY [--expect-local BYTES] [--expect-wg N]
- *   FAMILY: flash1 | flash2 | naive | decode | additive | gru (decode also runs the combine
- *   kernel it shares with clattn_lse_combine in the public layout)
+ *   FAMILY: flash1 | flash2 | naive | decode | additive | gru (decode also runs a paged KV
+ *   cache and the combine kernel it shares with clattn_lse_combine in the public layout)
  *
  * The device must be oclgrind's (else the test fails rather than silently checking another
  * device); --expect-* check that oclgrind reports the limits run.sh asked for, so the plan
@@ -371,6 +371,68 @@ static void check_gru(clattn_context *ctx, int64_t B, int64_t T, int64_t Din, in
     free(x), free(out), free(ref), free(len), free(h), free(ho), free(hd), free(rh);
 }
 
+/* A paged KV cache (pages of 5 tokens, f32) under oclgrind: kv_append writing ragged counts
+ * onto pages (one sequence left empty, one filled to capacity), then the decode kernel reading
+ * the pages in place through the block table, attended in permuted slot order. */
+static void check_kv_cache(clattn_context *ctx) {
+    enum { SLOTS = 3, HQ = 4, HKV = 2, CAPY = 23, DD = 37, PAGE = 5 };
+    static const int32_t slots[SLOTS] = {0, 1, 2}, counts[SLOTS] = {13, 0, CAPY};
+    static const int32_t order[SLOTS] = {2, 0, 1};
+    clattn_kv_cache_desc cd;
+    clattn_kv_cache_desc_init(&cd, sizeof cd);
+    cd.slots = SLOTS, cd.kv_heads = HKV, cd.capacity = CAPY, cd.head_dim = DD, cd.page_size = PAGE;
+    clattn_kv_cache *cache = NULL;
+    clattn_status st = clattn_kv_cache_create(ctx, &cd, &cache);
+    const int64_t nk = SLOTS * HKV * CAPY * DD, nq = SLOTS * HQ * DD, nl = SLOTS * HQ;
+    float *k = tu_alloc_floats(nk), *v = tu_alloc_floats(nk), *q = tu_alloc_floats(nq);
+    float *o = tu_alloc_floats(nq), *l = tu_alloc_floats(nl);
+    float *rk = tu_alloc_floats(nk), *rv = tu_alloc_floats(nk);
+    tu_fill_normal(k, nk, 1.0f);
+    tu_fill_normal(v, nk, 1.0f);
+    tu_fill_normal(q, nq, 1.0f);
+    tu_poison(o, nq);
+    tu_poison(l, nl);
+    clattn_kv_append_desc ad;
+    clattn_kv_append_desc_init(&ad, sizeof ad);
+    ad.num_seqs = SLOTS, ad.slots = slots, ad.counts = counts;
+    if (st == CLATTN_SUCCESS) st = clattn_kv_cache_append_host(cache, &ad, k, v);
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d, sizeof d);
+    d.batch = SLOTS, d.heads = HQ, d.seq_q = 1, d.head_dim = DD, d.causal = 1;
+    d.algo = CLATTN_ALGO_DECODE, d.flavour = CLATTN_FLAVOUR_GPU, d.decode_splits = 3;
+    if (st == CLATTN_SUCCESS) st = clattn_kv_cache_attention_host(cache, &d, order, q, NULL, o, l);
+    if (TU_CHECK(st == CLATTN_SUCCESS, "paged kv cache decode: %s %s", clattn_status_string(st),
+                 st ? clattn_context_last_error(ctx) : "")) {
+        int32_t lens[SLOTS];
+        for (int b = 0; b < SLOTS; b++) { /* sequence b of the call is slot order[b] */
+            lens[b] = counts[order[b]];
+            memcpy(rk + b * HKV * CAPY * DD, k + order[b] * HKV * CAPY * DD,
+                   sizeof(float) * HKV * CAPY * DD);
+            memcpy(rv + b * HKV * CAPY * DD, v + order[b] * HKV * CAPY * DD,
+                   sizeof(float) * HKV * CAPY * DD);
+        }
+        sdpa_ref_problem rp;
+        memset(&rp, 0, sizeof rp);
+        rp.B = SLOTS, rp.Hq = HQ, rp.Hkv = HKV, rp.Sq = 1, rp.Skv = CAPY, rp.D = rp.Dv = DD;
+        rp.scale = 1.0 / sqrt((double)DD), rp.causal = 1, rp.q = q, rp.k = rk, rp.v = rv;
+        rp.kv_lens = lens;
+        sdpa_ref_contiguous(HQ, 1, DD, rp.q_st);
+        sdpa_ref_contiguous(HKV, CAPY, DD, rp.k_st);
+        sdpa_ref_contiguous(HKV, CAPY, DD, rp.v_st);
+        double *ro = malloc(sizeof(double) * (size_t)nq), *rl = malloc(sizeof(double) * (size_t)nl);
+        if (!ro || !rl || sdpa_ref(&rp, ro, rl)) {
+            printf("FAIL: reference allocation\n");
+            exit(1);
+        }
+        TU_CHECK(tu_compare("out", o, ro, nq, 2e-5, 1e-4) &&
+                     tu_compare("lse", l, rl, nl, 2e-5, 2e-5),
+                 "paged kv cache decode (pages of %d, lengths 13, 0, %d) matches", PAGE, CAPY);
+        free(ro), free(rl);
+    }
+    clattn_kv_cache_destroy(cache);
+    free(k), free(v), free(q), free(o), free(l), free(rk), free(rv);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr,
@@ -414,6 +476,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < sizeof decode_cases / sizeof decode_cases[0]; i++)
             check_sdpa(ctx, CLATTN_ALGO_DECODE, &decode_cases[i], decode_splits[i]);
         check_combine(ctx);
+        check_kv_cache(ctx);
     } else if (!strcmp(family, "additive")) {
         check_additive(ctx, 3, 37, 2, 45, 19, 300, 1, 0, 0);
         /* The dispatcher stops at 256 items and 1024-position tiles; this one fills the device's
