@@ -6,7 +6,7 @@
  * strided [n, T, Hkv, D] input, the device form behind a user event) and resets (a reset then
  * re-append), with sequences at length 0 and at capacity; after each step, attention over the
  * slots in permuted order for Sq = 1 and 5 (the decode kernels read the pages: CPU flavour, and
- * GPU flavour through tu_gpu_context) and Sq = 24 (prefill: the pages gathered, then flash2),
+ * GPU flavour through tu_gpu_context) and Sq = 40 (prefill: the pages gathered, then flash2),
  * causal, and with a mask, window, softcap and ALiBi on one cache. Outputs poisoned, every
  * element checked; the pool's free pages checked against the shadow. Bad input refused with a
  * status and nothing changed: capacity overflow and pool exhaustion (lengths, free pages and a
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SLOTS = 4, CAP = 100, MAX_SQ = 24 };
+enum { SLOTS = 4, CAP = 100, MAX_SQ = 40 }; /* 40 rows: past the decode kernels' 32 */
 
 typedef struct {
     const char *name;
@@ -189,7 +189,7 @@ static void attend(shadow *s, int B, const int32_t *slots, int64_t Sq, int causa
              (int)(B > 2 ? lens[2] : -1), (int)(B > 3 ? lens[3] : -1));
     clattn_sdpa_plan plan;
     clattn_status st = clattn_kv_cache_plan_get(s->cache, &d, slots, &plan, sizeof plan);
-    const int decode = Sq * (c->Hq / c->Hkv) <= 16;
+    const int decode = Sq * (c->Hq / c->Hkv) <= 32; /* src/sdpa/plan.h: CLATTN_DECODE_MAX_ROWS */
     TU_CHECK(st == CLATTN_SUCCESS &&
                  plan.algo == (decode ? CLATTN_ALGO_DECODE : CLATTN_ALGO_FLASH2) &&
                  plan.flavour == (s->gpu ? CLATTN_FLAVOUR_GPU : CLATTN_FLAVOUR_CPU),
