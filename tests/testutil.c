@@ -138,3 +138,48 @@ clattn_context *tu_gpu_context(int64_t local_bytes) {
     unsetenv("CLATTN_LOCAL_MEM_BYTES");
     return ctx;
 }
+
+/* ---- float16 / bfloat16 on the host, written independently of the kernels' ---- */
+
+uint16_t tu_f2h(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    const uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return sign | 0x7e00u | (uint16_t)((ax >> 13) & 0x3ffu);
+    if (ax >= 0x477ff000u) return sign | 0x7c00u; /* >= 65520 rounds to inf */
+    if (ax < 0x38800000u) {                       /* below 2^-14: a multiple of 2^-24 */
+        float a;
+        memcpy(&a, &ax, 4);
+        return sign | (uint16_t)nearbyint((double)a * 16777216.0); /* exact product; RNE */
+    }
+    uint32_t m = ax - 0x38000000u; /* exponent bias 127 -> 15 */
+    m += 0xfffu + ((m >> 13) & 1u);
+    return sign | (uint16_t)(m >> 13);
+}
+
+float tu_h2f(uint16_t h) {
+    const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    float f;
+    if (e == 31) {
+        const uint32_t x = 0x7f800000u | (m << 13);
+        memcpy(&f, &x, 4);
+    } else {
+        f = e == 0 ? ldexpf((float)m, -24) : ldexpf((float)(m | 0x400u), (int)e - 25);
+    }
+    return (h & 0x8000u) ? -f : f;
+}
+
+uint16_t tu_f2b(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if (isnan(f)) return (uint16_t)((x >> 16) | 0x40u);
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+float tu_b2f(uint16_t w) {
+    const uint32_t x = (uint32_t)w << 16;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}

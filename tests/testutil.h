@@ -38,6 +38,14 @@ void tu_poison(float *x, int64_t n);
 int tu_compare(const char *what, const float *got, const double *ref, int64_t n, double atol,
                double rtol);
 
+/* float16 and bfloat16 on the host, written independently of the kernels': float to the 16-bit
+ * word rounding to nearest even (subnormals, overflow to infinity, NaN kept a NaN), and back
+ * exactly. */
+uint16_t tu_f2h(float f);
+float tu_h2f(uint16_t h);
+uint16_t tu_f2b(float f);
+float tu_b2f(uint16_t w);
+
 /* Creates the context the tests use ($CLATTN_DEVICE or the default); exits the test with a
  * failure message when there is none. */
 clattn_context *tu_context(void);
