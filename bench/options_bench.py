@@ -6,18 +6,21 @@
       at N=16384: target the window >= 6x faster (it does ~8x less work);
   (b) ALiBi (the standard slopes, --alibi) and (c) softcap (--softcap 50) against plain attention
       at N=4096: target at most 10% more time;
-  (d) float16 storage of q, k, v and out (--dtype f16) against float32 at N=4096: target at least
-      as fast (prefill is compute-bound, so halving the bytes must not cost time); bfloat16
-      (--dtype bf16) alongside, for information.
+  (d) float16 storage of q, k, v and out (--dtype f16) against float32 at N=4096, plain and causal:
+      target at least as fast (prefill is compute-bound, so halving the bytes must not cost time);
+      bfloat16 (--dtype bf16) against the same target.
 
 Each case runs in --runs separate `clattn bench` processes, interleaved with its baseline so that
 drift of a shared machine hits both alike; each process makes one warm-up call and --repeat timed
 calls (OpenCL profiling events) and reports their median; a case's time is the median of its
-processes' medians. Writes a CSV (default bench/results/options_bench.csv) and prints the ratios.
+processes' medians. Writes a CSV (default bench/results/options_bench.csv) and prints the ratios
+(speedup = baseline time / case time: the f16/f32 and bf16/f32 speed ratios for the storage rows)
+and the load average (1 minute) before each process, whose median per case goes into the CSV.
 Results are data, not tests.
 
   /tmp/venv/bin/python bench/options_bench.py --cli build/clattn          # ~2 minutes on 2 cores
-  /tmp/venv/bin/python bench/options_bench.py --only f16-vs-f32,bf16-vs-f32 --out X.csv
+  /tmp/venv/bin/python bench/options_bench.py --only f16-vs-f32,bf16-vs-f32,f16-causal-vs-f32,\
+      bf16-causal-vs-f32 --runs 9 --out X.csv                             # the storage rows only
 """
 import argparse
 import csv
@@ -79,6 +82,9 @@ def main():
         (f"softcap{args.softcap}", Nb, ["--softcap", args.softcap], "plain"),
         ("f16-vs-f32", Nb, ["--dtype", "f16"], "plain"),
         ("bf16-vs-f32", Nb, ["--dtype", "bf16"], "plain"),
+        (f"causal{Nb}", Nb, ["--causal"], None),
+        ("f16-causal-vs-f32", Nb, ["--causal", "--dtype", "f16"], f"causal{Nb}"),
+        ("bf16-causal-vs-f32", Nb, ["--causal", "--dtype", "bf16"], f"causal{Nb}"),
     ]
     if args.only:
         want = set(args.only.split(","))
@@ -88,21 +94,25 @@ def main():
         want |= {c[3] for c in cases if c[0] in want and c[3]}
         cases = [c for c in cases if c[0] in want]
     times = {c[0]: [] for c in cases}
+    loads = {c[0]: [] for c in cases}
     info = {}
     print(f"clattn: {args.cli}; B={B} H={H} d={d}; {args.runs} processes x (1 warm-up + "
           f"{args.repeat} timed calls) per case, interleaved", flush=True)
     for run in range(args.runs):
         for name, N, extra, _ in cases:
+            load = os.getloadavg()[0]
             kv, err = run_clattn(args.cli, args.algo, B, H, N, d, args.repeat, extra)
             if not kv:
                 print(f"{name}: failed: {err}", flush=True)
                 info.setdefault(name, {"note": err})
                 continue
             times[name].append(float(kv["ms"]))
+            loads[name].append(load)
             kv["work"] = float(kv["gflops"]) * float(kv["ms"])  # GFLOP/s x ms: the same each run
             info[name] = kv
             print(f"run {run + 1}: {name:18s} N={N:6d} ms={kv['ms']:>10s} "
-                  f"gflops={kv['gflops']:>8s} (tile {kv['block_q']}x{kv['block_kv']})", flush=True)
+                  f"gflops={kv['gflops']:>8s} (tile {kv['block_q']}x{kv['block_kv']}) "
+                  f"load {load:.2f}", flush=True)
 
     rows = []
     med = {n: statistics.median(t) if t else None for n, t in times.items()}
@@ -114,7 +124,9 @@ def main():
                    ms_runs=" ".join(f"{t:.3f}" for t in times[name]),
                    gflops=f"{kv['work'] / med[name]:.1f}" if med[name] else "",
                    baseline=base or "", speedup="", cost="",
-                   work_ratio="", target="", met="", note=kv.get("note", ""))
+                   work_ratio="", target="", met="",
+                   load=f"{statistics.median(loads[name]):.2f}" if loads[name] else "",
+                   note=kv.get("note", ""))
         if base and med[name] and med[base]:
             r = med[base] / med[name]
             row["speedup"] = f"{r:.2f}"
@@ -124,10 +136,10 @@ def main():
                 row["work_ratio"] = f"{wr:.2f}"
                 row["target"] = ">= 6x faster"
                 row["met"] = "yes" if r >= 6 else "no"
-            elif name == "f16-vs-f32":
+            elif "--dtype" in extra:
                 row["target"] = "at least as fast"
                 row["met"] = "yes" if med[name] <= med[base] else "no"
-            elif "--dtype" not in extra:
+            else:
                 row["target"] = "cost <= 10%"
                 row["met"] = "yes" if med[name] / med[base] <= 1.10 else "no"
         rows.append(row)
@@ -137,11 +149,12 @@ def main():
         w.writeheader()
         w.writerows(rows)
     print(f"wrote {args.out} in {time.time() - t_start:.0f} s")
-    print(f"{'case':18s} {'N':>6s} {'ms':>10s} {'vs':>8s} {'speedup':>8s} {'cost':>8s} "
-          f"{'work':>6s}  target")
+    print(f"{'case':18s} {'N':>6s} {'ms':>10s} {'vs':>10s} {'speedup':>8s} {'cost':>8s} "
+          f"{'work':>6s} {'load':>5s}  target")
     for r in rows:
-        print(f"{r['case']:18s} {r['N']:6d} {r['ms']:>10s} {r['baseline']:>8s} {r['speedup']:>8s} "
-              f"{r['cost']:>8s} {r['work_ratio']:>6s}  {r['target']} {r['met']} {r['note']}")
+        print(f"{r['case']:18s} {r['N']:6d} {r['ms']:>10s} {r['baseline']:>10s} {r['speedup']:>8s} "
+              f"{r['cost']:>8s} {r['work_ratio']:>6s} {r['load']:>5s}  {r['target']} {r['met']} "
+              f"{r['note']}")
 
 
 if __name__ == "__main__":

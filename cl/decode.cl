@@ -52,53 +52,25 @@ inline __global float *decode_record(__global float *scratch, long s, long row, 
 #endif
 #if VW == 16
 typedef float16 dvec;
-typedef uint16 dvec_u;
-#define dvload         vload16
-#define dvload_u       vload16
-#define convert_dvec_u convert_uint16
-#define as_dvec        as_float16
+#define dvload vload16
 #else
 typedef float8 dvec;
-typedef uint8 dvec_u;
-#define dvload         vload8
-#define dvload_u       vload8
-#define convert_dvec_u convert_uint8
-#define as_dvec        as_float8
+#define dvload vload8
 #endif
 #define NC  ((DCAP + VW - 1) / VW)  /* q/k vectors per row */
 #define NCV ((DVCAP + VW - 1) / VW) /* v/acc vectors per row */
 
-/* Eight float16 values widened to float32: the F16C instruction (vcvtph2ps) where the kernel
- * compiler targets it (PoCL on x86-64 hosts defines __F16C__; it halved the CPU time of an f16
- * decode step against the integer widening), else kernel_iface.h's clattn_f16_load on 8 lanes. */
-inline float8 decode_f16x8(ushort8 x) {
-#if defined(__F16C__)
-    return __builtin_ia32_vcvtph2ps256(as_short8(x));
-#else
-    const uint8 u = convert_uint8(x), e = u & 0x7c00u, mag = (u & 0x7fffu) << 13;
-    float8 f = as_float8(mag + 0x38000000u);
-    f = select(f, convert_float8(u & 0x3ffu) * 0x1p-24f, e == 0u);
-    f = select(f, as_float8(mag | 0x7f800000u), e == 0x7c00u);
-    return as_float8(as_uint8(f) | ((u & 0x8000u) << 16));
-#endif
-}
-
 /* Chunk c (VW elements from c * VW) of a K or V row of n elements, widened to float32, zero
- * past n: one vector load from float32 storage, decode_f16x8 for float16, a shift for bfloat16;
- * element by element only for a row's tail. */
+ * past n: whole vectors through kernel_iface.h's load8_kv (one load for float32, F16C's
+ * vcvtph2ps for float16 where the kernel compiler targets it: half the CPU time of an f16 decode
+ * step against integer widening; a shift for bfloat16); element by element only for a row's
+ * tail. */
 inline dvec decode_chunk(const __global KV_T *row, int c, int n) {
     if ((c + 1) * VW <= n) {
-#if KV_DTYPE == CLATTN_STORAGE_F32
-        return dvload(0, row + c * VW);
+#if VW == 16
+        return (float16)(load8_kv(row, c * VW), load8_kv(row, c * VW + 8));
 #else
-        const __global ushort *w = (const __global ushort *)row + c * VW;
-#if KV_DTYPE == CLATTN_STORAGE_BF16
-        return as_dvec(convert_dvec_u(dvload_u(0, w)) << 16);
-#elif VW == 16
-        return (float16)(decode_f16x8(vload8(0, w)), decode_f16x8(vload8(1, w)));
-#else
-        return decode_f16x8(vload8(0, w));
-#endif
+        return load8_kv(row, c * VW);
 #endif
     }
     float tmp[VW];

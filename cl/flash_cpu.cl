@@ -171,35 +171,36 @@ static inline void load_qT(const tile_info *t, __global const Q_T *restrict q, f
     }
 }
 
-/* float16 keys and values are widened n contiguous elements at a time with vector integer
- * operations, then broadcast element by element in the loops below: widening each element on its
- * own there (several integer operations each, against NV FMAs) made float16 attention 22-25%
- * slower than float32, this 13-17% (bench/options_bench.py, loaded 2-core AVX2 machine). The
- * same conversion as kernel_iface.h's clattn_f16_load. bfloat16 stays element-wise: its widening
- * is one shift, and the vector form measured slower. */
-#if KV_DTYPE == CLATTN_STORAGE_F16
-#define KV_WIDEN_N(n)                                                                              \
-    static inline float##n kv_load##n(const __global KV_T *p, long i) {                            \
-        const uint##n x = convert_uint##n(vload##n(0, (const __global ushort *)p + i));            \
-        const uint##n e = x & 0x7c00u, mag = (x & 0x7fffu) << 13;                                  \
-        float##n f = as_float##n(mag + 0x38000000u);                                               \
-        f = select(f, convert_float##n(x & 0x3ffu) * 0x1p-24f, e == 0u);                           \
-        f = select(f, as_float##n(mag | 0x7f800000u), e == 0x7c00u);                               \
-        return as_float##n(as_uint##n(f) | ((x & 0x8000u) << 16));                                 \
+/* Narrow keys and values (float16, bfloat16) are widened once per K/V block into private float
+ * tiles, eight elements at a time (kernel_iface.h's load8_kv), and the loops below read the
+ * tiles. Widening inside the loops instead, where every element is broadcast against NV row
+ * vectors, left float16 attention 14-17% slower than float32 even eight elements at a time
+ * (bench/options_bench.py, N=4096); a separate pass keeps the conversion out of the FMA chains
+ * and the broadcasts loads from private memory, as float32's are from global. KV_TILE 1 builds
+ * the tile for float32 too (for measurement). kv_row is where a key's or value's row is read
+ * from: a tile row, or the row in global memory. */
+#ifndef KV_TILE
+#define KV_TILE (KV_DTYPE != CLATTN_STORAGE_F32)
+#endif
+#if KV_TILE
+typedef const float *kv_row;
+#define KV_ROW(tile, pitch, g, ss, j) ((tile) + (j) * (pitch))
+#define KV_AT(r, c)                   ((r)[c])
+/* Rows [0, nb) of src (n elements each, rows ss apart) into dst, rows `pitch` floats apart. */
+static inline void kv_widen(__global const KV_T *restrict src, long ss, int nb, int n,
+                            float *restrict dst, int pitch) {
+    for (int j = 0; j < nb; j++) {
+        __global const KV_T *r = src + (long)j * ss;
+        float *o = dst + j * pitch;
+        int c = 0;
+        for (; c + 8 <= n; c += 8) vstore8(load8_kv(r, c), 0, o + c);
+        for (; c < n; c++) o[c] = load_kv(r, c);
     }
-#endif
-#ifdef KV_WIDEN_N
-KV_WIDEN_N(4)
-KV_WIDEN_N(8)
-#if EB == 4
-typedef float4 ebvec;
-#define kv_load_eb kv_load4
-#elif EB == 8
-typedef float8 ebvec;
-#define kv_load_eb kv_load8
+}
 #else
-#error "float16 k/v storage needs EB 4 or 8"
-#endif
+typedef __global const KV_T *kv_row;
+#define KV_ROW(tile, pitch, g, ss, j) ((g) + (long)(j) * (ss))
+#define KV_AT(r, c)                   load_kv(r, c)
 #endif
 
 /* The larger of a and b, defined for infinities (OpenCL's max() is not) and one instruction
@@ -219,6 +220,12 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     /* Some row's visible keys start or end inside the block: test keys one by one. */
     const int limited = j0 < t->lo_max || j0 + nb > t->hi_min;
     const int has_mask = t->flags & CLATTN_KF_MASK;
+    __global const KV_T *kg = k + (long)j0 * k_ss, *vg = vv + (long)j0 * v_ss;
+#if KV_TILE
+    float kt[BC * DCAP], vt[BC * DVCAP];
+    kv_widen(kg, k_ss, nb, d, kt, DCAP);
+    kv_widen(vg, v_ss, nb, dv, vt, DVCAP);
+#endif
     /* Block max, two partial maxima per vector so the max is not one long dependency chain. */
     vec mx[2][NV];
 #pragma unroll
@@ -226,41 +233,21 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     /* S^T = K Q^T, JB keys x NV row vectors at a time. Keys past the block repeat the last one
      * and are set to -inf; the key-range test and the max are fused into the store. */
     for (int jj = 0; jj < nbr; jj += JB) {
-        __global const KV_T *kr[JB];
+        kv_row kr[JB];
 #pragma unroll
-        for (int u = 0; u < JB; u++) kr[u] = k + (long)(j0 + min(jj + u, nb - 1)) * k_ss;
+        for (int u = 0; u < JB; u++) kr[u] = KV_ROW(kt, DCAP, kg, k_ss, min(jj + u, nb - 1));
         vec acc[JB][NV];
 #pragma unroll
         for (int u = 0; u < JB; u++)
 #pragma unroll
             for (int w = 0; w < NV; w++) acc[u][w] = (vec)(0.0f);
-        int c = 0;
-#ifdef KV_WIDEN_N
-        for (; c + 8 <= d; c += 8) { /* 8 dims of each key row widened at once */
-            float8 k8[JB];
-#pragma unroll
-            for (int u = 0; u < JB; u++) k8[u] = kv_load8(kr[u], c);
-#pragma unroll
-            for (int cc = 0; cc < 8; cc++) {
-                vec qc[NV];
-#pragma unroll
-                for (int w = 0; w < NV; w++) qc[w] = qT[c + cc][w];
-#pragma unroll
-                for (int u = 0; u < JB; u++) {
-                    vec kb = (vec)(((const float *)&k8[u])[cc]);
-#pragma unroll
-                    for (int w = 0; w < NV; w++) acc[u][w] = fma(kb, qc[w], acc[u][w]);
-                }
-            }
-        }
-#endif
-        for (; c < d; c++) {
+        for (int c = 0; c < d; c++) {
             vec qc[NV];
 #pragma unroll
             for (int w = 0; w < NV; w++) qc[w] = qT[c][w];
 #pragma unroll
             for (int u = 0; u < JB; u++) {
-                vec kb = (vec)(load_kv(kr[u], c));
+                vec kb = (vec)(KV_AT(kr[u], c));
 #pragma unroll
                 for (int w = 0; w < NV; w++) acc[u][w] = fma(kb, qc[w], acc[u][w]);
             }
@@ -333,7 +320,6 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     /* O^T = alpha O^T + V^T P^T, EB value dims x NV row vectors at a time. Dims past dv repeat
      * the last column; they are never stored. */
     const int dvr = (dv + EB - 1) / EB * EB;
-    __global const KV_T *vb = vv + (long)j0 * v_ss;
     for (int e0 = 0; e0 < dvr; e0 += EB) {
         int col[EB];
 #pragma unroll
@@ -343,34 +329,18 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
         for (int u = 0; u < EB; u++)
 #pragma unroll
             for (int w = 0; w < NV; w++) acc[u][w] = oT[e0 + u][w] * alpha[w];
-#ifdef KV_WIDEN_N
-        if (e0 + EB <= dv) { /* the EB dims of each value row widened at once */
-            for (int j = 0; j < nb; j++) {
-                const ebvec vx = kv_load_eb(vb + (long)j * v_ss, e0);
-                vec p[NV];
+        for (int j = 0; j < nb; j++) {
+            kv_row vr = KV_ROW(vt, DVCAP, vg, v_ss, j);
+            vec p[NV];
 #pragma unroll
-                for (int w = 0; w < NV; w++) p[w] = s[j][w];
+            for (int w = 0; w < NV; w++) p[w] = s[j][w];
 #pragma unroll
-                for (int u = 0; u < EB; u++) {
-                    vec vbc = (vec)(((const float *)&vx)[u]);
+            for (int u = 0; u < EB; u++) {
+                vec vbc = (vec)(KV_AT(vr, col[u]));
 #pragma unroll
-                    for (int w = 0; w < NV; w++) acc[u][w] = fma(vbc, p[w], acc[u][w]);
-                }
+                for (int w = 0; w < NV; w++) acc[u][w] = fma(vbc, p[w], acc[u][w]);
             }
-        } else
-#endif
-            for (int j = 0; j < nb; j++) {
-                __global const KV_T *vr = vb + (long)j * v_ss;
-                vec p[NV];
-#pragma unroll
-                for (int w = 0; w < NV; w++) p[w] = s[j][w];
-#pragma unroll
-                for (int u = 0; u < EB; u++) {
-                    vec vbc = (vec)(load_kv(vr, col[u]));
-#pragma unroll
-                    for (int w = 0; w < NV; w++) acc[u][w] = fma(vbc, p[w], acc[u][w]);
-                }
-            }
+        }
 #pragma unroll
         for (int u = 0; u < EB; u++)
 #pragma unroll

@@ -168,7 +168,8 @@ inline ushort clattn_bf16_store(float x) {
  * exponent, subnormals (and zero) through an exact int-to-float conversion, infinities and NaN
  * (payload kept) by setting the float exponent. Not the core vload_half: PoCL's made f16 attention
  * 30-64% slower than f32 on the CPU kernels (bench/options_bench.py, 2-core AVX2 machine under
- * load), this one 22-25%; cl/flash_cpu.cl's hot loops therefore widen 8 elements at a time. */
+ * load), this one 22-25%; cl/flash_cpu.cl therefore widens K/V blocks eight elements at a time
+ * (clattn_f16_load8 below) into private tiles. */
 inline float clattn_f16_load(ushort h) {
     const uint x = h, e = x & 0x7c00u;
     const uint mag = (x & 0x7fffu) << 13;  /* exponent and mantissa in float positions */
@@ -176,6 +177,29 @@ inline float clattn_f16_load(ushort h) {
     f = e == 0u ? (float)(x & 0x3ffu) * 0x1p-24f : f;
     f = e == 0x7c00u ? as_float(mag | 0x7f800000u) : f;
     return as_float(as_uint(f) | ((x & 0x8000u) << 16));
+}
+
+/* Eight float16 values p[0 .. 7] widened at once, for the loops that widen many (cl/flash_cpu.cl's
+ * K/V tiles, cl/convert.cl's staging): where the compiler targets an x86 CPU with F16C (PoCL's
+ * x86 builds define __F16C__ although the device offers no cl_khr_fp16) one vcvtph2ps
+ * instruction, elsewhere clattn_f16_load's integer conversion on eight lanes (about fifteen
+ * vector operations). */
+#if defined(__F16C__) && defined(__has_builtin)
+#if __has_builtin(__builtin_ia32_vcvtph2ps256)
+#define CLATTN_F16C 1
+#endif
+#endif
+inline float8 clattn_f16_load8(const __global ushort *p) {
+#ifdef CLATTN_F16C
+    return __builtin_ia32_vcvtph2ps256(as_short8(vload8(0, p)));
+#else
+    const uint8 x = convert_uint8(vload8(0, p));
+    const uint8 e = x & 0x7c00u, mag = (x & 0x7fffu) << 13;
+    float8 f = as_float8(mag + 0x38000000u);
+    f = select(f, convert_float8(x & 0x3ffu) * 0x1p-24f, e == 0u);
+    f = select(f, as_float8(mag | 0x7f800000u), e == 0x7c00u);
+    return as_float8(as_uint8(f) | ((x & 0x8000u) << 16));
+#endif
 }
 
 /* One storage type's element type and its loader / storer, instantiated below per tensor:
@@ -198,6 +222,12 @@ inline float clattn_f16_load(ushort h) {
 #define CLATTN_STORE_2(p, i, x) ((p)[i] = clattn_bf16_store(x))
 #define CLATTN_STORE_(n)        CLATTN_STORE_##n
 #define CLATTN_STORE(n)         CLATTN_STORE_(n)
+/* Elements i .. i+7 at once, widened to float8 (bfloat16: one shift of eight lanes). */
+#define CLATTN_LD8_0(p, i) vload8(0, (p) + (i))
+#define CLATTN_LD8_1(p, i) clattn_f16_load8((const __global ushort *)(p) + (i))
+#define CLATTN_LD8_2(p, i) as_float8(convert_uint8(vload8(0, (p) + (i))) << 16)
+#define CLATTN_LD8_(n)     CLATTN_LD8_##n
+#define CLATTN_LD8(n)      CLATTN_LD8_(n)
 
 #ifndef Q_DTYPE
 #define Q_DTYPE CLATTN_STORAGE_F32
@@ -222,6 +252,9 @@ inline ACC_T load_q(const __global Q_T *p, long i) {
 }
 inline ACC_T load_kv(const __global KV_T *p, long i) {
     return CLATTN_LD(KV_DTYPE)(p, i);
+}
+inline float8 load8_kv(const __global KV_T *p, long i) {
+    return CLATTN_LD8(KV_DTYPE)(p, i);
 }
 inline ACC_T load_m(const __global M_T *p, long i) {
     return CLATTN_LD(M_DTYPE)(p, i);

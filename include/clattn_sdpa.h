@@ -121,16 +121,21 @@ typedef struct {
     int64_t block_q, block_kv; /* Br, Bc (0 for naive) */
     int64_t work_group;        /* work-items per work-group */
     int64_t local_mem_bytes;   /* __local memory one work-group uses */
-    int64_t scratch_bytes;     /* device memory the call allocates (naive S, flash1 m and l) */
-    int64_t global_size[2];    /* the NDRange of the main kernel */
-    int64_t splits;            /* decode: splits of the keys (block_kv keys each); else 0 */
+    /* Device memory the call allocates: naive's S, flash1's m and l, decode's partial results,
+     * and the float32 copies of float16/bfloat16 tensors a path runs on (naive: q, k, v, out;
+     * flash1: out, its running output; the flash kernels widen narrow q, k, v as they load). */
+    int64_t scratch_bytes;
+    int64_t global_size[2]; /* the NDRange of the main kernel */
+    int64_t splits;         /* decode: splits of the keys (block_kv keys each); else 0 */
 } clattn_sdpa_plan;
 #define CLATTN_SDPA_PLAN_MIN_SIZE offsetof(clattn_sdpa_plan, work_group)
 
 /* Validates the descriptor exactly as clattn_sdpa does (without buffers) and writes the plan
  * (`size` bytes: the caller's sizeof *plan; nothing on failure).
  * Naive refuses with CLATTN_ERROR_OUT_OF_MEMORY, naming the bytes, when its S matrix
- * (B*Hq*Sq*Skv floats) exceeds the device's largest allocation or its global memory. */
+ * (B*Hq*Sq*Skv floats) exceeds the device's largest allocation or its global memory; naive and
+ * flash1 likewise when a float32 copy of a narrow tensor exceeds the largest allocation or their
+ * scratch_bytes the global memory. */
 CLATTN_API clattn_status clattn_sdpa_plan_get(clattn_context *ctx, const clattn_sdpa_desc *desc,
                                               clattn_sdpa_plan *plan, size_t size);
 

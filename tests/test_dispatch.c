@@ -2,8 +2,10 @@
  * shared/device-profiles.csv (no device needed): every plan must fit the profile's local memory
  * and work-group size, follow the FlashAttention tile rule, cover every query block, and pick the
  * CPU flavour exactly for global-local-memory (CPU) profiles. Also: the unsupported and
- * out-of-memory refusals with their messages, forced tiles, and the shrink sequence the GPU
- * launcher falls back through. */
+ * out-of-memory refusals with their messages, forced tiles, the shrink sequence the GPU
+ * launcher falls back through, and the float32 staging copies of narrow tensors in scratch_bytes.
+ */
+#include "kernel_iface.h"
 #include "sdpa/plan.h"
 #include "sdpa/plan_cpu.h"
 #include "testutil.h"
@@ -308,6 +310,67 @@ static void decode_profile(const profile *pr) {
              "%s: decode with 64 rows per kv head refused: %s", pr->name, why);
 }
 
+/* Narrow storage: the float32 copies a path makes of narrow tensors (naive: q, k, v and out;
+ * flash1: out; flash2: none, its kernels widen as they load) count in scratch_bytes on both
+ * flavours; a copy past the largest allocation, or scratch past the global memory, is
+ * OUT_OF_MEMORY naming the bytes, and a float32 problem keeps the plain scratch. */
+static void staging(const clattn_device_caps *gpu, const clattn_device_caps *cpu) {
+    clattn_sdpa_problem p = problem(2, 4, 2, 100, 300, 256, 128, 0);
+    p.q_dtype = CLATTN_STORAGE_F16;
+    p.kv_dtype = CLATTN_STORAGE_BF16;
+    p.o_dtype = CLATTN_STORAGE_F16;
+    const int64_t q = 4LL * 2 * 4 * 100 * 256, k = 4LL * 2 * 2 * 300 * 256;
+    const int64_t v = 4LL * 2 * 2 * 300 * 128, o = 4LL * 2 * 4 * 100 * 128;
+    const int64_t s = 4LL * 2 * 4 * 100 * 300, ml = 2 * 4LL * 2 * 4 * 100;
+    const clattn_device_caps *caps[2] = {gpu, cpu};
+    char why[512];
+    for (int c = 0; c < 2; c++) {
+        const char *fl = c ? "CPU" : "GPU";
+        clattn_sdpa_plan pl;
+        clattn_sdpa_request req = {CLATTN_ALGO_NAIVE, CLATTN_FLAVOUR_AUTO, 0, 0, 0};
+        clattn_status st = clattn__sdpa_dispatch(caps[c], &p, &req, &pl, why, sizeof why);
+        TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == s + q + k + v + o,
+                 "%s naive f16 q/out, bf16 k/v: scratch %lld = S + float32 q, k, v, out", fl,
+                 (long long)pl.scratch_bytes);
+        req.algo = CLATTN_ALGO_FLASH1;
+        req.flavour = c ? CLATTN_FLAVOUR_CPU : CLATTN_FLAVOUR_GPU;
+        st = clattn__sdpa_dispatch(caps[c], &p, &req, &pl, why, sizeof why);
+        TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == ml + o,
+                 "%s flash1: scratch %lld = m, l + float32 out", fl, (long long)pl.scratch_bytes);
+        req.algo = CLATTN_ALGO_FLASH2;
+        st = clattn__sdpa_dispatch(caps[c], &p, &req, &pl, why, sizeof why);
+        TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == 0, "%s flash2: no scratch", fl);
+        /* The largest copy (k) one byte past the largest allocation; S still fits. */
+        clattn_device_caps small = *caps[c];
+        small.max_alloc_bytes = k - 1;
+        req.algo = CLATTN_ALGO_NAIVE;
+        st = clattn__sdpa_dispatch(&small, &p, &req, &pl, why, sizeof why);
+        TU_CHECK(st == CLATTN_ERROR_OUT_OF_MEMORY && strstr(why, "float32 copies") &&
+                     strstr(why, "1228800"),
+                 "%s naive: a copy past the largest allocation is out of memory: %s", fl, why);
+        req.algo = CLATTN_ALGO_FLASH2;
+        st = clattn__sdpa_dispatch(&small, &p, &req, &pl, why, sizeof why);
+        TU_CHECK(st == CLATTN_SUCCESS, "%s flash2 makes no copy: plans under the same limit", fl);
+        small.max_alloc_bytes = o - 1;
+        req.algo = CLATTN_ALGO_FLASH1;
+        st = clattn__sdpa_dispatch(&small, &p, &req, &pl, why, sizeof why);
+        TU_CHECK(st == CLATTN_ERROR_OUT_OF_MEMORY && strstr(why, "409600"),
+                 "%s flash1: its out copy past the largest allocation: %s", fl, why);
+        small = *caps[c];
+        small.global_mem_bytes = s + q + k + v + o - 1;
+        req.algo = CLATTN_ALGO_NAIVE;
+        st = clattn__sdpa_dispatch(&small, &p, &req, &pl, why, sizeof why);
+        TU_CHECK(st == CLATTN_ERROR_OUT_OF_MEMORY && strstr(why, "global memory"),
+                 "%s naive: S and the copies past the global memory: %s", fl, why);
+        clattn_sdpa_problem f = p;
+        f.q_dtype = f.kv_dtype = f.o_dtype = CLATTN_STORAGE_F32;
+        req.algo = CLATTN_ALGO_FLASH1;
+        st = clattn__sdpa_dispatch(caps[c], &f, &req, &pl, why, sizeof why);
+        TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == ml, "%s flash1 float32: m, l only",
+                 fl);
+    }
+}
+
 int main(void) {
     profile prof[64];
     const int n = load_profiles(prof, 64);
@@ -319,6 +382,11 @@ int main(void) {
             prof[i].caps.local_mem_bytes == 49152) {
             refusals(&prof[i].caps);
             shrink_sequence(&prof[i].caps);
+            for (int j = 0; j < n; j++)
+                if (prof[j].caps.local_mem_type == CLATTN_LOCAL_MEM_GLOBAL) {
+                    staging(&prof[i].caps, &prof[j].caps);
+                    break;
+                }
             break;
         }
     return tu_finish();

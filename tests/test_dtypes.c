@@ -6,7 +6,10 @@
  * their type first), and the output is compared with the reference rounded to the output type,
  * within that type's precision, every element, outputs poisoned. Also the rounding itself (ties
  * to even, overflow, NaN, infinities, subnormals) through attention with one key, where the
- * output is v exactly, and unknown dtypes refused with nothing written. */
+ * output is v exactly; the widening of every kind of narrow value (subnormals, the largest finite,
+ * infinities, NaN, signed zeros) in k/v the same way, through the CPU kernels' K/V tiles, the
+ * naive path's staging and the GPU kernels' loads; the float32 copies counted in the plan's
+ * scratch_bytes; and unknown dtypes refused with nothing written. */
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -237,6 +240,16 @@ static int is_nan16(uint16_t w, clattn_dtype t) {
                                   : (w & 0x7c00u) == 0x7c00u && (w & 0x3ffu);
 }
 
+/* One head, sq query rows, one key of dim dims: every row's output is v's row. */
+static void one_key_desc(clattn_sdpa_desc *d, int64_t sq, int64_t dim, clattn_algo algo) {
+    clattn_sdpa_desc_init(d, sizeof *d);
+    d->batch = d->heads = d->kv_heads = 1;
+    d->seq_q = sq;
+    d->seq_kv = 1;
+    d->head_dim = dim;
+    d->algo = algo;
+}
+
 static void rounding_checks(clattn_context *ctx, const char *flavour, clattn_dtype out,
                             clattn_algo algo) {
     enum { SQ = 3 };
@@ -247,12 +260,7 @@ static void rounding_checks(clattn_context *ctx, const char *flavour, clattn_dty
     for (int e = 0; e < NR; e++) memcpy(&v[e], &rounding[e].in, 4);
     poison(out, o, SQ * NR);
     clattn_sdpa_desc d;
-    clattn_sdpa_desc_init(&d, sizeof d);
-    d.batch = d.heads = d.kv_heads = 1;
-    d.seq_q = SQ;
-    d.seq_kv = 1;
-    d.head_dim = NR;
-    d.algo = algo;
+    one_key_desc(&d, SQ, NR, algo);
     d.out_dtype = out;
     clattn_status st = clattn_sdpa_host(ctx, &d, q, k, v, NULL, o, NULL);
     int ok = st == CLATTN_SUCCESS, bad = -1;
@@ -270,7 +278,74 @@ static void rounding_checks(clattn_context *ctx, const char *flavour, clattn_dty
                (unsigned)(out == CLATTN_DTYPE_BF16 ? rounding[bad].bf16 : rounding[bad].f16));
 }
 
-/* The host helpers above are what the comparisons trust: check them against known bits. */
+/* ---- Widening through attention with one key: out (float32) is v's row, widened ---- */
+
+/* Values of v's row (D = 19: two groups of eight and a tail of three in the CPU kernels' K/V
+ * tiles and in the staging), as float16 and as bfloat16 words: ordinary values, the largest
+ * finite, the smallest normal, subnormals (bfloat16's are float32 subnormals), infinities, NaN
+ * with a large and a one-bit payload, and signed zeros. */
+static const uint16_t widen_f16[] = {0x3c00u, 0xbc00u, 0x3555u, 0xc8f0u, 0x7bffu, 0xfbffu, 0x0400u,
+                                     0x0001u, 0x03ffu, 0x8001u, 0x0200u, 0x7c00u, 0xfc00u, 0x7e00u,
+                                     0x7c01u, 0xfe00u, 0x0000u, 0x8000u, 0x2e66u};
+static const uint16_t widen_bf16[] = {0x3f80u, 0xbf80u, 0x3eabu, 0xc11eu, 0x7f7fu, 0xff7fu, 0x0080u,
+                                      0x0001u, 0x007fu, 0x8001u, 0x0040u, 0x7f80u, 0xff80u, 0x7fc0u,
+                                      0x7f81u, 0xffc0u, 0x0000u, 0x8000u, 0x3dcdu};
+enum { NW = sizeof widen_f16 / sizeof widen_f16[0] };
+
+static void widening_checks(clattn_context *ctx, const char *flavour, clattn_dtype kv,
+                            clattn_algo algo) {
+    enum { SQ = 3 };
+    const uint16_t *vals = kv == CLATTN_DTYPE_F16 ? widen_f16 : widen_bf16;
+    float q[SQ * NW], kf[NW], o[SQ * NW];
+    uint16_t k[NW], v[NW];
+    tu_fill_normal(q, SQ * NW, 1.0f);
+    tu_fill_normal(kf, NW, 1.0f);
+    for (int e = 0; e < NW; e++) {
+        k[e] = kv == CLATTN_DTYPE_F16 ? tu_f2h(kf[e]) : tu_f2b(kf[e]);
+        v[e] = vals[e];
+    }
+    tu_poison(o, SQ * NW);
+    clattn_sdpa_desc d;
+    one_key_desc(&d, SQ, NW, algo);
+    d.kv_dtype = kv;
+    clattn_status st = clattn_sdpa_host(ctx, &d, q, k, v, NULL, o, NULL);
+    int ok = st == CLATTN_SUCCESS, bad = -1;
+    for (int r = 0; ok && r < SQ; r++)
+        for (int e = 0; e < NW && ok; e++) {
+            float want = kv == CLATTN_DTYPE_F16 ? tu_h2f(vals[e]) : tu_b2f(vals[e]);
+            if (want == 0.0f) want = 0.0f; /* -0 comes out +0: attention adds v to 0 */
+            const float got = o[r * NW + e];
+            if (isnan(want) ? !isnan(got) : memcmp(&got, &want, 4) != 0) ok = 0, bad = e;
+        }
+    TU_CHECK(ok, "%s %s: %s k/v widened exactly (subnormals, max, inf, NaN, zeros)%s%s",
+             algo_s(algo), flavour, dt_s(kv), st ? clattn_context_last_error(ctx) : "",
+             bad >= 0 ? " wrong at a value" : "");
+    if (bad >= 0) printf("  v word 0x%04x: got %a\n", (unsigned)vals[bad], (double)o[bad]);
+}
+
+/* The plan counts the float32 copies of narrow tensors a path makes in scratch_bytes. */
+static void plan_scratch(clattn_context *ctx) {
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d, sizeof d);
+    d.batch = 2, d.heads = 4, d.kv_heads = 2, d.seq_q = 30, d.seq_kv = 50, d.head_dim = 16;
+    d.q_dtype = d.out_dtype = CLATTN_DTYPE_F16;
+    d.kv_dtype = CLATTN_DTYPE_BF16;
+    const int64_t q = 4 * 2 * 4 * 30 * 16, kv = 2 * 4 * 2 * 2 * 50 * 16, s = 4 * 2 * 4 * 30 * 50;
+    const int64_t ml = 2 * 4 * 2 * 4 * 30;
+    clattn_sdpa_plan pn, p1, p2;
+    d.algo = CLATTN_ALGO_NAIVE;
+    clattn_status st = clattn_sdpa_plan_get(ctx, &d, &pn, sizeof pn);
+    d.algo = CLATTN_ALGO_FLASH1;
+    if (st == CLATTN_SUCCESS) st = clattn_sdpa_plan_get(ctx, &d, &p1, sizeof p1);
+    d.algo = CLATTN_ALGO_FLASH2;
+    if (st == CLATTN_SUCCESS) st = clattn_sdpa_plan_get(ctx, &d, &p2, sizeof p2);
+    TU_CHECK(st == CLATTN_SUCCESS && pn.scratch_bytes == s + 2 * q + kv &&
+                 p1.scratch_bytes == ml + q && p2.scratch_bytes == 0,
+             "plan scratch_bytes counts the float32 copies: naive S + q, k, v, out; flash1 m, l + "
+             "out; flash2 none");
+}
+
+/* The host helpers (testutil.c) are what the comparisons trust: check them against known bits. */
 static void host_conversions(void) {
     int ok = 1;
     for (int e = 0; e < NR; e++) {
@@ -326,14 +401,21 @@ int main(void) {
         const clattn_algo algo = (clattn_algo)(CLATTN_ALGO_NAIVE + a);
         rounding_checks(ctx, fl, CLATTN_DTYPE_BF16, algo);
         rounding_checks(ctx, fl, CLATTN_DTYPE_F16, algo);
+        widening_checks(ctx, fl, CLATTN_DTYPE_F16, algo);
+        widening_checks(ctx, fl, CLATTN_DTYPE_BF16, algo);
     }
+    plan_scratch(ctx);
     refusals(ctx);
     clattn_context_destroy(ctx);
     if (!native_gpu) {
         ctx = tu_gpu_context(32768);
         suite(ctx, "gpu");
-        for (int a = 0; a < 2; a++)
-            rounding_checks(ctx, "gpu", CLATTN_DTYPE_BF16, (clattn_algo)(CLATTN_ALGO_FLASH1 + a));
+        for (int a = 0; a < 2; a++) {
+            const clattn_algo algo = (clattn_algo)(CLATTN_ALGO_FLASH1 + a);
+            rounding_checks(ctx, "gpu", CLATTN_DTYPE_BF16, algo);
+            widening_checks(ctx, "gpu", CLATTN_DTYPE_F16, algo);
+            widening_checks(ctx, "gpu", CLATTN_DTYPE_BF16, algo);
+        }
         clattn_context_destroy(ctx);
     }
     return tu_finish();

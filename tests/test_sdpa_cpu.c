@@ -6,6 +6,7 @@
  * strided layouts (gaps must stay untouched), every accepted block_q and several block_kv, both
  * algorithms, a wait list, and the public entry point with the CPU flavour forced.
  * Distinct kernel builds (BR, VW, DCAP, DVCAP) are kept to about ten: each is seconds on PoCL. */
+#include "sdpa/plan.h"
 #include "sdpa/plan_cpu.h"
 #include "sdpa/sdpa_internal.h"
 #include "sdpa_ref.h"
@@ -245,7 +246,7 @@ static void test_pure_functions(void) {
     p.B = 3, p.Hq = 6, p.Hkv = 2, p.group = 3, p.Sq = 37, p.Skv = 50;
     int64_t gs[2];
     clattn__sdpa_cpu_global_size(&p, 16, gs);
-    TU_CHECK(clattn__sdpa_cpu_flash1_scratch_bytes(&p, 16) == 2 * 4 * 3 * 6 * 37 &&
+    TU_CHECK(clattn__sdpa_flash1_state_bytes(&p) == 2 * 4 * 3 * 6 * 37 &&
                  gs[0] == (37 * 3 + 15) / 16 && gs[1] == 6,
              "flash1 scratch bytes and global size");
     TU_CHECK(clattn__cpu_dim_cap(1) == 16 && clattn__cpu_dim_cap(17) == 32 &&

@@ -5,6 +5,7 @@
  * is enqueued (OpenCL keeps it alive until the work using it completes). */
 #include "kernel_iface.h"
 #include "sdpa/kernel_args.h"
+#include "sdpa/plan.h"
 #include "sdpa/plan_cpu.h"
 #include "sdpa/staging.h"
 
@@ -75,8 +76,8 @@ static clattn_status try_tile(clattn_context *ctx, const clattn_sdpa_problem *p,
         clattn__kernel(ctx, "flash_cpu", opts, flash1 ? "flash1_cpu" : "flash2_cpu", &kern);
     if (s != CLATTN_SUCCESS) return s;
     if (flash1)
-        s = clattn__alloc(ctx, clattn__sdpa_cpu_flash1_scratch_bytes(p, plan->block_q),
-                          CL_MEM_READ_WRITE, NULL, "flash1 (CPU) m/l scratch", &ml);
+        s = clattn__alloc(ctx, clattn__sdpa_flash1_state_bytes(p), CL_MEM_READ_WRITE, NULL,
+                          "flash1 (CPU) m/l scratch", &ml);
     clattn_sdpa_kernel_args args;
     clattn__sdpa_kernel_args_init(&args, p, plan, buf, ml);
     if (s == CLATTN_SUCCESS)
@@ -138,7 +139,8 @@ clattn_status clattn__sdpa_flash_cpu(clattn_context *ctx, const clattn_sdpa_prob
         /* flash1 carries its running output in `out` between launches: a narrow one is staged
          * in float32 so it is rounded once, at the end. */
         clattn_sdpa_staging stg;
-        clattn_status s = clattn__sdpa_stage_in(ctx, p, buf, CLATTN_STAGE_OUT, &stg, 0, NULL);
+        clattn_status s =
+            clattn__sdpa_stage_in(ctx, p, buf, clattn__sdpa_stage_set(plan->algo), &stg, 0, NULL);
         if (s != CLATTN_SUCCESS) return s;
         cl_event done = NULL;
         s = tiles(ctx, &stg.p, plan, &stg.buf, num_wait, wait, &done);

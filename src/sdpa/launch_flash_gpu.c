@@ -69,8 +69,8 @@ static clattn_status tiles(clattn_context *ctx, const clattn_sdpa_problem *p,
             retry = 1;
         } else if (st == CLATTN_SUCCESS) {
             cl_mem ml = NULL;
-            if (cur.scratch_bytes > 0)
-                st = clattn__alloc(ctx, cur.scratch_bytes, CL_MEM_READ_WRITE, NULL,
+            if (cur.algo == CLATTN_ALGO_FLASH1)
+                st = clattn__alloc(ctx, clattn__sdpa_flash1_state_bytes(p), CL_MEM_READ_WRITE, NULL,
                                    "flash1 running max and sum", &ml);
             clattn_sdpa_kernel_args args;
             clattn__sdpa_kernel_args_init(&args, p, &cur, buf, ml);
@@ -113,7 +113,8 @@ clattn_status clattn__sdpa_flash_gpu(clattn_context *ctx, const clattn_sdpa_prob
     /* flash1 reads its running output back from `out` after every K/V block: a narrow one is
      * staged in float32 so it is rounded once, at the end. */
     clattn_sdpa_staging stg;
-    clattn_status s = clattn__sdpa_stage_in(ctx, p, buf, CLATTN_STAGE_OUT, &stg, 0, NULL);
+    clattn_status s =
+        clattn__sdpa_stage_in(ctx, p, buf, clattn__sdpa_stage_set(plan->algo), &stg, 0, NULL);
     if (s != CLATTN_SUCCESS) return s;
     cl_event done = NULL;
     s = tiles(ctx, &stg.p, plan, &stg.buf, num_wait, wait, &done);

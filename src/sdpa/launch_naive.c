@@ -1,14 +1,15 @@
 /* launch_naive.c: the naive attention path: S = scale * Q K^T with CLBlast's strided-batched GEMM,
  * the masked row softmax of cl/softmax.cl in place (which also writes lse), then O = P V with a
- * second GEMM. S is materialised ([B, Hq, Sq, Skv] floats, plan->scratch_bytes); the dispatcher
- * has already refused problems whose S cannot be allocated.
- * GEMM batching: one batch entry per kv head; the query heads of a kv group are stacked into
- * the GEMM's M dimension when the layout allows ([B, H, S, D]: head stride = Sq * seq stride),
- * otherwise one batched GEMM per head of the group. Batch and kv head fold into one batch index
- * when the batch stride is Hkv times the head stride. Narrow (half, bfloat16) q, k, v and out are
- * staged through contiguous float32 copies (src/sdpa/staging.c); the mask is read as it is. */
+ * second GEMM. S is materialised ([B, Hq, Sq, Skv] floats, part of plan->scratch_bytes); the
+ * dispatcher has already refused problems whose S cannot be allocated. GEMM batching: one batch
+ * entry per kv head; the query heads of a kv group are stacked into the GEMM's M dimension when the
+ * layout allows ([B, H, S, D]: head stride = Sq * seq stride), otherwise one batched GEMM per head
+ * of the group. Batch and kv head fold into one batch index when the batch stride is Hkv times the
+ * head stride. Narrow (half, bfloat16) q, k, v and out are staged through contiguous float32 copies
+ * (src/sdpa/staging.c); the mask is read as it is. */
 #include "core/blas.h"
 #include "sdpa/kernel_args.h"
+#include "sdpa/plan.h"
 #include "sdpa/staging.h"
 
 #include <stdio.h>
@@ -142,8 +143,8 @@ static clattn_status naive_f32(clattn_context *ctx, const clattn_sdpa_problem *p
                                const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
                                cl_uint num_wait, const cl_event *wait, cl_event *event) {
     cl_mem s = NULL;
-    clattn_status st = clattn__alloc(ctx, plan->scratch_bytes, CL_MEM_READ_WRITE, NULL,
-                                     "naive attention scores S", &s);
+    clattn_status st = clattn__alloc(ctx, clattn__sdpa_naive_scores_bytes(p), CL_MEM_READ_WRITE,
+                                     NULL, "naive attention scores S", &s);
     if (st != CLATTN_SUCCESS) return st;
     /* Build the softmax kernel before anything is enqueued, so a build failure leaves the
      * caller's buffers untouched. */
@@ -177,8 +178,8 @@ clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem 
         return naive_f32(ctx, p, plan, buf, num_wait, wait, event);
     /* CLBlast's SGEMMs read and write float32: narrow tensors go through float32 copies. */
     clattn_sdpa_staging s;
-    clattn_status st = clattn__sdpa_stage_in(
-        ctx, p, buf, CLATTN_STAGE_Q | CLATTN_STAGE_KV | CLATTN_STAGE_OUT, &s, num_wait, wait);
+    clattn_status st = clattn__sdpa_stage_in(ctx, p, buf, clattn__sdpa_stage_set(CLATTN_ALGO_NAIVE),
+                                             &s, num_wait, wait);
     if (st != CLATTN_SUCCESS) return st;
     cl_event done = NULL;
     st = naive_f32(ctx, &s.p, plan, &s.buf, s.num_ready ? s.num_ready : num_wait,

@@ -7,6 +7,7 @@
  * work-group limit and shrunk until the family's local-memory function fits. */
 #include "sdpa/plan.h"
 #include "sdpa/plan_cpu.h"
+#include "sdpa/staging.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,7 +115,7 @@ static int gpu_fill(const clattn_device_caps *caps, int64_t max_wg, int64_t loca
         if (chunks < 1) chunks = 1;
         chunks = cdiv(nqb, cdiv(nqb, chunks));
         plan->global_size[0] = chunks * heads * plan->work_group;
-        plan->scratch_bytes = 2 * CLATTN_ACC_BYTES * heads * p->Sq; /* running m, l per row */
+        plan->scratch_bytes = clattn__sdpa_flash1_state_bytes(p);
     } else {
         plan->global_size[0] = nqb * heads * plan->work_group;
         plan->scratch_bytes = 0;
@@ -177,14 +178,26 @@ static clattn_status gpu_plan(const clattn_device_caps *caps, int64_t max_wg, in
                  (long long)budget);
 }
 
+int64_t clattn__sdpa_flash1_state_bytes(const clattn_sdpa_problem *p) {
+    const int64_t f[4] = {2 * CLATTN_ACC_BYTES, p->B, p->Hq, p->Sq};
+    int64_t bytes;
+    return clattn__prod64(f, 4, &bytes) ? INT64_MAX : bytes; /* INT64_MAX: cannot be allocated */
+}
+
+int64_t clattn__sdpa_naive_scores_bytes(const clattn_sdpa_problem *p) {
+    const int64_t f[4] = {p->B * p->Hq, p->Sq, p->Skv, CLATTN_ACC_BYTES};
+    int64_t bytes;
+    return clattn__prod64(f, 4, &bytes) ? INT64_MAX : bytes;
+}
+
 static clattn_status naive_plan(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
                                 clattn_sdpa_plan *plan, char *why, size_t len) {
-    int64_t f[4] = {p->B * p->Hq, p->Sq, p->Skv, CLATTN_ACC_BYTES}, s_bytes;
-    if (clattn__prod64(f, 4, &s_bytes))
+    const int64_t s_bytes = clattn__sdpa_naive_scores_bytes(p);
+    if (s_bytes == INT64_MAX)
         return failf(why, len, CLATTN_ERROR_OVERFLOW,
                      "naive attention: the score matrix S of %lld x %lld x %lld floats "
                      "overflows int64",
-                     (long long)f[0], (long long)p->Sq, (long long)p->Skv);
+                     (long long)(p->B * p->Hq), (long long)p->Sq, (long long)p->Skv);
     const int64_t limit = caps->max_alloc_bytes < caps->global_mem_bytes ? caps->max_alloc_bytes
                                                                          : caps->global_mem_bytes;
     if (s_bytes > limit)
@@ -201,7 +214,7 @@ static clattn_status naive_plan(const clattn_device_caps *caps, const clattn_sdp
     plan->work_group = wg;
     plan->local_mem_bytes = CLATTN_ACC_BYTES * wg; /* the softmax reduction scratch */
     plan->scratch_bytes = s_bytes;
-    plan->global_size[0] = f[0] * p->Sq * wg;
+    plan->global_size[0] = p->B * p->Hq * p->Sq * wg;
     plan->global_size[1] = 1;
     return CLATTN_SUCCESS;
 }
@@ -225,9 +238,32 @@ static clattn_status cpu_plan(const clattn_sdpa_problem *p, clattn_algo algo,
     plan->block_kv = bkv;
     plan->work_group = 1;
     plan->local_mem_bytes = 0;
-    plan->scratch_bytes =
-        algo == CLATTN_ALGO_FLASH1 ? clattn__sdpa_cpu_flash1_scratch_bytes(p, bq) : 0;
+    plan->scratch_bytes = algo == CLATTN_ALGO_FLASH1 ? clattn__sdpa_flash1_state_bytes(p) : 0;
     clattn__sdpa_cpu_global_size(p, bq, plan->global_size);
+    return CLATTN_SUCCESS;
+}
+
+/* Adds to plan->scratch_bytes the float32 copies its path makes of p's narrow tensors
+ * (staging.h), or refuses with OUT_OF_MEMORY when a copy exceeds the device's largest allocation
+ * or the scratch its global memory. */
+static clattn_status add_staging(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
+                                 clattn_sdpa_plan *plan, char *why, size_t len) {
+    int64_t largest = 0;
+    const int64_t bytes =
+        clattn__sdpa_staging_bytes(p, clattn__sdpa_stage_set(plan->algo), &largest);
+    if (bytes == 0) return CLATTN_SUCCESS;
+    const int64_t total =
+        bytes > INT64_MAX - plan->scratch_bytes ? INT64_MAX : plan->scratch_bytes + bytes;
+    if (largest > caps->max_alloc_bytes || total > caps->global_mem_bytes)
+        return failf(why, len, CLATTN_ERROR_OUT_OF_MEMORY,
+                     "%s attention runs on float32 copies of its float16/bfloat16 tensors: "
+                     "%lld bytes (the largest copy %lld) besides %lld bytes of other scratch; the "
+                     "device allows one allocation of %lld bytes and has %lld of global memory "
+                     "(flash2 makes no copies)",
+                     algo_name(plan->algo), (long long)bytes, (long long)largest,
+                     (long long)plan->scratch_bytes, (long long)caps->max_alloc_bytes,
+                     (long long)caps->global_mem_bytes);
+    plan->scratch_bytes = total;
     return CLATTN_SUCCESS;
 }
 
@@ -279,6 +315,7 @@ clattn_status clattn__sdpa_dispatch(const clattn_device_caps *caps, const clattn
     else
         st = gpu_plan(caps, caps->max_work_group_size, caps->local_mem_bytes, p, algo, req, &out,
                       why, why_len);
+    if (st == CLATTN_SUCCESS) st = add_staging(caps, p, &out, why, why_len);
     if (st == CLATTN_SUCCESS) *plan = out;
     return st;
 }

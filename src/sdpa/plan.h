@@ -50,6 +50,12 @@ int64_t clattn__gpu_dim_cap(int64_t d);
 int64_t clattn__flash2_gpu_local_bytes(int64_t br, int64_t bc, int64_t dcap, int64_t dvcap);
 int64_t clattn__flash1_gpu_local_bytes(int64_t br, int64_t bc, int64_t dcap, int64_t dvcap);
 
+/* Device bytes of flash1's running max and sum (m and l, float, one each per query row; either
+ * flavour) and of the naive path's score matrix S ([B, Hq, Sq, Skv] floats); INT64_MAX when the
+ * size overflows. The plan's scratch_bytes adds the float32 staging copies (sdpa/staging.h). */
+int64_t clattn__sdpa_flash1_state_bytes(const clattn_sdpa_problem *p);
+int64_t clattn__sdpa_naive_scores_bytes(const clattn_sdpa_problem *p);
+
 /* Work-items per query row in the GPU kernels for a block of br rows on a device allowing
  * max_wg items per group (a power of two <= 16, dividing the Dv capacity). */
 int64_t clattn__gpu_threads_per_row(int64_t br, int64_t max_wg);

@@ -45,13 +45,6 @@ int clattn__sdpa_cpu_valid_tiles(clattn_algo algo, int64_t D, int64_t Dv, int64_
     return 1;
 }
 
-int64_t clattn__sdpa_cpu_flash1_scratch_bytes(const clattn_sdpa_problem *p, int64_t block_q) {
-    (void)block_q;
-    const int64_t f[4] = {2 * CLATTN_ACC_BYTES, p->B, p->Hq, p->Sq};
-    int64_t bytes;
-    return clattn__prod64(f, 4, &bytes) ? INT64_MAX : bytes; /* INT64_MAX: cannot be allocated */
-}
-
 void clattn__sdpa_cpu_global_size(const clattn_sdpa_problem *p, int64_t block_q,
                                   int64_t global_size[2]) {
     global_size[0] = (p->Sq * p->group + block_q - 1) / block_q;

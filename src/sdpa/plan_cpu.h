@@ -21,10 +21,6 @@ void clattn__sdpa_cpu_tiles(clattn_algo algo, int64_t D, int64_t Dv, int64_t Sq,
 int clattn__sdpa_cpu_valid_tiles(clattn_algo algo, int64_t D, int64_t Dv, int64_t block_q,
                                  int64_t block_kv);
 
-/* Device memory flash1 allocates for its running max and sum (m and l, float, one each per query
- * row); 0 for flash2. block_q does not change it. */
-int64_t clattn__sdpa_cpu_flash1_scratch_bytes(const clattn_sdpa_problem *p, int64_t block_q);
-
 /* The NDRange the CPU kernels run: (ceil(Sq * group / block_q), B * Hkv), one work-item per
  * work-group. The `group` query heads sharing a kv head are stacked into a work-group's rows. */
 void clattn__sdpa_cpu_global_size(const clattn_sdpa_problem *p, int64_t block_q,

@@ -3,11 +3,14 @@
  * float32 copies first and its output is computed into one and narrowed after; flash1 keeps its
  * running output in `out` between K/V blocks, which in half or bfloat16 would be rounded once per
  * block, so a narrow output is staged there too. The copies are contiguous, so the main kernels
- * see default strides for them; the conversion kernels (cl/convert.cl) handle the caller's. */
+ * see default strides for them; the conversion kernels (cl/convert.cl) handle the caller's. Which
+ * tensors each path stages and what the copies weigh are pure functions here too, so the planner
+ * counts in scratch_bytes exactly what the launchers allocate. */
 #include "sdpa/staging.h"
 
 #include "kernel_iface.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,18 +23,64 @@ static clattn_status convert_kernel(clattn_context *ctx, int dtype, const char *
 }
 
 /* Enqueues one conversion of a [B, H, S, dim] tensor between `strided` (the caller's, by st) and
- * the contiguous float32 `dense`. */
+ * the contiguous float32 `dense`: one work-item per row (cl/convert.cl). */
 static clattn_status convert(clattn_context *ctx, cl_kernel kern, cl_mem from, cl_mem to,
                              const clattn_sdpa_problem *p, int64_t H, int64_t S, int64_t dim,
                              const int64_t st[3], cl_uint num_wait, const cl_event *wait,
                              cl_event *event, const char *what) {
-    const cl_long heads = H, seq = S, sb = st[0], sh = st[1], ss = st[2];
-    clattn_status s = clattn__set_args(ctx, kern, what, sizeof(cl_mem), &from, sizeof(cl_mem), &to,
-                                       sizeof heads, &heads, sizeof seq, &seq, sizeof sb, &sb,
-                                       sizeof sh, &sh, sizeof ss, &ss, (size_t)0);
+    const cl_long d = dim, sb = st[0], sh = st[1], ss = st[2];
+    clattn_status s =
+        clattn__set_args(ctx, kern, what, sizeof(cl_mem), &from, sizeof(cl_mem), &to, sizeof d, &d,
+                         sizeof sb, &sb, sizeof sh, &sh, sizeof ss, &ss, (size_t)0);
     if (s != CLATTN_SUCCESS) return s;
-    const size_t global[2] = {(size_t)dim, (size_t)(p->B * H * S)};
-    return clattn__launch(ctx, kern, 2, global, NULL, num_wait, wait, event, what);
+    const size_t global[3] = {(size_t)S, (size_t)H, (size_t)p->B};
+    return clattn__launch(ctx, kern, 3, global, NULL, num_wait, wait, event, what);
+}
+
+/* q, k, v, out in that order: the stage bit, dtype and shape (H, S, dim) of each. */
+typedef struct {
+    int bit, dtype;
+    int64_t H, S, dim;
+} staged_tensor;
+
+static void staged_tensors(const clattn_sdpa_problem *p, staged_tensor t[4]) {
+    const staged_tensor all[4] = {{CLATTN_STAGE_Q, p->q_dtype, p->Hq, p->Sq, p->D},
+                                  {CLATTN_STAGE_KV, p->kv_dtype, p->Hkv, p->Skv, p->D},
+                                  {CLATTN_STAGE_KV, p->kv_dtype, p->Hkv, p->Skv, p->Dv},
+                                  {CLATTN_STAGE_OUT, p->o_dtype, p->Hq, p->Sq, p->Dv}};
+    memcpy(t, all, sizeof all);
+}
+
+/* Bytes of tensor t's float32 copy when `which` stages it (0 when not: not asked for, or already
+ * float32), or -1 when the size overflows. */
+static int64_t copy_bytes(const clattn_sdpa_problem *p, const staged_tensor *t, int which) {
+    if (!(which & t->bit) || t->dtype == CLATTN_STORAGE_F32) return 0;
+    const int64_t f[4] = {p->B * t->H, t->S, t->dim, CLATTN_ACC_BYTES};
+    int64_t bytes = 0;
+    return clattn__prod64(f, 4, &bytes) ? -1 : bytes;
+}
+
+int clattn__sdpa_stage_set(clattn_algo algo) {
+    if (algo == CLATTN_ALGO_NAIVE) return CLATTN_STAGE_Q | CLATTN_STAGE_KV | CLATTN_STAGE_OUT;
+    if (algo == CLATTN_ALGO_FLASH1) return CLATTN_STAGE_OUT;
+    return 0;
+}
+
+int64_t clattn__sdpa_staging_bytes(const clattn_sdpa_problem *p, int which, int64_t *largest) {
+    staged_tensor t[4];
+    staged_tensors(p, t);
+    int64_t total = 0, big = 0;
+    for (int i = 0; i < 4; i++) {
+        const int64_t b = copy_bytes(p, &t[i], which);
+        if (b < 0 || total > INT64_MAX - b) {
+            total = big = INT64_MAX;
+            break;
+        }
+        total += b;
+        if (b > big) big = b;
+    }
+    if (largest) *largest = big;
+    return total;
 }
 
 static void release(clattn_sdpa_staging *s) {
@@ -49,17 +98,12 @@ clattn_status clattn__sdpa_stage_in(clattn_context *ctx, const clattn_sdpa_probl
     memset(s, 0, sizeof *s);
     s->p = *p;
     s->buf = *buf;
-    /* q, k, v, out: which bit, dtype, shape (H, S, dim), the caller's strides and buffer. */
-    const struct {
-        int bit, dtype;
-        int64_t H, S, dim;
-        const int64_t *st;
-        cl_mem mem;
-        const char *what;
-    } t[4] = {{CLATTN_STAGE_Q, p->q_dtype, p->Hq, p->Sq, p->D, p->q_st, buf->q, "widen q"},
-              {CLATTN_STAGE_KV, p->kv_dtype, p->Hkv, p->Skv, p->D, p->k_st, buf->k, "widen k"},
-              {CLATTN_STAGE_KV, p->kv_dtype, p->Hkv, p->Skv, p->Dv, p->v_st, buf->v, "widen v"},
-              {CLATTN_STAGE_OUT, p->o_dtype, p->Hq, p->Sq, p->Dv, p->o_st, buf->out, "narrow out"}};
+    /* q, k, v, out: shape and dtype, the caller's strides and buffer. */
+    staged_tensor t[4];
+    staged_tensors(p, t);
+    const int64_t *cst[4] = {p->q_st, p->k_st, p->v_st, p->o_st};
+    const cl_mem mem[4] = {buf->q, buf->k, buf->v, buf->out};
+    static const char *const what[4] = {"widen q", "widen k", "widen v", "narrow out"};
     int64_t *pst[4] = {s->p.q_st, s->p.k_st, s->p.v_st, s->p.o_st};
     cl_mem *pbuf[4] = {&s->buf.q, &s->buf.k, &s->buf.v, &s->buf.out};
     int *pdt[4] = {&s->p.q_dtype, &s->p.kv_dtype, &s->p.kv_dtype, &s->p.o_dtype};
@@ -67,11 +111,10 @@ clattn_status clattn__sdpa_stage_in(clattn_context *ctx, const clattn_sdpa_probl
     clattn_status st = CLATTN_SUCCESS;
     /* Allocate and build everything before enqueueing anything. */
     for (int i = 0; i < 4 && st == CLATTN_SUCCESS; i++) {
-        if (!(which & t[i].bit) || t[i].dtype == CLATTN_STORAGE_F32) continue;
-        const int64_t f[4] = {p->B * t[i].H, t[i].S, t[i].dim, CLATTN_ACC_BYTES};
-        int64_t bytes = 0;
-        if (clattn__prod64(f, 4, &bytes)) /* B * H * S * dim elements already fit its span */
-            st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "%s: staging size overflows", t[i].what);
+        const int64_t bytes = copy_bytes(p, &t[i], which);
+        if (bytes == 0) continue;
+        if (bytes < 0) /* B * H * S * dim elements already fit its span: a guard */
+            st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "%s: staging size overflows", what[i]);
         if (st == CLATTN_SUCCESS)
             st = clattn__alloc(ctx, bytes, CL_MEM_READ_WRITE, NULL, "float32 staging copy",
                                &s->tmp[i]);
@@ -82,8 +125,8 @@ clattn_status clattn__sdpa_stage_in(clattn_context *ctx, const clattn_sdpa_probl
     for (int i = 0; i < 3 && st == CLATTN_SUCCESS; i++) {
         if (!s->tmp[i]) continue;
         cl_event ev = NULL;
-        st = convert(ctx, widen[i], t[i].mem, s->tmp[i], p, t[i].H, t[i].S, t[i].dim, t[i].st,
-                     num_wait, wait, &ev, t[i].what);
+        st = convert(ctx, widen[i], mem[i], s->tmp[i], p, t[i].H, t[i].S, t[i].dim, cst[i],
+                     num_wait, wait, &ev, what[i]);
         if (st == CLATTN_SUCCESS) s->ready[s->num_ready++] = ev;
     }
     for (int i = 0; i < 3; i++)

@@ -11,6 +11,15 @@
 #define CLATTN_STAGE_KV  2
 #define CLATTN_STAGE_OUT 4
 
+/* The CLATTN_STAGE_* set of the path `algo` runs (either flavour): the naive path stages q, k, v
+ * and out, flash1 its out; the flash kernels and decode widen narrow inputs as they load them. */
+int clattn__sdpa_stage_set(clattn_algo algo);
+
+/* Device bytes of the float32 copies that staging the `which` tensors of p makes (only narrow
+ * ones are copied; 0 when none is), and in *largest (when not NULL) the largest single copy;
+ * INT64_MAX in both when a size overflows. Pure: the planner counts these in scratch_bytes. */
+int64_t clattn__sdpa_staging_bytes(const clattn_sdpa_problem *p, int which, int64_t *largest);
+
 typedef struct {
     clattn_sdpa_problem p;   /* the problem the main kernels see: staged tensors float32 and
                                 contiguous */

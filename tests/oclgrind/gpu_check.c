@@ -45,7 +45,7 @@ typedef struct {
     int64_t wl, wr;
     float softcap;
     int alibi, top_left;
-    int bf16; /* q, k, v, out and the mask stored as bfloat16 */
+    clattn_dtype dtype; /* storage of q, k, v, out and the mask (0: float32) */
 } sdpa_case;
 
 /* GQA with the shape of the known flash1 finding; causal with Sq > Skv (the first Sq - Skv
@@ -59,15 +59,17 @@ static const sdpa_case sdpa_cases[] = {
     {"causal Sq61 Skv29 D37 Dv59 lse", 1, 1, 1, 61, 29, 37, 59, 1, 0, 1, 0, 0, 0, 0.0f, 0, 0, 0},
     {"B2 mask+dead rows causal Sq13 Skv61 D59 lse", 2, 1, 1, 13, 61, 59, 59, 1, 1, 1, 0, 0, 0, 0.0f,
      0, 0, 0},
-    {"MQA 2/1 mask+dead rows Sq19 Skv45 D37 no lse", 1, 2, 1, 19, 45, 37, 37, 0, 1, 0, 0, 0, 0,
-     0.0f, 0, 0, 0},
+    /* float16 storage: the integer widening of devices without F16C (cl/kernel_iface.h; oclgrind
+     * defines no __F16C__) in the naive path's staging, eight elements at a time and a tail. */
+    {"f16 MQA 2/1 mask+dead rows Sq19 Skv45 D37 no lse", 1, 2, 1, 19, 45, 37, 37, 0, 1, 0, 0, 0, 0,
+     0.0f, 0, 0, CLATTN_DTYPE_F16},
     /* Every option at once: window blocks that start mid-tile, rows the window empties. */
     {"options: window (7,3) top-left softcap ALiBi mask causal B2 Sq29 Skv41", 2, 2, 1, 29, 41, 64,
      64, 1, 1, 1, 1, 7, 3, 4.0f, 1, 1, 0},
     /* bfloat16 storage: the 16-bit loads and stores, and the naive path's and flash1's float32
      * staging (cl/convert.cl), under oclgrind's bounds checks. */
     {"bf16 GQA 4/2 mask+dead rows causal Sq21 Skv37 D37 lse", 1, 4, 2, 21, 37, 37, 37, 1, 1, 1, 0,
-     0, 0, 0.0f, 0, 0, 1},
+     0, 0, 0.0f, 0, 0, CLATTN_DTYPE_BF16},
 };
 
 /* Decode shapes: few query rows per kv head (GQA, MQA, Sq 1 and 2), several splits (forced,
@@ -84,26 +86,21 @@ static const sdpa_case decode_cases[] = {
  * split (about 50 s per family at 3 cases of this size on 2 loaded cores). */
 static const int64_t decode_splits[] = {3, 9, 0};
 
-/* Rounds x to bfloat16 by truncation (the reference then sees exactly what is stored) and
- * packs the 16-bit words into the front of the same array. */
-static void to_bf16(float *x, int64_t n) {
+/* Stores x as type t (rounding to nearest even) and packs the 16-bit words into the front of the
+ * same array; from_narrow unpacks them into floats, the values the reference must see. */
+static void to_narrow(clattn_dtype t, float *x, int64_t n) {
     uint16_t *w = (uint16_t *)x;
     for (int64_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        const uint16_t h = (uint16_t)(u >> 16);
-        u &= 0xffff0000u;
-        memcpy(&x[i], &u, 4);
+        const uint16_t h = t == CLATTN_DTYPE_F16 ? tu_f2h(x[i]) : tu_f2b(x[i]);
         memcpy(&w[i], &h, 2); /* w[i] lies in x[i / 2], read already */
     }
 }
 
-static void from_bf16(const void *src, float *dst, int64_t n) {
+static void from_narrow(clattn_dtype t, const void *src, float *dst, int64_t n) {
     for (int64_t i = n - 1; i >= 0; i--) { /* backwards: dst may be src */
         uint16_t h;
         memcpy(&h, (const char *)src + 2 * i, 2);
-        const uint32_t u = (uint32_t)h << 16;
-        memcpy(&dst[i], &u, 4);
+        dst[i] = t == CLATTN_DTYPE_F16 ? tu_h2f(h) : tu_b2f(h);
     }
 }
 
@@ -194,26 +191,26 @@ static void check_sdpa(clattn_context *ctx, clattn_algo algo, const sdpa_case *c
     tu_poison(l, nl);
     /* Narrow copies (the float arrays keep the rounded values for the reference). */
     float *qs = NULL, *ks = NULL, *vs = NULL, *ms = NULL;
-    if (c->bf16) {
-        d.q_dtype = d.kv_dtype = d.out_dtype = d.mask_dtype = CLATTN_DTYPE_BF16;
+    if (c->dtype) {
+        d.q_dtype = d.kv_dtype = d.out_dtype = d.mask_dtype = c->dtype;
         float *src[4] = {q, k, v, m}, **dst[4] = {&qs, &ks, &vs, &ms};
         const int64_t n[4] = {nq, nk, nv, nm};
         for (int t = 0; t < 4; t++) {
             if (!src[t]) continue;
             *dst[t] = tu_alloc_floats(n[t] ? n[t] : 1);
-            to_bf16(src[t], n[t]);                     /* packs ... */
-            memcpy(*dst[t], src[t], (size_t)n[t] * 2); /* the words, */
-            from_bf16(src[t], src[t], n[t]);           /* unpacks the floats */
+            to_narrow(c->dtype, src[t], n[t]);           /* packs ... */
+            memcpy(*dst[t], src[t], (size_t)n[t] * 2);   /* the words, */
+            from_narrow(c->dtype, src[t], src[t], n[t]); /* unpacks the floats */
         }
-        const uint16_t nan16 = 0x7fffu; /* a bf16 NaN no correct output has */
+        const uint16_t nan16 = 0x7fffu; /* a NaN in both types that no correct output has */
         for (int64_t i = 0; i < no; i++) memcpy((char *)o + 2 * i, &nan16, 2);
     }
     plan_line(ctx, &d, c->name);
     const double t0 = elapsed();
-    clattn_status st = c->bf16 ? clattn_sdpa_host(ctx, &d, qs, ks, vs, ms, o, c->lse ? l : NULL)
-                               : clattn_sdpa_host(ctx, &d, q, k, v, m, o, c->lse ? l : NULL);
+    clattn_status st = c->dtype ? clattn_sdpa_host(ctx, &d, qs, ks, vs, ms, o, c->lse ? l : NULL)
+                                : clattn_sdpa_host(ctx, &d, q, k, v, m, o, c->lse ? l : NULL);
     printf("time %s: %.1f s\n", c->name, elapsed() - t0);
-    if (c->bf16) from_bf16(o, o, no);
+    if (c->dtype) from_narrow(c->dtype, o, o, no);
     if (TU_CHECK(st == CLATTN_SUCCESS, "%s: status %s %s", c->name, clattn_status_string(st),
                  st ? clattn_context_last_error(ctx) : "")) {
         sdpa_ref_problem rp;
@@ -233,7 +230,8 @@ static void check_sdpa(clattn_context *ctx, clattn_algo algo, const sdpa_case *c
             printf("FAIL: reference allocation\n");
             exit(1);
         }
-        TU_CHECK(tu_compare("out", o, ro, no, c->bf16 ? 1e-3 : 2e-4, c->bf16 ? 8e-3 : 1e-3),
+        const int bf16 = c->dtype == CLATTN_DTYPE_BF16;
+        TU_CHECK(tu_compare("out", o, ro, no, bf16 ? 1e-3 : 2e-4, bf16 ? 8e-3 : 1e-3),
                  "%s: out matches the reference", c->name);
         if (c->lse) TU_CHECK(tu_compare("lse", l, rl, nl, 1e-3, 1e-4), "%s: lse matches", c->name);
         free(ro), free(rl);
