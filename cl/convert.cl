@@ -1,9 +1,7 @@
 /* convert.cl: storage-type conversion between a caller's narrow tensor and a float32 copy, for
  * the paths that run on float32 copies (src/sdpa/staging.c): the naive path's CLBlast SGEMMs
- * need float32 operands and a float32 result; flash1 carries its running output through global
- * memory, where a half or bfloat16 copy would round it once per K/V block; and the CPU flash
- * kernels run prefill on float32 copies of narrow k and v, because widening each element once
- * here is cheaper than widening it once per query block inside the kernel. `widen` copies a
+ * need float32 operands and a float32 result, and flash1 carries its running output through
+ * global memory, where a half or bfloat16 copy would round it once per K/V block. `widen` copies a
  * strided [B, H, S, dim] tensor of CV_DTYPE into a contiguous float32 one; `narrow` copies a
  * contiguous float32 tensor into a strided one of CV_DTYPE, rounding to nearest even
  * (kernel_iface.h's rules, the same as store_o). One work-item per row of dim elements, global

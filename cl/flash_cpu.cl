@@ -172,13 +172,18 @@ static inline void load_qT(const tile_info *t, __global const Q_T *restrict q, f
 }
 
 /* Narrow keys and values (float16, bfloat16) are widened once per K/V block into private float
- * tiles, eight elements at a time (kernel_iface.h's load8_kv), and the loops below read the
- * tiles. Widening inside the loops instead, where every element is broadcast against NV row
- * vectors, left float16 attention 14-17% slower than float32 even eight elements at a time
- * (bench/options_bench.py, N=4096); a separate pass keeps the conversion out of the FMA chains
- * and the broadcasts loads from private memory, as float32's are from global. KV_TILE 1 builds
- * the tile for float32 too (for measurement). kv_row is where a key's or value's row is read
- * from: a tile row, or the row in global memory. */
+ * tiles, eight elements at a time (kernel_iface.h's load8_kv: one vcvtph2ps where the compiler
+ * targets F16C), and the unchanged loops below read the tiles, broadcasting from private memory
+ * as float32's broadcast from global. Each element is widened once per work-group either way;
+ * what the tile removes is the conversion and the lane-broadcast shuffles from inside the FMA
+ * loops. Measured f16 / f32 speed (`clattn bench`, B=1, H=8, d=64, N=4096, plain and causal,
+ * interleaved runs on the 2-core AVX2 machine at load 1-5, where two identical float32 builds
+ * differ by up to 5%): widening inside the loops eight at a time 0.76-0.87 (with F16C
+ * 0.81-0.93); these tiles 0.92-1.04, median about 0.99; converting all of K and V to float32
+ * in a separate pass before the float32 kernel 0.95-1.01 (no faster, and it doubles their
+ * memory). KV_TILE 1 builds the tile for float32 too (0.96-1.02 against reading global memory
+ * directly in one run: not used). kv_row is where a key's or value's row is read from: a tile
+ * row, or the row in global memory. */
 #ifndef KV_TILE
 #define KV_TILE (KV_DTYPE != CLATTN_STORAGE_F32)
 #endif

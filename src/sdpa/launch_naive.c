@@ -1,12 +1,12 @@
 /* launch_naive.c: the naive attention path: S = scale * Q K^T with CLBlast's strided-batched GEMM,
  * the masked row softmax of cl/softmax.cl in place (which also writes lse), then O = P V with a
- * second GEMM. S is materialised ([B, Hq, Sq, Skv] floats, part of plan->scratch_bytes); the
- * dispatcher has already refused problems whose S cannot be allocated. GEMM batching: one batch
- * entry per kv head; the query heads of a kv group are stacked into the GEMM's M dimension when the
- * layout allows ([B, H, S, D]: head stride = Sq * seq stride), otherwise one batched GEMM per head
- * of the group. Batch and kv head fold into one batch index when the batch stride is Hkv times the
- * head stride. Narrow (half, bfloat16) q, k, v and out are staged through contiguous float32 copies
- * (src/sdpa/staging.c); the mask is read as it is. */
+ * second GEMM. S is materialised ([B, Hq, Sq, Skv] floats, in plan->scratch_bytes); the
+ * dispatcher has already refused problems whose S cannot be allocated.
+ * GEMM batching: one batch entry per kv head; the query heads of a kv group are stacked into
+ * the GEMM's M dimension when the layout allows ([B, H, S, D]: head stride = Sq * seq stride),
+ * otherwise one batched GEMM per head of the group. Batch and kv head fold into one batch index
+ * when the batch stride is Hkv times the head stride. Narrow (half, bfloat16) q, k, v and out are
+ * staged through contiguous float32 copies (src/sdpa/staging.c); the mask is read as it is. */
 #include "core/blas.h"
 #include "sdpa/kernel_args.h"
 #include "sdpa/plan.h"
