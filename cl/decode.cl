@@ -138,6 +138,26 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         /* The block's V rows, found once (a paged cache looks each up in its block table). */
         const __global KV_T *vrow[BK];
         for (int jj = 0; jj < nb; jj++) vrow[jj] = CLATTN_SDPA_KV_ROW(v, b, hk, j0 + jj);
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_prefetch)
+        /* The next block's K and V rows, line by line, into L2 (prefetcht1 on x86): the rows of
+         * a block are read in passes the hardware prefetcher follows poorly, and the GQA step
+         * read 1.3x faster with this (bench/decode_sweep.py, 2-core AVX2 host). */
+        if (j0 + BK < j_end) {
+            const int nn = (int)min((long)BK, j_end - j0 - BK);
+            for (int jj = 0; jj < nn; jj++) {
+                const __global char *kn =
+                    (const __global char *)CLATTN_SDPA_KV_ROW(k, b, hk, j0 + BK + jj);
+                const __global char *vn =
+                    (const __global char *)CLATTN_SDPA_KV_ROW(v, b, hk, j0 + BK + jj);
+                for (int o = 0; o < head_dim * (int)sizeof(KV_T); o += 64) {
+                    __builtin_prefetch(kn + o, 0, 2);
+                    __builtin_prefetch(vn + o, 0, 2);
+                }
+            }
+        }
+#endif
+#endif
         /* S = Q K^T for the block, KU keys at a time (keys past the block repeat its last). */
         for (int jj = 0; jj < nb; jj += KU) {
             const __global KV_T *kr[KU];
