@@ -19,6 +19,9 @@
 #define DECODE_BK_CPU 32
 #define DECODE_BK_GPU 64
 #define DECODE_WG     128
+/* decode_cpu's softmax takes the block's scores 8 at a time (float8); a block that is not a
+ * multiple of 8 would drop keys silently. */
+_Static_assert(DECODE_BK_CPU % 8 == 0, "decode_cpu needs key blocks of a multiple of 8");
 
 int64_t clattn__decode_rows_cap(int64_t rows) {
     int64_t cap = 1;
