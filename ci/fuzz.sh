@@ -108,6 +108,8 @@ api_seed sdpa_old_struct 0 1 1 1 4 4 8 0 1 0 0 195 9 0
 api_seed sdpa_new_struct 0 1 1 1 4 4 8 0 1 0 224 3 196 0
 api_seed sdpa_bad_enum 0 1 1 1 4 4 8 0 210 230 0 0 0
 api_seed sdpa_plan_size 0 1 1 1 4 4 8 0 0 0 0 0 230 195 5
+# A mask whose [mb, mh, Sq, Skv] element count passes int64 (found by fuzz_api in CI).
+api_seed sdpa_mask_overflow 0 46 115 51 57 255 58 48 8 0 3 16 0 0 32 37
 api_seed add_basic 1 2 7 4 3 5 0 0 0 0 0 0
 api_seed add_gpu_tiles 1 2 7 4 3 5 7 3 0 1 8 8 0 0 0
 api_seed add_huge 1 177 177 177 177 177 0 0 0 0 0 0

@@ -140,6 +140,12 @@ static void bad_descriptors(void) {
     d.batch = INT64_MAX / 4;
     expect("batch INT64_MAX/4 overflows", &d, bq, bk, bv, NULL, bo, bl, CLATTN_ERROR_OVERFLOW);
     base_desc(&d);
+    /* q, k, v fit int64 but the mask [B, Hq, Sq, Skv] does not (4 * 2^62 elements); the mask's
+       strides were once formed unchecked (UBSan found it through fuzz_api). */
+    d.seq_q = d.seq_kv = (int64_t)1 << 31;
+    d.has_mask = 1;
+    expect("mask of 4 * 2^62 elements", &d, bq, bk, bv, bm, bo, bl, CLATTN_ERROR_OVERFLOW);
+    base_desc(&d);
     d.seq_q = d.seq_kv = (int64_t)1 << 40;
     clattn_sdpa_plan plan;
     clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);

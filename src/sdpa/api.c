@@ -156,9 +156,17 @@ static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d
                                 "mask is [%lld, %lld, Sq, Skv]; it must broadcast to [%lld, %lld, "
                                 "Sq, Skv] (each of its first two dims 1 or the full size)",
                                 (long long)mb, (long long)mh, (long long)p->B, (long long)p->Hq);
+        /* The strides are formed here, before tensor_spans checks the sizes, so they are
+           checked too: a [mb, mh, Sq, Skv] mask must have an int64 element count. */
+        const int64_t plane[2] = {p->Sq, p->Skv}, all[3] = {mh, p->Sq, p->Skv};
+        int64_t plane_elems = 0, all_elems = 0;
+        if (clattn__prod64(plane, 2, &plane_elems) || clattn__prod64(all, 3, &all_elems))
+            return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW,
+                                "mask [%lld, %lld, %lld, %lld] has more elements than int64 holds",
+                                (long long)mb, (long long)mh, (long long)p->Sq, (long long)p->Skv);
         p->m_st[2] = p->Skv;
-        p->m_st[1] = mh == 1 ? 0 : p->Sq * p->Skv;
-        p->m_st[0] = mb == 1 ? 0 : mh * p->Sq * p->Skv;
+        p->m_st[1] = mh == 1 ? 0 : plane_elems;
+        p->m_st[0] = mb == 1 ? 0 : all_elems;
     }
     return CLATTN_SUCCESS;
 }
