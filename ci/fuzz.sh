@@ -110,6 +110,8 @@ api_seed sdpa_bad_enum 0 1 1 1 4 4 8 0 210 230 0 0 0
 api_seed sdpa_plan_size 0 1 1 1 4 4 8 0 0 0 0 0 230 195 5
 # A mask whose [mb, mh, Sq, Skv] element count passes int64 (found by fuzz_api in CI).
 api_seed sdpa_mask_overflow 0 46 115 51 57 255 58 48 8 0 3 16 0 0 32 37
+# Decode with 17..32 rows per kv head (the fuzz target once capped them at 16).
+api_seed sdpa_decode_rows 0 115 77 101 63 109 46 57 86 111 116 97 108 58 32 32 37
 api_seed add_basic 1 2 7 4 3 5 0 0 0 0 0 0
 api_seed add_gpu_tiles 1 2 7 4 3 5 7 3 0 1 8 8 0 0 0
 api_seed add_huge 1 177 177 177 177 177 0 0 0 0 0 0

@@ -346,8 +346,9 @@ static void fuzz_sdpa(reader *r) {
     if (plan.algo == CLATTN_ALGO_NAIVE) {
         require(plan.block_q == 0 && plan.block_kv == 0, "naive has no tiles");
     } else if (plan.algo == CLATTN_ALGO_DECODE) {
-        /* rows per kv head (capacity) and keys per split; tiles cannot be forced */
-        require(plan.block_q >= 1 && plan.block_q <= 16 && plan.block_kv >= 1 && plan.splits >= 1,
+        /* rows per kv head (capacity; clattn_sdpa.h: at most 32) and keys per split; tiles cannot
+           be forced */
+        require(plan.block_q >= 1 && plan.block_q <= 32 && plan.block_kv >= 1 && plan.splits >= 1,
                 "decode rows, split size and splits");
         require(!full || (d->block_q == 0 && d->block_kv == 0), "decode with forced tiles refused");
     } else {
