@@ -112,6 +112,9 @@ api_seed sdpa_plan_size 0 1 1 1 4 4 8 0 0 0 0 0 230 195 5
 api_seed sdpa_mask_overflow 0 46 115 51 57 255 58 48 8 0 3 16 0 0 32 37
 # Decode with 17..32 rows per kv head (the fuzz target once capped them at 16).
 api_seed sdpa_decode_rows 0 115 77 101 63 109 46 57 86 111 116 97 108 58 32 32 37
+# A window with a huge Skv (Sq + Skv once overflowed in the window's reach).
+api_seed sdpa_window_reach 0 180 103 1 1 179 161 236 122 119 12 86 0 0 85 8 138 78 68 73 77 67 68 \
+    104 114 95 105 99 100 0 0
 api_seed add_basic 1 2 7 4 3 5 0 0 0 0 0 0
 api_seed add_gpu_tiles 1 2 7 4 3 5 7 3 0 1 8 8 0 0 0
 api_seed add_huge 1 177 177 177 177 177 0 0 0 0 0 0

@@ -146,6 +146,12 @@ static void bad_descriptors(void) {
     d.has_mask = 1;
     expect("mask of 4 * 2^62 elements", &d, bq, bk, bv, bm, bo, bl, CLATTN_ERROR_OVERFLOW);
     base_desc(&d);
+    /* A window with Skv = INT64_MAX: Sq + Skv (a window side's reach) once overflowed. */
+    d.seq_kv = INT64_MAX;
+    d.window = 1;
+    d.window_left = 4;
+    expect("window with seq_kv INT64_MAX", &d, bq, bk, bv, NULL, bo, bl, CLATTN_ERROR_OVERFLOW);
+    base_desc(&d);
     d.seq_q = d.seq_kv = (int64_t)1 << 40;
     clattn_sdpa_plan plan;
     clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);

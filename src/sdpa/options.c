@@ -23,7 +23,8 @@ clattn_status clattn__sdpa_options(clattn_context *ctx, const clattn_sdpa_desc *
                                 (long long)d->window_left, (long long)d->window_right);
         /* A side wider than Sq + Skv reaches every key: the same as unbounded, and small
          * enough that i' +- side cannot overflow in the kernels. */
-        const int64_t reach = p->Sq + p->Skv;
+        int64_t reach = INT64_MAX; /* Sq + Skv, saturated: the sizes are not yet checked */
+        if (clattn__add64(p->Sq, p->Skv, &reach)) reach = INT64_MAX;
         p->window_left = d->window_left > reach ? -1 : d->window_left;
         p->window_right = d->window_right > reach ? -1 : d->window_right;
     }
