@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ci/fuzz.sh: runs the libFuzzer targets briefly. Configures a separate clang build directory with
 # CLATTN_BUILD_FUZZ=ON and builds fuzz_npy (the .npy parser) and fuzz_api (descriptor validation
-# and planning, with rare tiny SDPA runs on the default device), writes small seed corpora and a
+# and planning, with rare tiny SDPA runs on the default device, KV cache programs and LSE
+# combines), writes small seed corpora and a
 # dictionary of .npy header tokens, and runs each for FUZZ_SECONDS (default 30). Exits non-zero on
 # a crash, leak, broken promise or sanitizer report; the input is kept under
 # <build>/fuzz-artifacts/ (fuzz_npy) or <build>/fuzz-api-artifacts/ (fuzz_api).
@@ -80,8 +81,9 @@ fi
 echo "fuzz_npy: no crash in ${seconds}s (corpus: $(find "$corpus" -type f | wc -l) inputs)"
 
 # ---- fuzz_api ----
-# Seeds follow the reader in fuzz/fuzz_api.c: byte 0 even = SDPA, odd = additive; then sizes (a
-# byte below 176 is its value mod 10), a flags byte, enums (below 200: value mod count), the
+# Seeds follow the reader in fuzz/fuzz_api.c: byte 0 odd = additive, 2 or 4 mod 8 = KV cache or
+# LSE combine (fuzz/fuzz_kv.c), other even = SDPA; then sizes (a byte below 176 is its value mod
+# 10), a flags byte, enums (below 200: value mod count), the
 # extra-byte and struct_size choices (0: none, full size), the plan size (0: full) and, for a
 # tiny SDPA problem that plans, how to run it (bit 1: host arrays, else device buffers; bit 0:
 # lse; bit 2: one buffer a float short) and the input values.
@@ -115,6 +117,14 @@ api_seed sdpa_decode_rows 0 115 77 101 63 109 46 57 86 111 116 97 108 58 32 32 3
 # A window with a huge Skv (Sq + Skv once overflowed in the window's reach).
 api_seed sdpa_window_reach 0 180 103 1 1 179 161 236 122 119 12 86 0 0 85 8 138 78 68 73 77 67 68 \
     104 114 95 105 99 100 0 0
+# KV cache programs (first byte 2 mod 8; fuzz/fuzz_kv.c): a cache of 3 slots, 2 kv heads,
+# capacity 8, head dim 8, then an append of 2 sequences; the same paged (page size 3); a cache
+# followed by an attention call over 2 slots with the decode path forced. LSE combine (4 mod 8):
+# 3 parts of [2, 3, 3, 6].
+api_seed kv_append 2 0 2 1 8 7 0 0 0 0 1 0 3 1 5 0 $(seq 1 60)
+api_seed kv_paged 2 16 2 1 8 7 0 3 0 0 0 1 0 3 2 4 0 $(seq 1 60)
+api_seed kv_attend 2 0 2 1 8 7 0 0 0 2 0 1 0 0 4 2 0 0 0 1 $(seq 1 40)
+api_seed combine_small 4 0 2 1 2 3 5 0 0 0 $(seq 1 200)
 api_seed add_basic 1 2 7 4 3 5 0 0 0 0 0 0
 api_seed add_gpu_tiles 1 2 7 4 3 5 7 3 0 1 8 8 0 0 0
 api_seed add_huge 1 177 177 177 177 177 0 0 0 0 0 0

@@ -10,7 +10,7 @@
  * untouched; a successful one writes exactly `size` bytes (zeros past the struct) and a sane plan;
  * a tiny problem that plans also runs, writes no NaN, and a short buffer is refused as such. Any
  * broken promise aborts (a reported crash). */
-#include "clattn.h"
+#include "fuzz_util.h"
 
 #include <limits.h>
 #include <math.h>
@@ -21,26 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The input, consumed front to back; past its end every read gives zeros. */
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} reader;
-
-static uint8_t byte(reader *r) {
+uint8_t byte(reader *r) {
     if (r->n == 0) return 0;
     r->n--;
     return *r->p++;
 }
 
-static uint64_t raw64(reader *r) {
+uint64_t raw64(reader *r) {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++) v = v << 8 | byte(r);
     return v;
 }
 
 /* A size or stride: mostly 0..9, sometimes a value at an edge, sometimes any 64-bit pattern. */
-static int64_t size_value(reader *r) {
+int64_t size_value(reader *r) {
     static const int64_t edges[] = {-1,
                                     -2,
                                     INT64_MIN,
@@ -73,7 +67,7 @@ static int64_t size_value(reader *r) {
 }
 
 /* An enum field: usually in range, sometimes just outside it, sometimes anything. */
-static int enum_value(reader *r, int last) {
+int enum_value(reader *r, int last) {
     const uint8_t b = byte(r);
     if (b < 200) return b % (last + 1);
     if (b < 220) return b % 2 ? -1 : last + 1;
@@ -82,7 +76,7 @@ static int enum_value(reader *r, int last) {
 }
 
 /* A struct size for a struct of `full` bytes whose shortest accepted form is `min` bytes. */
-static size_t struct_size_value(reader *r, size_t min, size_t full) {
+size_t struct_size_value(reader *r, size_t min, size_t full) {
     const uint8_t b = byte(r);
     if (b < 192) return full;
     switch (b % 12) {
@@ -128,7 +122,7 @@ static void restore_handlers(void) {
         sigaction(deadly[i], &fuzzer_handlers[i], NULL);
 }
 
-static void require(int cond, const char *what) {
+void require(int cond, const char *what) {
     if (!cond) {
         fprintf(stderr, "fuzz_api: broken promise: %s\n", what);
         restore_handlers();
@@ -137,7 +131,7 @@ static void require(int cond, const char *what) {
 }
 
 /* A refusal: a known status and a message for it on this thread. */
-static void check_refusal(clattn_context *ctx, clattn_status st, const char *call) {
+void check_refusal(clattn_context *ctx, clattn_status st, const char *call) {
     if (st >= CLATTN_ERROR_INVALID_ARGUMENT && st <= CLATTN_ERROR_INTERNAL &&
         clattn_context_last_error(ctx)[0] != '\0')
         return;
@@ -146,18 +140,17 @@ static void check_refusal(clattn_context *ctx, clattn_status st, const char *cal
     require(0, "a refusal is a known clattn_status with a message");
 }
 
-static clattn_context *ctx;
-static clattn_device_caps caps;
+clattn_context *ctx;
+clattn_device_caps caps;
 
 /* Descriptors and plans live in buffers as large as any struct_size or size the library may
  * accept, so every byte it is allowed to read or write exists; the rest is a sentinel. */
-#define ARENA    (CLATTN_MAX_STRUCT_SIZE + 256)
 #define SENTINEL 0xa5
-static _Alignas(16) unsigned char desc_mem[ARENA];
+_Alignas(16) unsigned char desc_mem[ARENA];
 static _Alignas(16) unsigned char plan_mem[ARENA];
 
 /* Optionally sets one byte past the known struct (a newer caller's field), then struct_size. */
-static void finish_desc(reader *r, size_t min, size_t full) {
+void finish_desc(reader *r, size_t min, size_t full) {
     const uint8_t b = byte(r);
     if (b >= 224) desc_mem[full + b % 64] = (unsigned char)(1 + byte(r) % 255);
     const size_t s = struct_size_value(r, min, full);
@@ -188,7 +181,7 @@ static void resolve(const int64_t in[3], int64_t H, int64_t S, int64_t dim, int6
     out[0] = in[0] ? in[0] : H * out[1];
 }
 
-static float *floats(reader *r, int64_t n, int mask) {
+float *floats(reader *r, int64_t n, int mask) {
     float *f = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
     require(f != NULL, "malloc");
     for (int64_t i = 0; i < n; i++) {
@@ -429,8 +422,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         restore_handlers();
     }
     reader r = {data, size};
-    if (byte(&r) & 1)
+    /* The first byte picks the entry points: odd additive, 2 mod 8 the KV cache, 4 mod 8 the
+       LSE combine, else SDPA (the seeds' 0 and 1 keep their meaning). */
+    const uint8_t which = byte(&r);
+    if (which & 1)
         fuzz_additive(&r);
+    else if (which % 8 == 2)
+        fuzz_kv_cache(&r);
+    else if (which % 8 == 4)
+        fuzz_combine(&r);
     else
         fuzz_sdpa(&r);
     return 0;
