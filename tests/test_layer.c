@@ -32,15 +32,6 @@ typedef struct {
     float *wq, *wk, *wv, *wo, *bq, *bk, *bv, *bo;
 } weights;
 
-static void *xalloc(size_t n) {
-    void *p = calloc(n ? n : 1, 1);
-    if (!p) {
-        printf("FAIL: host allocation\n");
-        exit(1);
-    }
-    return p;
-}
-
 static float *randn(int64_t n, float scale) {
     float *x = tu_alloc_floats(n);
     tu_fill_normal(x, n, scale);
@@ -84,6 +75,29 @@ static clattn_mha_weights split_form(const weights *w) {
     return hw;
 }
 
+/* nn.MultiheadAttention's packed in_proj_weight [3 E, E] and in_proj_bias [3 E] of an MHA w. */
+static void pack(const weights *w, float **in_w, float **in_b) {
+    const int64_t E = w->d.embed_dim;
+    const float *ws[3] = {w->wq, w->wk, w->wv}, *bs[3] = {w->bq, w->bk, w->bv};
+    *in_w = tu_alloc_floats(3 * E * E);
+    *in_b = tu_alloc_floats(3 * E);
+    for (int i = 0; i < 3; i++) {
+        memcpy(*in_w + i * E * E, ws[i], (size_t)(E * E) * sizeof(float));
+        if (bs[i]) memcpy(*in_b + i * E, bs[i], (size_t)E * sizeof(float));
+    }
+}
+
+/* Fresh weights for c and the layer made from them (split form); checks the status. */
+static clattn_mha_layer *layer_of(clattn_context *ctx, const layer_case *c, weights *w) {
+    make_weights(c, w);
+    const clattn_mha_weights hw = split_form(w);
+    clattn_mha_layer *layer = NULL;
+    clattn_status st = clattn_mha_layer_create(ctx, &w->d, &hw, &layer);
+    TU_CHECK(st == CLATTN_SUCCESS, "layer E=%lld Hq=%lld Hkv=%lld created (%s)", (long long)c->E,
+             (long long)c->Hq, (long long)c->Hkv, st ? clattn_context_last_error(ctx) : "ok");
+    return layer;
+}
+
 static double store_f16(double x) {
     return tu_round_to(CLATTN_DTYPE_F16, (float)x);
 }
@@ -112,7 +126,7 @@ static layer_ref ref_of(const weights *w) {
 
 /* Random lengths in 0..S with S and (for B > 1) 0 among them; NaN in x's padding rows. */
 static int32_t *ragged_lengths(int64_t B, int64_t S, float *x, int64_t E) {
-    int32_t *len = xalloc((size_t)B * sizeof *len);
+    int32_t *len = tu_calloc((size_t)B * sizeof *len);
     for (int64_t b = 0; b < B; b++) len[b] = (int32_t)(tu_uniform() * (double)(S + 1));
     len[0] = (int32_t)S;
     if (B > 2) len[B - 1] = 0;
@@ -148,11 +162,8 @@ static void run_case(clattn_context *ctx, const layer_case *c) {
              (long long)c->S, c->causal ? " causal" : "", c->ragged ? " ragged" : "",
              rope_name(c, rope, sizeof rope));
     weights w;
-    make_weights(c, &w);
-    const clattn_mha_weights hw = split_form(&w);
-    clattn_mha_layer *layer = NULL;
-    clattn_status st = clattn_mha_layer_create(ctx, &w.d, &hw, &layer);
-    if (!TU_CHECK(st == CLATTN_SUCCESS, "%s: create (%s)", label, clattn_context_last_error(ctx))) {
+    clattn_mha_layer *layer = layer_of(ctx, c, &w);
+    if (!layer) {
         free_weights(&w);
         return;
     }
@@ -163,8 +174,8 @@ static void run_case(clattn_context *ctx, const layer_case *c) {
     clattn_mha_forward_desc fd;
     clattn_mha_forward_desc_init(&fd, sizeof fd);
     fd.batch = c->B, fd.seq = c->S, fd.causal = c->causal, fd.lengths = len;
-    st = clattn_mha_layer_forward_host(layer, &fd, x, y);
-    double *ref = xalloc((size_t)n * sizeof *ref);
+    clattn_status st = clattn_mha_layer_forward_host(layer, &fd, x, y);
+    double *ref = tu_calloc((size_t)n * sizeof *ref);
     const layer_ref r = ref_of(&w);
     if (ref_mha_layer(&r, c->B, c->S, x, len, c->causal, ref)) {
         printf("FAIL: reference allocation\n");
@@ -184,13 +195,8 @@ static void packed_equals_split(clattn_context *ctx) {
     weights w;
     make_weights(&c, &w);
     const int64_t E = c.E;
-    float *in_w = tu_alloc_floats(3 * E * E), *in_b = tu_alloc_floats(3 * E);
-    memcpy(in_w, w.wq, (size_t)(E * E) * sizeof(float));
-    memcpy(in_w + E * E, w.wk, (size_t)(E * E) * sizeof(float));
-    memcpy(in_w + 2 * E * E, w.wv, (size_t)(E * E) * sizeof(float));
-    memcpy(in_b, w.bq, (size_t)E * sizeof(float));
-    memcpy(in_b + E, w.bk, (size_t)E * sizeof(float));
-    memcpy(in_b + 2 * E, w.bv, (size_t)E * sizeof(float));
+    float *in_w, *in_b;
+    pack(&w, &in_w, &in_b);
     clattn_mha_weights split = split_form(&w), packed;
     memset(&packed, 0, sizeof packed);
     packed.in_proj_weight = in_w, packed.in_proj_bias = in_b;
@@ -232,10 +238,8 @@ static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t
              page_size ? "paged by 5" : "contiguous", dt_name(c->dtype), (long long)c->Hq,
              (long long)c->Hkv, rope_name(c, rope, sizeof rope));
     weights w;
-    make_weights(c, &w);
-    const clattn_mha_weights hw = split_form(&w);
+    clattn_mha_layer *layer = layer_of(ctx, c, &w);
     const int64_t E = c->E, n = B * TMAX * E;
-    clattn_mha_layer *layer = NULL;
     clattn_kv_cache *cache = NULL;
     clattn_kv_cache_desc cd;
     clattn_kv_cache_desc_init(&cd, sizeof cd);
@@ -243,8 +247,7 @@ static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t
     cd.head_dim = w.d.head_dim, cd.head_dim_v = w.d.head_dim_v;
     cd.page_size = page_size;
     cd.dtype = c->dtype; /* K and V stored as the one-shot forward stores them */
-    clattn_status st = clattn_mha_layer_create(ctx, &w.d, &hw, &layer);
-    if (st == CLATTN_SUCCESS) st = clattn_kv_cache_create(ctx, &cd, &cache);
+    clattn_status st = layer ? clattn_kv_cache_create(ctx, &cd, &cache) : CLATTN_ERROR_INTERNAL;
     if (!TU_CHECK(st == CLATTN_SUCCESS, "%s: layer and cache created (%s)", label,
                   clattn_context_last_error(ctx))) {
         clattn_mha_layer_destroy(layer);
@@ -309,7 +312,7 @@ static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t
     /* rows past each T[b] are compared as the one-shot's zeros */
     for (int b = 0; b < B; b++)
         for (int64_t i = T[b] * E; i < TMAX * E; i++) got[b * TMAX * E + i] = 0.0f;
-    double *ref = xalloc((size_t)n * sizeof *ref), *fulld = xalloc((size_t)n * sizeof *fulld);
+    double *ref = tu_calloc((size_t)n * sizeof *ref), *fulld = tu_calloc((size_t)n * sizeof *fulld);
     const layer_ref r = ref_of(&w);
     if (ref_mha_layer(&r, B, TMAX, x, T, 1, ref)) exit(1);
     for (int64_t i = 0; i < n; i++) fulld[i] = full[i];
@@ -332,18 +335,15 @@ static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t
 static void device_form(clattn_context *ctx) {
     const layer_case c = {48, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 7, 1, 0, 0, 0, 0, 0};
     weights w;
-    make_weights(&c, &w);
-    const clattn_mha_weights hw = split_form(&w);
+    clattn_mha_layer *layer = layer_of(ctx, &c, &w);
     const int64_t n = c.B * c.S * c.E;
     float *x = randn(n, 1.0f), *yh = tu_alloc_floats(n), *yd = tu_alloc_floats(n);
     tu_poison(yh, n);
     tu_poison(yd, n);
-    clattn_mha_layer *layer = NULL;
     clattn_mha_forward_desc fd;
     clattn_mha_forward_desc_init(&fd, sizeof fd);
     fd.batch = c.B, fd.seq = c.S, fd.causal = 1;
-    clattn_status st = clattn_mha_layer_create(ctx, &w.d, &hw, &layer);
-    if (st == CLATTN_SUCCESS) st = clattn_mha_layer_forward_host(layer, &fd, x, yh);
+    clattn_status st = clattn_mha_layer_forward_host(layer, &fd, x, yh);
     cl_context clc = clattn_context_cl_context(ctx);
     cl_int err = CL_SUCCESS;
     cl_mem dx = clCreateBuffer(clc, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
@@ -384,7 +384,7 @@ static void write_npy(const char *name, int ndim, int64_t d0, int64_t d1, const 
     const int64_t shape[2] = {d0, d1}, count = ndim == 2 ? d0 * d1 : d0;
     double *wide = NULL;
     if (as_f64) {
-        wide = xalloc((size_t)count * sizeof *wide);
+        wide = tu_calloc((size_t)count * sizeof *wide);
         for (int64_t i = 0; i < count; i++) wide[i] = data[i];
     }
     if (clattn_npy_write(path, as_f64 ? CLATTN_NPY_F64 : CLATTN_NPY_F32, ndim, shape,
@@ -485,13 +485,8 @@ static void npy_folders(clattn_context *ctx) {
     /* nn.MultiheadAttention's names */
     const layer_case m = {48, 6, 6, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 1, 0, 0, 0, 0, 0, 0};
     make_weights(&m, &w);
-    float *in_w = tu_alloc_floats(3 * E * E), *in_b = tu_alloc_floats(3 * E);
-    memcpy(in_w, w.wq, (size_t)(E * E) * sizeof(float));
-    memcpy(in_w + E * E, w.wk, (size_t)(E * E) * sizeof(float));
-    memcpy(in_w + 2 * E * E, w.wv, (size_t)(E * E) * sizeof(float));
-    memcpy(in_b, w.bq, (size_t)E * sizeof(float));
-    memcpy(in_b + E, w.bk, (size_t)E * sizeof(float));
-    memcpy(in_b + 2 * E, w.bv, (size_t)E * sizeof(float));
+    float *in_w, *in_b;
+    pack(&w, &in_w, &in_b);
     write_npy("in_proj_weight", 2, 3 * E, E, in_w, 0);
     write_npy("out_proj_weight", 2, E, E, w.wo, 1);
     write_npy("in_proj_bias", 1, 3 * E, 0, in_b, 0);
@@ -613,16 +608,13 @@ static void forward_refusals(clattn_context *ctx) {
     enum { S = 4, PAGE = 3 };
     const layer_case c = {48, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, S, 1, 0, 0, 0, 0, 0};
     weights w;
-    make_weights(&c, &w);
-    const clattn_mha_weights hw = split_form(&w);
-    clattn_mha_layer *layer = NULL;
+    clattn_mha_layer *layer = layer_of(ctx, &c, &w);
     clattn_kv_cache *cache = NULL, *wrong_heads = NULL, *wrong_dim = NULL;
     clattn_kv_cache_desc cd;
     clattn_kv_cache_desc_init(&cd, sizeof cd);
     cd.slots = 2, cd.kv_heads = 2, cd.capacity = 8, cd.head_dim = 8, cd.page_size = PAGE;
     cd.num_pages = 4;
-    clattn_status st = clattn_mha_layer_create(ctx, &w.d, &hw, &layer);
-    if (st == CLATTN_SUCCESS) st = clattn_kv_cache_create(ctx, &cd, &cache);
+    clattn_status st = layer ? clattn_kv_cache_create(ctx, &cd, &cache) : CLATTN_ERROR_INTERNAL;
     cd.kv_heads = 3;
     if (st == CLATTN_SUCCESS) st = clattn_kv_cache_create(ctx, &cd, &wrong_heads);
     cd.kv_heads = 2, cd.head_dim = 16;
@@ -725,7 +717,7 @@ int main(void) {
     tu_seed();
     clattn_context *ctx = tu_context();
     static const layer_case cases[] = {
-        /* E  Hq Hkv D Dv  bias  dtype             B  S  causal ragged */
+        /* E  Hq Hkv D Dv  bias  dtype  B  S  causal ragged  RoPE: theta gptj dim scale */
         {48, 6, 6, 0, 0, 0, 0, CLATTN_DTYPE_F32, 1, 1, 0, 0, 0, 0, 0, 0},
         {48, 6, 6, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 7, 1, 0, 0, 0, 0, 0},
         {96, 6, 3, 0, 0, 1, 0, CLATTN_DTYPE_F32, 3, 59, 1, 1, 0, 0, 0, 0},
