@@ -2,9 +2,12 @@
  * tests/ref/layer_ref.c: fresh random weights and inputs, y poisoned before each call and every
  * element checked. Odd sizes (E 48 and 96, head dims 8..32, S 1, 7 and 59, B 1..3), MHA, GQA
  * and MQA, biases on and off, causal and not, ragged lengths (padding rows of x hold NaN, which
- * must not reach any valid row; padding rows of y must be 0), float32/float16/bfloat16 storage.
- * The split weights and nn.MultiheadAttention's packed in_proj_weight give the same result bit
- * for bit. */
+ * must not reach any valid row; padding rows of y must be 0), float32/float16/bfloat16 storage,
+ * RoPE in both pairings (part of the head, a position scale); one case with the attention's GPU
+ * flavour. Also: split weights and nn.MultiheadAttention's packed in_proj_weight give the same
+ * bits; a ragged prefill then decode steps over paged and contiguous KV caches equal the
+ * one-shot forward; the device form behind a user event; .npy folders in both namings; every
+ * refusal leaves y and the cache as they were. */
 #include "layer_ref.h"
 #include "npy.h"
 #include "testutil.h"
@@ -733,6 +736,10 @@ int main(void) {
         {96, 3, 1, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 59, 0, 0, 10000, 0, 12, 0.25},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(ctx, &cases[i]);
+    /* the attention's GPU flavour (local-memory tiles) on the same device */
+    clattn_context *gpu = tu_gpu_context(32768);
+    run_case(gpu, &cases[8]);
+    clattn_context_destroy(gpu);
     packed_equals_split(ctx);
     const layer_case gqa = {96, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 3, 0, 1, 1, 10000, 0, 0, 0};
     cache_matches_full(ctx, &gqa, 5);

@@ -16,7 +16,6 @@
  * share nothing but the weights and may run from several threads. y is written only by stage 7,
  * so a call that fails part-way leaves it as it was. */
 #include "core/blas.h"
-#include "kernel_iface.h"
 #include "layer/layer_internal.h"
 #include "sdpa/sdpa_internal.h"
 
