@@ -142,15 +142,20 @@ static const char *blas_status_name(CLBlastStatusCode s) {
     }
 }
 
-/* Orders a CLBlast call after the caller's events (CLBlast takes no wait list). */
-static clattn_status blas_wait(clattn_context *ctx, cl_uint num_wait, const cl_event *wait,
-                               const char *what) {
-    if (num_wait == 0) return CLATTN_SUCCESS;
-    cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, num_wait, wait, NULL);
-    if (err != CL_SUCCESS)
-        return clattn__cl_fail(
-            ctx, err, "%s: waiting for the caller's events: clEnqueueBarrierWithWaitList failed",
-            what);
+/* Before a CLBlast call: orders it after the caller's events (CLBlast takes no wait list), then
+ * takes blas_lock (the caller unlocks after the call) with the device's parameters given. */
+static clattn_status blas_enter(clattn_context *ctx, cl_uint num_wait, const cl_event *wait,
+                                const char *what) {
+    if (num_wait > 0) {
+        cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, num_wait, wait, NULL);
+        if (err != CL_SUCCESS)
+            return clattn__cl_fail(
+                ctx, err,
+                "%s: waiting for the caller's events: clEnqueueBarrierWithWaitList failed", what);
+    }
+    pthread_mutex_lock(&blas_lock);
+    blas_tune_device(ctx->device);
+    ctx->used_blas = 1;
     return CLATTN_SUCCESS;
 }
 
@@ -170,11 +175,8 @@ clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, c
     if (g->m <= 0 || g->n <= 0 || g->k <= 0 || g->count <= 0)
         return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "%s: empty GEMM %lldx%lldx%lld x%lld", what,
                             (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->count);
-    clattn_status st = blas_wait(ctx, num_wait, wait, what);
+    clattn_status st = blas_enter(ctx, num_wait, wait, what);
     if (st != CLATTN_SUCCESS) return st;
-    pthread_mutex_lock(&blas_lock);
-    blas_tune_device(ctx->device);
-    ctx->used_blas = 1;
     /* Row-major C = op(A) op(B) is, on the same buffers read column-major, C^T = op(B)^T op(A)^T:
      * CLBlast's row-major path would copy-transpose C in and out; this form never touches C. */
     cl_command_queue queue = ctx->queue;
@@ -196,11 +198,8 @@ clattn_status clattn__sgemv(clattn_context *ctx, const clattn_gemv *g, cl_uint n
     if (g->rows <= 0 || g->cols <= 0)
         return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "%s: empty GEMV %lldx%lld", what,
                             (long long)g->rows, (long long)g->cols);
-    clattn_status st = blas_wait(ctx, num_wait, wait, what);
+    clattn_status st = blas_enter(ctx, num_wait, wait, what);
     if (st != CLATTN_SUCCESS) return st;
-    pthread_mutex_lock(&blas_lock);
-    blas_tune_device(ctx->device);
-    ctx->used_blas = 1;
     cl_command_queue queue = ctx->queue;
     CLBlastStatusCode s =
         CLBlastSgemv(CLBlastLayoutRowMajor, g->trans ? CLBlastTransposeYes : CLBlastTransposeNo,
