@@ -670,6 +670,15 @@ static void forward_refusals(clattn_context *ctx) {
     refused(&env, layer, &d, x, y, CLATTN_ERROR_SHAPE_MISMATCH, "a cache of 3 kv heads");
     d.cache = wrong_dim;
     refused(&env, layer, &d, x, y, CLATTN_ERROR_SHAPE_MISMATCH, "a cache of head_dim 16");
+    clattn_context *other = tu_context();
+    clattn_kv_cache *foreign = NULL;
+    cd.head_dim = 8;
+    if (clattn_kv_cache_create(other, &cd, &foreign) == CLATTN_SUCCESS) {
+        d.cache = foreign;
+        refused(&env, layer, &d, x, y, CLATTN_ERROR_INVALID_ARGUMENT, "a cache of another context");
+    }
+    clattn_kv_cache_destroy(foreign);
+    clattn_context_destroy(other);
     refused(&env, layer, &good, NULL, y, CLATTN_ERROR_INVALID_ARGUMENT, "x NULL");
     refused(&env, NULL, &good, x, y, CLATTN_ERROR_INVALID_ARGUMENT, "layer NULL");
     TU_CHECK(clattn_mha_layer_forward_host(layer, &good, x, NULL) == CLATTN_ERROR_INVALID_ARGUMENT,
