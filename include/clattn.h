@@ -15,6 +15,8 @@
 #include "clattn_sdpa.h"
 #include "clattn_combine.h"
 #include "clattn_kv_cache.h"
+#include "clattn_rope.h"
+#include "clattn_layer.h"
 #include "clattn_additive.h"
 #include "clattn_rnn.h"
 
