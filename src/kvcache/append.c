@@ -76,7 +76,7 @@ static clattn_status check_shape(clattn_kv_cache *c, const clattn_kv_append_desc
         clattn__span_bytes(vs, vst, 4, (int64_t)sizeof(float), &a->v_bytes))
         return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW,
                             "kv cache append: the new K/V spans overflow int64");
-    a->rope.half = 0;
+    a->rope.half = 0, a->rope.gptj = 0;
     if (d->rope_theta != 0.0) /* NaN too: refused as a theta */
         return clattn__rope_table(ctx, "kv cache append (rope)", c->D, d->rope_dim, d->rope_style,
                                   d->rope_theta, d->rope_position_scale, &a->rope);
