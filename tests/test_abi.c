@@ -59,8 +59,8 @@ static void make_problem(void) {
     tu_fill_uniform(v, B * HKV * S * D, -1, 1);
     rout = malloc(sizeof(double) * B * HQ * S * D);
     rlse = malloc(sizeof(double) * B * HQ * S);
-    sdpa_ref_problem p = {B,   HQ,  HKV, S, S, D, D, 1.0 / sqrt(D), 1,    q, k,   v, NULL, {0},
-                          {0}, {0}, {0}, 0, 0, 0, 0, 0.0,           NULL, 0, NULL};
+    sdpa_ref_problem p = {B,   HQ,  HKV, S, S, D, D, 1.0 / sqrt(D), 1,    q, k,    v, NULL, {0},
+                          {0}, {0}, {0}, 0, 0, 0, 0, 0.0,           NULL, 0, NULL, 0};
     sdpa_ref_contiguous(HQ, S, D, p.q_st);
     sdpa_ref_contiguous(HKV, S, D, p.k_st);
     sdpa_ref_contiguous(HKV, S, D, p.v_st);

@@ -13,7 +13,13 @@ clattn_status clattn__sdpa_options(clattn_context *ctx, const clattn_sdpa_desc *
                             "causal_align %d is neither CLATTN_CAUSAL_BOTTOM_RIGHT nor _TOP_LEFT",
                             (int)d->causal_align);
     p->top_left = d->causal_align == CLATTN_CAUSAL_TOP_LEFT;
-    p->diag = p->top_left ? 0 : p->Skv - p->Sq;
+    if (d->position_offset < -CLATTN_SDPA_MAX_POSITION_OFFSET ||
+        d->position_offset > CLATTN_SDPA_MAX_POSITION_OFFSET)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "position_offset %lld is outside +-2^48",
+                            (long long)d->position_offset);
+    /* Sq and Skv are >= 1 here, so neither this nor the offset's bound lets it overflow. */
+    p->diag = (p->top_left ? 0 : p->Skv - p->Sq) + d->position_offset;
     p->window = d->window != 0;
     p->window_left = p->window_right = -1;
     if (p->window) {
