@@ -56,6 +56,8 @@ static const ocase cases[] = {
      0, 1, 0, 1, 1, 5},
     {"ALiBi [Hq] + window (9, 2) top-left, Sq 3, position_offset 40", 2, 4, 2, 3, 59, 0, 1, 1, 9, 2,
      0, 1, 0, 1, 0, 40},
+    {"window (120, -1) wider than Sq + Skv, top-left, position_offset 150: still bites", 1, 4, 2,
+     37, 59, 0, 1, 1, 120, -1, 0, 0, 0, 1, 0, 150},
 };
 
 static const char *algo_s(clattn_algo a) {

@@ -27,10 +27,13 @@ clattn_status clattn__sdpa_options(clattn_context *ctx, const clattn_sdpa_desc *
             return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                                 "window (%lld, %lld): each side is -1 (unbounded) or >= 0",
                                 (long long)d->window_left, (long long)d->window_right);
-        /* A side wider than Sq + Skv reaches every key: the same as unbounded, and small
-         * enough that i' +- side cannot overflow in the kernels. */
-        int64_t reach = INT64_MAX; /* Sq + Skv, saturated: the sizes are not yet checked */
-        if (clattn__add64(p->Sq, p->Skv, &reach)) reach = INT64_MAX;
+        /* A side wider than Sq + Skv + |position_offset| reaches every key (every i' lies
+         * within Sq + |offset| of the keys): the same as unbounded, and small enough that
+         * i' +- side cannot overflow in the kernels. */
+        const int64_t shift = d->position_offset < 0 ? -d->position_offset : d->position_offset;
+        int64_t reach = INT64_MAX; /* saturated: the sizes are not yet checked */
+        if (clattn__add64(p->Sq, p->Skv, &reach) || clattn__add64(reach, shift, &reach))
+            reach = INT64_MAX;
         p->window_left = d->window_left > reach ? -1 : d->window_left;
         p->window_right = d->window_right > reach ? -1 : d->window_right;
     }
