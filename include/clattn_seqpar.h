@@ -36,6 +36,22 @@ CLATTN_API clattn_status clattn_ring_chunks(clattn_ring_layout layout, int ranks
                                             int64_t seq, int64_t start[2], int64_t len[2],
                                             int *count);
 
+/* Host-memory helpers for whoever cuts a whole tensor into the ranks' slices and puts the results
+ * back (the CLI's scatter and gather, examples/ring_attention.c). A tensor is [B, H, S, row]
+ * contiguous, with rows of row_bytes bytes (D elements of q, k and v, Dv of out, 1 float of lse);
+ * rank `rank`'s slice is [B, H, S_r, row], its chunks' rows in order (clattn_ring_chunks).
+ * scatter copies the rank's rows of `whole` into `slice`; gather copies `slice` back into its
+ * rows of `whole`. CLATTN_ERROR_INVALID_ARGUMENT (nothing copied) as clattn_ring_chunks refuses,
+ * or for NULL arrays or sizes below 1; CLATTN_ERROR_OVERFLOW when B x H x S x row_bytes does not
+ * fit int64. */
+CLATTN_API clattn_status clattn_ring_scatter_host(clattn_ring_layout layout, int ranks, int rank,
+                                                  int64_t B, int64_t H, int64_t S,
+                                                  int64_t row_bytes, const void *whole,
+                                                  void *slice);
+CLATTN_API clattn_status clattn_ring_gather_host(clattn_ring_layout layout, int ranks, int rank,
+                                                 int64_t B, int64_t H, int64_t S, int64_t row_bytes,
+                                                 const void *slice, void *whole);
+
 /* What one rank measured of a ring call. An output struct: see the rule in clattn_core.h. */
 typedef struct {
     int rank, ranks;
@@ -68,7 +84,8 @@ CLATTN_API clattn_status clattn_ring_desc_init(clattn_ring_desc *desc, size_t si
 
 /* A transport moves K/V slices one rank along the ring and agrees on values among the ranks.
  * The ring calls the callbacks from the thread that called it, in the same order on every rank;
- * each returns 0 on success (anything else fails the ring call with CLATTN_ERROR_TRANSPORT).
+ * each returns 0 on success, and anything else fails the ring call with CLATTN_ERROR_TRANSPORT
+ * (a callback that fails leaves no transfer in flight: the ring frees its buffers next).
  * clattn_ring.h's MPI transport and the multi-device form below are two of them; another (a
  * fabric library, shared memory between processes) needs only these. Frozen: this struct will
  * never change; a new need gets a new struct and new calls. */

@@ -6,6 +6,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifndef CLATTN_CLI_MPI
+/* The ring commands need the MPI component (tools/mpi/): without it they only say so. */
+static int no_mpi(int argc, char **argv) {
+    (void)argc;
+    fprintf(stderr,
+            "clattn %s: this clattn was built without MPI (CLATTN_WITH_MPI=OFF: CMake found no "
+            "MPI); install one (Debian: libopenmpi-dev openmpi-bin) and rebuild\n",
+            argv[0]);
+    return 2;
+}
+int cmd_ring_attention(int argc, char **argv) {
+    return no_mpi(argc, argv);
+}
+int cmd_ring_bench(int argc, char **argv) {
+    return no_mpi(argc, argv);
+}
+#endif
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -20,6 +38,9 @@ static const command commands[] = {
     {"bench", cmd_bench, "time attention on random inputs (GFLOP/s, ms, device memory)"},
     {"additive", cmd_additive, "additive (Bahdanau) attention on .npy files"},
     {"birnn", cmd_birnn, "bidirectional GRU encoder on .npy files"},
+    {"ring-attention", cmd_ring_attention,
+     "attention with the sequence split across MPI ranks (mpirun -np R clattn ring-attention)"},
+    {"ring-bench", cmd_ring_bench, "time ring attention across MPI ranks and its overlap"},
 };
 
 static void usage(FILE *f) {
