@@ -149,23 +149,24 @@ static unsigned char *gather(const tensors *x, int rank, int t, unsigned char *m
 }
 
 int cmd_ring_attention(int argc, char **argv) {
-    const char *qp = NULL, *kp = NULL, *vp = NULL, *op = NULL, *lp = NULL, *algo_s = NULL;
-    const char *fl_s = NULL, *layout_s = NULL;
-    int causal = 0, per_rank = 0;
-    double scale = 0.0;
+    const char *layout_s = NULL;
+    int per_rank = 0;
+    cli_sdpa_files f;
+    cli_opt fopts[CLI_SDPA_FILE_OPTS];
+    cli_sdpa_file_opts(&f, fopts);
     cli_sdpa_options xo;
     cli_opt xopts[CLI_SDPA_OPTION_OPTS];
     cli_sdpa_option_opts(&xo, xopts);
     const cli_opt opts[] = {
-        {"q", OPT_STRING, &qp, "queries [B, Hq, Sq, D] (required; read by rank 0)"},
-        {"k", OPT_STRING, &kp, "keys [B, Hkv, Skv, D] (required)"},
-        {"v", OPT_STRING, &vp, "values [B, Hkv, Skv, Dv] (required)"},
-        {"out", OPT_STRING, &op, "output [B, Hq, Sq, Dv] (required; written by rank 0)"},
-        {"lse", OPT_STRING, &lp, "output log-sum-exp [B, Hq, Sq]"},
-        {"causal", OPT_FLAG, &causal, "causal mask: query i sees keys j <= i' (--causal-align)"},
-        {"scale", OPT_FLOAT, &scale, "score scale (default 1/sqrt(D))"},
-        {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2|decode, for each piece"},
-        {"flavour", OPT_STRING, &fl_s, "auto|gpu|cpu kernel flavour"},
+        fopts[0],
+        fopts[1],
+        fopts[2],
+        fopts[3],
+        fopts[4],
+        fopts[5],
+        fopts[6],
+        fopts[7],
+        fopts[8],
         {"layout", OPT_STRING, &layout_s,
          "zigzag (default: rank r holds chunks r and 2R-1-r, balanced under causal) or "
          "contiguous"},
@@ -182,16 +183,14 @@ int cmd_ring_attention(int argc, char **argv) {
                        "[--alibi [SLOPES.npy]] [--scale S] [--layout zigzag|contiguous] "
                        "[--device-per-rank]   (under mpirun -np R)");
     if (rc) return rc == 1 ? 0 : rc;
-    const char *req[4][2] = {{"q", qp}, {"k", kp}, {"v", vp}, {"out", op}};
-    for (int i = 0; i < 4; i++)
-        if (!req[i][1]) return cli_missing(CMD, req[i][0]);
     clattn_sdpa_desc d;
     clattn_sdpa_desc_init(&d, sizeof d);
     clattn_ring_desc rd;
     clattn_ring_desc_init(&rd, sizeof rd);
-    if (cli_sdpa_algo(CMD, algo_s, &d.algo) || cli_sdpa_flavour(CMD, fl_s, &d.flavour) ||
-        cli_sdpa_options_desc(CMD, &xo, &d) || ring_cli_layout(CMD, layout_s, &rd.layout))
+    if (cli_sdpa_files_desc(CMD, &f, &d) || cli_sdpa_options_desc(CMD, &xo, &d) ||
+        ring_cli_layout(CMD, layout_s, &rd.layout))
         return 2;
+    const char *qp = f.q, *kp = f.k, *vp = f.v, *op = f.out, *lp = f.lse;
     int rank = 0, R = 1;
     if (ring_cli_start(CMD, &rank, &R)) return 1;
 
@@ -243,8 +242,6 @@ int cmd_ring_attention(int argc, char **argv) {
     d.batch = h[H_B], d.heads = h[H_HQ], d.seq_q = h[H_SQ], d.head_dim = h[H_D];
     d.kv_heads = h[H_HKV], d.seq_kv = h[H_SKV], d.head_dim_v = h[H_DV];
     d.q_dtype = d.kv_dtype = d.out_dtype = (clattn_dtype)h[H_DT];
-    d.causal = causal;
-    d.scale = (float)scale;
     d.alibi_slopes = slopes;
     d.alibi_batch = h[H_SLOPE_BATCH];
     for (int t = 0; t < 5; t++) mine[t] = xmalloc(bytes[t]);
