@@ -6,7 +6,8 @@
  * structs (device list, caps, plans, cache counters) sized smaller than today's: exactly that many
  * bytes are written per struct, and the device list strides by the caller's element size. The
  * combine descriptor (clattn_combine.h) at its minimum size and with a newer caller's field; the
- * KV cache's descriptors and info struct follow the same rule. */
+ * KV cache's descriptors and info struct, and the ring's descriptor and stats (clattn_seqpar.h),
+ * follow the same rule. */
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -421,6 +422,73 @@ static void kv_cache_structs(clattn_context *ctx) {
     clattn_kv_cache_destroy(cache);
 }
 
+/* The ring's descriptor at its minimum size (the layout alone) runs with the defaults; a newer
+ * caller's field set is refused; the stats are written exactly as far as the caller sized them.
+ * One rank (clattn_ring_sdpa_devices over this context) on the problem above: the result is the
+ * reference's. */
+static void ring_structs(clattn_context *ctx) {
+    union {
+        clattn_ring_desc d;
+        unsigned char bytes[sizeof(clattn_ring_desc) + 64];
+    } r;
+    memset(&r, GUARD, sizeof r);
+    const size_t min = CLATTN_RING_DESC_MIN_SIZE;
+    clattn_status st = clattn_ring_desc_init(&r.d, min);
+    TU_CHECK(st == CLATTN_SUCCESS && r.d.struct_size == min && r.d.layout == CLATTN_RING_ZIGZAG &&
+                 guard_intact(r.bytes, min, sizeof r.bytes),
+             "older ring caller: init writes its %zu bytes only", min);
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d, sizeof d);
+    d.batch = B, d.heads = HQ, d.kv_heads = HKV, d.seq_q = d.seq_kv = S, d.head_dim = D;
+    d.causal = 1;
+    const cl_mem_flags f = CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR;
+    cl_context cl = clattn_context_cl_context(ctx);
+    cl_int err;
+    cl_mem dq = clCreateBuffer(cl, f, sizeof(float) * B * HQ * S * D, q, &err);
+    cl_mem dk = clCreateBuffer(cl, f, sizeof(float) * B * HKV * S * D, k, &err);
+    cl_mem dv = clCreateBuffer(cl, f, sizeof(float) * B * HKV * S * D, v, &err);
+    float *out = tu_alloc_floats(B * HQ * S * D);
+    tu_poison(out, B * HQ * S * D);
+    cl_mem dout = clCreateBuffer(cl, f, sizeof(float) * B * HQ * S * D, out, &err);
+    const clattn_sdpa_desc *dp = &d;
+    st = clattn_ring_sdpa_devices(1, &ctx, &dp, &r.d, &dq, &dk, &dv, &dout, NULL);
+    clEnqueueReadBuffer(clattn_context_queue(ctx), dout, CL_TRUE, 0, sizeof(float) * B * HQ * S * D,
+                        out, 0, NULL, NULL);
+    TU_CHECK(st == CLATTN_SUCCESS && tu_compare("out", out, rout, B * HQ * S * D, 1e-5, 1e-4),
+             "older ring caller: one rank runs with the defaults: %s %s", clattn_status_string(st),
+             st ? clattn_context_last_error(ctx) : "");
+    /* A newer caller: zero extra bytes work, a set one is refused. */
+    memset(&r, 0, sizeof r);
+    clattn_ring_desc_init(&r.d, sizeof r.bytes);
+    unsigned char stats[sizeof(clattn_ring_stats) + 32];
+    memset(stats, GUARD, sizeof stats);
+    const size_t ss = CLATTN_RING_STATS_MIN_SIZE;
+    r.d.stats = (clattn_ring_stats *)stats;
+    r.d.stats_size = ss;
+    st = clattn_ring_sdpa_devices(1, &ctx, &dp, &r.d, &dq, &dk, &dv, &dout, NULL);
+    clattn_ring_stats full;
+    memcpy(&full, stats, ss);
+    TU_CHECK(st == CLATTN_SUCCESS && guard_intact(stats, ss, sizeof stats) && full.ranks == 1 &&
+                 full.steps == 1 && full.pieces_computed == 3,
+             "newer ring caller with zero extra bytes; stats written to their %zu bytes only "
+             "(1 rank, 1 step, %lld pieces): %s",
+             ss, (long long)full.pieces_computed, clattn_status_string(st));
+    r.bytes[sizeof(clattn_ring_desc) + 3] = 1;
+    st = clattn_ring_sdpa_devices(1, &ctx, &dp, &r.d, &dq, &dk, &dv, &dout, NULL);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED, "newer ring caller setting an unknown field: %s",
+             clattn_status_string(st));
+    r.bytes[sizeof(clattn_ring_desc) + 3] = 0;
+    r.d.stats_size = ss - 1;
+    st = clattn_ring_sdpa_devices(1, &ctx, &dp, &r.d, &dq, &dk, &dv, &dout, NULL);
+    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT, "ring stats below the minimum size: %s",
+             clattn_status_string(st));
+    free(out);
+    clReleaseMemObject(dq);
+    clReleaseMemObject(dk);
+    clReleaseMemObject(dv);
+    clReleaseMemObject(dout);
+}
+
 int main(void) {
     tu_seed();
     clattn_context *ctx = tu_context();
@@ -432,6 +500,7 @@ int main(void) {
     device_list();
     output_getters(ctx);
     kv_cache_structs(ctx);
+    ring_structs(ctx);
     clattn_context_destroy(ctx);
     free(q), free(k), free(v), free(rout), free(rlse);
     return tu_finish();

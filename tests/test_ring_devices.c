@@ -5,8 +5,8 @@
  * storage, strided slices; no sequence a multiple of the chunks) must equal one-device attention
  * on the full tensors, out and lse, every element of every rank, outputs poisoned; also a ring
  * whose ranks run different kernel flavours, the serial mode and the measurements, the chunks of
- * clattn_ring_chunks, and refusals: a bad buffer on one rank makes every rank fail before
- * anything is exchanged, with nothing written. */
+ * clattn_ring_chunks, the host scatter and gather, and refusals: a bad buffer on one rank makes
+ * every rank fail before anything is exchanged, with nothing written. */
 #include "ring_kit.h"
 
 #include <stdlib.h>
@@ -234,9 +234,50 @@ static void chunks(void) {
     TU_CHECK(ok, "clattn_ring_chunks: every position once, lengths within one, refusals");
 }
 
+/* clattn_ring_scatter_host gives each rank its chunks' rows of every (batch, head), in order;
+ * clattn_ring_gather_host puts every rank's slice back into the whole. */
+static void scatter_gather(void) {
+    enum { B = 2, H = 3, S = 23, W = 5, R = 3 };
+    unsigned char whole[B * H * S * W], back[B * H * S * W], slice[B * H * S * W];
+    for (int i = 0; i < B * H * S * W; i++) whole[i] = (unsigned char)(tu_uniform() * 256);
+    memset(back, 0, sizeof back);
+    int ok = 1;
+    for (int layout = 0; layout < 2; layout++) {
+        for (int r = 0; r < R; r++) {
+            int64_t start[2], len[2];
+            int n;
+            clattn_ring_chunks((clattn_ring_layout)layout, R, r, S, start, len, &n);
+            memset(slice, 0xee, sizeof slice);
+            ok &= clattn_ring_scatter_host((clattn_ring_layout)layout, R, r, B, H, S, W, whole,
+                                           slice) == CLATTN_SUCCESS;
+            const int64_t sr = len[0] + (n > 1 ? len[1] : 0);
+            for (int64_t bh = 0; bh < B * H; bh++)
+                for (int64_t t = 0; t < sr; t++) {
+                    const int64_t g = t < len[0] ? start[0] + t : start[1] + t - len[0];
+                    ok &= memcmp(slice + (bh * sr + t) * W, whole + (bh * S + g) * W, W) == 0;
+                }
+            ok &= slice[B * H * sr * W] == 0xee; /* nothing past the slice */
+            ok &= clattn_ring_gather_host((clattn_ring_layout)layout, R, r, B, H, S, W, slice,
+                                          back) == CLATTN_SUCCESS;
+        }
+        ok &= memcmp(back, whole, sizeof whole) == 0;
+        memset(back, 0, sizeof back);
+    }
+    ok &= clattn_ring_scatter_host(CLATTN_RING_ZIGZAG, R, 0, B, H, S, 0, whole, slice) ==
+              CLATTN_ERROR_INVALID_ARGUMENT &&
+          clattn_ring_scatter_host(CLATTN_RING_ZIGZAG, R, 0, B, H, S, W, NULL, slice) ==
+              CLATTN_ERROR_INVALID_ARGUMENT &&
+          clattn_ring_gather_host(CLATTN_RING_ZIGZAG, R, 3, B, H, S, W, slice, back) ==
+              CLATTN_ERROR_INVALID_ARGUMENT &&
+          clattn_ring_scatter_host(CLATTN_RING_ZIGZAG, R, 0, INT64_MAX / 2, H, S, W, whole,
+                                   slice) == CLATTN_ERROR_OVERFLOW;
+    TU_CHECK(ok, "host scatter and gather: each rank's rows in order, the whole back, refusals");
+}
+
 int main(void) {
     tu_seed();
     chunks();
+    scatter_gather();
     clattn_context *ctxs[MAXR];
     for (int r = 0; r < MAXR; r++) ctxs[r] = tu_context();
     for (int R = 1; R <= MAXR; R++) cases_over(ctxs, R, "contexts");
