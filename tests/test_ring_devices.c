@@ -5,8 +5,8 @@
  * storage, strided slices; no sequence a multiple of the chunks) must equal one-device attention
  * on the full tensors, out and lse, every element of every rank, outputs poisoned; also a ring
  * whose ranks run different kernel flavours, the serial mode and the measurements, the chunks of
- * clattn_ring_chunks, the host scatter and gather, and refusals: a bad buffer on one rank makes
- * every rank fail before anything is exchanged, with nothing written. */
+ * clattn_ring_chunks, the host scatter and gather, a failing transport, and refusals: a bad buffer
+ * on one rank makes every rank fail before anything is exchanged, with nothing written. */
 #include "ring_kit.h"
 
 #include <stdlib.h>
@@ -195,6 +195,55 @@ static void refusals(clattn_context **ctxs) {
     ring_problem_free(&p);
 }
 
+/* A transport standing for a ring of 2 of which only rank 0 runs: max_all agrees (values kept, or
+ * fails with *user), start succeeds, wait fails. */
+static int fake_start(void *user, const void *send, size_t sb, void *recv, size_t rb) {
+    (void)user, (void)send, (void)sb, (void)recv, (void)rb;
+    return 0;
+}
+static int fake_wait(void *user) {
+    (void)user;
+    return 7;
+}
+static int fake_max(void *user, int64_t *values, int n) {
+    (void)values, (void)n;
+    return *(const int *)user;
+}
+
+/* A failing transport ends the call with CLATTN_ERROR_TRANSPORT (no hang, nothing leaked), and a
+ * transport that cannot be one is refused. */
+static void transports(clattn_context *ctx) {
+    ring_problem p;
+    if (ring_problem_make(ctx, &ring_cases[1], &p)) exit(tu_finish());
+    ring_local l;
+    ring_local_make(&p, 2, 0, &l);
+    cl_mem q = buffer(ctx, l.q_bytes, l.q), k = buffer(ctx, l.k_bytes, l.k);
+    cl_mem v = buffer(ctx, l.v_bytes, l.v), o = buffer(ctx, l.out_bytes, NULL);
+    int agree_rc = 0;
+    clattn_ring_transport t = {0, 2, &agree_rc, fake_start, fake_wait, fake_max};
+    clattn_status st = clattn_ring_sdpa_transport(ctx, &l.d, NULL, &t, q, k, v, o, NULL);
+    TU_CHECK(st == CLATTN_ERROR_TRANSPORT && strstr(clattn_context_last_error(ctx), "step 0"),
+             "the exchange fails: %s \"%s\"", clattn_status_string(st),
+             clattn_context_last_error(ctx));
+    agree_rc = 3;
+    st = clattn_ring_sdpa_transport(ctx, &l.d, NULL, &t, q, k, v, o, NULL);
+    TU_CHECK(st == CLATTN_ERROR_TRANSPORT && strstr(clattn_context_last_error(ctx), "agree"),
+             "the agreement fails: %s \"%s\"", clattn_status_string(st),
+             clattn_context_last_error(ctx));
+    t.rank = 2;
+    st = clattn_ring_sdpa_transport(ctx, &l.d, NULL, &t, q, k, v, o, NULL);
+    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT, "rank 2 of 2 refused: %s",
+             clattn_context_last_error(ctx));
+    st = clattn_ring_sdpa_transport(ctx, &l.d, NULL, NULL, q, k, v, o, NULL);
+    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT, "no transport refused");
+    clReleaseMemObject(q);
+    clReleaseMemObject(k);
+    clReleaseMemObject(v);
+    clReleaseMemObject(o);
+    ring_local_free(&l);
+    ring_problem_free(&p);
+}
+
 /* The chunks cover the sequence once, in order within a rank, lengths differing by at most 1. */
 static void chunks(void) {
     int ok = 1;
@@ -284,6 +333,7 @@ int main(void) {
     serial_and_stats(ctxs);
     mixed_flavours(ctxs[0]);
     refusals(ctxs);
+    transports(ctxs[0]);
     for (int r = 0; r < MAXR; r++) clattn_context_destroy(ctxs[r]);
     return tu_finish();
 }

@@ -47,7 +47,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: clattn <command> [options]   (clattn <command> --help for its options)\n"
                "       clattn --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].help);
 }
 
 int main(int argc, char **argv) {

@@ -236,6 +236,9 @@ static clattn_status alloc_buffers(ring_state *s) {
 }
 
 static void free_state(ring_state *s) {
+    /* A ring that ended early (the transport failed) may still have writes from the host slices
+     * in the queue: they finish before the slices are freed. */
+    if (s->ctx && s->host[0]) clFinish(s->ctx->queue);
     for (int i = 0; i < 2; i++) {
         clattn__release_event(&s->upload[i]);
         clattn__release_mem(&s->qbuf[i]);
