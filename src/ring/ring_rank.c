@@ -491,6 +491,9 @@ static clattn_status run(ring_state *s, cl_mem q, cl_mem k, cl_mem v, cl_mem out
         const int last = step == s->R - 1;
         for (int a = 0; a < s->qs.n && !dev; a++)
             for (int b = 0; b < s->ks[owner].n && !dev; b++) dev = piece(s, a, cur, owner, b);
+        /* Submitted now: an implementation may hold enqueued work until a flush, and the
+         * exchange below must run while the device attends. */
+        if (!dev) clFlush(s->ctx->queue);
         if (!dev && s->ring.serial) dev = finish_device(s);
         if (last) break;
         /* host[1 - cur] was last written to the device two steps ago: done before it is
