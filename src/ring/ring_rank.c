@@ -470,8 +470,8 @@ static clattn_status finish_device(ring_state *s) {
                              : clattn__cl_fail(s->ctx, err, "ring: waiting for the device failed");
 }
 
-/* The steps. A device failure sets *dev and the ring goes on exchanging (the other ranks wait
- * for this one's slices); a transport failure ends it. */
+/* The steps. After a device failure (dev) the rank attends to nothing more but goes on exchanging
+ * (the other ranks wait for its slices); a transport failure ends the ring. */
 static clattn_status run(ring_state *s, cl_mem q, cl_mem k, cl_mem v, cl_mem out, cl_mem lse) {
     const clattn_sdpa_problem *g = &s->g;
     clattn_status dev = CLATTN_SUCCESS;
@@ -523,7 +523,7 @@ static clattn_status run(ring_state *s, cl_mem q, cl_mem k, cl_mem v, cl_mem out
         dev = write_result(s, a, seq0, out, lse);
         seq0 += s->qs.len[a];
     }
-    clattn_status fin = s->ctx ? finish_device(s) : CLATTN_SUCCESS;
+    const clattn_status fin = finish_device(s);
     return dev ? dev : fin;
 }
 
