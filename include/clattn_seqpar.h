@@ -104,7 +104,8 @@ typedef struct {
 } clattn_ring_transport;
 
 /* Ring attention over a transport: one rank's part of one attention problem; every rank calls it
- * with the same desc and ring (but for the strides) and its own context and buffers.
+ * with the same desc and ring (but for the strides, and the algorithm and tile choices, below)
+ * and its own context and buffers.
  *
  * desc describes the whole problem as clattn_sdpa would take it on one device: seq_q and seq_kv
  * are the whole sequences' lengths, cut by ring->layout (clattn_ring_chunks); positions are
@@ -120,10 +121,12 @@ typedef struct {
  * attend to, its device memory) and the ranks agree through max_all: if any rank refuses, every
  * rank returns an error before anything is exchanged (the refusing rank its own status and
  * message; the others that status, with a message naming the rank), and when the ranks disagree
- * on desc or ring (the strides aside) every rank returns CLATTN_ERROR_SHAPE_MISMATCH. A device
+ * on desc or ring every rank returns CLATTN_ERROR_SHAPE_MISMATCH. A device
  * failure during the ring does not stop the exchange (the other ranks would wait for it): the
  * failing rank goes on forwarding slices and the ranks agree again at the end, so every rank
- * returns an error then. A failed call may have written part of out and lse.
+ * returns an error then. A call refused before the exchange has written nothing the caller owns;
+ * one that fails later may have written part of out and lse. algo, flavour and the tiles may
+ * differ between ranks (each suits its device); ring->serial may not.
  *
  * Synchronous: returns when out and lse are written (the ring waits for its work on ctx's queue,
  * and for everything enqueued there before the call). Causal pieces whose keys the mask hides
