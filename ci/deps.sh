@@ -4,9 +4,11 @@
 set -euo pipefail
 # oclgrind: the simulated GPU the oclgrind-labelled tests run the GPU-flavour kernels on.
 # python3-venv and python3-dev: the Python package (ci/python.sh, `pip install ./python`).
+# libopenmpi-dev and openmpi-bin: the optional MPI component (ring attention, clattn_mpi) and its
+# tests (ctest -L mpi, under mpirun with up to 4 ranks on this machine).
 CLATTN_PACKAGES=(pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libclblast-dev cmake clinfo
                  gcc make python3-numpy python3-matplotlib clang oclgrind python3-venv
-                 python3-dev)
+                 python3-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${CLATTN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

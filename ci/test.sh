@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ci/test.sh: the whole test suite, as CI runs it: install what is missing, build with -Wall
-# -Wextra treated as errors, run every CTest test on the default OpenCL device (PoCL here),
+# -Wextra treated as errors, run every CTest test on the default OpenCL device (PoCL here; with
+# Open MPI, which ci/deps.sh installs, the MPI tests too: label mpi, up to 4 ranks),
 # the two libFuzzer targets (.npy parser, API validation/planning) briefly when clang is
 # available, the Python package's pytest suite (ci/python.sh; CLATTN_CI_PYTHON=0 skips it), then
 # the suite again under AddressSanitizer and UBSan (CLATTN_CI_ASAN=0 skips that

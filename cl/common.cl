@@ -30,7 +30,8 @@ inline int clattn_cdiv(int a, int b) {
 
 /* The mask rule of one call, built once per work-group from the kernel arguments: which keys a
  * query row may see and how its scores are shaped. Query i sits at key position i' = i + diag
- * (bottom-right alignment: diag = Skv - Sq; top-left: 0). Causal keeps keys j <= i'; the window
+ * (bottom-right alignment: diag = Skv - Sq; top-left: 0; plus the descriptor's position_offset,
+ * which the host folds in). Causal keeps keys j <= i'; the window
  * keeps i' - left <= j <= i' + right (a side of -1 is open); causal is the window (open, 0), so
  * both together take the narrower (FlashAttention-2's one mask component). */
 typedef struct {
@@ -55,6 +56,12 @@ inline clattn_mask_rule clattn_mask_rule_make(long seq_kv, int flags, long diag,
     return r;
 }
 
+/* The position i' of query row i among the keys (the rule's alignment, per-sequence length and
+ * position offset): the one place every kernel takes it from, for ALiBi as for the key range. */
+inline long clattn_row_pos(clattn_mask_rule r, long i) {
+    return i + r.diag;
+}
+
 /* The keys [lo, hi) that query row i may see; empty (lo == hi) when the rule removes them all.
  * Both ends grow with i, so a block of rows sees at most [lo of its first row, hi of its last)
  * and every row of it at least [lo of its last, hi of its first): kernels skip whole K/V blocks
@@ -64,7 +71,7 @@ typedef struct {
 } clattn_key_range;
 
 inline clattn_key_range clattn_row_keys(clattn_mask_rule r, long i) {
-    const long p = i + r.diag;
+    const long p = clattn_row_pos(r, i);
     long lo = 0, hi = r.seq_kv;
     if (r.flags & CLATTN_KF_CAUSAL) hi = min(hi, p + 1);
     if (r.flags & CLATTN_KF_WINDOW) {
@@ -83,14 +90,14 @@ inline float clattn_alibi_slope(const __global float *alibi, int flags, long ali
     return (flags & CLATTN_KF_ALIBI) ? alibi[b * alibi_sb + h] * CLATTN_LOG2E : 0.0f;
 }
 
-/* The final base-2 score of key j for a row at position p (= i') whose visible keys are `keys`:
- * s is scale * log2(e) * q.k; then the softcap, the ALiBi bias -slope * |p - j| (slope already in
+/* The final base-2 score of key j for query row i whose visible keys are `keys`: s is
+ * scale * log2(e) * q.k; then the softcap, the ALiBi bias -slope * |i' - j| (slope already in
  * base 2) and the additive mask row (mrow, NULL when none), in that order; -inf outside keys. */
-inline float clattn_score(float s, long j, clattn_key_range keys, clattn_mask_rule r, long p,
+inline float clattn_score(float s, long j, clattn_key_range keys, clattn_mask_rule r, long i,
                           float slope, const __global M_T *mrow) {
     if (j < keys.lo || j >= keys.hi) return -INFINITY;
     if (r.flags & CLATTN_KF_SOFTCAP) s = r.cap * tanh(s / r.cap);
-    if (r.flags & CLATTN_KF_ALIBI) s -= slope * fabs((float)(p - j));
+    if (r.flags & CLATTN_KF_ALIBI) s -= slope * fabs((float)(clattn_row_pos(r, i) - j));
     return mrow ? fma(load_m(mrow, j), CLATTN_LOG2E, s) : s;
 }
 

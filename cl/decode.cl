@@ -189,7 +189,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
                     for (int r = 0; r < RG; r++) {
                         const int rr = r0 + r;
                         s[rr][jj + u] = clattn_score(decode_hsum(d[r][u]), j0 + jj + u, keys[rr],
-                                                     rule, qi[rr] + rule.diag, slope[rr], mrow[rr]);
+                                                     rule, qi[rr], slope[rr], mrow[rr]);
                     }
                 }
             }
@@ -324,7 +324,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void decode_gpu(CLATTN_
                     for (int c = 0; c < head_dim; c++) d = fma(Qs[r * DCAP + c], load_kv(kr, c), d);
                     const __global M_T *mr =
                         (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
-                    sc = clattn_score(d, j, clattn_row_keys(rule, i), rule, i + rule.diag,
+                    sc = clattn_score(d, j, clattn_row_keys(rule, i), rule, i,
                                       clattn_alibi_slope(alibi, flags, alibi_sb, b, h), mr);
                 }
                 Ps[r * BK + jj] = sc;

@@ -154,7 +154,7 @@ static inline void tile_setup(tile_info *t, int r0, int b, int hk, int d, int dv
         ((int *)t->lo)[r] = (int)keys.lo;
 #endif
 #if SCORE_OPTS & SCORE_ALIBI
-        ((int *)t->pos)[r] = (int)(i + rule.diag);
+        ((int *)t->pos)[r] = (int)clattn_row_pos(rule, i);
         ((float *)t->slope)[r] = clattn_alibi_slope(alibi, flags, alibi_sb, b, h);
 #endif
     }

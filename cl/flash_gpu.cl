@@ -65,19 +65,19 @@ inline void stage_kv(__local float *Ks, __local float *Vs, const __global KV_T *
     }
 }
 
-/* This lane's scores of row r (at key position p, ALiBi slope `slope`) against keys k0..:
+/* This lane's scores of row r (query row `row`, ALiBi slope `slope`) against keys k0..:
  * S = Q K^T in base 2, shaped and masked by common.cl's clattn_score (mrow NULL when there is
  * no mask). Kept in sv for the lane and in Ps for the row max. */
 inline void score_tile(__local const float *Qs, __local const float *Ks, __local float *Ps,
                        float *sv, const __global M_T *mrow, clattn_key_range keys,
-                       clattn_mask_rule rule, long p, float slope, int r, int lane, long k0,
+                       clattn_mask_rule rule, long row, float slope, int r, int lane, long k0,
                        int D) {
     for (int u = 0; u < NJ; u++) {
         const int j = lane + u * TPR;
         if (j >= BC) break;
         float s = 0.0f;
         for (int d = 0; d < D; d++) s = fma(Qs[r * DCAP + d], Ks[j * KP + d], s);
-        s = clattn_score(s, k0 + j, keys, rule, p, slope, mrow);
+        s = clattn_score(s, k0 + j, keys, rule, row, slope, mrow);
         sv[u] = s;
         Ps[r * BC + j] = s;
     }
@@ -131,7 +131,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash2_gpu(CLATTN_
         barrier(CLK_LOCAL_MEM_FENCE);
 
         /* S = Q K^T for this lane's keys, masked; kept privately and shared for the row max. */
-        score_tile(Qs, Ks, Ps, sv, mrow, keys, rule, row + diag, slope, r, lane, k0, head_dim);
+        score_tile(Qs, Ks, Ps, sv, mrow, keys, rule, row, slope, r, lane, k0, head_dim);
         barrier(CLK_LOCAL_MEM_FENCE);
         float mx = m;
         for (int j = 0; j < BC; j++) mx = fmax(mx, Ps[r * BC + j]);
@@ -228,7 +228,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void flash1_gpu(CLATTN_
             stage_q(Qs, qp, q0, Sq, q_ss, head_dim, scale_log2, t);
             barrier(CLK_LOCAL_MEM_FENCE);
             score_tile(Qs, Ks, Ps, sv, mask_row(mask, flags, valid, b, h, row, m_sb, m_sh, m_ss),
-                       clattn_row_keys(rule, row), rule, row + diag, slope, r, lane, k0, head_dim);
+                       clattn_row_keys(rule, row), rule, row, slope, r, lane, k0, head_dim);
             /* The row's m and l from the previous outer step, read by every lane of the row
              * before lane 0 rewrites them below: the next barrier fences global memory too, so
              * those reads are ordered before that write. */

@@ -64,7 +64,7 @@ enum clattn_sdpa_arg {
     CLATTN_SDPA_ARG_KV_START,     /* long first key of this launch (flash1 CPU: one block each) */
     CLATTN_SDPA_ARG_ALIBI,        /* float ALiBi slopes [B or 1, Hq], or NULL */
     CLATTN_SDPA_ARG_ALIBI_SB,     /* long batch stride of the slopes: Hq, or 0 when shared */
-    CLATTN_SDPA_ARG_DIAG,         /* long where query i sits among the keys: i' = i + diag */
+    CLATTN_SDPA_ARG_DIAG,         /* long i' = i + diag: alignment + position_offset */
     CLATTN_SDPA_ARG_WINDOW_LEFT,  /* long keys left of i' a row sees (window); -1 unbounded */
     CLATTN_SDPA_ARG_WINDOW_RIGHT, /* long keys right of i' a row sees (window); -1 unbounded */
     CLATTN_SDPA_ARG_SOFTCAP,      /* float softcap * log2(e) (the cap in the base-2 domain) */

@@ -37,7 +37,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void softmax_rows(CLATT
 
     float mx = -INFINITY;
     for (long j = t; j < seq_kv; j += WG) {
-        const float x = clattn_score(row[j] * CLATTN_LOG2E, j, keys, rule, i + diag, slope, mrow);
+        const float x = clattn_score(row[j] * CLATTN_LOG2E, j, keys, rule, i, slope, mrow);
         row[j] = x;
         mx = fmax(mx, x);
     }

@@ -132,7 +132,7 @@ void require(int cond, const char *what) {
 
 /* A refusal: a known status and a message for it on this thread. */
 void check_refusal(clattn_context *ctx, clattn_status st, const char *call) {
-    if (st >= CLATTN_ERROR_INVALID_ARGUMENT && st <= CLATTN_ERROR_INTERNAL &&
+    if (st >= CLATTN_ERROR_INVALID_ARGUMENT && st <= CLATTN_ERROR_TRANSPORT &&
         clattn_context_last_error(ctx)[0] != '\0')
         return;
     fprintf(stderr, "fuzz_api: %s returned %d with message \"%s\"\n", call, (int)st,
@@ -297,7 +297,7 @@ static void fuzz_sdpa(reader *r) {
     d->algo = (clattn_algo)enum_value(r, CLATTN_ALGO_FLASH2);
     d->flavour = (clattn_flavour)enum_value(r, CLATTN_FLAVOUR_CPU);
     if (flags & 32) d->block_q = size_value(r), d->block_kv = size_value(r);
-    if (flags & 64) { /* the options: any window sides, softcap bits, alignment, ALiBi */
+    if (flags & 64) { /* the options: any window sides, softcap bits, alignment, ALiBi, offset */
         static const float slopes[64] = {0.5f, 0.25f, 0.125f, 0.0625f}; /* the rest 0 */
         const uint8_t o = byte(r);
         d->causal_align = (clattn_causal_align)enum_value(r, CLATTN_CAUSAL_TOP_LEFT);
@@ -311,6 +311,10 @@ static void fuzz_sdpa(reader *r) {
         if ((o & 4) && d->heads >= 1 && d->heads <= 8 && d->batch >= 1 && d->batch <= 8) {
             d->alibi_slopes = slopes;
             d->alibi_batch = o & 8 ? d->batch : 0;
+        }
+        if (o & 16) {
+            d->position_offset = size_value(r);
+            if ((o & 32) && d->position_offset != INT64_MIN) d->position_offset *= -1;
         }
     }
     finish_desc(r, CLATTN_SDPA_DESC_MIN_SIZE, sizeof *d);

@@ -4,6 +4,8 @@
  *                      binary-compatibility rule every struct follows
  *   clattn_sdpa.h      scaled dot-product attention
  *   clattn_combine.h   the exact merge of partial attentions through their log-sum-exp
+ *   clattn_seqpar.h    sequence-parallel (ring) attention over a transport or several devices
+ *                      (over MPI: clattn_ring.h, in the optional clattn_mpi library)
  *   clattn_kv_cache.h  a KV cache (contiguous or paged) for inference, and attention over it
  *   clattn_additive.h  additive (Bahdanau) attention
  *   clattn_rnn.h       the GRU: bidirectional encoder and decoder cell
@@ -14,6 +16,7 @@
 #include "clattn_core.h"
 #include "clattn_sdpa.h"
 #include "clattn_combine.h"
+#include "clattn_seqpar.h"
 #include "clattn_kv_cache.h"
 #include "clattn_rope.h"
 #include "clattn_layer.h"

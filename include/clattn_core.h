@@ -86,7 +86,8 @@ typedef enum {
     CLATTN_ERROR_IO = 11,               /* a file could not be opened, read or written */
     CLATTN_ERROR_FORMAT = 12,           /* a malformed input file (.npy) */
     CLATTN_ERROR_BLAS = 13,             /* CLBlast returned an error */
-    CLATTN_ERROR_INTERNAL = 14          /* a bug in clattn: please report it */
+    CLATTN_ERROR_INTERNAL = 14,         /* a bug in clattn: please report it */
+    CLATTN_ERROR_TRANSPORT = 15         /* the exchange between ranks failed (clattn_seqpar.h) */
 } clattn_status;
 
 /* A static English name for the status, e.g. "CLATTN_ERROR_SHAPE_MISMATCH: shapes disagree". */

@@ -76,7 +76,7 @@ typedef struct {
      * they existed. They combine freely with each other, with causal and with the mask, in every
      * algorithm and flavour. Positions: query i sits at i' = i + Skv - Sq (bottom-right, the
      * default and FlashAttention-2's convention) or i' = i (top-left, PyTorch's is_causal); the
-     * two differ only when Sq != Skv. */
+     * two differ only when Sq != Skv. position_offset (at the end) moves i' further. */
     clattn_causal_align causal_align; /* where causal, the window and ALiBi put query i */
     /* Sliding window (Mistral, Gemma): with window set, query i sees keys j with
      * i' - window_left <= j <= i' + window_right; -1 leaves that side unbounded. Causal is the
@@ -105,7 +105,17 @@ typedef struct {
      * arithmetic, lse and the ALiBi slopes stay float32. Element sizes, strides (in elements)
      * and buffer sizes follow the types; host arrays are 16-bit words for F16 and BF16. */
     clattn_dtype q_dtype, kv_dtype, out_dtype, mask_dtype;
+    /* Position offset: moves every query row along the keys, for causal, the window and ALiBi:
+     * i' = i + Skv - Sq + position_offset (bottom-right; per sequence with kv_lens) or
+     * i + position_offset (top-left). A piece of a longer sequence attends by its global
+     * positions with it: queries at global q0 + i against keys at global k0 + j are top-left
+     * with position_offset = q0 - k0 (the ring of include/clattn_seqpar.h does this). Beyond
+     * +-CLATTN_SDPA_MAX_POSITION_OFFSET it is CLATTN_ERROR_INVALID_ARGUMENT. */
+    int64_t position_offset;
 } clattn_sdpa_desc;
+/* 2^48 positions: far beyond any sequence, and small enough that i' +- the window and the
+ * sizes never overflow the kernels' 64-bit position arithmetic. */
+#define CLATTN_SDPA_MAX_POSITION_OFFSET ((int64_t)1 << 48)
 /* The required fields end before algo: a shorter struct is refused, and algo, flavour, block_q
  * and block_kv take their init values (automatic) when the caller's struct ends before them. */
 #define CLATTN_SDPA_DESC_MIN_SIZE offsetof(clattn_sdpa_desc, algo)

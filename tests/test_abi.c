@@ -7,8 +7,8 @@
  * bytes are written per struct, and the device list strides by the caller's element size. The
  * combine descriptor (clattn_combine.h) at its minimum size and with a newer caller's field; the
  * KV cache's descriptors (the append's first version without the rotation fields included) and
- * info struct, the RoPE descriptor and the attention layer's two descriptors follow the same
- * rule. */
+ * info struct, the RoPE descriptor, the attention layer's two descriptors and the ring's
+ * descriptor and stats (clattn_seqpar.h) follow the same rule. */
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -76,8 +76,8 @@ static void make_problem(void) {
     tu_fill_uniform(v, B * HKV * S * D, -1, 1);
     rout = malloc(sizeof(double) * B * HQ * S * D);
     rlse = malloc(sizeof(double) * B * HQ * S);
-    sdpa_ref_problem p = {B,   HQ,  HKV, S, S, D, D, 1.0 / sqrt(D), 1,    q, k,   v, NULL, {0},
-                          {0}, {0}, {0}, 0, 0, 0, 0, 0.0,           NULL, 0, NULL};
+    sdpa_ref_problem p = {B,   HQ,  HKV, S, S, D, D, 1.0 / sqrt(D), 1,    q, k,    v, NULL, {0},
+                          {0}, {0}, {0}, 0, 0, 0, 0, 0.0,           NULL, 0, NULL, 0};
     sdpa_ref_contiguous(HQ, S, D, p.q_st);
     sdpa_ref_contiguous(HKV, S, D, p.k_st);
     sdpa_ref_contiguous(HKV, S, D, p.v_st);
@@ -545,6 +545,73 @@ static void rope_structs(clattn_context *ctx) {
              clattn_status_string(st));
 }
 
+/* The ring's descriptor at its minimum size (the layout alone) runs with the defaults; a newer
+ * caller's field set is refused; the stats are written exactly as far as the caller sized them.
+ * One rank (clattn_ring_sdpa_devices over this context) on the problem above: the result is the
+ * reference's. */
+static void ring_structs(clattn_context *ctx) {
+    union {
+        clattn_ring_desc d;
+        unsigned char bytes[sizeof(clattn_ring_desc) + 64];
+    } r;
+    memset(&r, GUARD, sizeof r);
+    const size_t min = CLATTN_RING_DESC_MIN_SIZE;
+    clattn_status st = clattn_ring_desc_init(&r.d, min);
+    TU_CHECK(st == CLATTN_SUCCESS && r.d.struct_size == min && r.d.layout == CLATTN_RING_ZIGZAG &&
+                 guard_intact(r.bytes, min, sizeof r.bytes),
+             "older ring caller: init writes its %zu bytes only", min);
+    clattn_sdpa_desc d;
+    clattn_sdpa_desc_init(&d, sizeof d);
+    d.batch = B, d.heads = HQ, d.kv_heads = HKV, d.seq_q = d.seq_kv = S, d.head_dim = D;
+    d.causal = 1;
+    const cl_mem_flags f = CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR;
+    cl_context cl = clattn_context_cl_context(ctx);
+    cl_int err;
+    cl_mem dq = clCreateBuffer(cl, f, sizeof(float) * B * HQ * S * D, q, &err);
+    cl_mem dk = clCreateBuffer(cl, f, sizeof(float) * B * HKV * S * D, k, &err);
+    cl_mem dv = clCreateBuffer(cl, f, sizeof(float) * B * HKV * S * D, v, &err);
+    float *out = tu_alloc_floats(B * HQ * S * D);
+    tu_poison(out, B * HQ * S * D);
+    cl_mem dout = clCreateBuffer(cl, f, sizeof(float) * B * HQ * S * D, out, &err);
+    const clattn_sdpa_desc *dp = &d;
+    st = clattn_ring_sdpa_devices(1, &ctx, &dp, &r.d, &dq, &dk, &dv, &dout, NULL);
+    clEnqueueReadBuffer(clattn_context_queue(ctx), dout, CL_TRUE, 0, sizeof(float) * B * HQ * S * D,
+                        out, 0, NULL, NULL);
+    TU_CHECK(st == CLATTN_SUCCESS && tu_compare("out", out, rout, B * HQ * S * D, 1e-5, 1e-4),
+             "older ring caller: one rank runs with the defaults: %s %s", clattn_status_string(st),
+             st ? clattn_context_last_error(ctx) : "");
+    /* A newer caller: zero extra bytes work, a set one is refused. */
+    memset(&r, 0, sizeof r);
+    clattn_ring_desc_init(&r.d, sizeof r.bytes);
+    unsigned char stats[sizeof(clattn_ring_stats) + 32];
+    memset(stats, GUARD, sizeof stats);
+    const size_t ss = CLATTN_RING_STATS_MIN_SIZE;
+    r.d.stats = (clattn_ring_stats *)stats;
+    r.d.stats_size = ss;
+    st = clattn_ring_sdpa_devices(1, &ctx, &dp, &r.d, &dq, &dk, &dv, &dout, NULL);
+    clattn_ring_stats full;
+    memcpy(&full, stats, ss);
+    TU_CHECK(st == CLATTN_SUCCESS && guard_intact(stats, ss, sizeof stats) && full.ranks == 1 &&
+                 full.steps == 1 && full.pieces_computed == 3,
+             "newer ring caller with zero extra bytes; stats written to their %zu bytes only "
+             "(1 rank, 1 step, %lld pieces): %s",
+             ss, (long long)full.pieces_computed, clattn_status_string(st));
+    r.bytes[sizeof(clattn_ring_desc) + 3] = 1;
+    st = clattn_ring_sdpa_devices(1, &ctx, &dp, &r.d, &dq, &dk, &dv, &dout, NULL);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED, "newer ring caller setting an unknown field: %s",
+             clattn_status_string(st));
+    r.bytes[sizeof(clattn_ring_desc) + 3] = 0;
+    r.d.stats_size = ss - 1;
+    st = clattn_ring_sdpa_devices(1, &ctx, &dp, &r.d, &dq, &dk, &dv, &dout, NULL);
+    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT, "ring stats below the minimum size: %s",
+             clattn_status_string(st));
+    free(out);
+    clReleaseMemObject(dq);
+    clReleaseMemObject(dk);
+    clReleaseMemObject(dv);
+    clReleaseMemObject(dout);
+}
+
 int main(void) {
     tu_seed();
     clattn_context *ctx = tu_context();
@@ -558,6 +625,7 @@ int main(void) {
     kv_cache_structs(ctx);
     layer_structs(ctx);
     rope_structs(ctx);
+    ring_structs(ctx);
     clattn_context_destroy(ctx);
     free(q), free(k), free(v), free(rout), free(rlse);
     return tu_finish();

@@ -56,8 +56,8 @@ int main(void) {
     double *rout = malloc(sizeof(double) * (size_t)no),
            *rlse = malloc(sizeof(double) * B * HQ * SQ);
     tu_fill_normal(q, nq, 1.0f), tu_fill_normal(k, nk, 1.0f), tu_fill_normal(v, nk, 1.0f);
-    sdpa_ref_problem p = {B,   HQ,  HKV, SQ, SKV, D, D, 1.0 / sqrt(D), 1,    q, k,   v, NULL, {0},
-                          {0}, {0}, {0}, 0,  0,   0, 0, 0.0,           NULL, 0, NULL};
+    sdpa_ref_problem p = {B,   HQ,  HKV, SQ, SKV, D, D, 1.0 / sqrt(D), 1,    q, k,    v, NULL, {0},
+                          {0}, {0}, {0}, 0,  0,   0, 0, 0.0,           NULL, 0, NULL, 0};
     sdpa_ref_contiguous(HQ, SQ, D, p.q_st);
     sdpa_ref_contiguous(HKV, SKV, D, p.k_st);
     sdpa_ref_contiguous(HKV, SKV, D, p.v_st);

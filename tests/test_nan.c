@@ -86,7 +86,7 @@ static void run(clattn_context *ctx, const char *flavour, clattn_algo algo, pois
         sdpa_ref_problem rp = {B,      HQ, HKV, SQ, SKV, D,   D,    1.0 / sqrt((double)D),
                                causal, q,  k,   v,  m,   {0}, {0},  {0},
                                {0},    0,  0,   0,  0,   0.0, NULL, 0,
-                               NULL};
+                               NULL,   0};
         sdpa_ref_contiguous(HQ, SQ, D, rp.q_st);
         sdpa_ref_contiguous(HKV, SKV, D, rp.k_st);
         sdpa_ref_contiguous(HKV, SKV, D, rp.v_st);

@@ -17,37 +17,54 @@ typedef struct {
     int causal, top_left, window;
     int64_t wl, wr;
     float softcap;
-    int alibi;  /* 0 none, 1 slopes [Hq], 2 slopes [B, Hq] */
-    int mask;   /* additive [B, Hq, Sq, Skv] mask with -inf entries and one dead row */
-    float amp;  /* input scale: large values make the softcap bite */
-    int ragged; /* kv_lens: sequence 0 has no key, 1 has all, the rest in between */
+    int alibi;      /* 0 none, 1 slopes [Hq], 2 slopes [B, Hq] */
+    int mask;       /* additive [B, Hq, Sq, Skv] mask with -inf entries and one dead row */
+    float amp;      /* input scale: large values make the softcap bite */
+    int ragged;     /* kv_lens: sequence 0 has no key, 1 has all, the rest in between */
+    int64_t offset; /* position_offset */
 } ocase;
 
 enum { D = 64 };
 
 static const ocase cases[] = {
-    {"window (16, 0) + causal", 1, 4, 2, 113, 113, 1, 0, 1, 16, 0, 0, 0, 0, 1, 0},
-    {"window (5, 7), Sq < Skv", 1, 4, 2, 59, 113, 0, 0, 1, 5, 7, 0, 0, 0, 1, 0},
+    {"window (16, 0) + causal", 1, 4, 2, 113, 113, 1, 0, 1, 16, 0, 0, 0, 0, 1, 0, 0},
+    {"window (5, 7), Sq < Skv", 1, 4, 2, 59, 113, 0, 0, 1, 5, 7, 0, 0, 0, 1, 0, 0},
     {"window (0, 0) top-left, Sq > Skv: rows with no key", 1, 2, 1, 113, 59, 0, 1, 1, 0, 0, 0, 0, 0,
-     1, 0},
-    {"window (-1, 3): open left", 1, 4, 4, 37, 59, 0, 0, 1, -1, 3, 0, 0, 0, 1, 0},
-    {"window (4, -1): open right, causal", 1, 4, 1, 59, 59, 1, 0, 1, 4, -1, 0, 0, 0, 1, 0},
-    {"causal top-left, Sq < Skv", 1, 4, 2, 37, 59, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0},
-    {"causal top-left, Sq > Skv", 1, 4, 2, 59, 37, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0},
-    {"causal bottom-right, Sq > Skv", 1, 4, 2, 59, 37, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0},
-    {"ALiBi [Hq] + causal", 1, 4, 2, 59, 113, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0},
-    {"ALiBi [B, Hq] + mask, top-left", 2, 4, 2, 37, 59, 0, 1, 0, 0, 0, 0, 2, 1, 1, 0},
-    {"softcap 5", 1, 4, 2, 59, 113, 0, 0, 0, 0, 0, 5.0f, 0, 0, 3, 0},
+     1, 0, 0},
+    {"window (-1, 3): open left", 1, 4, 4, 37, 59, 0, 0, 1, -1, 3, 0, 0, 0, 1, 0, 0},
+    {"window (4, -1): open right, causal", 1, 4, 1, 59, 59, 1, 0, 1, 4, -1, 0, 0, 0, 1, 0, 0},
+    {"causal top-left, Sq < Skv", 1, 4, 2, 37, 59, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0},
+    {"causal top-left, Sq > Skv", 1, 4, 2, 59, 37, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0},
+    {"causal bottom-right, Sq > Skv", 1, 4, 2, 59, 37, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0},
+    {"ALiBi [Hq] + causal", 1, 4, 2, 59, 113, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0},
+    {"ALiBi [B, Hq] + mask, top-left", 2, 4, 2, 37, 59, 0, 1, 0, 0, 0, 0, 2, 1, 1, 0, 0},
+    {"softcap 5", 1, 4, 2, 59, 113, 0, 0, 0, 0, 0, 5.0f, 0, 0, 3, 0, 0},
     {"softcap + ALiBi + window + mask + causal", 2, 4, 2, 113, 113, 1, 0, 1, 20, 0, 3.0f, 2, 1, 3,
-     0},
+     0, 0},
     {"ragged kv_lens {0, Skv, ...} + causal, Sq < Skv", 3, 4, 2, 13, 59, 1, 0, 0, 0, 0, 0, 0, 0, 1,
-     1},
+     1, 0},
     {"ragged kv_lens + window + ALiBi [B, Hq] + mask, top-left causal", 3, 2, 1, 37, 113, 1, 1, 1,
-     5, 2, 0, 2, 1, 1, 1},
+     5, 2, 0, 2, 1, 1, 1, 0},
+    /* position_offset: a query block placed later (or earlier) along the keys, as a piece of a
+     * longer sequence (ring attention) sees them; cases[14] onwards. */
+    {"causal top-left, position_offset 23", 1, 4, 2, 37, 59, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 23},
+    {"causal, position_offset -50: leading rows see no key", 1, 4, 2, 59, 59, 1, 0, 0, 0, 0, 0, 0,
+     0, 1, 0, -50},
+    {"window (6, 3) + ALiBi [Hq] + causal, position_offset -17", 1, 4, 2, 59, 113, 1, 0, 1, 6, 3, 0,
+     1, 0, 1, 0, -17},
+    {"ragged kv_lens + ALiBi [Hq] bottom-right, position_offset 5", 3, 4, 2, 13, 59, 0, 0, 0, 0, 0,
+     0, 1, 0, 1, 1, 5},
+    {"ALiBi [Hq] + window (9, 2) top-left, Sq 3, position_offset 40", 2, 4, 2, 3, 59, 0, 1, 1, 9, 2,
+     0, 1, 0, 1, 0, 40},
+    {"window (120, -1) wider than Sq + Skv, top-left, position_offset 150: still bites", 1, 4, 2,
+     37, 59, 0, 1, 1, 120, -1, 0, 0, 0, 1, 0, 150},
 };
 
 static const char *algo_s(clattn_algo a) {
-    return a == CLATTN_ALGO_NAIVE ? "naive" : a == CLATTN_ALGO_FLASH1 ? "flash1" : "flash2";
+    return a == CLATTN_ALGO_NAIVE    ? "naive"
+           : a == CLATTN_ALGO_FLASH1 ? "flash1"
+           : a == CLATTN_ALGO_FLASH2 ? "flash2"
+                                     : "decode";
 }
 
 /* The ragged lengths of a case: sequence 0 none, 1 all, the rest in between. */
@@ -71,6 +88,7 @@ static void fill_desc(clattn_sdpa_desc *d, const ocase *c, const float *slopes,
     d->alibi_batch = c->alibi == 2 ? c->B : 0;
     d->has_mask = c->mask;
     d->kv_lens = c->ragged ? lens : NULL;
+    d->position_offset = c->offset;
 }
 
 static void run(clattn_context *ctx, const char *flavour, const ocase *c, clattn_algo algo,
@@ -122,6 +140,7 @@ static void run(clattn_context *ctx, const char *flavour, const ocase *c, clattn
         rp.alibi = c->alibi ? slopes : NULL;
         rp.alibi_sb = c->alibi == 2 ? c->Hq : 0;
         rp.kv_lens = c->ragged ? lens : NULL;
+        rp.position_offset = c->offset;
         double *ro = malloc((size_t)no * sizeof(double)), *rl = malloc((size_t)nl * sizeof(double));
         if (!ro || !rl || sdpa_ref(&rp, ro, rl)) {
             printf("FAIL: reference allocation\n");
@@ -154,6 +173,11 @@ static void suite(clattn_context *ctx, const char *flavour, int gpu) {
         run(ctx, flavour, &cases[11], algos[a], gpu ? 7 : 64, gpu ? 13 : 8);
         run(ctx, flavour, &cases[13], algos[a], gpu ? 7 : 16, gpu ? 13 : 16);
     }
+    /* The split-KV decode path on the position-offset cases small enough for it (at most 32 query
+     * rows per kv head). */
+    for (int i = 14; i < n; i++)
+        if (cases[i].Sq * (cases[i].Hq / cases[i].Hkv) <= 32)
+            run(ctx, flavour, &cases[i], CLATTN_ALGO_DECODE, 0, 0);
 }
 
 /* Bad option values: refused with the named status, nothing written. */
@@ -177,8 +201,9 @@ static void refusals(clattn_context *ctx) {
                {"softcap NaN", CLATTN_ERROR_INVALID_ARGUMENT},
                {"alibi_batch 3 with B = 2", CLATTN_ERROR_SHAPE_MISMATCH},
                {"causal_align 7", CLATTN_ERROR_INVALID_ARGUMENT},
-               {"kv_lens[1] = 60 > seq_kv", CLATTN_ERROR_INVALID_ARGUMENT}};
-    for (int i = 0; i < 7; i++) {
+               {"kv_lens[1] = 60 > seq_kv", CLATTN_ERROR_INVALID_ARGUMENT},
+               {"position_offset -2^48 - 1", CLATTN_ERROR_INVALID_ARGUMENT}};
+    for (int i = 0; i < 8; i++) {
         clattn_sdpa_desc d;
         int32_t lens[2] = {1, 60}; /* 60 > Skv: used only by the kv_lens case */
         fill_desc(&d, c, slopes, lens);
@@ -189,6 +214,7 @@ static void refusals(clattn_context *ctx) {
         if (i == 4) d.alibi_batch = 3;
         if (i == 5) d.causal_align = (clattn_causal_align)7;
         if (i == 6) d.kv_lens = lens;
+        if (i == 7) d.position_offset = -CLATTN_SDPA_MAX_POSITION_OFFSET - 1;
         tu_poison(o, no);
         tu_poison(l, nl);
         float *og = tu_alloc_floats(no);

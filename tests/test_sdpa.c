@@ -110,7 +110,7 @@ static int run_case(clattn_context *ctx, const char *label, tcase c) {
     if (ok) {
         sdpa_ref_problem rp = {c.B, c.Hq, c.Hkv, c.Sq, c.Skv, c.D, c.Dv, c.scale, c.causal,
                                q,   k,    v,     m,    {0},   {0}, {0},  {0},     0,
-                               0,   0,    0,     0.0,  NULL,  0,   NULL};
+                               0,   0,    0,     0.0,  NULL,  0,   NULL, 0};
         if (rp.scale == 0.0) rp.scale = 1.0 / sqrt((double)c.D);
         memcpy(rp.q_st, d.q_strides, sizeof rp.q_st);
         memcpy(rp.k_st, d.k_strides, sizeof rp.k_st);
@@ -320,8 +320,8 @@ static void fallback(clattn_context *g, clattn_algo algo) {
                  st ? clattn_context_last_error(g) : "ok")) {
         clattn__download(g, bo, o, sizeof o, 1, &ev, "out");
         clattn__download(g, bl, l, sizeof l, 0, NULL, "lse");
-        sdpa_ref_problem rp = {1,   H,   1,   S,   S, DD, DD, 0.125, 1,   q,    k, v,   NULL,
-                               {0}, {0}, {0}, {0}, 0, 0,  0,  0,     0.0, NULL, 0, NULL};
+        sdpa_ref_problem rp = {1,   H,   1,   S,   S, DD, DD, 0.125, 1,   q,    k, v,    NULL,
+                               {0}, {0}, {0}, {0}, 0, 0,  0,  0,     0.0, NULL, 0, NULL, 0};
         memcpy(rp.q_st, p.q_st, sizeof rp.q_st);
         memcpy(rp.k_st, p.k_st, sizeof rp.k_st);
         memcpy(rp.v_st, p.v_st, sizeof rp.v_st);

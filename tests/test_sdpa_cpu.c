@@ -288,10 +288,10 @@ static void test_public_entry(clattn_algo algo) {
     tu_fill_uniform(v, nk, -1.0f, 1.0f);
     tu_poison(out, no);
     tu_poison(lse, nl);
-    sdpa_ref_problem rp = {B,   H, Hkv, Sq, Skv,  D,   D,    1.0 / sqrt((double)D),
-                           1,   q, k,   v,  NULL, {0}, {0},  {0},
-                           {0}, 0, 0,   0,  0,    0.0, NULL, 0,
-                           NULL};
+    sdpa_ref_problem rp = {B,    H, Hkv, Sq, Skv,  D,   D,    1.0 / sqrt((double)D),
+                           1,    q, k,   v,  NULL, {0}, {0},  {0},
+                           {0},  0, 0,   0,  0,    0.0, NULL, 0,
+                           NULL, 0};
     sdpa_ref_contiguous(H, Sq, D, rp.q_st);
     sdpa_ref_contiguous(Hkv, Skv, D, rp.k_st);
     sdpa_ref_contiguous(Hkv, Skv, D, rp.v_st);

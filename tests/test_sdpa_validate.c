@@ -239,8 +239,8 @@ static void events(clattn_algo algo, clattn_flavour fl) {
         clEnqueueReadBuffer(queue, dout, CL_TRUE, 0, (size_t)no * 4, o, 0, NULL, NULL);
         clEnqueueReadBuffer(queue, dl, CL_TRUE, 0, (size_t)nl * 4, l, 0, NULL, NULL);
         sdpa_ref_problem rp = {
-            B_,  H_,  HKV_, S_, S_, D_, D_,  1.0 / sqrt(D_), 1, hq,  hk, hv, NULL, {0}, {0},
-            {0}, {0}, 0,    0,  0,  0,  0.0, NULL,           0, NULL};
+            B_,  H_,  HKV_, S_, S_, D_, D_,  1.0 / sqrt(D_), 1, hq,   hk, hv, NULL, {0}, {0},
+            {0}, {0}, 0,    0,  0,  0,  0.0, NULL,           0, NULL, 0};
         sdpa_ref_contiguous(H_, S_, D_, rp.q_st);
         sdpa_ref_contiguous(HKV_, S_, D_, rp.k_st);
         sdpa_ref_contiguous(HKV_, S_, D_, rp.v_st);

@@ -38,9 +38,9 @@ static void *run(void *arg) {
     float *out = tu_alloc_floats(n_out), *lse = tu_alloc_floats(B * HQ * sq);
     double *rout = malloc(sizeof(double) * (size_t)n_out);
     double *rlse = malloc(sizeof(double) * (size_t)(B * HQ * sq));
-    sdpa_ref_problem p = {B, HQ, hkv, sq,   skv,  D,   D,   1.0 / sqrt(D), w->id % 2,
-                          q, k,  v,   NULL, {0},  {0}, {0}, {0},           0,
-                          0, 0,  0,   0.0,  NULL, 0,   NULL};
+    sdpa_ref_problem p = {
+        B,   HQ,  hkv, sq, skv, D, D, 1.0 / sqrt(D), w->id % 2, q, k,    v, NULL, {0},
+        {0}, {0}, {0}, 0,  0,   0, 0, 0.0,           NULL,      0, NULL, 0};
     sdpa_ref_contiguous(HQ, sq, D, p.q_st);
     sdpa_ref_contiguous(hkv, skv, D, p.k_st);
     sdpa_ref_contiguous(hkv, skv, D, p.v_st);

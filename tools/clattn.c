@@ -6,6 +6,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifndef CLATTN_CLI_MPI
+/* The ring commands need the MPI component (tools/mpi/): without it they only say so. */
+static int no_mpi(int argc, char **argv) {
+    (void)argc;
+    fprintf(stderr,
+            "clattn %s: this clattn was built without MPI (CLATTN_WITH_MPI=OFF: CMake found no "
+            "MPI); install one (Debian: libopenmpi-dev openmpi-bin) and rebuild\n",
+            argv[0]);
+    return 2;
+}
+int cmd_ring_attention(int argc, char **argv) {
+    return no_mpi(argc, argv);
+}
+int cmd_ring_bench(int argc, char **argv) {
+    return no_mpi(argc, argv);
+}
+#endif
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -21,13 +39,16 @@ static const command commands[] = {
     {"additive", cmd_additive, "additive (Bahdanau) attention on .npy files"},
     {"birnn", cmd_birnn, "bidirectional GRU encoder on .npy files"},
     {"layer", cmd_layer, "an attention layer (projections, RoPE, attention) on .npy files"},
+    {"ring-attention", cmd_ring_attention,
+     "attention with the sequence split across MPI ranks (mpirun -np R clattn ring-attention)"},
+    {"ring-bench", cmd_ring_bench, "time ring attention across MPI ranks and its overlap"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: clattn <command> [options]   (clattn <command> --help for its options)\n"
                "       clattn --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].help);
 }
 
 int main(int argc, char **argv) {

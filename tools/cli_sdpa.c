@@ -164,6 +164,32 @@ int cli_sdpa_shape_desc(const char *cmd, const char *seq_name, const cli_sdpa_sh
     return 0;
 }
 
+void cli_sdpa_file_opts(cli_sdpa_files *f, cli_opt *opts) {
+    memset(f, 0, sizeof *f);
+    const cli_opt x[CLI_SDPA_FILE_OPTS] = {
+        {"q", OPT_STRING, &f->q, "queries [B, Hq, Sq, D] (required)"},
+        {"k", OPT_STRING, &f->k, "keys [B, Hkv, Skv, D] (required)"},
+        {"v", OPT_STRING, &f->v, "values [B, Hkv, Skv, Dv] (required)"},
+        {"out", OPT_STRING, &f->out, "output [B, Hq, Sq, Dv] (required)"},
+        {"lse", OPT_STRING, &f->lse, "output log-sum-exp [B, Hq, Sq]"},
+        {"causal", OPT_FLAG, &f->causal, "causal mask: query i sees keys j <= i' (--causal-align)"},
+        {"scale", OPT_FLOAT, &f->scale, "score scale (default 1/sqrt(D); 1 = plain dot product)"},
+        {"algo", OPT_STRING, &f->algo, "auto|naive|flash1|flash2|decode"},
+        {"flavour", OPT_STRING, &f->flavour, "auto|gpu|cpu kernel flavour"}};
+    memcpy(opts, x, sizeof x);
+}
+
+int cli_sdpa_files_desc(const char *cmd, const cli_sdpa_files *f, clattn_sdpa_desc *d) {
+    const char *req[4][2] = {{"q", f->q}, {"k", f->k}, {"v", f->v}, {"out", f->out}};
+    for (int i = 0; i < 4; i++)
+        if (!req[i][1]) return cli_missing(cmd, req[i][0]);
+    d->causal = f->causal;
+    d->scale = (float)f->scale;
+    return cli_sdpa_algo(cmd, f->algo, &d->algo) || cli_sdpa_flavour(cmd, f->flavour, &d->flavour)
+               ? 2
+               : 0;
+}
+
 void cli_sdpa_option_opts(cli_sdpa_options *o, cli_opt *opts) {
     memset(o, 0, sizeof *o);
     o->softcap = NAN;

@@ -25,6 +25,20 @@ void cli_sdpa_shape_opts(cli_sdpa_shape *s, const char *seq_name, cli_opt *opts)
 int cli_sdpa_shape_desc(const char *cmd, const char *seq_name, const cli_sdpa_shape *s,
                         clattn_sdpa_desc *d);
 
+/* The files and switches `attention` and `ring-attention` share, as given: --q, --k, --v, --out
+ * (required), --lse, --causal, --scale, --algo, --flavour. */
+typedef struct {
+    const char *q, *k, *v, *out, *lse, *algo, *flavour;
+    int causal;
+    double scale;
+} cli_sdpa_files;
+#define CLI_SDPA_FILE_OPTS 9
+/* Writes the CLI_SDPA_FILE_OPTS option entries into opts and clears *f. */
+void cli_sdpa_file_opts(cli_sdpa_files *f, cli_opt *opts);
+/* Checks that the required files are named and sets algo, flavour, causal and scale in *d
+ * (which clattn_sdpa_desc_init filled). Returns 0, or 2 after a usage error naming `cmd`. */
+int cli_sdpa_files_desc(const char *cmd, const cli_sdpa_files *f, clattn_sdpa_desc *d);
+
 /* The options of clattn_sdpa_desc that attention, plan and bench share, as given:
  *   --causal-align bottom-right|top-left   where query i sits among the keys (i' below)
  *   --window L,R        keys i' - L ... i' + R; -1 leaves that side unbounded

@@ -71,25 +71,24 @@ static int mismatch(const char *what, long long got, long long want) {
 }
 
 int cmd_attention(int argc, char **argv) {
-    const char *qp = NULL, *kp = NULL, *vp = NULL, *op = NULL, *lp = NULL, *mp = NULL;
-    const char *algo_s = NULL, *fl_s = NULL, *klp = NULL, *dt_s = NULL, *mdt_s = NULL;
-    const char *kvdt_s = NULL;
-    int causal = 0;
-    double scale = 0.0;
+    const char *mp = NULL, *klp = NULL, *dt_s = NULL, *mdt_s = NULL, *kvdt_s = NULL;
+    cli_sdpa_files f;
+    cli_opt fopts[CLI_SDPA_FILE_OPTS];
+    cli_sdpa_file_opts(&f, fopts);
     cli_sdpa_options xo;
     cli_opt xopts[CLI_SDPA_OPTION_OPTS];
     cli_sdpa_option_opts(&xo, xopts);
     const cli_opt opts[] = {
-        {"q", OPT_STRING, &qp, "queries [B, Hq, Sq, D] float32 (required)"},
-        {"k", OPT_STRING, &kp, "keys [B, Hkv, Skv, D] (required)"},
-        {"v", OPT_STRING, &vp, "values [B, Hkv, Skv, Dv] (required)"},
-        {"out", OPT_STRING, &op, "output [B, Hq, Sq, Dv] (required)"},
-        {"lse", OPT_STRING, &lp, "output log-sum-exp [B, Hq, Sq]"},
+        fopts[0],
+        fopts[1],
+        fopts[2],
+        fopts[3],
+        fopts[4],
         {"mask", OPT_STRING, &mp, "additive mask [B|1, Hq|1, Sq, Skv] or [Sq, Skv]; -inf drops"},
-        {"causal", OPT_FLAG, &causal, "causal mask: query i sees keys j <= i' (--causal-align)"},
-        {"scale", OPT_FLOAT, &scale, "score scale (default 1/sqrt(D); 1 = plain dot product)"},
-        {"algo", OPT_STRING, &algo_s, "auto|naive|flash1|flash2|decode"},
-        {"flavour", OPT_STRING, &fl_s, "auto|gpu|cpu kernel flavour"},
+        fopts[5],
+        fopts[6],
+        fopts[7],
+        fopts[8],
         {"kv-lens", OPT_STRING, &klp, "int32|int64 [B]: sequence b sees its first L[b] keys"},
         {"dtype", OPT_STRING, &dt_s,
          "f32|f16|bf16 storage of q, k, v, out (default f16 if q, k, v are float16 files, else "
@@ -111,14 +110,10 @@ int cmd_attention(int argc, char **argv) {
                        "[--algo auto|naive|flash1|flash2|decode] [--dtype f32|f16|bf16] "
                        "[--kv-dtype f32|f16|bf16] [--mask-dtype f32|f16|bf16]");
     if (rc) return rc == 1 ? 0 : rc;
-    const char *req[4][2] = {{"q", qp}, {"k", kp}, {"v", vp}, {"out", op}};
-    for (int i = 0; i < 4; i++)
-        if (!req[i][1]) return cli_missing(CMD, req[i][0]);
     clattn_sdpa_desc d;
     clattn_sdpa_desc_init(&d, sizeof d);
-    if (cli_sdpa_algo(CMD, algo_s, &d.algo) || cli_sdpa_flavour(CMD, fl_s, &d.flavour) ||
-        cli_sdpa_options_desc(CMD, &xo, &d))
-        return 2;
+    if (cli_sdpa_files_desc(CMD, &f, &d) || cli_sdpa_options_desc(CMD, &xo, &d)) return 2;
+    const char *qp = f.q, *kp = f.k, *vp = f.v, *op = f.out, *lp = f.lse;
     clattn_dtype dt = CLATTN_DTYPE_F32, kvdt = CLATTN_DTYPE_F32, mdt = CLATTN_DTYPE_F32;
     if ((dt_s && cli_sdpa_dtype(CMD, "dtype", dt_s, &dt)) ||
         (kvdt_s && cli_sdpa_dtype(CMD, "kv-dtype", kvdt_s, &kvdt)) ||
@@ -173,8 +168,6 @@ int cmd_attention(int argc, char **argv) {
     }
     d.batch = B, d.heads = Hq, d.kv_heads = Hkv, d.seq_q = Sq, d.seq_kv = Skv;
     d.head_dim = D, d.head_dim_v = Dv;
-    d.causal = causal;
-    d.scale = (float)scale;
     if (B < 1 || Hq < 1 || Sq < 1 || D < 1 || Hkv < 1 || Skv < 1 || Dv < 1) {
         fprintf(stderr, "clattn %s: empty tensors are not attention problems\n", CMD);
         goto done;

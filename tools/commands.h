@@ -11,5 +11,8 @@ int cmd_attention(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_layer(int argc, char **argv);
+/* tools/mpi/: only in a build with the MPI component (CLATTN_CLI_MPI); else clattn.c's stub. */
+int cmd_ring_attention(int argc, char **argv);
+int cmd_ring_bench(int argc, char **argv);
 
 #endif

@@ -43,8 +43,8 @@ static int run(clattn_context *ctx, clattn_algo algo, clattn_flavour fl, char *m
         snprintf(msg, cap, "%s: %s", clattn_status_string(st), clattn_context_last_error(ctx));
         return 1;
     }
-    sdpa_ref_problem p = {B,   HQ,  HKV, SQ, SKV, D, DV, 1.0 / sqrt(D), 1,    q, k,   v, mask, {0},
-                          {0}, {0}, {0}, 0,  0,   0, 0,  0.0,           NULL, 0, NULL};
+    sdpa_ref_problem p = {B,   HQ,  HKV, SQ, SKV, D, DV, 1.0 / sqrt(D), 1,    q, k,    v, mask, {0},
+                          {0}, {0}, {0}, 0,  0,   0, 0,  0.0,           NULL, 0, NULL, 0};
     sdpa_ref_contiguous(HQ, SQ, D, p.q_st);
     sdpa_ref_contiguous(HKV, SKV, D, p.k_st);
     sdpa_ref_contiguous(HKV, SKV, DV, p.v_st);

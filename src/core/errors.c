@@ -39,6 +39,8 @@ const char *clattn_status_string(clattn_status status) {
         return "CLATTN_ERROR_BLAS: CLBlast failed";
     case CLATTN_ERROR_INTERNAL:
         return "CLATTN_ERROR_INTERNAL: internal error";
+    case CLATTN_ERROR_TRANSPORT:
+        return "CLATTN_ERROR_TRANSPORT: exchange between ranks failed";
     }
     return "CLATTN_ERROR_UNKNOWN: unknown status";
 }

@@ -123,14 +123,17 @@ clattn_status clattn__sdpa_flash_cpu(clattn_context *ctx, const clattn_sdpa_prob
                             "no such kernel or a buffer is missing",
                             (int)plan->algo, (long long)plan->block_q, (long long)plan->block_kv,
                             p->has_mask, p->has_lse);
-    /* The kernels index rows, keys and heads with 32-bit ints (element offsets are 64-bit). */
+    /* The kernels index rows, keys and heads with 32-bit ints (element offsets are 64-bit), and
+     * with ALiBi hold each row's position i' = i + diag and i' - j in one (a position offset
+     * moves them: |diag| <= 2^48 and the sizes are below 2^62, so these sums fit int64). */
     int64_t rows = 0, bh = 0;
     if (clattn__mul64(p->Sq, p->group, &rows) || rows > INT_MAX - 64 || p->Skv > INT_MAX - 256 ||
-        clattn__mul64(p->B, p->Hq, &bh) || bh > INT_MAX)
+        clattn__mul64(p->B, p->Hq, &bh) || bh > INT_MAX ||
+        (p->alibi && (p->diag - p->Skv < INT_MIN || p->diag + p->Sq > INT_MAX)))
         return clattn__fail(ctx, CLATTN_ERROR_UNSUPPORTED,
-                            "flash attention (CPU): Sq*group = %lld, Skv = %lld or B*Hq = %lld "
-                            "exceeds the kernels' 32-bit row/key/head indices",
-                            (long long)rows, (long long)p->Skv, (long long)bh);
+                            "flash attention (CPU): Sq*group = %lld, Skv = %lld, B*Hq = %lld or "
+                            "ALiBi's position shift %lld exceeds the kernels' 32-bit indices",
+                            (long long)rows, (long long)p->Skv, (long long)bh, (long long)p->diag);
     /* A tile the device cannot build or launch for lack of resources (registers, private
      * memory: block_q 64 with D = Dv = 256 holds about 160 KiB per work-item) falls back to the
      * next smaller query block; the key block stays. A retry starts from scratch: flash1's first

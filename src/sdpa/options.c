@@ -13,7 +13,13 @@ clattn_status clattn__sdpa_options(clattn_context *ctx, const clattn_sdpa_desc *
                             "causal_align %d is neither CLATTN_CAUSAL_BOTTOM_RIGHT nor _TOP_LEFT",
                             (int)d->causal_align);
     p->top_left = d->causal_align == CLATTN_CAUSAL_TOP_LEFT;
-    p->diag = p->top_left ? 0 : p->Skv - p->Sq;
+    if (d->position_offset < -CLATTN_SDPA_MAX_POSITION_OFFSET ||
+        d->position_offset > CLATTN_SDPA_MAX_POSITION_OFFSET)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "position_offset %lld is outside +-2^48",
+                            (long long)d->position_offset);
+    /* Sq and Skv are >= 1 here, so neither this nor the offset's bound lets it overflow. */
+    p->diag = (p->top_left ? 0 : p->Skv - p->Sq) + d->position_offset;
     p->window = d->window != 0;
     p->window_left = p->window_right = -1;
     if (p->window) {
@@ -21,10 +27,13 @@ clattn_status clattn__sdpa_options(clattn_context *ctx, const clattn_sdpa_desc *
             return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                                 "window (%lld, %lld): each side is -1 (unbounded) or >= 0",
                                 (long long)d->window_left, (long long)d->window_right);
-        /* A side wider than Sq + Skv reaches every key: the same as unbounded, and small
-         * enough that i' +- side cannot overflow in the kernels. */
-        int64_t reach = INT64_MAX; /* Sq + Skv, saturated: the sizes are not yet checked */
-        if (clattn__add64(p->Sq, p->Skv, &reach)) reach = INT64_MAX;
+        /* A side wider than Sq + Skv + |position_offset| reaches every key (every i' lies
+         * within Sq + |offset| of the keys): the same as unbounded, and small enough that
+         * i' +- side cannot overflow in the kernels. */
+        const int64_t shift = d->position_offset < 0 ? -d->position_offset : d->position_offset;
+        int64_t reach = INT64_MAX; /* saturated: the sizes are not yet checked */
+        if (clattn__add64(p->Sq, p->Skv, &reach) || clattn__add64(reach, shift, &reach))
+            reach = INT64_MAX;
         p->window_left = d->window_left > reach ? -1 : d->window_left;
         p->window_right = d->window_right > reach ? -1 : d->window_right;
     }

@@ -33,7 +33,7 @@ int sdpa_ref(const sdpa_ref_problem *p, double *out, double *lse) {
                 double mx = -INFINITY;
                 int nan_row = 0; /* a NaN score makes the whole row NaN, as IEEE softmax does */
                 const int64_t len = p->kv_lens ? p->kv_lens[b] : p->Skv;
-                const int64_t pos = p->top_left ? i : i + len - p->Sq; /* i' */
+                const int64_t pos = (p->top_left ? i : i + len - p->Sq) + p->position_offset;
                 for (int64_t j = 0; j < p->Skv; j++) {
                     double x = -INFINITY;
                     int visible = j < len && (!p->causal || j <= pos);

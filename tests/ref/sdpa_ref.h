@@ -25,8 +25,9 @@ typedef struct {
     double softcap;                    /* > 0: s -> softcap * tanh(s / softcap) */
     const float *alibi;                /* slopes: alibi[b * alibi_sb + h]; adds -slope |i' - j| */
     int64_t alibi_sb;
-    const int32_t *kv_lens; /* [B] or NULL: sequence b has keys 0..kv_lens[b]-1, and i' is
-                               i + kv_lens[b] - Sq (bottom-right) */
+    const int32_t *kv_lens;  /* [B] or NULL: sequence b has keys 0..kv_lens[b]-1, and i' is
+                                i + kv_lens[b] - Sq (bottom-right) */
+    int64_t position_offset; /* added to every i' */
 } sdpa_ref_problem;
 
 /* Fills contiguous strides for [B, H, S, dim] data (and, for the mask, [mb, mh, Sq, Skv] with
