@@ -20,6 +20,7 @@ static const command commands[] = {
     {"bench", cmd_bench, "time attention on random inputs (GFLOP/s, ms, device memory)"},
     {"additive", cmd_additive, "additive (Bahdanau) attention on .npy files"},
     {"birnn", cmd_birnn, "bidirectional GRU encoder on .npy files"},
+    {"convert-gqa", cmd_convert_gqa, "mean-pool an attention layer's k/v heads (MHA to GQA/MQA)"},
 };
 
 static void usage(FILE *f) {
