@@ -1,0 +1,149 @@
+/* create.c: the attention layer's creation from host weights in either PyTorch layout (split
+ * q/k/v/o projections or nn.MultiheadAttention's packed in_proj_weight) and its destruction.
+ * Both layouts become the same device matrices (layer_internal.h: the projection layout), so
+ * the forward pass has one form. */
+#include "layer/layer_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+clattn_status clattn__mha_layout(clattn_context *ctx, const clattn_mha_layer_desc *d,
+                                 int64_t *off_k, int64_t *off_v, int64_t *ld) {
+    cl_uint bits = 0;
+    cl_int err =
+        clGetDeviceInfo(ctx->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof bits, &bits, NULL);
+    if (err != CL_SUCCESS)
+        return clattn__cl_fail(ctx, err,
+                               "mha layer: clGetDeviceInfo(CL_DEVICE_MEM_BASE_ADDR_ALIGN) failed");
+    /* in 16-bit elements, so the same offsets serve float32 and the 16-bit storage types */
+    const int64_t unit = bits >= 32 ? (int64_t)bits / 16 : 1;
+    const int64_t q = d->heads * d->head_dim, k = d->kv_heads * d->head_dim;
+    const int64_t v = d->kv_heads * d->head_dim_v; /* each below 2^31 * 256 */
+    *off_k = (q + unit - 1) / unit * unit;
+    *off_v = *off_k + (k + unit - 1) / unit * unit;
+    *ld = *off_v + v;
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn__mha_weights_form(clattn_context *ctx, const clattn_mha_layer_desc *d,
+                                       const clattn_mha_weights *w, int *packed) {
+    if (!w) return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "mha layer: weights is NULL");
+    *packed = w->q_proj == NULL;
+    const int qkv_bias = d->has_qkv_bias != 0, out_bias = d->has_out_bias != 0;
+    if (*packed) {
+        if (!w->in_proj_weight || !w->o_proj || (qkv_bias && !w->in_proj_bias) ||
+            (out_bias && !w->o_bias))
+            return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                                "mha layer: the packed weights need in_proj_weight and o_proj%s%s "
+                                "(q_proj is NULL, so the split form is not used)",
+                                qkv_bias ? ", in_proj_bias" : "", out_bias ? ", o_bias" : "");
+        if (d->kv_heads != d->heads || d->heads * d->head_dim != d->embed_dim ||
+            d->head_dim_v != d->head_dim)
+            return clattn__fail(ctx, CLATTN_ERROR_SHAPE_MISMATCH,
+                                "mha layer: the packed in_proj_weight [3 E, E] holds an MHA layer "
+                                "with heads * head_dim = E and head_dim_v = head_dim; this one "
+                                "has E %lld, heads %lld, kv_heads %lld, head_dim %lld, head_dim_v "
+                                "%lld",
+                                (long long)d->embed_dim, (long long)d->heads,
+                                (long long)d->kv_heads, (long long)d->head_dim,
+                                (long long)d->head_dim_v);
+        return CLATTN_SUCCESS;
+    }
+    if (!w->k_proj || !w->v_proj || !w->o_proj ||
+        (qkv_bias && (!w->q_bias || !w->k_bias || !w->v_bias)) || (out_bias && !w->o_bias))
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "mha layer: the split weights need q_proj, k_proj, v_proj and "
+                            "o_proj%s%s",
+                            qkv_bias ? ", q_bias, k_bias, v_bias" : "", out_bias ? ", o_bias" : "");
+    return CLATTN_SUCCESS;
+}
+
+/* Stacks q, k and v (rows of E floats, or single floats for the biases: row = 1) into dst of
+ * ld rows as the projection layout places them, zeros in the gaps. */
+static void stack_qkv(const clattn_mha_layer *l, const float *const src[3], int64_t row,
+                      float *dst) {
+    const int64_t at[3] = {0, l->off_k, l->off_v};
+    const int64_t rows[3] = {l->Hq * l->D, l->Hkv * l->D, l->Hkv * l->Dv};
+    memset(dst, 0, (size_t)(l->ld * row) * sizeof *dst);
+    for (int i = 0; i < 3; i++)
+        memcpy(dst + at[i] * row, src[i], (size_t)(rows[i] * row) * sizeof *dst);
+}
+
+/* Uploads the stacked q/k/v weights (and biases) of w in either form. */
+static clattn_status upload_qkv(clattn_mha_layer *l, const clattn_mha_weights *w, int packed) {
+    clattn_context *ctx = l->ctx;
+    const int64_t E = l->E;
+    const float *wsrc[3] = {w->q_proj, w->k_proj, w->v_proj};
+    const float *bsrc[3] = {w->q_bias, w->k_bias, w->v_bias};
+    if (packed) /* [3 E, E] is Wq, Wk, Wv stacked; [3 E] the biases */
+        for (int i = 0; i < 3; i++) {
+            wsrc[i] = w->in_proj_weight + i * E * E;
+            bsrc[i] = w->in_proj_bias ? w->in_proj_bias + i * E : NULL;
+        }
+    int64_t n = 0;
+    if (clattn__mul64(l->ld, E, &n) || n > INT64_MAX / (int64_t)sizeof(float))
+        return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW,
+                            "mha layer: the stacked q/k/v weights [%lld, %lld] overflow",
+                            (long long)l->ld, (long long)E);
+    float *host = malloc((size_t)n * sizeof *host);
+    if (!host)
+        return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY,
+                            "mha layer: %lld bytes of host memory for the stacked weights",
+                            (long long)n * (int64_t)sizeof *host);
+    stack_qkv(l, wsrc, E, host);
+    clattn_status st =
+        clattn__upload(ctx, host, n * (int64_t)sizeof *host, "mha layer q/k/v weights", &l->w_qkv);
+    if (st == CLATTN_SUCCESS && l->d.has_qkv_bias) {
+        stack_qkv(l, bsrc, 1, host); /* ld <= ld * E floats */
+        st = clattn__upload(ctx, host, l->ld * (int64_t)sizeof *host, "mha layer q/k/v biases",
+                            &l->b_qkv);
+    }
+    free(host);
+    return st;
+}
+
+clattn_status clattn_mha_layer_create(clattn_context *ctx, const clattn_mha_layer_desc *desc,
+                                      const clattn_mha_weights *weights, clattn_mha_layer **out) {
+    if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
+    if (!out) return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "mha layer: out is NULL");
+    *out = NULL;
+    clattn_mha_layer_desc d;
+    int packed = 0;
+    clattn_status st = clattn__mha_desc_resolve(ctx, desc, &d);
+    if (st == CLATTN_SUCCESS) st = clattn__mha_weights_form(ctx, &d, weights, &packed);
+    if (st != CLATTN_SUCCESS) return st;
+    clattn_mha_layer *l = calloc(1, sizeof *l);
+    if (!l) return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "mha layer: host memory");
+    l->ctx = ctx;
+    l->d = d;
+    l->E = d.embed_dim, l->Hq = d.heads, l->Hkv = d.kv_heads, l->D = d.head_dim;
+    l->Dv = d.head_dim_v;
+    const int64_t o_dims[4] = {l->E, l->Hq, l->Dv, (int64_t)sizeof(float)};
+    int64_t o_bytes = 0;
+    if (clattn__prod64(o_dims, 4, &o_bytes))
+        st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW,
+                          "mha layer: the output weights [%lld, %lld * %lld] overflow",
+                          (long long)l->E, (long long)l->Hq, (long long)l->Dv);
+    if (st || (st = clattn__mha_layout(ctx, &d, &l->off_k, &l->off_v, &l->ld)) ||
+        (st = upload_qkv(l, weights, packed)) ||
+        (st = clattn__upload(ctx, weights->o_proj, o_bytes, "mha layer output weights", &l->w_o)) ||
+        (d.has_out_bias && (st = clattn__upload(ctx, weights->o_bias, l->E * (int64_t)sizeof(float),
+                                                "mha layer output bias", &l->b_o)))) {
+        clattn_mha_layer_destroy(l);
+        return st;
+    }
+    *out = l;
+    return CLATTN_SUCCESS;
+}
+
+void clattn_mha_layer_destroy(clattn_mha_layer *layer) {
+    if (!layer) return;
+    /* Work enqueued with the layer's weights holds them until it is done; waiting here keeps
+     * the promise that destroy returns after the layer's work. */
+    clFinish(layer->ctx->queue);
+    clattn__release_mem(&layer->w_qkv);
+    clattn__release_mem(&layer->b_qkv);
+    clattn__release_mem(&layer->w_o);
+    clattn__release_mem(&layer->b_o);
+    free(layer);
+}
