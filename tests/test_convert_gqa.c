@@ -3,7 +3,8 @@
  * heads and head_dim_v != head_dim are pooled into every divisor G of their kv heads, outputs
  * poisoned first, every element checked against a float64 mean-pool written here head by head;
  * G = kv_heads must give back the input bit for bit, G = 1 is MQA, and a layer that already is
- * GQA pools further. The packed nn.MultiheadAttention form (in_proj_weight/in_proj_bias) must give
+ * GQA pools further. The weights are a whole layer's (o_proj too), as clattn_mha_layer_create
+ * takes them. The packed nn.MultiheadAttention form (in_proj_weight/in_proj_bias) must give
  * the same bits as the split form holding its slices. Bad input (NULLs, G not dividing, a bad
  * descriptor, the packed form of a non-MHA layer, overflowing sizes) is refused with a message
  * and nothing written. */
@@ -68,13 +69,14 @@ static void run_split(clattn_context *ctx, const gcase *c) {
     float *bk = tu_alloc_floats(Hkv * D), *bv = tu_alloc_floats(Hkv * Dv);
     float *ok = tu_alloc_floats(Hkv * D * E), *ov = tu_alloc_floats(Hkv * Dv * E);
     float *obk = tu_alloc_floats(Hkv * D), *obv = tu_alloc_floats(Hkv * Dv);
-    float dummy = 0.0f; /* q_proj: only its presence (the split form) matters */
+    float dummy = 0.0f; /* q_proj, o_proj, q_bias: present (a whole layer), never read */
     tu_fill_normal(wk, Hkv * D * E, 1.0f);
     tu_fill_normal(wv, Hkv * Dv * E, 1.0f);
     tu_fill_normal(bk, Hkv * D, 1.0f);
     tu_fill_normal(bv, Hkv * Dv, 1.0f);
     clattn_mha_weights w = {0};
     w.q_proj = &dummy, w.k_proj = wk, w.v_proj = wv, w.k_bias = bk, w.v_bias = bv;
+    w.o_proj = &dummy, w.q_bias = &dummy;
     for (int64_t G = Hkv; G >= 1; G--) {
         if (Hkv % G) continue;
         tu_poison(ok, Hkv * D * E);
@@ -122,9 +124,9 @@ static void run_packed(clattn_context *ctx, int64_t E, int64_t H, int bias) {
     tu_fill_normal(ipw, 3 * n, 1.0f);
     tu_fill_normal(ipb, 3 * E, 1.0f);
     clattn_mha_weights packed = {0}, split = {0};
-    packed.in_proj_weight = ipw, packed.in_proj_bias = bias ? ipb : NULL;
-    split.q_proj = ipw, split.k_proj = ipw + n, split.v_proj = ipw + 2 * n;
-    split.k_bias = ipb + E, split.v_bias = ipb + 2 * E;
+    packed.in_proj_weight = ipw, packed.in_proj_bias = bias ? ipb : NULL, packed.o_proj = ipw;
+    split.q_proj = ipw, split.k_proj = ipw + n, split.v_proj = ipw + 2 * n, split.o_proj = ipw;
+    split.q_bias = ipb, split.k_bias = ipb + E, split.v_bias = ipb + 2 * E;
     for (int64_t G = H; G >= 1; G--) {
         if (H % G) continue;
         const int64_t m = G * (E / H) * E, mb = G * (E / H);
@@ -164,8 +166,9 @@ static void run_refusals(clattn_context *ctx) {
     tu_fill_normal(w, N, 1.0f);
     tu_fill_normal(b, E, 1.0f);
     clattn_mha_weights split = {0}, packed = {0};
-    split.q_proj = w, split.k_proj = w, split.v_proj = w, split.k_bias = b, split.v_bias = b;
-    packed.in_proj_weight = ipw, packed.in_proj_bias = ipw;
+    split.q_proj = w, split.k_proj = w, split.v_proj = w, split.o_proj = w;
+    split.q_bias = b, split.k_bias = b, split.v_bias = b;
+    packed.in_proj_weight = ipw, packed.in_proj_bias = ipw, packed.o_proj = w;
     clattn_mha_layer_desc base;
     memset(&base, 0, sizeof base);
     base.struct_size = sizeof base;
@@ -198,15 +201,15 @@ static void run_refusals(clattn_context *ctx) {
     BAD("struct_size 0", base, &split, 2, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, "struct_size");
     c->d.struct_size = 0;
     c = &cs[n];
-    BAD("desc kv_heads 3 of 4 heads", base, &split, 1, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT,
-        "divide");
+    BAD("desc kv_heads 3 of 4 heads", base, &split, 1, 0, 0, 0, 0, CLATTN_ERROR_SHAPE_MISMATCH,
+        "multiple");
     c->d.kv_heads = 3;
     c = &cs[n];
     BAD("heads 3 does not divide E = 16 (head_dim 0)", base, &split, 1, 0, 0, 0, 0,
-        CLATTN_ERROR_INVALID_ARGUMENT, "embed_dim");
+        CLATTN_ERROR_SHAPE_MISMATCH, "embed_dim");
     c->d.heads = 3;
     c = &cs[n];
-    BAD("head_dim 257", base, &split, 1, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, "1..256");
+    BAD("head_dim 257", base, &split, 1, 0, 0, 0, 0, CLATTN_ERROR_UNSUPPORTED, "1..256");
     c->d.head_dim = 257;
     c = &cs[n];
     BAD("embed_dim 0", base, &split, 1, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, "embed_dim");
@@ -221,6 +224,11 @@ static void run_refusals(clattn_context *ctx) {
         "k_bias");
     static clattn_mha_weights no_kb;
     no_kb = split, no_kb.k_bias = NULL, c->w = &no_kb;
+    c = &cs[n];
+    BAD("split form without o_proj (a whole layer's weights)", base, &split, 2, 0, 0, 0, 0,
+        CLATTN_ERROR_INVALID_ARGUMENT, "o_proj");
+    static clattn_mha_weights no_o;
+    no_o = split, no_o.o_proj = NULL, c->w = &no_o;
     c = &cs[n];
     BAD("packed without in_proj_bias", base, &packed, 2, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT,
         "in_proj_bias");
@@ -240,7 +248,7 @@ static void run_refusals(clattn_context *ctx) {
     c->d.head_dim_v = 3;
     c = &cs[n];
     BAD("Hkv * D * E overflows", base, &split, 1, 0, 0, 0, 0, CLATTN_ERROR_OVERFLOW, "overflow");
-    c->d.embed_dim = INT64_MAX / 2, c->d.heads = 1, c->d.head_dim = 256;
+    c->d.embed_dim = INT32_MAX, c->d.heads = INT32_MAX, c->d.head_dim = 256;
     c = &cs[n];
     /* E * E floats fit, the packed array's 3 E * E do not */
     BAD("packed 3 E^2 floats overflow", base, &packed, 1, 0, 0, 0, 0, CLATTN_ERROR_OVERFLOW,

@@ -115,7 +115,7 @@ static int read_split(const char *dir, int64_t H, clattn_npy_array *a, layer_in 
     l->q = a[Q].data, l->o = a[O].data, l->qb = a[QB].data, l->ob = a[OB].data;
     l->nk = a[K].count, l->nv = a[V].count;
     l->w.q_proj = a[Q].data, l->w.k_proj = a[K].data, l->w.v_proj = a[V].data;
-    l->w.k_bias = a[KB].data, l->w.v_bias = a[VB].data;
+    l->w.q_bias = a[QB].data, l->w.k_bias = a[KB].data, l->w.v_bias = a[VB].data;
     return 0;
 }
 
@@ -179,6 +179,7 @@ int cmd_convert_gqa(int argc, char **argv) {
     l.packed = access(path, F_OK) == 0;
     if (l.packed ? read_packed(dir, H, a, &l) : read_split(dir, H, a, &l)) goto done;
     l.has_out_bias = l.ob != NULL;
+    l.w.o_proj = l.o, l.w.o_bias = l.ob; /* a whole layer, as clattn_mha_layer_create takes it */
     l.desc.embed_dim = l.E, l.desc.heads = H, l.desc.kv_heads = l.Hkv;
     l.desc.has_out_bias = l.has_out_bias;
 
