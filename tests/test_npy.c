@@ -1,7 +1,7 @@
-/* test_npy.c: the .npy reader/writer (src/npy.c): exact float16 conversion, round trips of every
- * dtype over many shapes, byte-identity with numpy's np.save and reading numpy's own files (when
- * /usr/bin/python3 has numpy), and a table of malformed files each rejected with
- * CLATTN_ERROR_FORMAT and a message naming the file; writes replace only regular files, and
+/* test_npy.c: the .npy reader (src/npy/) and writer (tools/npy_write.c): exact float16 conversion,
+ * round trips of every dtype over many shapes, byte-identity with numpy's np.save and reading
+ * numpy's own files (when /usr/bin/python3 has numpy), and a table of malformed files each rejected
+ * with CLATTN_ERROR_FORMAT and a message naming the file; writes replace only regular files, and
  * atomically (a failed write leaves the old file and no temporary). Needs no OpenCL device. */
 #include "npy.h"
 #include "testutil.h"
@@ -124,7 +124,7 @@ static void test_round_trips(void) {
                   {2, {3, 4}},      {3, {2, 3, 5}}, {2, {0, 5}},
                   {2, {1023, 203}}, {1, {59}},      {8, {1, 2, 1, 3, 1, 2, 1, 2}},
                   {4, {1, 1, 1, 1}}};
-    for (int dt = CLATTN_NPY_F32; dt <= CLATTN_NPY_I64; dt++) {
+    for (int dt = CLATTN_NPY_F32; dt <= CLATTN_NPY_F64; dt++) {
         const char *descr = clattn_npy_dtype_descr((clattn_npy_dtype)dt);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             int64_t count = 1;
@@ -237,7 +237,7 @@ static void test_malformed(void) {
         {1, 0, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2)}", 16, "fortran",
          "C order"},
         {1, 0, "{'descr': '<f4', 'fortran_order': 0, 'shape': (1,)}", 4, "fortran 0", "True or"},
-        {1, 0, "{'descr': '<f8', 'fortran_order': False, 'shape': (1,)}", 8, "<f8", "'<f8'"},
+        {1, 0, "{'descr': '<c8', 'fortran_order': False, 'shape': (1,)}", 8, "<c8", "'<c8'"},
         {1, 0, "{'descr': '>f4', 'fortran_order': False, 'shape': (1,)}", 4, ">f4", "'>f4'"},
         {1, 0, "{'descr': '|b1', 'fortran_order': False, 'shape': (1,)}", 1, "|b1", "'|b1'"},
         {1, 0, "{'descr': '=f4', 'fortran_order': False, 'shape': (1,)}", 4, "=f4", "'=f4'"},
@@ -328,7 +328,7 @@ static const char numpy_script[] =
     "shapes = [(), (1,), (7,), (3, 5), (2, 3, 4), (113, 59), (0, 3), (1, 2, 1, 3, 1, 2, 1, 2)]\n"
     "for k, s in enumerate(shapes):\n"
     "    n = int(np.prod(s))\n"
-    "    for t in ('f4', 'f2', 'i4', 'i8'):\n"
+    "    for t in ('f4', 'f2', 'i4', 'i8', 'f8'):\n"
     "        a = (np.arange(n) * 0.37 - 5.0) if t[0] == 'f' else np.arange(n) * 7919 - 12345\n"
     "        a = a.astype('<' + t).reshape(s)\n"
     "        np.save('%s/np_%s_%d.npy' % (d, t, k), a)\n"
@@ -339,7 +339,7 @@ static const char numpy_script[] =
     "        np.lib.format.write_array(f, a, version=v)\n"
     "np.save(d + '/np_fortran.npy', np.asfortranarray(a))\n"
     "np.save(d + '/np_big.npy', a.astype('>f4'))\n"
-    "np.save(d + '/np_f8.npy', a.astype('<f8'))\n"
+    "np.save(d + '/np_c8.npy', a.astype('<c8'))\n"
     "np.save(d + '/np_bool.npy', a > 0)\n";
 
 static int have_numpy(void) {
@@ -347,7 +347,7 @@ static int have_numpy(void) {
     return system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
 }
 
-/* Reads an '<f8' reference numpy wrote (we do not read f8 ourselves: parse its bytes here). */
+/* Reads an '<f8' reference numpy wrote (its bytes, not through the reader under test). */
 static double *read_f8(const char *path, int64_t count) {
     size_t n = 0;
     unsigned char *b = read_bytes(path, &n);
@@ -368,6 +368,8 @@ static double as_double(const clattn_npy_array *a, int64_t i) {
         return ((const int32_t *)a->data)[i];
     case CLATTN_NPY_I64:
         return (double)((const int64_t *)a->data)[i];
+    case CLATTN_NPY_F64:
+        return ((const double *)a->data)[i];
     }
     return NAN;
 }
@@ -382,11 +384,11 @@ static void test_numpy(void) {
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s", script, tmpdir);
     if (!TU_CHECK(system(cmd) == 0, "numpy generated the fixtures")) return;
-    static const char *const types[] = {"f4", "f2", "i4", "i8"};
+    static const char *const types[] = {"f4", "f2", "i4", "i8", "f8"};
     int files = 0, values = 0, identical = 0, expected_identical = 0;
     char path[600], ref[600], mine[600], err[512];
     for (int k = 0; k < 8; k++)
-        for (int t = 0; t < 4; t++) {
+        for (int t = 0; t < 5; t++) {
             snprintf(path, sizeof path, "%s/np_%s_%d.npy", tmpdir, types[t], k);
             snprintf(ref, sizeof ref, "%s/np_%s_%d_as_f8.npy", tmpdir, types[t], k);
             clattn_npy_array a;
@@ -415,8 +417,19 @@ static void test_numpy(void) {
             free(r);
             clattn_npy_free(&a);
         }
-    TU_CHECK(files == 32, "%d of 32 numpy files read with the right dtype", files);
-    TU_CHECK(values == 32, "%d of 32 numpy files hold the values numpy computed", values);
+    TU_CHECK(files == 40, "%d of 40 numpy files read with the right dtype", files);
+    TU_CHECK(values == 40, "%d of 40 numpy files hold the values numpy computed", values);
+    /* float64 to float32: rounded to nearest, as C converts */
+    snprintf(path, sizeof path, "%s/np_f8_5.npy", tmpdir);
+    clattn_npy_array wide, narrow;
+    int rounded = clattn_npy_read(path, &wide, err, sizeof err) == CLATTN_SUCCESS &&
+                  clattn_npy_read_f32(path, &narrow, err, sizeof err) == CLATTN_SUCCESS &&
+                  narrow.dtype == CLATTN_NPY_F32 && narrow.count == wide.count;
+    for (int64_t i = 0; rounded && i < wide.count; i++)
+        rounded = ((const float *)narrow.data)[i] == (float)((const double *)wide.data)[i];
+    TU_CHECK(rounded, "float64 file read as float32, each value rounded to nearest %s", err);
+    clattn_npy_free(&wide);
+    clattn_npy_free(&narrow);
     TU_CHECK(identical == expected_identical, "%d of %d files written byte-identical to np.save",
              identical, expected_identical);
     for (int v = 2; v <= 3; v++) {
@@ -431,7 +444,7 @@ static void test_numpy(void) {
     }
     static const char *const rejected[][2] = {{"np_fortran.npy", "fortran_order"},
                                               {"np_big.npy", "'>f4'"},
-                                              {"np_f8.npy", "'<f8'"},
+                                              {"np_c8.npy", "'<c8'"},
                                               {"np_bool.npy", "'|b1'"}};
     for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, rejected[i][0]);

@@ -1,7 +1,8 @@
 /* npy_write.c: the .npy writer declared in npy.h: the preamble numpy's np.save writes, and
  * whole files written through tools/outfile.c (a temporary beside the target, renamed into
- * place only when complete). The reader is tools/npy.c. */
-#include "npy_internal.h"
+ * place only when complete). The reader is src/npy/npy_read.c. */
+#include "npy.h"
+#include "npy/npy_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

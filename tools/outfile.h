@@ -1,5 +1,6 @@
 /* outfile.h: replacing one file without ever leaving half of it (internal to clattn's tools,
- * built into the clattn_npy helper library with npy.c, which writes every .npy through it).
+ * built into the clattn_npy helper library with npy_write.c, which writes every .npy through
+ * it).
  *
  * The rule: an output is either a new name in an existing directory or an existing regular
  * file; a symlink is followed to the regular file it names, which is replaced (the link stays a

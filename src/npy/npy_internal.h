@@ -1,10 +1,10 @@
-/* npy_internal.h: what the two halves of the .npy code share (tools/npy.c reads and parses,
- * tools/npy_write.c writes): the magic, the error sink and the checked size product. Not part
- * of npy.h's interface. */
+/* npy_internal.h: what the two halves of the .npy code share (src/npy/npy_read.c reads and
+ * parses, tools/npy_write.c writes): the magic, the error sink and the checked size product. Not
+ * part of npy.h's interface. */
 #ifndef CLATTN_NPY_INTERNAL_H
 #define CLATTN_NPY_INTERNAL_H
 
-#include "npy.h"
+#include "npy/npy_read.h"
 
 #include <stddef.h>
 #include <stdio.h>

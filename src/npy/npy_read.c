@@ -1,11 +1,11 @@
-/* npy.c: the .npy reader declared in npy.h (the writer is tools/npy_write.c). The header dict is
- * read by a small recursive-descent parser for the subset of Python literals numpy writes, working
- * on a (pointer, end) pair so no input can make it read past the bytes it was given; every size is
- * checked against the bytes actually present before anything is allocated. */
+/* npy_read.c: the .npy reader declared in npy_read.h (the writer is tools/npy_write.c). The header
+ * dict is read by a small recursive-descent parser for the subset of Python literals numpy writes,
+ * working on a (pointer, end) pair so no input can make it read past the bytes it was given; every
+ * size is checked against the bytes actually present before anything is allocated. */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L /* fseeko/ftello: file sizes past 2 GiB where long is 32-bit */
 #endif
-#include "npy_internal.h"
+#include "npy/npy_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -48,6 +48,7 @@ size_t clattn_npy_dtype_size(clattn_npy_dtype dtype) {
     case CLATTN_NPY_I32:
         return 4;
     case CLATTN_NPY_I64:
+    case CLATTN_NPY_F64:
         return 8;
     }
     return 0;
@@ -63,6 +64,8 @@ const char *clattn_npy_dtype_descr(clattn_npy_dtype dtype) {
         return "<i4";
     case CLATTN_NPY_I64:
         return "<i8";
+    case CLATTN_NPY_F64:
+        return "<f8";
     }
     return NULL;
 }
@@ -191,7 +194,7 @@ static clattn_status parse_descr(cursor *c, npy_header *h) {
                                 "structured dtypes are not supported (descr is a list)");
     clattn_status st = take_string(c, &s, &n, "a dtype string for 'descr'");
     if (st != CLATTN_SUCCESS) return st;
-    for (int d = CLATTN_NPY_F32; d <= CLATTN_NPY_I64; d++) {
+    for (int d = CLATTN_NPY_F32; d <= CLATTN_NPY_F64; d++) {
         const char *want = clattn_npy_dtype_descr((clattn_npy_dtype)d);
         if (n == strlen(want) && memcmp(s, want, n) == 0) {
             h->dtype = (clattn_npy_dtype)d;
@@ -200,7 +203,7 @@ static clattn_status parse_descr(cursor *c, npy_header *h) {
     }
     return clattn_npy__fail(
         c->sink, CLATTN_ERROR_FORMAT,
-        "dtype '%s' is not supported (only little-endian '<f4', '<f2', '<i4', '<i8')",
+        "dtype '%s' is not supported (only little-endian '<f4', '<f2', '<f8', '<i4', '<i8')",
         printable(s, n, buf));
 }
 
@@ -503,7 +506,7 @@ clattn_status clattn_npy_to_f32(clattn_npy_array *a, const char *name, char *err
     if (!a || (!a->data && a->count > 0))
         return clattn_npy__fail(&sink, CLATTN_ERROR_INVALID_ARGUMENT, "NULL array to npy_to_f32");
     if (a->dtype == CLATTN_NPY_F32) return CLATTN_SUCCESS;
-    if (a->dtype != CLATTN_NPY_F16)
+    if (a->dtype != CLATTN_NPY_F16 && a->dtype != CLATTN_NPY_F64)
         return clattn_npy__fail(&sink, CLATTN_ERROR_FORMAT, "dtype %s is not a floating-point type",
                                 clattn_npy_dtype_descr(a->dtype) ? clattn_npy_dtype_descr(a->dtype)
                                                                  : "(invalid)");
@@ -514,8 +517,13 @@ clattn_status clattn_npy_to_f32(clattn_npy_array *a, const char *name, char *err
     if (!f)
         return clattn_npy__fail(&sink, CLATTN_ERROR_OUT_OF_MEMORY, "cannot allocate %lld floats",
                                 (long long)a->count);
-    const uint16_t *half = a->data;
-    for (int64_t i = 0; i < a->count; i++) f[i] = clattn_npy_half_to_float(half[i]);
+    if (a->dtype == CLATTN_NPY_F16) {
+        const uint16_t *half = a->data;
+        for (int64_t i = 0; i < a->count; i++) f[i] = clattn_npy_half_to_float(half[i]);
+    } else { /* float64, rounded to nearest (C's conversion) */
+        const double *wide = a->data;
+        for (int64_t i = 0; i < a->count; i++) f[i] = (float)wide[i];
+    }
     free(a->data);
     a->data = f;
     a->dtype = CLATTN_NPY_F32;
