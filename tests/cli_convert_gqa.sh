@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cli_convert_gqa.sh: `clattn convert-gqa` end to end on layers numpy (/usr/bin/python3) writes:
 # the split form with biases (head_dim_v != head_dim), a layer that already is GQA, MQA (G = 1)
-# with only an output bias, G = heads (every file written back bit for bit), float16 input, and
-# nn.MultiheadAttention's packed form (written in the split form). Every output file's name,
+# with only an output bias, G = heads (every file written back bit for bit), float16 and float64
+# input, and nn.MultiheadAttention's packed form (written in the split form). Every output file's
+# name,
 # dtype, shape and element is checked: k/v projections and biases against a float64 numpy
 # mean-pool, q/o projections and their biases equal to the input. Refusals (G not dividing the
 # kv heads, a k_proj of the wrong shape, q/k/v biases given in part, --out naming the input
@@ -10,13 +11,13 @@
 set -u
 . "$(dirname "$0")/lib_cli.sh" cli_convert_gqa
 
-# make DIR FORM E H HKV D DV QKV_BIAS OUT_BIAS [f16]: random weights of a layer in DIR
+# make DIR FORM E H HKV D DV QKV_BIAS OUT_BIAS [f16|f64]: random weights of a layer in DIR
 make() {
     $PY - "$@" <<'PY' || { echo "FAIL: making $1"; exit 1; }
 import os, sys, numpy as np
 d, form = sys.argv[1], sys.argv[2]
 E, H, Hkv, D, Dv, qb, ob = map(int, sys.argv[3:10])
-dt = np.float16 if len(sys.argv) > 10 else np.float32
+dt = {"f16": np.float16, "f64": np.float64}.get(sys.argv[10] if len(sys.argv) > 10 else "", np.float32)
 os.makedirs(d, exist_ok=True)
 rng = np.random.default_rng()
 def save(name, *shape):
@@ -97,6 +98,8 @@ make "$T/gqa" split 20 8 4 3 7 0 1
 run "GQA input (Hkv=4 of 8, E=20 D=3 Dv=7, output bias only) -> G=2" "$T/gqa" "$T/gqa2" 8 2
 make "$T/half" split 16 4 4 4 4 1 0 f16
 run "float16 files -> G=2 (float32 out)" "$T/half" "$T/half2" 4 2
+make "$T/double" split 16 4 2 4 6 1 1 f64
+run "float64 files (numpy's default) -> G=1 (float32 out)" "$T/double" "$T/double1" 4 1
 make "$T/packed" packed 24 6 6 4 4 1 1
 run "packed in_proj_weight with biases, E=24 H=6 -> G=3 (split out)" "$T/packed" "$T/p3" 6 3
 make "$T/packed_nb" packed 16 4 4 4 4 0 0
