@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     gen_config c;
@@ -46,7 +45,8 @@ static void usage(FILE *f) {
                "  --check            recompute each step without the cache and compare\n"
                "  --tol X            --check's tolerance on |logit error| / max |logit|\n"
                "                     (1e-3 for an f32 cache, 3e-2 for f16/bf16)\n"
-               "  --quiet            no line per token\n");
+               "  --quiet            no line per token\n"
+               "  --profile          also time the attention layers apart (waits around each)\n");
 }
 
 /* An integer option: its name, range and where it goes. */
@@ -78,12 +78,16 @@ static int parse(int argc, char **argv, options *o) {
     const int64_t big = INT32_MAX;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--check") || !strcmp(a, "--quiet") || !strcmp(a, "--help")) {
-            if (!strcmp(a, "--help")) {
-                usage(stdout);
-                exit(0);
-            }
-            *(a[2] == 'c' ? &o->check : &o->quiet) = 1;
+        if (!strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        }
+        int *flag = !strcmp(a, "--check")     ? &o->check
+                    : !strcmp(a, "--quiet")   ? &o->quiet
+                    : !strcmp(a, "--profile") ? &c->profile
+                                              : NULL;
+        if (flag) {
+            *flag = 1;
             continue;
         }
         if (strncmp(a, "--", 2) || !v) {
@@ -144,15 +148,16 @@ static int parse(int argc, char **argv, options *o) {
     return 0;
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 static int cmp_double(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* The median of x[0..n-1] (sorted in place); 0 for none. */
+static double median(double *x, int64_t n) {
+    if (n < 1) return 0.0;
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
 /* Step t's cached logits against the recompute's: the largest error over the largest logit,
@@ -199,11 +204,11 @@ int main(int argc, char **argv) {
     }
     gen_model *m = NULL;
     int32_t *seq = malloc((size_t)(C + T) * sizeof *seq);
-    double *ms = malloc((size_t)T * sizeof *ms);
+    double *ms = malloc((size_t)T * sizeof *ms), *attn = malloc((size_t)T * sizeof *attn);
     float *logits = o.check ? malloc((size_t)(T * V) * sizeof *logits) : NULL;
     float *ref = o.check ? malloc((size_t)V * sizeof *ref) : NULL;
     int rc = 1;
-    if (!seq || !ms || (o.check && (!logits || !ref))) {
+    if (!seq || !ms || !attn || (o.check && (!logits || !ref))) {
         fprintf(stderr, "generate: out of host memory\n");
         goto done;
     }
@@ -217,32 +222,33 @@ int main(int argc, char **argv) {
     /* Token 0 comes from the prompt's prefill, token t > 0 from decode step t. */
     gen_sizes sz;
     for (int64_t t = 0; t < T; t++) {
-        const double t0 = now_ms();
+        const double t0 = gen_now_ms();
         if (gen_model_run(m, t ? &seq[C + t - 1] : seq, t ? 1 : C, 1, &seq[C + t],
                           o.check ? &logits[t * V] : NULL))
             goto done;
-        ms[t] = now_ms() - t0;
+        ms[t] = gen_now_ms() - t0, attn[t] = gen_model_attention_ms(m);
         if (gen_model_sizes(m, &sz)) goto done;
         if (!o.quiet)
-            printf("%s %3lld: id %6d  %9.3f ms  cache %lld tokens, %.2f MiB per layer\n",
+            printf("%s %3lld: id %6d  %9.3f ms (attention %s%.3f)  cache %lld tokens, %.3f MiB "
+                   "per layer\n",
                    t ? "token " : "prefill", (long long)t, seq[C + t], ms[t],
-                   (long long)sz.cache_tokens, (double)sz.cache_bytes_layer / 1048576.0);
+                   c->profile ? "" : "not timed: ", attn[t], (long long)sz.cache_tokens,
+                   (double)sz.cache_bytes_layer / 1048576.0);
     }
 
     /* The decode steps' times, and what each must read: every weight once and the caches'
      * tokens (the new one included) at the cache's element size. */
     const int64_t steps = T - 1;
-    double median = 0.0, mean = 0.0, cache_read = 0.0;
+    double mean = 0.0, cache_read = 0.0;
     const double elem = c->cache_dtype == CLATTN_DTYPE_F32 ? 4.0 : 2.0;
     for (int64_t t = 1; t < T; t++) {
         mean += ms[t] / (double)steps;
         cache_read +=
             (double)(c->layers * (C + t) * c->kv_heads * 2 * c->head_dim) * elem / (double)steps;
     }
-    if (steps > 0) {
-        qsort(ms + 1, (size_t)steps, sizeof *ms, cmp_double);
-        median = steps % 2 ? ms[1 + steps / 2] : 0.5 * (ms[steps / 2] + ms[1 + steps / 2]);
-    }
+    const double prefill = ms[0], med = median(ms + 1, steps), attn_med = median(attn + 1, steps);
+    char attn_s[32] = "-"; /* without --profile, not measured */
+    if (c->profile) snprintf(attn_s, sizeof attn_s, "%.3f", attn_med);
     const double bytes = (double)sz.weight_bytes + cache_read;
 
     if (o.check) {
@@ -259,15 +265,15 @@ int main(int argc, char **argv) {
         if (bad) goto done;
     }
     printf("summary: kv_heads=%lld cache_dtype=%s context=%lld tokens=%lld prefill_ms=%.3f "
-           "decode_ms_median=%.3f decode_ms_mean=%.3f cache_bytes_layer=%lld "
+           "decode_ms_median=%.3f decode_ms_mean=%.3f attn_ms_median=%s cache_bytes_layer=%lld "
            "cache_bytes_total=%lld weight_bytes=%lld bytes_per_token=%.0f gbps=%.3f\n",
-           (long long)c->kv_heads, dtype_names[c->cache_dtype], (long long)C, (long long)T, ms[0],
-           median, mean, (long long)sz.cache_bytes_layer, (long long)sz.cache_bytes_total,
-           (long long)sz.weight_bytes, bytes, median > 0 ? bytes / (median * 1e6) : 0.0);
+           (long long)c->kv_heads, dtype_names[c->cache_dtype], (long long)C, (long long)T, prefill,
+           med, mean, attn_s, (long long)sz.cache_bytes_layer, (long long)sz.cache_bytes_total,
+           (long long)sz.weight_bytes, bytes, med > 0 ? bytes / (med * 1e6) : 0.0);
     rc = 0;
 done:
     gen_model_destroy(m);
     clattn_context_destroy(ctx);
-    free(seq), free(ms), free(logits), free(ref);
+    free(seq), free(ms), free(attn), free(logits), free(ref);
     return rc;
 }

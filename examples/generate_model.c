@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     clattn_mha_layer *attn;
@@ -18,8 +19,9 @@ typedef struct {
     cl_mem w1, w2;       /* the MLP: [F, E] and [E, F], nn.Linear's [out, in] */
 } gen_layer;
 
-enum { K_EMBED, K_NORM, K_ADD, K_GELU, K_ARGMAX, K_COUNT };
-static const char *const kernel_names[K_COUNT] = {"embed", "rmsnorm", "add_to", "gelu", "argmax"};
+enum { K_EMBED, K_NORM, K_ADD, K_GELU, K_LINEAR, K_ARGMAX, K_COUNT };
+static const char *const kernel_names[K_COUNT] = {"embed", "rmsnorm",     "add_to",
+                                                  "gelu",  "linear_rows", "argmax"};
 
 struct gen_model {
     gen_config c;
@@ -33,6 +35,7 @@ struct gen_model {
     cl_mem ids, tok;        /* int [capacity], int [1] */
     cl_mem x, h, a, u;      /* the residual stream, normed, attention out [cap, E]; MLP [cap, F] */
     cl_mem logits;          /* [V] */
+    double attn_ms;         /* the last run's time in the attention forwards (profile) */
 };
 
 /* ---- Random weights (xorshift64*, seeded) ---- */
@@ -226,10 +229,20 @@ static int rmsnorm(gen_model *m, int row0, int64_t rows, cl_mem gain, cl_mem out
                   &gain, sizeof(cl_mem), &out, sizeof(cl_int), &E, sizeof(float), &eps);
 }
 
-/* y[M, N] = x[M, K] W[N, K]^T + beta y (nn.Linear), stated column-major for CLBlast as
- * y^T = W x^T, the form in which clattn's own projections run (see src/core/blas.c). */
+/* Rows up to which linear() streams the weights with linear_rows rather than CLBlast. */
+#define GEN_ROWS_MAX 4
+
+/* y[M, N] = x[M, K] W[N, K]^T + beta y (nn.Linear; beta 0 or 1). A decode step's few rows go to
+ * linear_rows; a prefill's many to CLBlast, stated column-major as y^T = W x^T, the form in which
+ * clattn's own projections run (see src/core/blas.c). */
 static int linear(gen_model *m, cl_mem x, cl_mem w, cl_mem y, int64_t M, int64_t N, int64_t K,
                   float beta) {
+    if (M <= GEN_ROWS_MAX) {
+        const size_t g[2] = {(size_t)N, (size_t)M};
+        const cl_int Ki = (cl_int)K, Ni = (cl_int)N, acc = beta != 0.0f;
+        return launch(m, K_LINEAR, 2, g, 6, sizeof(cl_mem), &x, sizeof(cl_mem), &w, sizeof(cl_mem),
+                      &y, sizeof(cl_int), &Ki, sizeof(cl_int), &Ni, sizeof(cl_int), &acc);
+    }
     CLBlastStatusCode s = CLBlastSgemm(
         CLBlastLayoutColMajor, CLBlastTransposeYes, CLBlastTransposeNo, (size_t)N, (size_t)M,
         (size_t)K, 1.0f, w, 0, (size_t)K, x, 0, (size_t)K, beta, y, 0, (size_t)N, &m->q, NULL);
@@ -237,6 +250,26 @@ static int linear(gen_model *m, cl_mem x, cl_mem w, cl_mem y, int64_t M, int64_t
     fprintf(stderr, "generate: CLBlastSgemm %lldx%lldx%lld failed (%d)\n", (long long)M,
             (long long)N, (long long)K, (int)s);
     return 1;
+}
+
+double gen_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+double gen_model_attention_ms(const gen_model *m) {
+    return m->attn_ms;
+}
+
+/* One layer's attention, h -> a; with profile set, timed between two waits. */
+static int attention(gen_model *m, gen_layer *l, const clattn_mha_forward_desc *fd) {
+    const double t0 = m->c.profile && clFinish(m->q) == CL_SUCCESS ? gen_now_ms() : 0.0;
+    if (clattn_failed(m->ctx, clattn_mha_layer_forward(l->attn, fd, m->h, m->a, 0, NULL, NULL),
+                      "clattn_mha_layer_forward"))
+        return 1;
+    if (m->c.profile && !cl_failed(clFinish(m->q), "clFinish")) m->attn_ms += gen_now_ms() - t0;
+    return 0;
 }
 
 int gen_model_run(gen_model *m, const int32_t *tokens, int64_t n, int use_cache, int32_t *next,
@@ -263,6 +296,7 @@ int gen_model_run(gen_model *m, const int32_t *tokens, int64_t n, int use_cache,
     if (launch(m, K_EMBED, 2, g_embed, 4, sizeof(cl_mem), &m->ids, sizeof(cl_mem), &m->emb,
                sizeof(cl_mem), &m->x, sizeof(cl_int), &Ei))
         return 1;
+    m->attn_ms = 0.0;
     const int32_t slot = 0;
     clattn_mha_forward_desc fd;
     clattn_mha_forward_desc_init(&fd, sizeof fd);
@@ -271,9 +305,7 @@ int gen_model_run(gen_model *m, const int32_t *tokens, int64_t n, int use_cache,
     for (int64_t i = 0; i < c->layers; i++) {
         gen_layer *l = &m->layer[i];
         fd.cache = use_cache ? l->cache : NULL;
-        if (rmsnorm(m, 0, n, l->norm1, m->h) ||
-            clattn_failed(m->ctx, clattn_mha_layer_forward(l->attn, &fd, m->h, m->a, 0, NULL, NULL),
-                          "clattn_mha_layer_forward") ||
+        if (rmsnorm(m, 0, n, l->norm1, m->h) || attention(m, l, &fd) ||
             launch(m, K_ADD, 1, g_x, 2, sizeof(cl_mem), &m->x, sizeof(cl_mem), &m->a) ||
             rmsnorm(m, 0, n, l->norm2, m->h) || linear(m, m->h, l->w1, m->u, n, F, E, 0.0f) ||
             launch(m, K_GELU, 1, g_u, 1, sizeof(cl_mem), &m->u) ||

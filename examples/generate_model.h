@@ -26,6 +26,7 @@ typedef struct {
     int64_t page_size; /* 0: a contiguous cache */
     double rope_theta; /* 0: no RoPE */
     uint64_t seed;
+    int profile; /* time the attention layers apart (a wait before and after each) */
 } gen_config;
 
 typedef struct gen_model gen_model;
@@ -41,6 +42,12 @@ void gen_model_destroy(gen_model *m);
  * logits (when not NULL) all V of them. Waits for the device. Returns 0 or 1 (printed). */
 int gen_model_run(gen_model *m, const int32_t *tokens, int64_t n, int use_cache, int32_t *next,
                   float *logits);
+
+/* A monotonic clock in milliseconds. */
+double gen_now_ms(void);
+
+/* With profile set: the milliseconds the last run spent in the attention layers' forwards. */
+double gen_model_attention_ms(const gen_model *m);
 
 /* Sizes for the report: the device bytes of one layer's cache pool and of all of them
  * (clattn_kv_cache_get_info), the tokens the first layer's cache holds, and the bytes of weights
