@@ -126,4 +126,46 @@ inline long clattn_kv_row(long b, long hk, long j, long sb, long sh, long ss, in
     return b * sb + hk * sh + j * ss;
 }
 
+/* ---- Rotary position embeddings (cl/rope.cl, and cl/kv_cache.cl's rotating append) ----
+ * The angle of pair i at position p is p * f_i with f_i = position_scale * theta^(-2i/R). A
+ * float32 product loses the angle at long contexts (p = 1e5, f = 1 leaves it good to ~1e-2 rad,
+ * since float32 keeps 24 bits of a number near 1e5), and OpenCL C has no double on every device.
+ * So the host gives each frequency as a 64-bit binary fraction of turns per position
+ * (src/rope/rope_table.c: f_i / (2 pi), reduced mod 1, computed in double-double), and the
+ * angle mod one turn is their product in ulong arithmetic, whose wrap-around is exactly the
+ * reduction mod 2 pi: no rounding up to here for any int32 p (the fraction's own quantisation,
+ * 2^-65 turn per position, is 2^-34 turn at p = 2^31). The nearest quarter turn is taken off
+ * in integers too, so sin/cos see a float in [-pi/4, pi/4] that is within about an ulp of the
+ * true angle: the pair's cos and sin are as good as float32 gives for every position. */
+
+/* 2 pi / 2^64 (one 2^-64 turn in radians) as a float pair hi + lo. */
+#define CLATTN_ROPE_TURN_HI 0x1.921fb6p-62f
+#define CLATTN_ROPE_TURN_LO -0x1.777a5cp-87f
+
+/* (cos, sin) of the angle of a pair at position pos; turns: its frequency in 2^-64 turns. */
+inline float2 clattn_rope_cos_sin(ulong turns, int pos) {
+    const ulong u = (ulong)(long)pos * turns;      /* the angle mod 1 turn, wrapping exactly */
+    const ulong quarter = (u + (1UL << 61)) >> 62; /* the nearest quarter turn, 0..3 */
+    const long r = (long)(u - (quarter << 62));    /* the rest, in [-1/8, 1/8) turn */
+    const float rh = (float)r, rl = (float)(r - (long)rh); /* r = rh + rl to 2^-48 */
+    const float a =
+        fma(rh, CLATTN_ROPE_TURN_HI, fma(rl, CLATTN_ROPE_TURN_HI, rh * CLATTN_ROPE_TURN_LO));
+    float c;
+    const float s = sincos(a, &c);
+    /* Adding quarter turns: (c, s) -> (-s, c) -> (-c, -s) -> (s, -c). */
+    const float2 odd = (quarter & 1) ? (float2)(-s, c) : (float2)(c, s);
+    return (quarter & 2) ? -odd : odd;
+}
+
+/* The element indices (x0, x1) of pair i of a head: (i, i + npairs) for GPT-NeoX, (2 i, 2 i + 1)
+ * for GPT-J; npairs is rotary_dim / 2. */
+inline int2 clattn_rope_pair(int i, int npairs, int gptj) {
+    return gptj ? (int2)(2 * i, 2 * i + 1) : (int2)(i, i + npairs);
+}
+
+/* The pair (x0, x1) turned by the angle whose (cos, sin) is cs. */
+inline float2 clattn_rope_rotate(float x0, float x1, float2 cs) {
+    return (float2)(x0 * cs.x - x1 * cs.y, x0 * cs.y + x1 * cs.x);
+}
+
 #endif

@@ -1,8 +1,8 @@
 /* clattn_kv_cache.h: a KV cache for inference: the keys and values of many sequences ("slots")
  * kept on the device, contiguous or paged, appended to token by token and attended over by new
  * queries with the split-KV decode kernels (few query rows) or the prefill kernels (a prompt).
- * Self-contained (includes clattn_sdpa.h); clattn.h includes it. Descriptors and output structs
- * follow the struct rule at the top of clattn_core.h.
+ * Self-contained (includes clattn_sdpa.h and, for the rotating append, clattn_rope.h); clattn.h
+ * includes it. Descriptors and output structs follow the struct rule at the top of clattn_core.h.
  *
  * Layouts. Each of K and V is one pool of pages, [num_pages, kv_heads, page_size, head_dim]
  * (head_dim_v for V), of the cache's storage type. Paged (page_size > 0): every sequence has a
@@ -20,6 +20,7 @@
 #ifndef CLATTN_KV_CACHE_H
 #define CLATTN_KV_CACHE_H
 
+#include "clattn_rope.h"
 #include "clattn_sdpa.h"
 
 #ifdef __cplusplus
@@ -70,8 +71,16 @@ typedef struct {
      * 0 means the contiguous default, so [num_seqs, seq, kv_heads, D] data (a projection's
      * output) is {seq * kv_heads * D, D, kv_heads * D}. */
     int64_t k_strides[3], v_strides[3];
+    /* Rotary embeddings applied to K as it is stored (clattn_rope.h's angles and pairing): the
+     * new row t of sequence i is rotated at its position in the sequence, the slot's length
+     * before this append + t, times rope_position_scale. V is never rotated. */
+    double rope_theta;            /* the base; 0 (the init value): K stored as given */
+    clattn_rope_style rope_style; /* NEOX (the init value) or GPTJ */
+    int64_t rope_dim;             /* rotated leading dims, even; 0 (the init value) = head_dim */
+    double rope_position_scale;   /* 1 (the init value); used only when rope_theta > 0 */
 } clattn_kv_append_desc;
-#define CLATTN_KV_APPEND_DESC_MIN_SIZE sizeof(clattn_kv_append_desc)
+/* The first version: through v_strides (no rotation). */
+#define CLATTN_KV_APPEND_DESC_MIN_SIZE offsetof(clattn_kv_append_desc, rope_theta)
 
 CLATTN_API clattn_status clattn_kv_append_desc_init(clattn_kv_append_desc *desc, size_t size);
 
@@ -83,7 +92,10 @@ CLATTN_API clattn_status clattn_kv_append_desc_init(clattn_kv_append_desc *desc,
  *   - a sequence that would pass the capacity: CLATTN_ERROR_INVALID_ARGUMENT (naming it);
  *   - more new pages than the pool has free: CLATTN_ERROR_OUT_OF_MEMORY (reset sequences to
  *     return theirs);
- *   - k or v smaller than their shape and strides need: CLATTN_ERROR_BUFFER_TOO_SMALL. */
+ *   - k or v smaller than their shape and strides need: CLATTN_ERROR_BUFFER_TOO_SMALL;
+ *   - a rope_theta neither 0 nor finite and > 0; with rope_theta > 0, an odd head_dim, a
+ *     rope_dim odd or past head_dim, an unknown rope_style or a rope_position_scale not finite
+ *     and > 0: CLATTN_ERROR_INVALID_ARGUMENT. */
 CLATTN_API clattn_status clattn_kv_cache_append(clattn_kv_cache *cache,
                                                 const clattn_kv_append_desc *desc, cl_mem k,
                                                 cl_mem v, cl_uint num_wait,

@@ -1,8 +1,8 @@
 /* clattn_rope.h: rotary position embeddings (RoPE, Su et al. 2021) applied to query or key
  * tensors on the device, in place or out of place, at positions the caller gives. Both pairing
  * conventions in use: GPT-NeoX/Llama (the two halves of the rotated dims pair up) and GPT-J
- * (adjacent dims pair up). Self-contained (includes clattn_core.h); clattn.h includes it. The
- * descriptor follows the struct rule at the top of clattn_core.h.
+ * (adjacent dims pair up). Self-contained (includes clattn_sdpa.h, for clattn_dtype); clattn.h
+ * includes it. The descriptor follows the struct rule at the top of clattn_core.h.
  *
  * For a token at position p, pair i (0 <= i < rotary_dim / 2) turns by the angle
  *     p * position_scale * theta ^ (-2 i / rotary_dim)
@@ -12,7 +12,7 @@
 #ifndef CLATTN_ROPE_H
 #define CLATTN_ROPE_H
 
-#include "clattn_core.h"
+#include "clattn_sdpa.h"
 
 #ifdef __cplusplus
 extern "C" {

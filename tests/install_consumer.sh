@@ -6,7 +6,7 @@ build=$1 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
-for h in clattn clattn_core clattn_sdpa clattn_combine clattn_additive clattn_rnn; do
+for h in clattn clattn_core clattn_sdpa clattn_combine clattn_additive clattn_rnn clattn_rope; do
     test -f "$tmp/prefix/include/$h.h"
 done
 cmake -S "$src/tests/consumer" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null

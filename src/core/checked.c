@@ -1,5 +1,6 @@
 /* checked.c: int64 size arithmetic that reports overflow instead of wrapping, used wherever a
- * shape product or a strided span becomes a byte count. */
+ * shape product or a strided span becomes a byte count, and the self-overlap test of strided
+ * outputs. */
 #include "core/internal.h"
 
 int clattn__mul64(int64_t a, int64_t b, int64_t *out) {
@@ -39,5 +40,28 @@ int clattn__span_bytes(const int64_t *shape, const int64_t *strides, int n, int6
     }
     int64_t count;
     if (clattn__add64(last, 1, &count) || clattn__mul64(count, elem_size, out)) return 1;
+    return 0;
+}
+
+/* Sorted by stride, each dimension must step over the whole extent of the smaller ones. */
+int clattn__rows_overlap(const int64_t *shape, const int64_t *st, int64_t dim) {
+    int64_t s[3] = {st[0], st[1], st[2]}, n[3] = {shape[0], shape[1], shape[2]};
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (s[j] < s[i]) {
+                int64_t t = s[i];
+                s[i] = s[j];
+                s[j] = t;
+                t = n[i];
+                n[i] = n[j];
+                n[j] = t;
+            }
+    int64_t extent = dim; /* elements spanned by the dimensions seen so far */
+    for (int i = 0; i < 3; i++) {
+        if (n[i] == 1) continue;
+        if (s[i] < extent) return 1;
+        /* extent = s * (n - 1) + extent, cannot overflow: the span was checked */
+        extent = s[i] * (n[i] - 1) + extent;
+    }
     return 0;
 }

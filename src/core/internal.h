@@ -83,6 +83,10 @@ int clattn__prod64(const int64_t *factors, int n, int64_t *out);
  * * stride_i elements, times elem_size. 0 when any dimension is 0. 1 on overflow. */
 int clattn__span_bytes(const int64_t *shape, const int64_t *strides, int n, int64_t elem_size,
                        int64_t *out);
+/* Whether a [shape[0], shape[1], shape[2], dim] tensor with element strides (st, 1), whose
+ * span was checked, has elements that share an address (sufficient, and exact for every
+ * permuted dense layout): an output that overlaps itself would make its writes race. */
+int clattn__rows_overlap(const int64_t *shape, const int64_t *st, int64_t dim);
 
 /* ---- Buffers and launches (core/clutil.c) ---- */
 /* Fails with CLATTN_ERROR_BUFFER_TOO_SMALL naming `what` when `mem` holds fewer than `bytes`. */

@@ -1,10 +1,12 @@
 /* append.c: new tokens into a KV cache (clattn_kv_cache_append). The whole call is checked and
  * the pages it needs are chosen (the top of the free stack, not yet taken) before anything is
  * enqueued; the kernel (cl/kv_cache.cl: kv_append) writes the new rows through a per-call block
- * table, and only once both launches are enqueued are the pages taken and the lengths advanced,
- * so a refused or failed call changes nothing a later call can see. */
+ * table, rotating K (RoPE, with src/rope/'s frequency table) when the call asks, and only once
+ * both launches are enqueued are the pages taken and the lengths advanced, so a refused or
+ * failed call changes nothing a later call can see. */
 #include "kvcache/kv_cache_internal.h"
 
+#include "rope/rope_internal.h"
 #include "sdpa/sdpa_internal.h"
 
 #include <stdlib.h>
@@ -13,6 +15,8 @@
 static void desc_defaults(clattn_kv_append_desc *d) {
     memset(d, 0, sizeof *d);
     d->struct_size = sizeof *d;
+    d->rope_style = CLATTN_ROPE_NEOX;
+    d->rope_position_scale = 1.0;
 }
 
 clattn_status clattn_kv_append_desc_init(clattn_kv_append_desc *desc, size_t size) {
@@ -21,13 +25,14 @@ clattn_status clattn_kv_append_desc_init(clattn_kv_append_desc *desc, size_t siz
     return clattn__desc_init(desc, size, CLATTN_KV_APPEND_DESC_MIN_SIZE, &d, sizeof d);
 }
 
-/* An append as checked: the descriptor, its token extent and strides, and the bytes the new K
- * and V span (float32). */
+/* An append as checked: the descriptor, its token extent and strides, the bytes the new K
+ * and V span (float32) and, when K is rotated, the rotation (rope.half 0: none). */
 typedef struct {
     clattn_kv_append_desc d;
     int64_t T;
     int64_t k_st[3], v_st[3];
     int64_t k_bytes, v_bytes;
+    clattn_rope_table rope;
 } append_shape;
 
 /* What does not depend on the cache's state: the descriptor, counts, extent and strides. */
@@ -71,6 +76,10 @@ static clattn_status check_shape(clattn_kv_cache *c, const clattn_kv_append_desc
         clattn__span_bytes(vs, vst, 4, (int64_t)sizeof(float), &a->v_bytes))
         return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW,
                             "kv cache append: the new K/V spans overflow int64");
+    a->rope.half = 0;
+    if (d->rope_theta != 0.0) /* NaN too: refused as a theta */
+        return clattn__rope_table(ctx, "kv cache append (rope)", c->D, d->rope_dim, d->rope_style,
+                                  d->rope_theta, d->rope_position_scale, &a->rope);
     return CLATTN_SUCCESS;
 }
 
@@ -141,17 +150,20 @@ static void commit(clattn_kv_cache *c, const clattn_kv_append_desc *d) {
     }
 }
 
-/* One launch of kv_append: `src` (float32, strides st) into `pool` of row length dim. */
+/* One launch of kv_append: `src` (float32, strides st) into `pool` of row length dim, rotated by
+ * the table `turns` (NULL: as given). */
 static clattn_status launch(clattn_kv_cache *c, cl_kernel kern, cl_mem src, cl_mem pool,
                             cl_mem meta, const append_shape *a, int64_t pps, const int64_t st[3],
-                            int64_t dim, int64_t page_stride, cl_uint num_wait,
+                            int64_t dim, int64_t page_stride, cl_mem turns, cl_uint num_wait,
                             const cl_event *wait, cl_event *event, const char *what) {
     const cl_long n = a->d.num_seqs, heads = c->Hkv, sb = st[0], sh = st[1], ss = st[2];
     const cl_long ps = page_stride, page = c->page_size, rows = pps;
+    const cl_int half = turns ? a->rope.half : 0, gptj = a->rope.gptj;
     clattn_status s = clattn__set_args(
         c->ctx, kern, what, sizeof(cl_mem), &src, sizeof(cl_mem), &pool, sizeof(cl_mem), &meta,
         sizeof n, &n, sizeof heads, &heads, sizeof sb, &sb, sizeof sh, &sh, sizeof ss, &ss,
-        sizeof ps, &ps, sizeof page, &page, sizeof rows, &rows, (size_t)0);
+        sizeof ps, &ps, sizeof page, &page, sizeof rows, &rows, sizeof(cl_mem), &turns, sizeof half,
+        &half, sizeof gptj, &gptj, (size_t)0);
     if (s != CLATTN_SUCCESS) return s;
     const size_t global[3] = {(size_t)dim, (size_t)a->T, (size_t)(n * heads)};
     return clattn__launch(c->ctx, kern, 3, global, NULL, num_wait, wait, event, what);
@@ -177,7 +189,7 @@ clattn_status clattn_kv_cache_append(clattn_kv_cache *cache, const clattn_kv_app
     int32_t *meta = NULL;
     int64_t pps = 0;
     cl_kernel kern = NULL;
-    cl_mem dmeta = NULL;
+    cl_mem dmeta = NULL, turns = NULL;
     cl_event k_done = NULL;
     st = check_state(cache, &a, &meta, &pps);
     if (st == CLATTN_SUCCESS && a.T == 0) /* nothing to write: only the ordering */
@@ -186,11 +198,12 @@ clattn_status clattn_kv_cache_append(clattn_kv_cache *cache, const clattn_kv_app
         if ((st = clattn__kv_kernel(cache, "kv_append", &kern)) ||
             (st = clattn__upload(ctx, meta, a.d.num_seqs * (2 + pps) * (int64_t)sizeof *meta,
                                  "kv cache append table", &dmeta)) ||
+            (a.rope.half && (st = clattn__rope_upload(ctx, &a.rope, &turns))) ||
             (st = launch(cache, kern, k, cache->k, dmeta, &a, pps, a.k_st, cache->D,
-                         cache->page_stride_k, num_wait, wait_list, &k_done, "kv_append k")))
+                         cache->page_stride_k, turns, num_wait, wait_list, &k_done, "kv_append k")))
             goto done;
         st = launch(cache, kern, v, cache->v, dmeta, &a, pps, a.v_st, cache->Dv,
-                    cache->page_stride_v, 1, &k_done, event, "kv_append v");
+                    cache->page_stride_v, NULL, 1, &k_done, event, "kv_append v");
         /* Rows written past the lengths by a half-done call are never read. */
     }
     if (st == CLATTN_SUCCESS) commit(cache, &a.d);
@@ -198,6 +211,7 @@ done:
     pthread_mutex_unlock(&cache->lock);
     clattn__release_event(&k_done);
     clattn__release_mem(&dmeta);
+    clattn__release_mem(&turns);
     if (kern) clReleaseKernel(kern);
     free(meta);
     return st;

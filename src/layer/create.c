@@ -25,6 +25,19 @@ clattn_status clattn__mha_layout(clattn_context *ctx, const clattn_mha_layer_des
     return CLATTN_SUCCESS;
 }
 
+clattn_status clattn__mha_packed_fits(clattn_context *ctx, const clattn_mha_layer_desc *d) {
+    if (d->kv_heads != d->heads || d->heads * d->head_dim != d->embed_dim ||
+        d->head_dim_v != d->head_dim)
+        return clattn__fail(ctx, CLATTN_ERROR_SHAPE_MISMATCH,
+                            "mha layer: the packed in_proj_weight [3 E, E] holds an MHA layer "
+                            "with heads * head_dim = E and head_dim_v = head_dim; this one "
+                            "has E %lld, heads %lld, kv_heads %lld, head_dim %lld, head_dim_v "
+                            "%lld",
+                            (long long)d->embed_dim, (long long)d->heads, (long long)d->kv_heads,
+                            (long long)d->head_dim, (long long)d->head_dim_v);
+    return CLATTN_SUCCESS;
+}
+
 clattn_status clattn__mha_weights_form(clattn_context *ctx, const clattn_mha_layer_desc *d,
                                        const clattn_mha_weights *w, int *packed) {
     if (!w) return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "mha layer: weights is NULL");
@@ -37,17 +50,7 @@ clattn_status clattn__mha_weights_form(clattn_context *ctx, const clattn_mha_lay
                                 "mha layer: the packed weights need in_proj_weight and o_proj%s%s "
                                 "(q_proj is NULL, so the split form is not used)",
                                 qkv_bias ? ", in_proj_bias" : "", out_bias ? ", o_bias" : "");
-        if (d->kv_heads != d->heads || d->heads * d->head_dim != d->embed_dim ||
-            d->head_dim_v != d->head_dim)
-            return clattn__fail(ctx, CLATTN_ERROR_SHAPE_MISMATCH,
-                                "mha layer: the packed in_proj_weight [3 E, E] holds an MHA layer "
-                                "with heads * head_dim = E and head_dim_v = head_dim; this one "
-                                "has E %lld, heads %lld, kv_heads %lld, head_dim %lld, head_dim_v "
-                                "%lld",
-                                (long long)d->embed_dim, (long long)d->heads,
-                                (long long)d->kv_heads, (long long)d->head_dim,
-                                (long long)d->head_dim_v);
-        return CLATTN_SUCCESS;
+        return clattn__mha_packed_fits(ctx, d);
     }
     if (!w->k_proj || !w->v_proj || !w->o_proj ||
         (qkv_bias && (!w->q_bias || !w->k_bias || !w->v_bias)) || (out_bias && !w->o_bias))

@@ -42,6 +42,9 @@ clattn_status clattn__mha_desc_resolve(clattn_context *ctx, const clattn_mha_lay
 clattn_status clattn__mha_layout(clattn_context *ctx, const clattn_mha_layer_desc *d,
                                  int64_t *off_k, int64_t *off_v, int64_t *ld);
 
+/* SHAPE_MISMATCH unless the resolved d can be held in nn.MultiheadAttention's packed form. */
+clattn_status clattn__mha_packed_fits(clattn_context *ctx, const clattn_mha_layer_desc *d);
+
 /* Which form `w` is in for the resolved descriptor d (1: nn.MultiheadAttention's packed
  * in_proj_weight, 0: split), after checking that every array that form needs is there and that
  * the packed form fits d (MHA, Hq * D = E, Dv = D). */

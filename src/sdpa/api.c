@@ -52,30 +52,6 @@ clattn_status clattn__sdpa_resolve_strides(clattn_context *ctx, const char *name
     return CLATTN_SUCCESS;
 }
 
-/* The output must not overlap itself: sorted by stride, each dimension must step over the whole
- * extent of the smaller ones (a sufficient condition, exact for every permuted dense layout). */
-static int out_overlaps(const int64_t *shape, const int64_t *st, int64_t dim) {
-    int64_t s[3] = {st[0], st[1], st[2]}, n[3] = {shape[0], shape[1], shape[2]};
-    for (int i = 0; i < 3; i++)
-        for (int j = i + 1; j < 3; j++)
-            if (s[j] < s[i]) {
-                int64_t t = s[i];
-                s[i] = s[j];
-                s[j] = t;
-                t = n[i];
-                n[i] = n[j];
-                n[j] = t;
-            }
-    int64_t extent = dim; /* elements spanned by the dimensions seen so far */
-    for (int i = 0; i < 3; i++) {
-        if (n[i] == 1) continue;
-        if (s[i] < extent) return 1;
-        /* extent = s * (n - 1) + extent, cannot overflow: the span was checked */
-        extent = s[i] * (n[i] - 1) + extent;
-    }
-    return 0;
-}
-
 /* d is the full-size copy desc_in made. */
 static clattn_status make_problem(clattn_context *ctx, const clattn_sdpa_desc *d, int has_lse,
                                   clattn_sdpa_problem *p) {
@@ -198,7 +174,7 @@ static clattn_status tensor_spans(clattn_context *ctx, const clattn_sdpa_desc *d
                             (long long)p->D, (long long)p->Dv);
     if (!p->has_mask) s->mask = 0;
     const int64_t oshape[3] = {p->B, p->Hq, p->Sq};
-    if (out_overlaps(oshape, p->o_st, p->Dv))
+    if (clattn__rows_overlap(oshape, p->o_st, p->Dv))
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "out strides {%lld, %lld, %lld} make output elements overlap",
                             (long long)p->o_st[0], (long long)p->o_st[1], (long long)p->o_st[2]);
