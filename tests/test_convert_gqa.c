@@ -158,116 +158,108 @@ static void run_packed(clattn_context *ctx, int64_t E, int64_t H, int bias) {
     free(sbk), free(sbv);
 }
 
-/* Bad input: the status, a message naming the problem, and outputs untouched. */
+/* Bad input: the status, a message naming the problem, and outputs untouched. Each case is the
+ * valid call (E 16, 4 heads, q/k/v biases, split weights, G 2) with some fields changed: desc
+ * fields at KEEP stay, `weights` picks a variant, `nulls` passes NULL for the named pointers. */
+#define KEEP (-1)
+enum { W_SPLIT, W_PACKED, W_NONE, W_NO_V, W_NO_KB, W_NO_O, W_NO_PB, W_COUNT };
+enum { N_CTX = 1, N_DESC = 2, N_K = 4, N_KB = 8 };
+typedef struct {
+    const char *name;
+    int64_t G, struct_size, E, H, Hkv, D, Dv;
+    int weights, nulls;
+    clattn_status want;
+    const char *msg; /* a word the message must hold (NULL: no message, ctx is NULL) */
+} bad;
+
+static const bad bads[] = {
+    /* clang-format off */
+    /* name                              G  size  E     H     Hkv   D     Dv    weights   nulls */
+    {"ctx NULL",                         2, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_SPLIT,  N_CTX,
+     CLATTN_ERROR_INVALID_ARGUMENT, NULL},
+    {"desc NULL",                        2, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_SPLIT,  N_DESC,
+     CLATTN_ERROR_INVALID_ARGUMENT, "desc"},
+    {"weights NULL",                     2, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_NONE,   0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "NULL"},
+    {"out k_proj NULL",                  2, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_SPLIT,  N_K,
+     CLATTN_ERROR_INVALID_ARGUMENT, "k_proj"},
+    {"out k_bias NULL with biases",      2, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_SPLIT,  N_KB,
+     CLATTN_ERROR_INVALID_ARGUMENT, "k_bias"},
+    {"G = 3 does not divide 4",          3, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_SPLIT,  0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "divide"},
+    {"G = 0",                            0, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_SPLIT,  0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "kv_heads 0"},
+    {"G = 8 > kv heads",                 8, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_SPLIT,  0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "divide"},
+    {"G = -2",                          -2, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_SPLIT,  0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "divide"},
+    {"struct_size 0",                    2, 0,    KEEP, KEEP, KEEP, KEEP, KEEP, W_SPLIT,  0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "struct_size"},
+    {"desc kv_heads 3 of 4 heads",       1, KEEP, KEEP, KEEP, 3,    KEEP, KEEP, W_SPLIT,  0,
+     CLATTN_ERROR_SHAPE_MISMATCH, "multiple"},
+    {"heads 3 does not divide E = 16",   1, KEEP, KEEP, 3,    KEEP, KEEP, KEEP, W_SPLIT,  0,
+     CLATTN_ERROR_SHAPE_MISMATCH, "embed_dim"},
+    {"head_dim 257",                     1, KEEP, KEEP, KEEP, KEEP, 257,  KEEP, W_SPLIT,  0,
+     CLATTN_ERROR_UNSUPPORTED, "1..256"},
+    {"embed_dim 0",                      1, KEEP, 0,    KEEP, KEEP, KEEP, KEEP, W_SPLIT,  0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "embed_dim"},
+    {"split form without v_proj",        2, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_NO_V,   0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "v_proj"},
+    {"split form without k_bias",        2, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_NO_KB,  0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "k_bias"},
+    {"split form without o_proj",        2, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_NO_O,   0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "o_proj"},
+    {"packed without in_proj_bias",      2, KEEP, KEEP, KEEP, KEEP, KEEP, KEEP, W_NO_PB,  0,
+     CLATTN_ERROR_INVALID_ARGUMENT, "in_proj_bias"},
+    {"packed with kv_heads 2",           1, KEEP, KEEP, KEEP, 2,    KEEP, KEEP, W_PACKED, 0,
+     CLATTN_ERROR_SHAPE_MISMATCH, "packed"},
+    {"packed, head_dim 2 (H * D != E)",  1, KEEP, KEEP, KEEP, KEEP, 2,    KEEP, W_PACKED, 0,
+     CLATTN_ERROR_SHAPE_MISMATCH, "packed"},
+    {"packed with head_dim_v 3",         1, KEEP, KEEP, KEEP, KEEP, KEEP, 3,    W_PACKED, 0,
+     CLATTN_ERROR_SHAPE_MISMATCH, "head_dim_v"},
+    {"Hkv * D * E overflows",            1, KEEP, INT32_MAX, INT32_MAX, KEEP, 256, KEEP, W_SPLIT, 0,
+     CLATTN_ERROR_OVERFLOW, "overflow"},
+    /* E * E floats fit, the packed array's 3 E * E do not */
+    {"packed 3 E^2 floats overflow",     1, KEEP, 1500000000, 1500000000 / 256, KEEP, 256, KEEP,
+     W_PACKED, 0, CLATTN_ERROR_OVERFLOW, "in_proj_weight"},
+    /* clang-format on */
+};
+
 static void run_refusals(clattn_context *ctx) {
     enum { E = 16, H = 4, N = E * E };
     static float ipw[3 * N], w[N], b[E], ok[N], ov[N], obk[E], obv[E];
+    static float sk[N], sv[N], sbk[E], sbv[E];
     tu_fill_normal(ipw, 3 * N, 1.0f);
     tu_fill_normal(w, N, 1.0f);
     tu_fill_normal(b, E, 1.0f);
-    clattn_mha_weights split = {0}, packed = {0};
-    split.q_proj = w, split.k_proj = w, split.v_proj = w, split.o_proj = w;
-    split.q_bias = b, split.k_bias = b, split.v_bias = b;
-    packed.in_proj_weight = ipw, packed.in_proj_bias = ipw, packed.o_proj = w;
-    clattn_mha_layer_desc base;
-    memset(&base, 0, sizeof base);
-    base.struct_size = sizeof base;
-    base.embed_dim = E, base.heads = H, base.has_qkv_bias = 1;
-
-    typedef struct {
-        const char *name;
+    clattn_mha_weights wv[W_COUNT] = {{0}};
+    clattn_mha_weights *split = &wv[W_SPLIT], *packed = &wv[W_PACKED];
+    split->q_proj = w, split->k_proj = w, split->v_proj = w, split->o_proj = w;
+    split->q_bias = b, split->k_bias = b, split->v_bias = b;
+    packed->in_proj_weight = ipw, packed->in_proj_bias = ipw, packed->o_proj = w;
+    wv[W_NO_V] = *split, wv[W_NO_V].v_proj = NULL;
+    wv[W_NO_KB] = *split, wv[W_NO_KB].k_bias = NULL;
+    wv[W_NO_O] = *split, wv[W_NO_O].o_proj = NULL;
+    wv[W_NO_PB] = *packed, wv[W_NO_PB].in_proj_bias = NULL;
+    for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
+        const bad *t = &bads[i];
         clattn_mha_layer_desc d;
-        const clattn_mha_weights *w;
-        int64_t G;
-        int null_ctx, null_desc, null_k, null_bias;
-        clattn_status want;
-        const char *msg; /* a word the message must hold */
-    } bad;
-    bad cs[24];
-    int n = 0;
-#define BAD(...) (cs[n] = (bad){__VA_ARGS__}, n++)
-    BAD("ctx NULL", base, &split, 2, 1, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, NULL);
-    BAD("desc NULL", base, &split, 2, 0, 1, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, "desc");
-    BAD("weights NULL", base, NULL, 2, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, "NULL");
-    BAD("out k_proj NULL", base, &split, 2, 0, 0, 1, 0, CLATTN_ERROR_INVALID_ARGUMENT, "k_proj");
-    BAD("out k_bias NULL with biases", base, &split, 2, 0, 0, 0, 1, CLATTN_ERROR_INVALID_ARGUMENT,
-        "k_bias");
-    BAD("G = 3 does not divide 4", base, &split, 3, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT,
-        "divide");
-    BAD("G = 0", base, &split, 0, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, "kv_heads 0");
-    BAD("G = 8 > kv heads", base, &split, 8, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, "divide");
-    BAD("G = -2", base, &split, -2, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, "divide");
-    bad *c = &cs[n];
-    BAD("struct_size 0", base, &split, 2, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, "struct_size");
-    c->d.struct_size = 0;
-    c = &cs[n];
-    BAD("desc kv_heads 3 of 4 heads", base, &split, 1, 0, 0, 0, 0, CLATTN_ERROR_SHAPE_MISMATCH,
-        "multiple");
-    c->d.kv_heads = 3;
-    c = &cs[n];
-    BAD("heads 3 does not divide E = 16 (head_dim 0)", base, &split, 1, 0, 0, 0, 0,
-        CLATTN_ERROR_SHAPE_MISMATCH, "embed_dim");
-    c->d.heads = 3;
-    c = &cs[n];
-    BAD("head_dim 257", base, &split, 1, 0, 0, 0, 0, CLATTN_ERROR_UNSUPPORTED, "1..256");
-    c->d.head_dim = 257;
-    c = &cs[n];
-    BAD("embed_dim 0", base, &split, 1, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT, "embed_dim");
-    c->d.embed_dim = 0;
-    c = &cs[n];
-    BAD("split form without v_proj", base, &split, 2, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT,
-        "v_proj");
-    static clattn_mha_weights no_v;
-    no_v = split, no_v.v_proj = NULL, c->w = &no_v;
-    c = &cs[n];
-    BAD("split form without k_bias", base, &split, 2, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT,
-        "k_bias");
-    static clattn_mha_weights no_kb;
-    no_kb = split, no_kb.k_bias = NULL, c->w = &no_kb;
-    c = &cs[n];
-    BAD("split form without o_proj (a whole layer's weights)", base, &split, 2, 0, 0, 0, 0,
-        CLATTN_ERROR_INVALID_ARGUMENT, "o_proj");
-    static clattn_mha_weights no_o;
-    no_o = split, no_o.o_proj = NULL, c->w = &no_o;
-    c = &cs[n];
-    BAD("packed without in_proj_bias", base, &packed, 2, 0, 0, 0, 0, CLATTN_ERROR_INVALID_ARGUMENT,
-        "in_proj_bias");
-    static clattn_mha_weights no_pb;
-    no_pb = packed, no_pb.in_proj_bias = NULL, c->w = &no_pb;
-    c = &cs[n];
-    BAD("packed with kv_heads 2", base, &packed, 1, 0, 0, 0, 0, CLATTN_ERROR_SHAPE_MISMATCH,
-        "packed");
-    c->d.kv_heads = 2;
-    c = &cs[n];
-    BAD("packed with head_dim 2 (H * D != E)", base, &packed, 1, 0, 0, 0, 0,
-        CLATTN_ERROR_SHAPE_MISMATCH, "packed");
-    c->d.head_dim = 2;
-    c = &cs[n];
-    BAD("packed with head_dim_v 3", base, &packed, 1, 0, 0, 0, 0, CLATTN_ERROR_SHAPE_MISMATCH,
-        "head_dim_v");
-    c->d.head_dim_v = 3;
-    c = &cs[n];
-    BAD("Hkv * D * E overflows", base, &split, 1, 0, 0, 0, 0, CLATTN_ERROR_OVERFLOW, "overflow");
-    c->d.embed_dim = INT32_MAX, c->d.heads = INT32_MAX, c->d.head_dim = 256;
-    c = &cs[n];
-    /* E * E floats fit, the packed array's 3 E * E do not */
-    BAD("packed 3 E^2 floats overflow", base, &packed, 1, 0, 0, 0, 0, CLATTN_ERROR_OVERFLOW,
-        "in_proj_weight");
-    c->d.embed_dim = 1500000000, c->d.heads = 1500000000 / 256, c->d.head_dim = 256;
-#undef BAD
-    for (int i = 0; i < n; i++) {
-        const bad *t = &cs[i];
+        memset(&d, 0, sizeof d);
+        d.struct_size = t->struct_size == KEEP ? sizeof d : (size_t)t->struct_size;
+        d.embed_dim = t->E == KEEP ? E : t->E, d.heads = t->H == KEEP ? H : t->H;
+        d.kv_heads = t->Hkv == KEEP ? 0 : t->Hkv, d.head_dim = t->D == KEEP ? 0 : t->D;
+        d.head_dim_v = t->Dv == KEEP ? 0 : t->Dv, d.has_qkv_bias = 1;
         tu_fill_uniform(ok, N, -1, 1);
         tu_fill_uniform(ov, N, -1, 1);
         tu_fill_uniform(obk, E, -1, 1);
         tu_fill_uniform(obv, E, -1, 1);
-        static float sk[N], sv[N], sbk[E], sbv[E];
         memcpy(sk, ok, sizeof ok), memcpy(sv, ov, sizeof ov);
         memcpy(sbk, obk, sizeof obk), memcpy(sbv, obv, sizeof obv);
         clattn_status st =
-            clattn_mha_to_gqa(t->null_ctx ? NULL : ctx, t->null_desc ? NULL : &t->d, t->w, t->G,
-                              t->null_k ? NULL : ok, ov, t->null_bias ? NULL : obk, obv);
-        const char *m = t->null_ctx ? "" : clattn_context_last_error(ctx);
+            clattn_mha_to_gqa(t->nulls & N_CTX ? NULL : ctx, t->nulls & N_DESC ? NULL : &d,
+                              t->weights == W_NONE ? NULL : &wv[t->weights], t->G,
+                              t->nulls & N_K ? NULL : ok, ov, t->nulls & N_KB ? NULL : obk, obv);
+        const char *m = t->nulls & N_CTX ? "" : clattn_context_last_error(ctx);
         const int untouched = !memcmp(sk, ok, sizeof ok) && !memcmp(sv, ov, sizeof ov) &&
                               !memcmp(sbk, obk, sizeof obk) && !memcmp(sbv, obv, sizeof obv);
         TU_CHECK(st == t->want && (!t->msg || (m && strstr(m, t->msg))) && untouched,
