@@ -20,6 +20,10 @@ typedef struct {
     clattn_dtype dtype;
     int64_t B, S;
     int causal, ragged;
+    double theta; /* RoPE base; 0: none */
+    int gptj;
+    int64_t rope_dim;  /* 0: all of D */
+    double rope_scale; /* 0: 1 */
 } layer_case;
 
 /* Random weights of a layer in the split form, owned by the struct. */
@@ -51,6 +55,8 @@ static void make_weights(const layer_case *c, weights *w) {
     w->d.head_dim = D, w->d.head_dim_v = Dv;
     w->d.has_qkv_bias = c->qkv_bias, w->d.has_out_bias = c->out_bias;
     w->d.dtype = c->dtype;
+    w->d.rope_theta = c->theta, w->d.rope_style = c->gptj ? CLATTN_ROPE_GPTJ : CLATTN_ROPE_NEOX;
+    w->d.rope_dim = c->rope_dim, w->d.rope_position_scale = c->rope_scale ? c->rope_scale : 1.0;
     /* unit-variance projections: weights of standard deviation 1 / sqrt(fan-in) */
     const float si = 1.0f / sqrtf((float)c->E), so = 1.0f / sqrtf((float)(c->Hq * Dv));
     w->wq = randn(c->Hq * D * c->E, si);
@@ -124,14 +130,23 @@ static const char *dt_name(clattn_dtype t) {
     return t == CLATTN_DTYPE_F16 ? "f16" : t == CLATTN_DTYPE_BF16 ? "bf16" : "f32";
 }
 
+/* "RoPE neox 10000 dim 4 scale 0.25", or "" */
+static const char *rope_name(const layer_case *c, char *buf, size_t n) {
+    if (c->theta == 0.0) return "";
+    snprintf(buf, n, " RoPE %s %g dim %lld scale %g", c->gptj ? "gptj" : "neox", c->theta,
+             (long long)c->rope_dim, c->rope_scale ? c->rope_scale : 1.0);
+    return buf;
+}
+
 /* One forward of a fresh layer against the reference. */
 static void run_case(clattn_context *ctx, const layer_case *c) {
-    char label[160];
+    char label[200], rope[64];
     snprintf(label, sizeof label,
-             "E=%lld Hq=%lld Hkv=%lld D=%lld Dv=%lld bias=%d/%d %s B=%lld S=%lld%s%s",
+             "E=%lld Hq=%lld Hkv=%lld D=%lld Dv=%lld bias=%d/%d %s B=%lld S=%lld%s%s%s",
              (long long)c->E, (long long)c->Hq, (long long)c->Hkv, (long long)c->D,
              (long long)c->Dv, c->qkv_bias, c->out_bias, dt_name(c->dtype), (long long)c->B,
-             (long long)c->S, c->causal ? " causal" : "", c->ragged ? " ragged" : "");
+             (long long)c->S, c->causal ? " causal" : "", c->ragged ? " ragged" : "",
+             rope_name(c, rope, sizeof rope));
     weights w;
     make_weights(c, &w);
     const clattn_mha_weights hw = split_form(&w);
@@ -165,7 +180,7 @@ static void run_case(clattn_context *ctx, const layer_case *c) {
 
 /* nn.MultiheadAttention's packed weights: the same layer, the same bits. */
 static void packed_equals_split(clattn_context *ctx) {
-    const layer_case c = {48, 6, 6, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 7, 1, 1};
+    const layer_case c = {48, 6, 6, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 7, 1, 1, 0, 0, 0, 0};
     weights w;
     make_weights(&c, &w);
     const int64_t E = c.E;
@@ -212,10 +227,10 @@ static void packed_equals_split(clattn_context *ctx) {
 static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t page_size) {
     enum { B = 3, TMAX = 13, SLOTS = 4, CAP = 16 };
     static const int32_t T[B] = {13, 9, 11}, slots[B] = {2, 0, 3}, prefill[B] = {7, 3, 0};
-    char label[96];
-    snprintf(label, sizeof label, "cache (%s, %s, Hq %lld Hkv %lld)",
+    char label[160], rope[64];
+    snprintf(label, sizeof label, "cache (%s, %s, Hq %lld Hkv %lld%s)",
              page_size ? "paged by 5" : "contiguous", dt_name(c->dtype), (long long)c->Hq,
-             (long long)c->Hkv);
+             (long long)c->Hkv, rope_name(c, rope, sizeof rope));
     weights w;
     make_weights(c, &w);
     const clattn_mha_weights hw = split_form(&w);
@@ -315,7 +330,7 @@ static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t
 /* ---- the device form: a wait list and an event ---- */
 
 static void device_form(clattn_context *ctx) {
-    const layer_case c = {48, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 7, 1, 0};
+    const layer_case c = {48, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 7, 1, 0, 0, 0, 0, 0};
     weights w;
     make_weights(&c, &w);
     const clattn_mha_weights hw = split_form(&w);
@@ -432,7 +447,7 @@ static void npy_folders(clattn_context *ctx) {
         return;
     }
     /* split form, GQA with biases, o_proj and a bias as float64 files */
-    const layer_case c = {48, 4, 2, 10, 14, 1, 1, CLATTN_DTYPE_F32, 1, 1, 0, 0};
+    const layer_case c = {48, 4, 2, 10, 14, 1, 1, CLATTN_DTYPE_F32, 1, 1, 0, 0, 0, 0, 0, 0};
     weights w;
     make_weights(&c, &w);
     const int64_t E = c.E, q = 4 * 10, k = 2 * 10, v = 2 * 14;
@@ -468,7 +483,7 @@ static void npy_folders(clattn_context *ctx) {
     free_weights(&w);
 
     /* nn.MultiheadAttention's names */
-    const layer_case m = {48, 6, 6, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 1, 0, 0};
+    const layer_case m = {48, 6, 6, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 1, 0, 0, 0, 0, 0, 0};
     make_weights(&m, &w);
     float *in_w = tu_alloc_floats(3 * E * E), *in_b = tu_alloc_floats(3 * E);
     memcpy(in_w, w.wq, (size_t)(E * E) * sizeof(float));
@@ -498,7 +513,7 @@ static void npy_folders(clattn_context *ctx) {
 /* ---- bad input: refused with a status, nothing changed ---- */
 
 static void create_refusals(clattn_context *ctx) {
-    const layer_case c = {48, 6, 2, 0, 0, 1, 0, CLATTN_DTYPE_F32, 1, 1, 0, 0};
+    const layer_case c = {48, 6, 2, 0, 0, 1, 0, CLATTN_DTYPE_F32, 1, 1, 0, 0, 0, 0, 0, 0};
     weights w;
     make_weights(&c, &w);
     const clattn_mha_weights good = split_form(&w);
@@ -596,7 +611,7 @@ static void refused(const refusal_env *env, clattn_mha_layer *layer,
 
 static void forward_refusals(clattn_context *ctx) {
     enum { S = 4, PAGE = 3 };
-    const layer_case c = {48, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, S, 1, 0};
+    const layer_case c = {48, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, S, 1, 0, 0, 0, 0, 0};
     weights w;
     make_weights(&c, &w);
     const clattn_mha_weights hw = split_form(&w);
@@ -711,21 +726,26 @@ int main(void) {
     clattn_context *ctx = tu_context();
     static const layer_case cases[] = {
         /* E  Hq Hkv D Dv  bias  dtype             B  S  causal ragged */
-        {48, 6, 6, 0, 0, 0, 0, CLATTN_DTYPE_F32, 1, 1, 0, 0},
-        {48, 6, 6, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 7, 1, 0},
-        {96, 6, 3, 0, 0, 1, 0, CLATTN_DTYPE_F32, 3, 59, 1, 1},
-        {96, 3, 1, 0, 0, 0, 1, CLATTN_DTYPE_F32, 2, 7, 0, 1},
-        {48, 4, 2, 10, 14, 1, 1, CLATTN_DTYPE_F32, 3, 7, 1, 1},
-        {96, 6, 3, 0, 0, 1, 1, CLATTN_DTYPE_F16, 3, 59, 1, 1},
-        {48, 6, 1, 0, 0, 0, 1, CLATTN_DTYPE_F16, 1, 7, 0, 0},
-        {96, 3, 3, 0, 0, 1, 0, CLATTN_DTYPE_BF16, 2, 59, 1, 1},
+        {48, 6, 6, 0, 0, 0, 0, CLATTN_DTYPE_F32, 1, 1, 0, 0, 0, 0, 0, 0},
+        {48, 6, 6, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 7, 1, 0, 0, 0, 0, 0},
+        {96, 6, 3, 0, 0, 1, 0, CLATTN_DTYPE_F32, 3, 59, 1, 1, 0, 0, 0, 0},
+        {96, 3, 1, 0, 0, 0, 1, CLATTN_DTYPE_F32, 2, 7, 0, 1, 0, 0, 0, 0},
+        {48, 4, 2, 10, 14, 1, 1, CLATTN_DTYPE_F32, 3, 7, 1, 1, 0, 0, 0, 0},
+        {96, 6, 3, 0, 0, 1, 1, CLATTN_DTYPE_F16, 3, 59, 1, 1, 0, 0, 0, 0},
+        {48, 6, 1, 0, 0, 0, 1, CLATTN_DTYPE_F16, 1, 7, 0, 0, 0, 0, 0, 0},
+        {96, 3, 3, 0, 0, 1, 0, CLATTN_DTYPE_BF16, 2, 59, 1, 1, 0, 0, 0, 0},
+        /* RoPE: both pairings, part of the head rotated, a position scale */
+        {96, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 3, 59, 1, 1, 10000, 0, 0, 0},
+        {48, 4, 2, 10, 14, 1, 0, CLATTN_DTYPE_F32, 3, 7, 1, 1, 10000, 1, 0, 0},
+        {48, 6, 6, 0, 0, 0, 1, CLATTN_DTYPE_F16, 2, 7, 1, 0, 500, 1, 4, 0},
+        {96, 3, 1, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 59, 0, 0, 10000, 0, 12, 0.25},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(ctx, &cases[i]);
     packed_equals_split(ctx);
-    const layer_case gqa = {96, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 3, 0, 1, 1};
+    const layer_case gqa = {96, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 3, 0, 1, 1, 10000, 0, 0, 0};
     cache_matches_full(ctx, &gqa, 5);
     cache_matches_full(ctx, &gqa, 0);
-    const layer_case mqa16 = {48, 6, 1, 0, 0, 1, 0, CLATTN_DTYPE_F16, 3, 0, 1, 1};
+    const layer_case mqa16 = {48, 6, 1, 0, 0, 1, 0, CLATTN_DTYPE_F16, 3, 0, 1, 1, 500, 1, 6, 0};
     cache_matches_full(ctx, &mqa16, 5);
     device_form(ctx);
     npy_folders(ctx);

@@ -1,6 +1,7 @@
 /* desc.c: the attention layer's two descriptors (include/clattn_layer.h): their defaults, and
  * the layer descriptor checked and resolved to the shape every other part of the layer uses. */
 #include "layer/layer_internal.h"
+#include "rope/rope_internal.h"
 
 #include <float.h>
 #include <math.h>
@@ -30,7 +31,7 @@ clattn_status clattn_mha_forward_desc_init(clattn_mha_forward_desc *desc, size_t
     return clattn__desc_init(desc, size, CLATTN_MHA_FORWARD_DESC_MIN_SIZE, &d, sizeof d);
 }
 
-/* The RoPE settings of a descriptor whose head_dim is resolved. */
+/* The RoPE settings of a descriptor whose head_dim is resolved (clattn_rope's own check). */
 static clattn_status check_rope(clattn_context *ctx, clattn_mha_layer_desc *d) {
     if (!isfinite(d->rope_theta) || d->rope_theta < 0.0)
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
@@ -40,22 +41,11 @@ static clattn_status check_rope(clattn_context *ctx, clattn_mha_layer_desc *d) {
         d->rope_dim = 0;
         return CLATTN_SUCCESS;
     }
-    if (d->rope_style != CLATTN_ROPE_NEOX && d->rope_style != CLATTN_ROPE_GPTJ)
-        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "mha layer: rope_style %d is neither CLATTN_ROPE_NEOX nor _GPTJ",
-                            (int)d->rope_style);
-    const int64_t rd = d->rope_dim ? d->rope_dim : d->head_dim;
-    if (d->head_dim % 2 != 0 || rd < 2 || rd > d->head_dim || rd % 2 != 0)
-        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "mha layer: RoPE needs an even head_dim (%lld) and an even rope_dim "
-                            "of 2..head_dim (%lld; 0: all of it)",
-                            (long long)d->head_dim, (long long)d->rope_dim);
-    if (!isfinite(d->rope_position_scale) || d->rope_position_scale <= 0.0)
-        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "mha layer: rope_position_scale is %g; it must be finite and > 0",
-                            d->rope_position_scale);
-    d->rope_dim = rd;
-    return CLATTN_SUCCESS;
+    clattn_rope_table t;
+    clattn_status st = clattn__rope_table(ctx, "mha layer (RoPE)", d->head_dim, d->rope_dim,
+                                          d->rope_style, d->rope_theta, d->rope_position_scale, &t);
+    if (st == CLATTN_SUCCESS) d->rope_dim = 2 * (int64_t)t.half;
+    return st;
 }
 
 clattn_status clattn__mha_desc_resolve(clattn_context *ctx, const clattn_mha_layer_desc *in,

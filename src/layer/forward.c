@@ -2,7 +2,9 @@
  * host form. The stages, each after the previous one's event:
  *   1. P = x [B*S, E] Wqkv^T, one CLBlast GEMM into the projection layout (layer_internal.h);
  *   2. the q/k/v biases added and padding tokens' rows zeroed (cl/layer.cl: layer_rows);
- *   3. RoPE on q and k in place, in float32 (clattn_rope);
+ *   3. RoPE on q and k in place, in float32 (clattn_rope), at positions 0..S-1, or with a cache
+ *      at each sequence's cached length + i: q by clattn_rope, k as the cache stores it (the
+ *      append's own rotation: no pass over k of its own);
  *   4. P rounded to the storage type when it is not float32 (cl/convert.cl: narrow);
  *   5. attention into a [B, S, Hq, Dv] buffer A of the storage type: clattn_sdpa over the q, k,
  *      v views of P (key padding as kv_lens), or, with a cache, clattn_kv_cache_append of k and
@@ -72,6 +74,7 @@ typedef struct {
     cl_mem sk, sv;      /* sub-buffers: k and v of pst (or pk, pv) */
     cl_mem a, a32;      /* the attention output, storage type, and float32 (or a itself) */
     cl_mem lens, first; /* int [B]: the lengths, the cache lengths before the call */
+    cl_mem pos;         /* int [S] or [B, S]: the positions RoPE turns q (and k) to */
     cl_mem mask;        /* the ragged prefill's causal mask */
     cl_kernel rows, narrow, widen, mask_k;
 } resources;
@@ -80,8 +83,8 @@ static void release_resources(resources *r) {
     if (r->pst == r->p) r->pst = NULL;
     if (r->sk == r->pk) r->sk = r->sv = NULL;
     if (r->a32 == r->a) r->a32 = NULL;
-    cl_mem *mems[] = {&r->pk, &r->pv,  &r->sk,   &r->sv,    &r->p,   &r->pst,
-                      &r->a,  &r->a32, &r->lens, &r->first, &r->mask};
+    cl_mem *mems[] = {&r->pk, &r->pv,  &r->sk,   &r->sv,    &r->p,    &r->pst,
+                      &r->a,  &r->a32, &r->lens, &r->first, &r->mask, &r->pos};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++) clattn__release_mem(mems[i]);
     cl_kernel *kernels[] = {&r->rows, &r->narrow, &r->widen, &r->mask_k};
     for (size_t i = 0; i < sizeof kernels / sizeof *kernels; i++)
@@ -158,6 +161,22 @@ static clattn_status prepare(clattn_mha_layer *l, const clattn_mha_call *c,
     return CLATTN_SUCCESS;
 }
 
+/* RoPE's positions: 0..S-1 for every sequence, or with a cache [B, S], sequence b's new token i
+ * at first[b] + i (padding tokens, whose rows are zeros, at first[b]: never past int32). */
+static clattn_status upload_positions(clattn_context *ctx, const clattn_mha_call *c, cl_mem *out) {
+    const int64_t n = c->d.cache ? c->rows : c->S;
+    int32_t *pos = malloc((size_t)n * sizeof *pos);
+    if (!pos) return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "mha forward: host memory");
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t b = i / c->S, t = i % c->S;
+        pos[i] = (int32_t)(!c->d.cache ? t : c->first[b] + (t < c->counts[b] ? t : 0));
+    }
+    clattn_status st =
+        clattn__upload(ctx, pos, n * (int64_t)sizeof *pos, "mha forward positions", out);
+    free(pos);
+    return st;
+}
+
 /* Scratch buffers and views. */
 static clattn_status allocate(clattn_mha_layer *l, const clattn_mha_call *c, resources *r) {
     clattn_context *ctx = l->ctx;
@@ -182,7 +201,8 @@ static clattn_status allocate(clattn_mha_layer *l, const clattn_mha_call *c, res
         (c->masked && (st = clattn__upload(ctx, c->first, c->B * (int64_t)sizeof(int32_t),
                                            "mha forward cache lengths", &r->first))) ||
         (c->masked && (st = clattn__alloc(ctx, c->rows * c->skv * f, CL_MEM_READ_WRITE, NULL,
-                                          "mha forward causal mask", &r->mask))))
+                                          "mha forward causal mask", &r->mask))) ||
+        (l->d.rope_theta > 0.0 && (st = upload_positions(ctx, c, &r->pos))))
         return st;
     if (!narrow) {
         r->pst = r->p, r->sk = r->pk, r->sv = r->pv;
@@ -204,6 +224,24 @@ static clattn_status rows_stage(clattn_mha_layer *l, const clattn_mha_call *c, r
                          sizeof has_bias, &has_bias, sizeof has_lens, &has_lens, (size_t)0);
     const size_t global[2] = {(size_t)cols, (size_t)c->rows};
     return st ? st : chain_launch(l->ctx, ch, r->rows, 2, global, what);
+}
+
+/* RoPE in place on `heads` heads of the projection rows in `mem` (q, or k's sub-buffer). */
+static clattn_status rope_stage(clattn_mha_layer *l, const clattn_mha_call *c, resources *r,
+                                chain *ch, cl_mem mem, int64_t heads) {
+    clattn_rope_desc rd;
+    clattn_rope_desc_init(&rd, sizeof rd);
+    rd.batch = c->B, rd.heads = heads, rd.seq = c->S, rd.head_dim = l->D;
+    rd.rotary_dim = l->d.rope_dim, rd.style = l->d.rope_style, rd.theta = l->d.rope_theta;
+    rd.position_scale = l->d.rope_position_scale;
+    rd.positions_per_batch = c->d.cache != NULL;
+    const int64_t st3[3] = {c->S * l->ld, l->D, l->ld};
+    memcpy(rd.in_strides, st3, sizeof st3);
+    memcpy(rd.out_strides, st3, sizeof st3);
+    cl_event e = NULL;
+    clattn_status st = clattn_rope(l->ctx, &rd, mem, mem, r->pos, ch->n, ch->w, &e);
+    if (st == CLATTN_SUCCESS) chain_take(ch, e);
+    return st;
 }
 
 /* A convert.cl kernel over `rows` rows of `dim` elements, the strided side's row stride `ld`. */
@@ -228,6 +266,9 @@ static clattn_status cache_stage(clattn_mha_layer *l, const clattn_mha_call *c, 
     const int64_t k_st[3] = {c->S * l->ld, l->D, l->ld}, v_st[3] = {c->S * l->ld, l->Dv, l->ld};
     memcpy(ad.k_strides, k_st, sizeof k_st);
     memcpy(ad.v_strides, v_st, sizeof v_st);
+    /* k turns as it is stored, at the slot's length + t: the positions q was turned to */
+    ad.rope_theta = l->d.rope_theta, ad.rope_style = l->d.rope_style;
+    ad.rope_dim = l->d.rope_dim, ad.rope_position_scale = l->d.rope_position_scale;
     cl_event e = NULL;
     clattn_status st = clattn_kv_cache_append(c->d.cache, &ad, r->pk, r->pv, ch->n, ch->w, &e);
     if (st != CLATTN_SUCCESS) return st;
@@ -253,7 +294,9 @@ static clattn_status enqueue(clattn_mha_layer *l, const clattn_mha_call *c, reso
     clattn_status st;
     if ((st = chain_gemm(ctx, ch, x, l->w_qkv, r->p, c->rows, l->ld, l->E,
                          "mha forward q/k/v projection")) ||
-        (st = rows_stage(l, c, r, ch, r->p, l->ld, l->ld, l->b_qkv, "layer_rows q/k/v")))
+        (st = rows_stage(l, c, r, ch, r->p, l->ld, l->ld, l->b_qkv, "layer_rows q/k/v")) ||
+        (r->pos && (st = rope_stage(l, c, r, ch, r->p, l->Hq))) ||
+        (r->pos && !c->d.cache && (st = rope_stage(l, c, r, ch, r->pk, l->Hkv))))
         return st;
     if (r->narrow &&
         (st = convert_stage(ctx, c, ch, r->narrow, r->p, r->pst, l->ld, "mha forward narrow")))

@@ -122,9 +122,6 @@ clattn_status clattn__mha_call_check(clattn_mha_layer *l, const clattn_mha_forwa
             return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                                 "mha forward: lengths[%lld] = %d is outside 0..%lld (seq)",
                                 (long long)b, (int)c->lens[b], (long long)c->S);
-    if (l->d.rope_theta > 0.0)
-        return clattn__fail(ctx, CLATTN_ERROR_UNSUPPORTED,
-                            "mha forward: RoPE is not available in this build yet");
     if (!c->d.cache) return CLATTN_SUCCESS;
     if ((st = check_cache(l, c)) != CLATTN_SUCCESS) clattn__mha_call_free(c);
     return st;

@@ -1,19 +1,16 @@
 /* layer_ref.c: the float64 attention layer reference declared in layer_ref.h. */
 #include "layer_ref.h"
+#include "rope_ref.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-void ref_rope(const layer_ref *L, double pos, double *h) {
-    const int64_t half = L->rope_dim / 2;
-    for (int64_t i = 0; i < half; i++) {
-        const double angle = pos * L->rope_scale * pow(L->rope_theta, -2.0 * i / L->rope_dim);
-        const int64_t a = L->rope_gptj ? 2 * i : i, b = L->rope_gptj ? 2 * i + 1 : i + half;
-        const double x0 = h[a], x1 = h[b];
-        h[a] = x0 * cos(angle) - x1 * sin(angle);
-        h[b] = x0 * sin(angle) + x1 * cos(angle);
-    }
+/* RoPE of the head vector h [D] in place at position pos: the projection is float32 on the
+ * device until it is rotated, so it is rotated from float here too. */
+static void rotate(const layer_ref *L, int32_t pos, double *h, float *tmp) {
+    for (int64_t d = 0; d < L->D; d++) tmp[d] = (float)h[d];
+    rope_ref_row(L->D, L->rope_dim, L->rope_gptj, L->rope_theta, L->rope_scale, pos, tmp, h);
 }
 
 /* out[r] = W[r, :] . x + bias[r] for r < rows, then the storage rounding. */
@@ -35,8 +32,9 @@ int ref_mha_layer(const layer_ref *L, int64_t B, int64_t S, const float *x, cons
     const int64_t E = L->E, Hq = L->Hq, Hkv = L->Hkv, D = L->D, Dv = L->Dv;
     double *xr = dalloc(E), *q = dalloc(S * Hq * D), *k = dalloc(S * Hkv * D);
     double *v = dalloc(S * Hkv * Dv), *a = dalloc(Hq * Dv), *p = dalloc(S);
-    if (!xr || !q || !k || !v || !a || !p) {
-        free(xr), free(q), free(k), free(v), free(a), free(p);
+    float *tmp = malloc((size_t)D * sizeof *tmp);
+    if (!xr || !q || !k || !v || !a || !p || !tmp) {
+        free(xr), free(q), free(k), free(v), free(a), free(p), free(tmp);
         return -1;
     }
     for (int64_t b = 0; b < B; b++) {
@@ -49,9 +47,9 @@ int ref_mha_layer(const layer_ref *L, int64_t B, int64_t S, const float *x, cons
             project(L->wk, L->bk, Hkv * D, E, xr, NULL, k + t * Hkv * D);
             project(L->wv, L->bv, Hkv * Dv, E, xr, L->store, v + t * Hkv * Dv);
             for (int64_t h = 0; L->rope_theta > 0 && h < Hq; h++)
-                ref_rope(L, (double)t, q + (t * Hq + h) * D);
+                rotate(L, (int32_t)t, q + (t * Hq + h) * D, tmp);
             for (int64_t h = 0; L->rope_theta > 0 && h < Hkv; h++)
-                ref_rope(L, (double)t, k + (t * Hkv + h) * D);
+                rotate(L, (int32_t)t, k + (t * Hkv + h) * D, tmp);
             for (int64_t i = 0; L->store && i < Hq * D; i++)
                 q[t * Hq * D + i] = L->store(q[t * Hq * D + i]);
             for (int64_t i = 0; L->store && i < Hkv * D; i++)
@@ -78,6 +76,6 @@ int ref_mha_layer(const layer_ref *L, int64_t B, int64_t S, const float *x, cons
             project(L->wo, L->bo, E, Hq * Dv, a, NULL, y + (b * S + t) * E);
         }
     }
-    free(xr), free(q), free(k), free(v), free(a), free(p);
+    free(xr), free(q), free(k), free(v), free(a), free(p), free(tmp);
     return 0;
 }

@@ -1,7 +1,8 @@
 /* layer_ref.h: float64 CPU reference of the attention layer of include/clattn_layer.h, for the
  * layer tests: projections with optional biases, RoPE (both pairings), MHA/GQA/MQA attention
  * with key padding and causality, the output projection. The textbook formulas one token and
- * head at a time, sharing no code with the library. Self-contained: no clattn.h. */
+ * head at a time, sharing no code with the library (RoPE is tests/ref/rope_ref.c's).
+ * Self-contained: no clattn.h. */
 #ifndef CLATTN_LAYER_REF_H
 #define CLATTN_LAYER_REF_H
 
@@ -27,8 +28,5 @@ typedef struct {
  * before it); padding rows of y are 0. Returns 0, or -1 when out of memory. */
 int ref_mha_layer(const layer_ref *L, int64_t B, int64_t S, const float *x, const int32_t *lengths,
                   int causal, double *y);
-
-/* RoPE of one head vector h[0..D-1] in place at position `pos` (times rope_scale). */
-void ref_rope(const layer_ref *L, double pos, double *h);
 
 #endif
