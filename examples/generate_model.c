@@ -45,7 +45,8 @@ static float uniform(float a) { /* in [-a, a) */
     const uint64_t r = rng_state * 0x2545F4914F6CDD1Dull;
     return a * (2.0f * (float)(r >> 40) / 16777216.0f - 1.0f);
 }
-/* n floats of variance 1 / fan_in (nn.Linear's scale), or 1 + U(-0.1, 0.1) for a norm's gain. */
+/* n floats of variance 1 / fan_in (nn.Linear's scale), or 1 + U(-0.1, 0.1) for a norm's gain
+ * (fan_in 0). */
 static float *draw(int64_t n, int64_t fan_in) {
     float *p = malloc((size_t)n * sizeof *p);
     if (!p) return NULL;
@@ -161,7 +162,7 @@ int gen_model_create(clattn_context *ctx, const gen_config *c, gen_model **out) 
     rng_state = c->seed * 0x9E3779B97F4A7C15ull + 1;
     const int64_t E = c->embed, F = c->ffn, V = c->vocab, S = c->capacity;
     const size_t f = sizeof(float);
-    int rc = build_kernels(m) || weights(m, V * E, 0, &m->emb);
+    int rc = build_kernels(m) || weights(m, V * E, 1, &m->emb); /* embeddings of variance 1 */
     for (int64_t i = 0; i < c->layers && !rc; i++) {
         gen_layer *l = &m->layer[i];
         rc = weights(m, E, 0, &l->norm1) || make_attention(m, l) || weights(m, E, 0, &l->norm2) ||
