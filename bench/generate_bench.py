@@ -15,10 +15,11 @@ of examples/generate.c, with the machine's read bandwidth measured in the same r
       layouts are one model: the example draws MHA weights and converts them with
       clattn_mha_to_gqa.
 
-For each configuration: ms per token, the attention layers' share of it (--profile: waits around
-each layer's forward), the cache's MiB per layer (clattn_kv_cache_get_info: the pool holds
-prompt + tokens), the MiB a step must read (every weight once and the cached tokens), the GB/s
-that is at the measured time, and its ratio to the roof. Writes bench/results/generate_bench.csv
+For each configuration: ms per token, the cache's MiB per layer (clattn_kv_cache_get_info: the
+pool holds prompt + tokens), the MiB a step must read (every weight once and the cached tokens),
+the GB/s that is at the measured time and its ratio to the roof; then the same split in two: the
+attention layers (--profile: waits around each layer's forward; their q/k/v/o weights and the
+cache) and the rest of the step (the MLPs, the LM head, norms: the example's own kernels). Writes bench/results/generate_bench.csv
 and .png (ms per token and cache MiB per layer, per layout and cache type) and prints the table.
 
 On the 2-core development machine a 1024-token prefill at E=2048 takes about a minute, so the
@@ -126,14 +127,20 @@ def main():
             continue
         med = lambda k: statistics.median(float(x[k]) for x in rs)  # noqa: E731
         ms, attn, nbytes = med("decode_ms_median"), med("attn_ms_median"), med("bytes_per_token")
-        gbps = nbytes / (ms * 1e6)
+        abytes = med("attn_bytes_per_token")
+        # the whole step, the attention layers (their projections and the cache) and the rest
+        # (MLPs, LM head, norms), each as bytes it must read over its time
+        gbps, agbps = nbytes / (ms * 1e6), abytes / (attn * 1e6)
+        rgbps = (nbytes - abytes) / ((ms - attn) * 1e6) if ms > attn else float("nan")
         rows.append(dict(layout=name, kv_heads=g, cache_dtype=dt, runs=len(rs),
                          ms_per_token=f"{ms:.3f}", attn_ms=f"{attn:.3f}",
                          prefill_s=f"{med('prefill_ms') / 1e3:.2f}",
                          cache_mib_layer=f"{med('cache_bytes_layer') / MIB:.3f}",
                          weight_mib=f"{med('weight_bytes') / MIB:.1f}",
                          read_mib_token=f"{nbytes / MIB:.1f}", gbps=f"{gbps:.3f}",
-                         roof_ratio=f"{gbps / roof:.3f}",
+                         roof_ratio=f"{gbps / roof:.3f}", attn_read_mib=f"{abytes / MIB:.1f}",
+                         attn_gbps=f"{agbps:.3f}", attn_roof_ratio=f"{agbps / roof:.3f}",
+                         rest_gbps=f"{rgbps:.3f}", rest_roof_ratio=f"{rgbps / roof:.3f}",
                          run_ms=" ".join(f"{float(x['decode_ms_median']):.1f}" for x in rs),
                          loads=" ".join(x["load"] for x in rs)))
     if not rows:
@@ -150,13 +157,15 @@ def main():
     print(f"\nE={args.embed} Hq={args.heads} D={args.head_dim} layers={args.layers} "
           f"context={args.context}, {args.tokens - 1} decode steps x {args.runs} runs; "
           f"roof {roof:.2f} GB/s; load {load_start:.2f} -> {load_end:.2f}")
-    print("| layout | kv heads | cache | ms/token | attention ms | cache MiB/layer | "
-          "MiB read/token | GB/s | of roof |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| layout | kv heads | cache | ms/token | cache MiB/layer | MiB read/token | GB/s "
+          "(of roof) | attention ms | attention MiB read | attention GB/s (of roof) | "
+          "rest GB/s (of roof) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['layout']} | {r['kv_heads']} | {r['cache_dtype']} | {r['ms_per_token']} | "
-              f"{r['attn_ms']} | {r['cache_mib_layer']} | {r['read_mib_token']} | {r['gbps']} | "
-              f"{r['roof_ratio']} |")
+              f"{r['cache_mib_layer']} | {r['read_mib_token']} | {r['gbps']} "
+              f"({r['roof_ratio']}) | {r['attn_ms']} | {r['attn_read_mib']} | {r['attn_gbps']} "
+              f"({r['attn_roof_ratio']}) | {r['rest_gbps']} ({r['rest_roof_ratio']}) |")
     for dt in dtypes:
         base = next((r for r in rows if r["layout"] == "MHA" and r["cache_dtype"] == dt), None)
         for r in rows:

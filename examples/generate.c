@@ -254,6 +254,7 @@ int main(int argc, char **argv) {
     char attn_s[32] = "-"; /* without --profile, not measured */
     if (c->profile) snprintf(attn_s, sizeof attn_s, "%.3f", attn_med);
     const double bytes = (double)sz.weight_bytes + cache_read;
+    const double attn_bytes = (double)sz.attn_weight_bytes + cache_read;
 
     if (o.check) {
         double worst = 0.0;
@@ -270,10 +271,11 @@ int main(int argc, char **argv) {
     }
     printf("summary: kv_heads=%lld cache_dtype=%s context=%lld tokens=%lld prefill_ms=%.3f "
            "decode_ms_median=%.3f decode_ms_mean=%.3f attn_ms_median=%s cache_bytes_layer=%lld "
-           "cache_bytes_total=%lld weight_bytes=%lld bytes_per_token=%.0f gbps=%.3f\n",
+           "cache_bytes_total=%lld weight_bytes=%lld bytes_per_token=%.0f "
+           "attn_bytes_per_token=%.0f gbps=%.3f\n",
            (long long)c->kv_heads, dtype_names[c->cache_dtype], (long long)C, (long long)T, prefill,
            med, mean, attn_s, (long long)sz.cache_bytes_layer, (long long)sz.cache_bytes_total,
-           (long long)sz.weight_bytes, bytes, med > 0 ? bytes / (med * 1e6) : 0.0);
+           (long long)sz.weight_bytes, bytes, attn_bytes, med > 0 ? bytes / (med * 1e6) : 0.0);
     rc = 0;
 done:
     gen_model_destroy(m);

@@ -342,7 +342,8 @@ int gen_model_sizes(gen_model *m, gen_sizes *s) {
         s->cache_bytes_total += info.device_bytes;
     }
     const int64_t E = c->embed, HD = c->heads * c->head_dim, GD = c->kv_heads * c->head_dim;
-    const int64_t per_layer = (HD + 2 * GD) * E + E * HD + 2 * E * c->ffn + 2 * E;
+    const int64_t attn = (HD + 2 * GD) * E + E * HD, per_layer = attn + 2 * E * c->ffn + 2 * E;
     s->weight_bytes = (int64_t)sizeof(float) * (c->layers * per_layer + E + c->vocab * E + E);
+    s->attn_weight_bytes = (int64_t)sizeof(float) * c->layers * attn;
     return 0;
 }

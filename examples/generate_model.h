@@ -51,10 +51,11 @@ double gen_model_attention_ms(const gen_model *m);
 
 /* Sizes for the report: the device bytes of one layer's cache pool and of all of them
  * (clattn_kv_cache_get_info), the tokens the first layer's cache holds, and the bytes of weights
- * a decode step reads (every weight once: the minimum). */
+ * a decode step reads (every weight once: the minimum), all of them and the attention layers'
+ * (their q, k, v and o projections). */
 typedef struct {
     int64_t cache_bytes_layer, cache_bytes_total, cache_tokens;
-    int64_t weight_bytes;
+    int64_t weight_bytes, attn_weight_bytes;
 } gen_sizes;
 int gen_model_sizes(gen_model *m, gen_sizes *s);
 
