@@ -6,7 +6,8 @@
  * structs (device list, caps, plans, cache counters) sized smaller than today's: exactly that many
  * bytes are written per struct, and the device list strides by the caller's element size. The
  * combine descriptor (clattn_combine.h) at its minimum size and with a newer caller's field; the
- * KV cache's descriptors and info struct follow the same rule. */
+ * KV cache's descriptors and info struct follow the same rule, and so do the attention layer's
+ * two descriptors. */
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -421,6 +422,61 @@ static void kv_cache_structs(clattn_context *ctx) {
     clattn_kv_cache_destroy(cache);
 }
 
+/* The attention layer's descriptors: init defaults, a newer caller's zero extra bytes accepted and
+ * a set one refused (the layer with UNSUPPORTED and no layer, the forward with y untouched). */
+static void layer_structs(clattn_context *ctx) {
+    struct {
+        clattn_mha_layer_desc d;
+        int64_t future;
+    } n;
+    memset(&n, GUARD, sizeof n);
+    clattn_status st = clattn_mha_layer_desc_init((clattn_mha_layer_desc *)&n, sizeof n);
+    TU_CHECK(st == CLATTN_SUCCESS && n.d.struct_size == sizeof n && n.future == 0 &&
+                 n.d.kv_heads == 0 && n.d.rope_position_scale == 1.0 &&
+                 n.d.dtype == CLATTN_DTYPE_F32 && n.d.rope_style == CLATTN_ROPE_NEOX,
+             "newer layer caller: init gives the defaults and zeroes the fields it does not know");
+    TU_CHECK(clattn_mha_layer_desc_init(&n.d, CLATTN_MHA_LAYER_DESC_MIN_SIZE - 1) ==
+                 CLATTN_ERROR_INVALID_ARGUMENT,
+             "layer desc init below the minimum size: INVALID_ARGUMENT");
+    enum { E = 8 };
+    float w[E * E], x[2 * E], y[2 * E];
+    tu_fill_uniform(w, E * E, -1, 1);
+    tu_fill_uniform(x, 2 * E, -1, 1);
+    n.d.embed_dim = E, n.d.heads = 2;
+    const clattn_mha_weights hw = {w, w, w, w, NULL, NULL, NULL, NULL, NULL, NULL};
+    clattn_mha_layer *layer = NULL;
+    st = clattn_mha_layer_create(ctx, (const clattn_mha_layer_desc *)&n, &hw, &layer);
+    TU_CHECK(st == CLATTN_SUCCESS, "newer layer caller with zero extra fields: %s %s",
+             clattn_status_string(st), st ? clattn_context_last_error(ctx) : "");
+    n.future = 1;
+    clattn_mha_layer *refused = (clattn_mha_layer *)&n;
+    st = clattn_mha_layer_create(ctx, (const clattn_mha_layer_desc *)&n, &hw, &refused);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && refused == NULL,
+             "newer layer caller setting an unknown field: UNSUPPORTED: %s",
+             clattn_context_last_error(ctx));
+    if (!layer) return;
+    struct {
+        clattn_mha_forward_desc d;
+        int64_t future;
+    } f;
+    memset(&f, GUARD, sizeof f);
+    st = clattn_mha_forward_desc_init((clattn_mha_forward_desc *)&f, sizeof f);
+    f.d.batch = 1, f.d.seq = 2;
+    tu_poison(y, 2 * E);
+    st = clattn_mha_layer_forward_host(layer, (const clattn_mha_forward_desc *)&f, x, y);
+    TU_CHECK(st == CLATTN_SUCCESS && f.future == 0 && f.d.cache == NULL && f.d.lengths == NULL &&
+                 !isnan(y[2 * E - 1]),
+             "newer forward caller with zero extra fields: %s %s", clattn_status_string(st),
+             st ? clattn_context_last_error(ctx) : "");
+    f.future = 1;
+    tu_poison(y, 2 * E);
+    st = clattn_mha_layer_forward_host(layer, (const clattn_mha_forward_desc *)&f, x, y);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && isnan(y[0]),
+             "newer forward caller setting an unknown field: UNSUPPORTED, y untouched: %s",
+             clattn_context_last_error(ctx));
+    clattn_mha_layer_destroy(layer);
+}
+
 int main(void) {
     tu_seed();
     clattn_context *ctx = tu_context();
@@ -432,6 +488,7 @@ int main(void) {
     device_list();
     output_getters(ctx);
     kv_cache_structs(ctx);
+    layer_structs(ctx);
     clattn_context_destroy(ctx);
     free(q), free(k), free(v), free(rout), free(rlse);
     return tu_finish();

@@ -42,15 +42,6 @@ typedef struct {
     float *slopes; /* [Hq] */
 } shadow;
 
-static void *xalloc(size_t n) {
-    void *p = calloc(n ? n : 1, 1);
-    if (!p) {
-        printf("FAIL: host allocation\n");
-        exit(1);
-    }
-    return p;
-}
-
 static const char *dt_name(clattn_dtype t) {
     return t == CLATTN_DTYPE_F16 ? "f16" : t == CLATTN_DTYPE_BF16 ? "bf16" : "f32";
 }
@@ -225,7 +216,8 @@ static void attend(shadow *s, int B, const int32_t *slots, int64_t Sq, int causa
             rp.window = 1, rp.window_left = 20, rp.window_right = 0, rp.softcap = 4.0;
             rp.alibi = s->slopes, rp.alibi_sb = 0;
         }
-        double *ro = xalloc((size_t)nq * sizeof(double)), *rl = xalloc((size_t)nl * sizeof(double));
+        double *ro = tu_calloc((size_t)nq * sizeof(double)),
+               *rl = tu_calloc((size_t)nl * sizeof(double));
         if (sdpa_ref(&rp, ro, rl)) {
             printf("FAIL: reference allocation\n");
             exit(1);

@@ -2,9 +2,12 @@
  * tests/ref/layer_ref.c: fresh random weights and inputs, y poisoned before each call and every
  * element checked. Odd sizes (E 48 and 96, head dims 8..32, S 1, 7 and 59, B 1..3), MHA, GQA
  * and MQA, biases on and off, causal and not, ragged lengths (padding rows of x hold NaN, which
- * must not reach any valid row; padding rows of y must be 0), float32/float16/bfloat16 storage.
- * The split weights and nn.MultiheadAttention's packed in_proj_weight give the same result bit
- * for bit. */
+ * must not reach any valid row; padding rows of y must be 0), float32/float16/bfloat16 storage,
+ * RoPE in both pairings (part of the head, a position scale); one case with the attention's GPU
+ * flavour. Also: split weights and nn.MultiheadAttention's packed in_proj_weight give the same
+ * bits; a ragged prefill then decode steps over paged and contiguous KV caches equal the
+ * one-shot forward; the device form behind a user event; .npy folders in both namings; every
+ * refusal leaves y and the cache as they were. */
 #include "layer_ref.h"
 #include "npy.h"
 #include "testutil.h"
@@ -31,15 +34,6 @@ typedef struct {
     clattn_mha_layer_desc d; /* resolved by hand: every dim set */
     float *wq, *wk, *wv, *wo, *bq, *bk, *bv, *bo;
 } weights;
-
-static void *xalloc(size_t n) {
-    void *p = calloc(n ? n : 1, 1);
-    if (!p) {
-        printf("FAIL: host allocation\n");
-        exit(1);
-    }
-    return p;
-}
 
 static float *randn(int64_t n, float scale) {
     float *x = tu_alloc_floats(n);
@@ -84,6 +78,29 @@ static clattn_mha_weights split_form(const weights *w) {
     return hw;
 }
 
+/* nn.MultiheadAttention's packed in_proj_weight [3 E, E] and in_proj_bias [3 E] of an MHA w. */
+static void pack(const weights *w, float **in_w, float **in_b) {
+    const int64_t E = w->d.embed_dim;
+    const float *ws[3] = {w->wq, w->wk, w->wv}, *bs[3] = {w->bq, w->bk, w->bv};
+    *in_w = tu_alloc_floats(3 * E * E);
+    *in_b = tu_alloc_floats(3 * E);
+    for (int i = 0; i < 3; i++) {
+        memcpy(*in_w + i * E * E, ws[i], (size_t)(E * E) * sizeof(float));
+        if (bs[i]) memcpy(*in_b + i * E, bs[i], (size_t)E * sizeof(float));
+    }
+}
+
+/* Fresh weights for c and the layer made from them (split form); checks the status. */
+static clattn_mha_layer *layer_of(clattn_context *ctx, const layer_case *c, weights *w) {
+    make_weights(c, w);
+    const clattn_mha_weights hw = split_form(w);
+    clattn_mha_layer *layer = NULL;
+    clattn_status st = clattn_mha_layer_create(ctx, &w->d, &hw, &layer);
+    TU_CHECK(st == CLATTN_SUCCESS, "layer E=%lld Hq=%lld Hkv=%lld created (%s)", (long long)c->E,
+             (long long)c->Hq, (long long)c->Hkv, st ? clattn_context_last_error(ctx) : "ok");
+    return layer;
+}
+
 static double store_f16(double x) {
     return tu_round_to(CLATTN_DTYPE_F16, (float)x);
 }
@@ -112,7 +129,7 @@ static layer_ref ref_of(const weights *w) {
 
 /* Random lengths in 0..S with S and (for B > 1) 0 among them; NaN in x's padding rows. */
 static int32_t *ragged_lengths(int64_t B, int64_t S, float *x, int64_t E) {
-    int32_t *len = xalloc((size_t)B * sizeof *len);
+    int32_t *len = tu_calloc((size_t)B * sizeof *len);
     for (int64_t b = 0; b < B; b++) len[b] = (int32_t)(tu_uniform() * (double)(S + 1));
     len[0] = (int32_t)S;
     if (B > 2) len[B - 1] = 0;
@@ -148,11 +165,8 @@ static void run_case(clattn_context *ctx, const layer_case *c) {
              (long long)c->S, c->causal ? " causal" : "", c->ragged ? " ragged" : "",
              rope_name(c, rope, sizeof rope));
     weights w;
-    make_weights(c, &w);
-    const clattn_mha_weights hw = split_form(&w);
-    clattn_mha_layer *layer = NULL;
-    clattn_status st = clattn_mha_layer_create(ctx, &w.d, &hw, &layer);
-    if (!TU_CHECK(st == CLATTN_SUCCESS, "%s: create (%s)", label, clattn_context_last_error(ctx))) {
+    clattn_mha_layer *layer = layer_of(ctx, c, &w);
+    if (!layer) {
         free_weights(&w);
         return;
     }
@@ -163,8 +177,8 @@ static void run_case(clattn_context *ctx, const layer_case *c) {
     clattn_mha_forward_desc fd;
     clattn_mha_forward_desc_init(&fd, sizeof fd);
     fd.batch = c->B, fd.seq = c->S, fd.causal = c->causal, fd.lengths = len;
-    st = clattn_mha_layer_forward_host(layer, &fd, x, y);
-    double *ref = xalloc((size_t)n * sizeof *ref);
+    clattn_status st = clattn_mha_layer_forward_host(layer, &fd, x, y);
+    double *ref = tu_calloc((size_t)n * sizeof *ref);
     const layer_ref r = ref_of(&w);
     if (ref_mha_layer(&r, c->B, c->S, x, len, c->causal, ref)) {
         printf("FAIL: reference allocation\n");
@@ -184,13 +198,8 @@ static void packed_equals_split(clattn_context *ctx) {
     weights w;
     make_weights(&c, &w);
     const int64_t E = c.E;
-    float *in_w = tu_alloc_floats(3 * E * E), *in_b = tu_alloc_floats(3 * E);
-    memcpy(in_w, w.wq, (size_t)(E * E) * sizeof(float));
-    memcpy(in_w + E * E, w.wk, (size_t)(E * E) * sizeof(float));
-    memcpy(in_w + 2 * E * E, w.wv, (size_t)(E * E) * sizeof(float));
-    memcpy(in_b, w.bq, (size_t)E * sizeof(float));
-    memcpy(in_b + E, w.bk, (size_t)E * sizeof(float));
-    memcpy(in_b + 2 * E, w.bv, (size_t)E * sizeof(float));
+    float *in_w, *in_b;
+    pack(&w, &in_w, &in_b);
     clattn_mha_weights split = split_form(&w), packed;
     memset(&packed, 0, sizeof packed);
     packed.in_proj_weight = in_w, packed.in_proj_bias = in_b;
@@ -221,21 +230,20 @@ static void packed_equals_split(clattn_context *ctx) {
 
 /* Sequences of total lengths T[b] (B = 3, slots 2, 0, 3 of a 4-slot cache): a ragged prefill
  * (7, 3 and 0 tokens: the masked path), two tokens at once (1 or 2 each: ragged again, on the
- * decode kernels), then single-token steps with finished sequences at length 0. Each step's
- * rows must equal the one-shot causal forward's rows of the same tokens (float32 tolerance: the
- * algorithms differ) and the float64 reference; padding rows 0. */
-static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t page_size) {
-    enum { B = 3, TMAX = 13, SLOTS = 4, CAP = 16 };
-    static const int32_t T[B] = {13, 9, 11}, slots[B] = {2, 0, 3}, prefill[B] = {7, 3, 0};
+ * decode kernels), then single-token steps with finished sequences at length 0. With B = 1 the
+ * first sequence alone: its single-token steps are one row (the projections' GEMV path). Each
+ * step's rows must equal the one-shot causal forward's rows of the same tokens (float32 tolerance:
+ * the algorithms differ) and the float64 reference; padding rows 0. */
+static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t page_size, int B) {
+    enum { BMAX = 3, TMAX = 13, SLOTS = 4, CAP = 16 };
+    static const int32_t T[BMAX] = {13, 9, 11}, slots[BMAX] = {2, 0, 3}, prefill[BMAX] = {7, 3, 0};
     char label[160], rope[64];
-    snprintf(label, sizeof label, "cache (%s, %s, Hq %lld Hkv %lld%s)",
-             page_size ? "paged by 5" : "contiguous", dt_name(c->dtype), (long long)c->Hq,
-             (long long)c->Hkv, rope_name(c, rope, sizeof rope));
+    snprintf(label, sizeof label, "cache (%d sequence%s, %s, %s, Hq %lld Hkv %lld%s)", B,
+             B > 1 ? "s" : "", page_size ? "paged by 5" : "contiguous", dt_name(c->dtype),
+             (long long)c->Hq, (long long)c->Hkv, rope_name(c, rope, sizeof rope));
     weights w;
-    make_weights(c, &w);
-    const clattn_mha_weights hw = split_form(&w);
+    clattn_mha_layer *layer = layer_of(ctx, c, &w);
     const int64_t E = c->E, n = B * TMAX * E;
-    clattn_mha_layer *layer = NULL;
     clattn_kv_cache *cache = NULL;
     clattn_kv_cache_desc cd;
     clattn_kv_cache_desc_init(&cd, sizeof cd);
@@ -243,8 +251,7 @@ static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t
     cd.head_dim = w.d.head_dim, cd.head_dim_v = w.d.head_dim_v;
     cd.page_size = page_size;
     cd.dtype = c->dtype; /* K and V stored as the one-shot forward stores them */
-    clattn_status st = clattn_mha_layer_create(ctx, &w.d, &hw, &layer);
-    if (st == CLATTN_SUCCESS) st = clattn_kv_cache_create(ctx, &cd, &cache);
+    clattn_status st = layer ? clattn_kv_cache_create(ctx, &cd, &cache) : CLATTN_ERROR_INTERNAL;
     if (!TU_CHECK(st == CLATTN_SUCCESS, "%s: layer and cache created (%s)", label,
                   clattn_context_last_error(ctx))) {
         clattn_mha_layer_destroy(layer);
@@ -261,10 +268,10 @@ static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t
     TU_CHECK(st == CLATTN_SUCCESS, "%s: one-shot forward (%s)", label,
              st ? clattn_context_last_error(ctx) : "ok");
     /* the steps: tokens [done[b], done[b] + len[b]) of each sequence */
-    int32_t done[B] = {0, 0, 0};
+    int32_t done[BMAX] = {0, 0, 0};
     int ok = st == CLATTN_SUCCESS, zero_pad = 1;
     for (int step = 0; ok; step++) {
-        int32_t len[B];
+        int32_t len[BMAX];
         int64_t S = step == 0 ? 7 : step == 1 ? 2 : 1, left = 0;
         for (int b = 0; b < B; b++) {
             len[b] = step == 0 ? prefill[b] : (int32_t)(T[b] - done[b]);
@@ -300,16 +307,16 @@ static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t
         }
         free(xs), free(ys);
     }
-    int32_t held[SLOTS];
+    int32_t held[SLOTS], want[SLOTS] = {0, 0, 0, 0};
+    for (int b = 0; b < B; b++) want[slots[b]] = T[b];
     clattn_kv_cache_lengths(cache, held, SLOTS);
-    TU_CHECK(held[2] == T[0] && held[0] == T[1] && held[3] == T[2] && held[1] == 0,
-             "%s: the slots hold the sequences (%d %d %d %d)", label, held[0], held[1], held[2],
-             held[3]);
+    TU_CHECK(memcmp(held, want, sizeof held) == 0, "%s: the slots hold the sequences (%d %d %d %d)",
+             label, held[0], held[1], held[2], held[3]);
     TU_CHECK(zero_pad, "%s: padding rows of every step are 0", label);
     /* rows past each T[b] are compared as the one-shot's zeros */
     for (int b = 0; b < B; b++)
         for (int64_t i = T[b] * E; i < TMAX * E; i++) got[b * TMAX * E + i] = 0.0f;
-    double *ref = xalloc((size_t)n * sizeof *ref), *fulld = xalloc((size_t)n * sizeof *fulld);
+    double *ref = tu_calloc((size_t)n * sizeof *ref), *fulld = tu_calloc((size_t)n * sizeof *fulld);
     const layer_ref r = ref_of(&w);
     if (ref_mha_layer(&r, B, TMAX, x, T, 1, ref)) exit(1);
     for (int64_t i = 0; i < n; i++) fulld[i] = full[i];
@@ -332,18 +339,15 @@ static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t
 static void device_form(clattn_context *ctx) {
     const layer_case c = {48, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 7, 1, 0, 0, 0, 0, 0};
     weights w;
-    make_weights(&c, &w);
-    const clattn_mha_weights hw = split_form(&w);
+    clattn_mha_layer *layer = layer_of(ctx, &c, &w);
     const int64_t n = c.B * c.S * c.E;
     float *x = randn(n, 1.0f), *yh = tu_alloc_floats(n), *yd = tu_alloc_floats(n);
     tu_poison(yh, n);
     tu_poison(yd, n);
-    clattn_mha_layer *layer = NULL;
     clattn_mha_forward_desc fd;
     clattn_mha_forward_desc_init(&fd, sizeof fd);
     fd.batch = c.B, fd.seq = c.S, fd.causal = 1;
-    clattn_status st = clattn_mha_layer_create(ctx, &w.d, &hw, &layer);
-    if (st == CLATTN_SUCCESS) st = clattn_mha_layer_forward_host(layer, &fd, x, yh);
+    clattn_status st = clattn_mha_layer_forward_host(layer, &fd, x, yh);
     cl_context clc = clattn_context_cl_context(ctx);
     cl_int err = CL_SUCCESS;
     cl_mem dx = clCreateBuffer(clc, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
@@ -384,7 +388,7 @@ static void write_npy(const char *name, int ndim, int64_t d0, int64_t d1, const 
     const int64_t shape[2] = {d0, d1}, count = ndim == 2 ? d0 * d1 : d0;
     double *wide = NULL;
     if (as_f64) {
-        wide = xalloc((size_t)count * sizeof *wide);
+        wide = tu_calloc((size_t)count * sizeof *wide);
         for (int64_t i = 0; i < count; i++) wide[i] = data[i];
     }
     if (clattn_npy_write(path, as_f64 ? CLATTN_NPY_F64 : CLATTN_NPY_F32, ndim, shape,
@@ -485,13 +489,8 @@ static void npy_folders(clattn_context *ctx) {
     /* nn.MultiheadAttention's names */
     const layer_case m = {48, 6, 6, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 1, 0, 0, 0, 0, 0, 0};
     make_weights(&m, &w);
-    float *in_w = tu_alloc_floats(3 * E * E), *in_b = tu_alloc_floats(3 * E);
-    memcpy(in_w, w.wq, (size_t)(E * E) * sizeof(float));
-    memcpy(in_w + E * E, w.wk, (size_t)(E * E) * sizeof(float));
-    memcpy(in_w + 2 * E * E, w.wv, (size_t)(E * E) * sizeof(float));
-    memcpy(in_b, w.bq, (size_t)E * sizeof(float));
-    memcpy(in_b + E, w.bk, (size_t)E * sizeof(float));
-    memcpy(in_b + 2 * E, w.bv, (size_t)E * sizeof(float));
+    float *in_w, *in_b;
+    pack(&w, &in_w, &in_b);
     write_npy("in_proj_weight", 2, 3 * E, E, in_w, 0);
     write_npy("out_proj_weight", 2, E, E, w.wo, 1);
     write_npy("in_proj_bias", 1, 3 * E, 0, in_b, 0);
@@ -613,16 +612,13 @@ static void forward_refusals(clattn_context *ctx) {
     enum { S = 4, PAGE = 3 };
     const layer_case c = {48, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, S, 1, 0, 0, 0, 0, 0};
     weights w;
-    make_weights(&c, &w);
-    const clattn_mha_weights hw = split_form(&w);
-    clattn_mha_layer *layer = NULL;
+    clattn_mha_layer *layer = layer_of(ctx, &c, &w);
     clattn_kv_cache *cache = NULL, *wrong_heads = NULL, *wrong_dim = NULL;
     clattn_kv_cache_desc cd;
     clattn_kv_cache_desc_init(&cd, sizeof cd);
     cd.slots = 2, cd.kv_heads = 2, cd.capacity = 8, cd.head_dim = 8, cd.page_size = PAGE;
     cd.num_pages = 4;
-    clattn_status st = clattn_mha_layer_create(ctx, &w.d, &hw, &layer);
-    if (st == CLATTN_SUCCESS) st = clattn_kv_cache_create(ctx, &cd, &cache);
+    clattn_status st = layer ? clattn_kv_cache_create(ctx, &cd, &cache) : CLATTN_ERROR_INTERNAL;
     cd.kv_heads = 3;
     if (st == CLATTN_SUCCESS) st = clattn_kv_cache_create(ctx, &cd, &wrong_heads);
     cd.kv_heads = 2, cd.head_dim = 16;
@@ -674,6 +670,15 @@ static void forward_refusals(clattn_context *ctx) {
     refused(&env, layer, &d, x, y, CLATTN_ERROR_SHAPE_MISMATCH, "a cache of 3 kv heads");
     d.cache = wrong_dim;
     refused(&env, layer, &d, x, y, CLATTN_ERROR_SHAPE_MISMATCH, "a cache of head_dim 16");
+    clattn_context *other = tu_context();
+    clattn_kv_cache *foreign = NULL;
+    cd.head_dim = 8;
+    if (clattn_kv_cache_create(other, &cd, &foreign) == CLATTN_SUCCESS) {
+        d.cache = foreign;
+        refused(&env, layer, &d, x, y, CLATTN_ERROR_INVALID_ARGUMENT, "a cache of another context");
+    }
+    clattn_kv_cache_destroy(foreign);
+    clattn_context_destroy(other);
     refused(&env, layer, &good, NULL, y, CLATTN_ERROR_INVALID_ARGUMENT, "x NULL");
     refused(&env, NULL, &good, x, y, CLATTN_ERROR_INVALID_ARGUMENT, "layer NULL");
     TU_CHECK(clattn_mha_layer_forward_host(layer, &good, x, NULL) == CLATTN_ERROR_INVALID_ARGUMENT,
@@ -725,7 +730,7 @@ int main(void) {
     tu_seed();
     clattn_context *ctx = tu_context();
     static const layer_case cases[] = {
-        /* E  Hq Hkv D Dv  bias  dtype             B  S  causal ragged */
+        /* E  Hq Hkv D Dv  bias  dtype  B  S  causal ragged  RoPE: theta gptj dim scale */
         {48, 6, 6, 0, 0, 0, 0, CLATTN_DTYPE_F32, 1, 1, 0, 0, 0, 0, 0, 0},
         {48, 6, 6, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 7, 1, 0, 0, 0, 0, 0},
         {96, 6, 3, 0, 0, 1, 0, CLATTN_DTYPE_F32, 3, 59, 1, 1, 0, 0, 0, 0},
@@ -741,12 +746,17 @@ int main(void) {
         {96, 3, 1, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 59, 0, 0, 10000, 0, 12, 0.25},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(ctx, &cases[i]);
+    /* the attention's GPU flavour (local-memory tiles) on the same device */
+    clattn_context *gpu = tu_gpu_context(32768);
+    run_case(gpu, &cases[8]);
+    clattn_context_destroy(gpu);
     packed_equals_split(ctx);
     const layer_case gqa = {96, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 3, 0, 1, 1, 10000, 0, 0, 0};
-    cache_matches_full(ctx, &gqa, 5);
-    cache_matches_full(ctx, &gqa, 0);
+    cache_matches_full(ctx, &gqa, 5, 3);
+    cache_matches_full(ctx, &gqa, 0, 3);
+    cache_matches_full(ctx, &gqa, 5, 1);
     const layer_case mqa16 = {48, 6, 1, 0, 0, 1, 0, CLATTN_DTYPE_F16, 3, 0, 1, 1, 500, 1, 6, 0};
-    cache_matches_full(ctx, &mqa16, 5);
+    cache_matches_full(ctx, &mqa16, 5, 3);
     device_form(ctx);
     npy_folders(ctx);
     create_refusals(ctx);

@@ -75,6 +75,15 @@ float *tu_alloc_floats(int64_t n) {
     return p;
 }
 
+void *tu_calloc(size_t bytes) {
+    void *p = calloc(bytes ? bytes : 1, 1);
+    if (!p) {
+        printf("FAIL: test could not allocate %zu bytes\n", bytes);
+        exit(1);
+    }
+    return p;
+}
+
 /* The poison: a quiet NaN with a payload no arithmetic produces from the tests' inputs. */
 static const uint32_t poison_bits = 0x7fc0dead;
 

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"bench", cmd_bench, "time attention on random inputs (GFLOP/s, ms, device memory)"},
     {"additive", cmd_additive, "additive (Bahdanau) attention on .npy files"},
     {"birnn", cmd_birnn, "bidirectional GRU encoder on .npy files"},
+    {"layer", cmd_layer, "an attention layer (projections, RoPE, attention) on .npy files"},
     {"convert-gqa", cmd_convert_gqa, "mean-pool an attention layer's k/v heads (MHA to GQA/MQA)"},
 };
 

@@ -10,6 +10,7 @@ int cmd_birnn(int argc, char **argv);
 int cmd_attention(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_layer(int argc, char **argv);
 int cmd_convert_gqa(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include "core/blas.h"
 
 #include <clblast_c.h>
+#include <stdio.h>
 
 /* Parameters for CLBlast's indirect GEMM kernel "Xgemm" on CPU devices (CL_DEVICE_TYPE_CPU).
  * Why these: CLBlast's defaults stage tiles through local memory with barriers and give each
@@ -141,11 +142,10 @@ static const char *blas_status_name(CLBlastStatusCode s) {
     }
 }
 
-clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, cl_uint num_wait,
-                                    const cl_event *wait, const char *what) {
-    if (g->m <= 0 || g->n <= 0 || g->k <= 0 || g->count <= 0)
-        return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "%s: empty GEMM %lldx%lldx%lld x%lld", what,
-                            (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->count);
+/* Before a CLBlast call: orders it after the caller's events (CLBlast takes no wait list), then
+ * takes blas_lock (the caller unlocks after the call) with the device's parameters given. */
+static clattn_status blas_enter(clattn_context *ctx, cl_uint num_wait, const cl_event *wait,
+                                const char *what) {
     if (num_wait > 0) {
         cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, num_wait, wait, NULL);
         if (err != CL_SUCCESS)
@@ -156,6 +156,27 @@ clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, c
     pthread_mutex_lock(&blas_lock);
     blas_tune_device(ctx->device);
     ctx->used_blas = 1;
+    return CLATTN_SUCCESS;
+}
+
+/* A CLBlast status as a clattn one; `call` names the routine and its sizes. */
+static clattn_status blas_result(clattn_context *ctx, CLBlastStatusCode s, const char *what,
+                                 const char *call) {
+    if (s == CLBlastSuccess) return CLATTN_SUCCESS;
+    const char *name = blas_status_name(s);
+    if (s > -1000) /* CLBlast passes OpenCL's own error codes through */
+        return clattn__cl_fail(ctx, (cl_int)s, "%s: CLBlast %s", what, call);
+    return clattn__fail(ctx, CLATTN_ERROR_BLAS, "%s: CLBlast %s failed with %s (%d)", what, call,
+                        name ? name : "an unknown CLBlast status", (int)s);
+}
+
+clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, cl_uint num_wait,
+                                    const cl_event *wait, const char *what) {
+    if (g->m <= 0 || g->n <= 0 || g->k <= 0 || g->count <= 0)
+        return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "%s: empty GEMM %lldx%lldx%lld x%lld", what,
+                            (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->count);
+    clattn_status st = blas_enter(ctx, num_wait, wait, what);
+    if (st != CLATTN_SUCCESS) return st;
     /* Row-major C = op(A) op(B) is, on the same buffers read column-major, C^T = op(B)^T op(A)^T:
      * CLBlast's row-major path would copy-transpose C in and out; this form never touches C. */
     cl_command_queue queue = ctx->queue;
@@ -166,14 +187,26 @@ clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, c
         (size_t)g->a_off, (size_t)g->lda, (size_t)g->a_stride, g->beta, g->c, (size_t)g->c_off,
         (size_t)g->ldc, (size_t)g->c_stride, (size_t)g->count, &queue, NULL);
     pthread_mutex_unlock(&blas_lock);
-    if (s == CLBlastSuccess) return CLATTN_SUCCESS;
-    const char *name = blas_status_name(s);
-    if (s > -1000) /* CLBlast passes OpenCL's own error codes through */
-        return clattn__cl_fail(ctx, (cl_int)s, "%s: CLBlast SGEMM (%lldx%lldx%lld, batch %lld)",
-                               what, (long long)g->m, (long long)g->n, (long long)g->k,
-                               (long long)g->count);
-    return clattn__fail(ctx, CLATTN_ERROR_BLAS,
-                        "%s: CLBlast SGEMM (%lldx%lldx%lld, batch %lld) failed with %s (%d)", what,
-                        (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->count,
-                        name ? name : "an unknown CLBlast status", (int)s);
+    char call[96];
+    snprintf(call, sizeof call, "SGEMM (%lldx%lldx%lld, batch %lld)", (long long)g->m,
+             (long long)g->n, (long long)g->k, (long long)g->count);
+    return blas_result(ctx, s, what, call);
+}
+
+clattn_status clattn__sgemv(clattn_context *ctx, const clattn_gemv *g, cl_uint num_wait,
+                            const cl_event *wait, const char *what) {
+    if (g->rows <= 0 || g->cols <= 0)
+        return clattn__fail(ctx, CLATTN_ERROR_INTERNAL, "%s: empty GEMV %lldx%lld", what,
+                            (long long)g->rows, (long long)g->cols);
+    clattn_status st = blas_enter(ctx, num_wait, wait, what);
+    if (st != CLATTN_SUCCESS) return st;
+    cl_command_queue queue = ctx->queue;
+    CLBlastStatusCode s =
+        CLBlastSgemv(CLBlastLayoutRowMajor, g->trans ? CLBlastTransposeYes : CLBlastTransposeNo,
+                     (size_t)g->rows, (size_t)g->cols, 1.0f, g->a, (size_t)g->a_off, (size_t)g->lda,
+                     g->x, (size_t)g->x_off, 1, 0.0f, g->y, (size_t)g->y_off, 1, &queue, NULL);
+    pthread_mutex_unlock(&blas_lock);
+    char call[64];
+    snprintf(call, sizeof call, "SGEMV (%lldx%lld)", (long long)g->rows, (long long)g->cols);
+    return blas_result(ctx, s, what, call);
 }

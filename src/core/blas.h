@@ -1,5 +1,6 @@
-/* blas.h: clattn's only door to CLBlast. One strided-batched single-precision GEMM, row-major,
- * with CLBlast's status codes turned into clattn_status messages on the context. */
+/* blas.h: clattn's only door to CLBlast. One strided-batched single-precision GEMM and one
+ * GEMV, row-major, with CLBlast's status codes turned into clattn_status messages on the
+ * context. */
 #ifndef CLATTN_BLAS_H
 #define CLATTN_BLAS_H
 
@@ -23,6 +24,21 @@ typedef struct {
 
 clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, cl_uint num_wait,
                                     const cl_event *wait, const char *what);
+/* y = op(A) x for one vector: row-major A [rows, cols] from a_off with leading dimension lda,
+ * op(A) = A^T when trans (x has rows entries, y cols) else A (x has cols, y rows); x and y
+ * contiguous from x_off and y_off. Enqueued as clattn__sgemm_batched is. For one row of
+ * activations times a weight matrix (a decode step): CLBlast's GEMM pads such a product to a
+ * whole tile of rows, and on PoCL took 3-20x the time of this GEMV (src/layer/forward.c). */
+typedef struct {
+    int trans;
+    int64_t rows, cols;
+    cl_mem a, x, y;
+    int64_t a_off, lda, x_off, y_off;
+} clattn_gemv;
+
+clattn_status clattn__sgemv(clattn_context *ctx, const clattn_gemv *g, cl_uint num_wait,
+                            const cl_event *wait, const char *what);
+
 /* One measured GEMM on a CPU device (PoCL): CLBlast's default parameters against the ones
  * blas.c gives it. The table and its method are in blas.c; tests/test_tuning_tables.c checks
  * that the parameters win on every row. */

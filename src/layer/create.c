@@ -21,7 +21,9 @@ clattn_status clattn__mha_layout(clattn_context *ctx, const clattn_mha_layer_des
     const int64_t v = d->kv_heads * d->head_dim_v; /* each below 2^31 * 256 */
     *off_k = (q + unit - 1) / unit * unit;
     *off_v = *off_k + (k + unit - 1) / unit * unit;
-    *ld = *off_v + v;
+    /* the row padded too: CLBlast copies a weight matrix whose width is not a multiple of its
+     * tile on every call (a GEMM of 64 x 3070 x 2048 took 1.8-2.3x the time of 64 x 3072) */
+    *ld = *off_v + (v + unit - 1) / unit * unit;
     return CLATTN_SUCCESS;
 }
 
@@ -61,18 +63,29 @@ clattn_status clattn__mha_weights_form(clattn_context *ctx, const clattn_mha_lay
     return CLATTN_SUCCESS;
 }
 
-/* Stacks q, k and v (rows of E floats, or single floats for the biases: row = 1) into dst of
- * ld rows as the projection layout places them, zeros in the gaps. */
-static void stack_qkv(const clattn_mha_layer *l, const float *const src[3], int64_t row,
-                      float *dst) {
-    const int64_t at[3] = {0, l->off_k, l->off_v};
-    const int64_t rows[3] = {l->Hq * l->D, l->Hkv * l->D, l->Hkv * l->Dv};
-    memset(dst, 0, (size_t)(l->ld * row) * sizeof *dst);
-    for (int i = 0; i < 3; i++)
-        memcpy(dst + at[i] * row, src[i], (size_t)(rows[i] * row) * sizeof *dst);
+/* src [rows, cols] transposed into columns at..at+rows-1 of dst [cols, ld]. */
+static void transpose_into(float *dst, int64_t ld, int64_t at, const float *src, int64_t rows,
+                           int64_t cols) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) dst[c * ld + at + r] = src[r * cols + c];
 }
 
-/* Uploads the stacked q/k/v weights (and biases) of w in either form. */
+/* A zeroed host matrix [rows, cols] for `what` into *m (a checked size). */
+static clattn_status host_matrix(clattn_context *ctx, int64_t rows, int64_t cols, const char *what,
+                                 float **m) {
+    int64_t n = 0;
+    if (clattn__mul64(rows, cols, &n) || n > INT64_MAX / (int64_t)sizeof(float))
+        return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "mha layer: the %s [%lld, %lld] overflow",
+                            what, (long long)rows, (long long)cols);
+    if (!(*m = calloc((size_t)(n ? n : 1), sizeof **m)))
+        return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY,
+                            "mha layer: %lld bytes of host memory for the %s",
+                            (long long)n * (int64_t)sizeof **m, what);
+    return CLATTN_SUCCESS;
+}
+
+/* Uploads Wq, Wk, Wv of w (either form) stacked and transposed into [E, ld], zeros in the gaps,
+ * and their biases likewise into [ld]: the same placement, with a "row" of 1. */
 static clattn_status upload_qkv(clattn_mha_layer *l, const clattn_mha_weights *w, int packed) {
     clattn_context *ctx = l->ctx;
     const int64_t E = l->E;
@@ -83,24 +96,34 @@ static clattn_status upload_qkv(clattn_mha_layer *l, const clattn_mha_weights *w
             wsrc[i] = w->in_proj_weight + i * E * E;
             bsrc[i] = w->in_proj_bias ? w->in_proj_bias + i * E : NULL;
         }
-    int64_t n = 0;
-    if (clattn__mul64(l->ld, E, &n) || n > INT64_MAX / (int64_t)sizeof(float))
-        return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW,
-                            "mha layer: the stacked q/k/v weights [%lld, %lld] overflow",
-                            (long long)l->ld, (long long)E);
-    float *host = malloc((size_t)n * sizeof *host);
-    if (!host)
-        return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY,
-                            "mha layer: %lld bytes of host memory for the stacked weights",
-                            (long long)n * (int64_t)sizeof *host);
-    stack_qkv(l, wsrc, E, host);
-    clattn_status st =
-        clattn__upload(ctx, host, n * (int64_t)sizeof *host, "mha layer q/k/v weights", &l->w_qkv);
-    if (st == CLATTN_SUCCESS && l->d.has_qkv_bias) {
-        stack_qkv(l, bsrc, 1, host); /* ld <= ld * E floats */
-        st = clattn__upload(ctx, host, l->ld * (int64_t)sizeof *host, "mha layer q/k/v biases",
-                            &l->b_qkv);
+    const int64_t at[3] = {0, l->off_k, l->off_v};
+    const int64_t rows[3] = {l->Hq * l->D, l->Hkv * l->D, l->Hkv * l->Dv};
+    const int nmat = l->d.has_qkv_bias ? 2 : 1;
+    clattn_status st = CLATTN_SUCCESS;
+    for (int m = 0; m < nmat && st == CLATTN_SUCCESS; m++) {
+        const int64_t cols = m ? 1 : E;
+        float *host = NULL;
+        if ((st = host_matrix(ctx, cols, l->ld, m ? "q/k/v biases" : "q/k/v weights", &host)))
+            return st;
+        for (int i = 0; i < 3; i++)
+            transpose_into(host, l->ld, at[i], m ? bsrc[i] : wsrc[i], rows[i], cols);
+        st = clattn__upload(ctx, host, cols * l->ld * (int64_t)sizeof *host,
+                            m ? "mha layer q/k/v biases" : "mha layer q/k/v weights",
+                            m ? &l->b_qkv : &l->w_qkv);
+        free(host);
     }
+    return st;
+}
+
+/* Uploads Wo [E, Hq * Dv] transposed into [Hq * Dv, E]. */
+static clattn_status upload_out(clattn_mha_layer *l, const float *o_proj) {
+    const int64_t a = l->Hq * l->Dv;
+    float *host = NULL;
+    clattn_status st = host_matrix(l->ctx, a, l->E, "output weights", &host);
+    if (st != CLATTN_SUCCESS) return st;
+    transpose_into(host, l->E, 0, o_proj, l->E, a);
+    st = clattn__upload(l->ctx, host, a * l->E * (int64_t)sizeof *host, "mha layer output weights",
+                        &l->w_o);
     free(host);
     return st;
 }
@@ -121,15 +144,8 @@ clattn_status clattn_mha_layer_create(clattn_context *ctx, const clattn_mha_laye
     l->d = d;
     l->E = d.embed_dim, l->Hq = d.heads, l->Hkv = d.kv_heads, l->D = d.head_dim;
     l->Dv = d.head_dim_v;
-    const int64_t o_dims[4] = {l->E, l->Hq, l->Dv, (int64_t)sizeof(float)};
-    int64_t o_bytes = 0;
-    if (clattn__prod64(o_dims, 4, &o_bytes))
-        st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW,
-                          "mha layer: the output weights [%lld, %lld * %lld] overflow",
-                          (long long)l->E, (long long)l->Hq, (long long)l->Dv);
-    if (st || (st = clattn__mha_layout(ctx, &d, &l->off_k, &l->off_v, &l->ld)) ||
-        (st = upload_qkv(l, weights, packed)) ||
-        (st = clattn__upload(ctx, weights->o_proj, o_bytes, "mha layer output weights", &l->w_o)) ||
+    if ((st = clattn__mha_layout(ctx, &d, &l->off_k, &l->off_v, &l->ld)) ||
+        (st = upload_qkv(l, weights, packed)) || (st = upload_out(l, weights->o_proj)) ||
         (d.has_out_bias && (st = clattn__upload(ctx, weights->o_bias, l->E * (int64_t)sizeof(float),
                                                 "mha layer output bias", &l->b_o)))) {
         clattn_mha_layer_destroy(l);

@@ -1,6 +1,7 @@
 /* forward.c: the attention layer's forward pass on the device (clattn_mha_layer_forward) and its
  * host form. The stages, each after the previous one's event:
- *   1. P = x [B*S, E] Wqkv^T, one CLBlast GEMM into the projection layout (layer_internal.h);
+ *   1. P = x [B*S, E] Wqkv^T, one CLBlast GEMM (GEMV for one row) into the projection layout
+ *      (layer_internal.h);
  *   2. the q/k/v biases added and padding tokens' rows zeroed (cl/layer.cl: layer_rows);
  *   3. RoPE on q and k in place, in float32 (clattn_rope), at positions 0..S-1, or with a cache
  *      at each sequence's cached length + i: q by clattn_rope, k as the cache stores it (the
@@ -10,13 +11,12 @@
  *      v views of P (key padding as kv_lens), or, with a cache, clattn_kv_cache_append of k and
  *      v (float32, the cache converts) and clattn_kv_cache_attention;
  *   6. A widened to float32 when it is not (cl/convert.cl: widen);
- *   7. y = A Wo^T, one GEMM, then the output bias and zeroed padding rows (layer_rows).
+ *   7. y = A Wo^T, one GEMM (or GEMV), then the output bias and zeroed padding rows (layer_rows).
  * Scratch (P, its storage copy, A and its float32 copy) is allocated per call and released as
  * soon as the work is enqueued (OpenCL frees it when the work is done), so calls on one layer
  * share nothing but the weights and may run from several threads. y is written only by stage 7,
  * so a call that fails part-way leaves it as it was. */
 #include "core/blas.h"
-#include "kernel_iface.h"
 #include "layer/layer_internal.h"
 #include "sdpa/sdpa_internal.h"
 
@@ -38,18 +38,34 @@ static void chain_take(chain *c, cl_event e) {
     c->w = &c->last;
 }
 
-/* One GEMM C [m, n] = A [m, k] B [n, k]^T, row-major. It gives no event: a barrier after it
- * does (a barrier completes after every earlier command). */
-static clattn_status chain_gemm(clattn_context *ctx, chain *c, cl_mem a, cl_mem b, cl_mem out,
+/* C [m, n] = A [m, k] W [k, n], row-major, W a layer's transposed weights: one GEMM, or for a
+ * single row (a decode step of one sequence) a GEMV (blas.h says why). CLBlast gives no event:
+ * a barrier after it does (a barrier completes after every earlier command). */
+static clattn_status chain_gemm(clattn_context *ctx, chain *c, cl_mem a, cl_mem w, cl_mem out,
                                 int64_t m, int64_t n, int64_t k, const char *what) {
-    clattn_gemm g;
-    memset(&g, 0, sizeof g);
-    g.trans_b = 1, g.alpha = 1.0f, g.count = 1;
-    g.m = m, g.n = n, g.k = k;
-    g.a = a, g.lda = k, g.a_stride = m * k;
-    g.b = b, g.ldb = k, g.b_stride = n * k;
-    g.c = out, g.ldc = n, g.c_stride = m * n; /* CLBlast refuses batch strides of 0 */
-    clattn_status st = clattn__sgemm_batched(ctx, &g, c->n, c->w, what);
+    clattn_status st;
+    if (m == 1) {
+        /* CLBlast's GEMV reads y even with beta 0 (0 * NaN is NaN): it starts from zeros */
+        const cl_float zero = 0.0f;
+        cl_event filled = NULL;
+        const cl_int err =
+            clEnqueueFillBuffer(ctx->queue, out, &zero, sizeof zero, 0, (size_t)n * sizeof zero,
+                                c->n, c->n ? c->w : NULL, &filled);
+        if (err != CL_SUCCESS)
+            return clattn__cl_fail(ctx, err, "%s: clEnqueueFillBuffer failed", what);
+        chain_take(c, filled);
+        const clattn_gemv g = {1, k, n, w, a, out, 0, n, 0, 0};
+        st = clattn__sgemv(ctx, &g, c->n, c->w, what);
+    } else {
+        clattn_gemm g;
+        memset(&g, 0, sizeof g);
+        g.alpha = 1.0f, g.count = 1;
+        g.m = m, g.n = n, g.k = k;
+        g.a = a, g.lda = k, g.a_stride = m * k;
+        g.b = w, g.ldb = n, g.b_stride = n * k;
+        g.c = out, g.ldc = n, g.c_stride = m * n; /* CLBlast refuses batch strides of 0 */
+        st = clattn__sgemm_batched(ctx, &g, c->n, c->w, what);
+    }
     if (st != CLATTN_SUCCESS) return st;
     cl_event e = NULL;
     const cl_int err = clEnqueueBarrierWithWaitList(ctx->queue, 0, NULL, &e);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sweep.sh: fault-injection sweep of the `clattn` CLI through the clfault LD_PRELOAD shim
 # (tests/fault/clfault.c). For each case (attention with --algo naive, flash1 and flash2, additive,
-# birnn, selftest) a fault-free run under the shim counts the calls of each interposed OpenCL
+# birnn, layer, selftest) a fault-free run under the shim counts the calls of each interposed OpenCL
 # function and gives the reference output; then, for every function and N (all N up to $LIMIT,
 # then every $STEP-th and the last), the N-th call of that function fails. Every run must:
 #   - finish under `timeout 60` (124: a hang) without a signal (exit status >= 125: a crash);
@@ -58,9 +58,14 @@ os.makedirs(f"{d}/w")
 for di in ("fwd", "bwd"):
     for n, s in {"w_ih": (3 * H, Din), "w_hh": (3 * H, H), "b_ih": (3 * H,), "b_hh": (3 * H,)}.items():
         np.save(f"{d}/w/{n}_{di}.npy", f32(*s, a=0.5))
+os.makedirs(f"{d}/lw")  # an attention layer: E 16, 4 heads over 2 kv heads, biases
+for n, s in {"q_proj": (16, 16), "k_proj": (8, 16), "v_proj": (8, 16), "o_proj": (16, 16)}.items():
+    np.save(f"{d}/lw/{n}.npy", f32(*s, a=0.25))
+    np.save(f"{d}/lw/{n}_bias.npy", f32(s[0], a=0.25))
+np.save(f"{d}/lx.npy", f32(2, 5, 16))
 PY
 
-CASES="attention-naive attention-flash1 attention-flash2 additive birnn selftest"
+CASES="attention-naive attention-flash1 attention-flash2 additive birnn layer selftest"
 # run_case CASE DIR: runs the case's command under `timeout 60`, with the environment FENV (the
 # shim's settings: given to the program only, so that `timeout` itself never loads the shim),
 # writing its outputs into DIR.
@@ -81,6 +86,10 @@ run_case() {
     birnn)
         timeout 60 env "${FENV[@]}" "$CLI" birnn --x "$IN/x.npy" --weights "$IN/w" --lengths "$IN/len.npy" \
             --out "$o/h.npy"
+        ;;
+    layer)
+        timeout 60 env "${FENV[@]}" "$CLI" layer --x "$IN/lx.npy" --weights "$IN/lw" --heads 4 \
+            --kv-heads 2 --rope-theta 10000 --causal --out "$o/y.npy"
         ;;
     selftest) timeout 60 env "${FENV[@]}" "$CLI" selftest ;;
     esac
