@@ -105,7 +105,7 @@ def main():
             if not kv:
                 print(f"run {r + 1} {name} {dt}: failed: {err}", flush=True)
                 continue
-            kv["load"] = f"{decode_sweep.loadavg():.2f}"
+            kv["load"], kv["round"] = f"{decode_sweep.loadavg():.2f}", r
             runs[(name, g, dt)].append(kv)
             print(f"run {r + 1} {name:3s} (kv_heads {g:2d}) {dt}: {float(kv['decode_ms_median']):9.2f} "
                   f"ms/token, attention {float(kv['attn_ms_median']):8.2f} ms, prefill "
@@ -166,14 +166,24 @@ def main():
               f"{r['cache_mib_layer']} | {r['read_mib_token']} | {r['gbps']} "
               f"({r['roof_ratio']}) | {r['attn_ms']} | {r['attn_read_mib']} | {r['attn_gbps']} "
               f"({r['attn_roof_ratio']}) | {r['rest_gbps']} ({r['rest_roof_ratio']}) |")
+    # Against MHA: the ratio of the medians, and the median of the per-round ratios (the runs of
+    # one round are minutes apart, those of two rounds up to an hour: the paired ratio is the one
+    # that load changes on a shared machine disturb least).
     for dt in dtypes:
         base = next((r for r in rows if r["layout"] == "MHA" and r["cache_dtype"] == dt), None)
         for r in rows:
-            if base and r["cache_dtype"] == dt and r is not base:
-                print(f"{dt} {r['layout']}/MHA: time {float(r['ms_per_token']) / float(base['ms_per_token']):.2f}x, "
-                      f"attention {float(r['attn_ms']) / float(base['attn_ms']):.2f}x, "
-                      f"bytes read {float(r['read_mib_token']) / float(base['read_mib_token']):.2f}x, "
-                      f"cache {float(r['cache_mib_layer']) / float(base['cache_mib_layer']):.3f}x")
+            if not base or r["cache_dtype"] != dt or r is base:
+                continue
+            ratio = lambda k: float(r[k]) / float(base[k])  # noqa: E731
+            mine, ref = runs[(r["layout"], r["kv_heads"], dt)], runs[("MHA", args.heads, dt)]
+            pairs = [(a, b) for a in mine for b in ref if a["round"] == b["round"]]
+            paired = {k: statistics.median(float(a[k]) / float(b[k]) for a, b in pairs)
+                      for k in ("decode_ms_median", "attn_ms_median")}
+            print(f"{dt} {r['layout']}/MHA: time {ratio('ms_per_token'):.2f}x (paired per round "
+                  f"{paired['decode_ms_median']:.2f}x), attention {ratio('attn_ms'):.2f}x (paired "
+                  f"{paired['attn_ms_median']:.2f}x); bytes read {ratio('read_mib_token'):.2f}x, "
+                  f"attention bytes {ratio('attn_read_mib'):.2f}x, cache "
+                  f"{ratio('cache_mib_layer'):.3f}x")
     print(f"wrote {args.out} in {time.time() - t_start:.0f} s")
     plot(rows, dtypes, os.path.splitext(args.out)[0] + ".png", args)
     return 0
