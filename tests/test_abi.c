@@ -6,8 +6,9 @@
  * structs (device list, caps, plans, cache counters) sized smaller than today's: exactly that many
  * bytes are written per struct, and the device list strides by the caller's element size. The
  * combine descriptor (clattn_combine.h) at its minimum size and with a newer caller's field; the
- * KV cache's descriptors and info struct follow the same rule, and so do the attention layer's
- * two descriptors. */
+ * KV cache's descriptors (the append's first version without the rotation fields included) and
+ * info struct, the RoPE descriptor and the attention layer's two descriptors follow the same
+ * rule. */
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -35,6 +36,21 @@ typedef struct {
     int64_t batch, seq, key_dim, query_dim, attn_dim;
 } old_additive_desc;
 _Static_assert(sizeof(old_additive_desc) == CLATTN_ADDITIVE_DESC_MIN_SIZE, "old additive prefix");
+
+/* clattn_kv_append_desc before the rotation fields (its first version). */
+typedef struct {
+    size_t struct_size;
+    int64_t num_seqs;
+    const int32_t *slots, *counts;
+    int64_t seq;
+    int64_t k_strides[3], v_strides[3];
+} old_append_desc;
+_Static_assert(sizeof(old_append_desc) == CLATTN_KV_APPEND_DESC_MIN_SIZE, "old append prefix");
+/* Appended fields start on an 8-byte boundary (the rule in clattn_core.h). */
+_Static_assert(offsetof(clattn_kv_append_desc, rope_theta) % 8 == 0 &&
+                   offsetof(clattn_kv_append_desc, rope_dim) % 8 == 0 &&
+                   offsetof(clattn_kv_append_desc, rope_position_scale) % 8 == 0,
+               "append desc: rotation fields on 8-byte boundaries");
 
 /* clattn_sdpa_desc as a caller built against a future header with two more fields. */
 typedef struct {
@@ -397,6 +413,9 @@ static void kv_cache_structs(clattn_context *ctx) {
     const int32_t slot = 1, count = 2;
     float kv[2 * D];
     tu_fill_uniform(kv, 2 * D, -1, 1);
+    TU_CHECK(st == CLATTN_SUCCESS && a.d.rope_theta == 0.0 && a.d.rope_style == CLATTN_ROPE_NEOX &&
+                 a.d.rope_dim == 0 && a.d.rope_position_scale == 1.0,
+             "append desc init: no rotation (rope_theta 0), NEOX, all dims, position scale 1");
     a.d.num_seqs = 1, a.d.slots = &slot, a.d.counts = &count;
     st = clattn_kv_cache_append_host(cache, (const clattn_kv_append_desc *)&a, kv, kv);
     TU_CHECK(st == CLATTN_SUCCESS && a.future == 0,
@@ -406,6 +425,24 @@ static void kv_cache_structs(clattn_context *ctx) {
     st = clattn_kv_cache_append_host(cache, (const clattn_kv_append_desc *)&a, kv, kv);
     TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED, "newer append caller setting an unknown field: %s",
              clattn_status_string(st));
+    /* An older caller: the guard bytes sit where rope_theta would be (as a double, a negative
+     * number, which would be refused), so success shows the defaults (no rotation) were used. */
+    union {
+        old_append_desc d;
+        unsigned char bytes[sizeof(clattn_kv_append_desc) + 16];
+    } o;
+    memset(o.bytes, GUARD, sizeof o.bytes);
+    st = clattn_kv_append_desc_init((clattn_kv_append_desc *)&o, sizeof o.d);
+    TU_CHECK(st == CLATTN_SUCCESS && o.d.struct_size == sizeof o.d &&
+                 guard_intact(o.bytes, sizeof o.d, sizeof o.bytes),
+             "older append caller: init writes its %zu bytes and none of the guard after them",
+             sizeof o.d);
+    const int32_t old_slot = 0;
+    o.d.num_seqs = 1, o.d.slots = &old_slot, o.d.counts = &count;
+    st = clattn_kv_cache_append_host(cache, (const clattn_kv_append_desc *)&o, kv, kv);
+    TU_CHECK(st == CLATTN_SUCCESS && guard_intact(o.bytes, sizeof o.d, sizeof o.bytes),
+             "older append caller: the append works with the defaults: %s %s",
+             clattn_status_string(st), st ? clattn_context_last_error(ctx) : "");
     unsigned char buf[512];
     clattn_kv_cache_info info;
     const size_t is = CLATTN_KV_CACHE_INFO_MIN_SIZE;
@@ -413,10 +450,10 @@ static void kv_cache_structs(clattn_context *ctx) {
     st = clattn_kv_cache_get_info(cache, &info, sizeof info);
     clattn_status st2 = clattn_kv_cache_get_info(cache, (clattn_kv_cache_info *)buf, is + 16);
     TU_CHECK(st == 0 && st2 == 0 && memcmp(buf, &info, is) == 0 && buf[is] == 0 &&
-                 buf[is + 15] == 0 && guard_intact(buf, is + 16, sizeof buf) && info.tokens == 2 &&
-                 info.page_size == 3 && info.num_pages == 6 && info.free_pages == 5,
+                 buf[is + 15] == 0 && guard_intact(buf, is + 16, sizeof buf) && info.tokens == 4 &&
+                 info.page_size == 3 && info.num_pages == 6 && info.free_pages == 4,
              "kv cache info with a newer caller's size: zeros past today's fields, nothing past "
-             "its size (2 tokens, 5 of 6 pages free)");
+             "its size (4 tokens, 4 of 6 pages free)");
     TU_CHECK(clattn_kv_cache_get_info(cache, &info, is - 1) == CLATTN_ERROR_INVALID_ARGUMENT,
              "kv cache info with a size below the minimum: INVALID_ARGUMENT");
     clattn_kv_cache_destroy(cache);
@@ -477,6 +514,37 @@ static void layer_structs(clattn_context *ctx) {
     clattn_mha_layer_destroy(layer);
 }
 
+/* The RoPE descriptor: a newer caller's longer struct works while its extra bytes are zero and
+ * is refused, with nothing written, once one is set. */
+static void rope_structs(clattn_context *ctx) {
+    struct {
+        clattn_rope_desc d;
+        int64_t future;
+    } n;
+    memset(&n, GUARD, sizeof n);
+    clattn_status st = clattn_rope_desc_init((clattn_rope_desc *)&n, sizeof n);
+    TU_CHECK(st == CLATTN_SUCCESS && n.d.struct_size == sizeof n && n.future == 0 &&
+                 n.d.theta == 10000.0 && n.d.position_scale == 1.0,
+             "newer rope caller: init zeroes the fields it does not know");
+    TU_CHECK(clattn_rope_desc_init(&n.d, CLATTN_ROPE_DESC_MIN_SIZE - 1) ==
+                 CLATTN_ERROR_INVALID_ARGUMENT,
+             "rope desc init below the minimum size: INVALID_ARGUMENT");
+    n.d.batch = 1, n.d.heads = 2, n.d.seq = 3, n.d.head_dim = 4;
+    float x[24], y[24], y0[24];
+    const int32_t pos[3] = {0, 1, 2};
+    tu_fill_uniform(x, 24, -1, 1);
+    st = clattn_rope_host(ctx, (const clattn_rope_desc *)&n, x, y, pos);
+    TU_CHECK(st == CLATTN_SUCCESS && memcmp(y, x, 4 * sizeof(float)) == 0,
+             "newer rope caller with zero extra fields: %s %s (position 0 unrotated)",
+             clattn_status_string(st), st ? clattn_context_last_error(ctx) : "");
+    memcpy(y0, y, sizeof y);
+    n.future = 1;
+    st = clattn_rope_host(ctx, (const clattn_rope_desc *)&n, x, y, pos);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && memcmp(y, y0, sizeof y) == 0,
+             "newer rope caller setting an unknown field: UNSUPPORTED, out unchanged: %s",
+             clattn_status_string(st));
+}
+
 int main(void) {
     tu_seed();
     clattn_context *ctx = tu_context();
@@ -489,6 +557,7 @@ int main(void) {
     output_getters(ctx);
     kv_cache_structs(ctx);
     layer_structs(ctx);
+    rope_structs(ctx);
     clattn_context_destroy(ctx);
     free(q), free(k), free(v), free(rout), free(rlse);
     return tu_finish();

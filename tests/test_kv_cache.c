@@ -7,12 +7,17 @@
  * re-append), with sequences at length 0 and at capacity; after each step, attention over the
  * slots in permuted order for Sq = 1 and 5 (the decode kernels read the pages: CPU flavour, and
  * GPU flavour through tu_gpu_context) and Sq = 40 (prefill: the pages gathered, then flash2),
- * causal, and with a mask, window, softcap and ALiBi on one cache. Outputs poisoned, every
- * element checked; the pool's free pages checked against the shadow. Bad input refused with a
+ * causal, and with a mask, window, softcap and ALiBi on one cache. Two more f32 caches (paged
+ * by 5, and contiguous) rotate K as it is appended (RoPE: NEOX on 48 of 64 dims with position
+ * scale 0.5, GPT-J on all with theta 5e5), their shadows holding K rotated by the reference
+ * (tests/ref/rope_ref.c) at each row's position in its sequence, which restarts at 0 after a
+ * reset. Outputs poisoned, every element checked; the pool's free pages checked against the
+ * shadow. Bad input refused with a
  * status and nothing changed: capacity overflow and pool exhaustion (lengths, free pages and a
  * later attention result bit for bit as before), slots out of range or named twice, negative
  * and too-large counts, a too-small buffer, mismatched dims and dtypes, NULL pointers, bad
- * descriptors. */
+ * descriptors, bad rotation settings (and a rotation for a cache of odd head_dim). */
+#include "rope_ref.h"
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -28,6 +33,11 @@ typedef struct {
     clattn_dtype dtype;
     int strided; /* appends in [n, T, Hkv, D] layout */
     int options; /* mask, window, softcap and ALiBi on the decode-sized calls */
+    /* RoPE on append (rope_theta 0: none): style, rotated dims (0: all), position scale */
+    double rope_theta;
+    clattn_rope_style rope_style;
+    int64_t rope_dim;
+    double rope_scale;
 } cache_case;
 
 /* The host shadow: what the cache must hold. */
@@ -63,6 +73,8 @@ static void append(shadow *s, int n, const int32_t *slots, const int32_t *counts
     clattn_kv_append_desc d;
     clattn_kv_append_desc_init(&d, sizeof d);
     d.num_seqs = n, d.slots = slots, d.counts = counts;
+    d.rope_theta = c->rope_theta, d.rope_style = c->rope_style, d.rope_dim = c->rope_dim;
+    d.rope_position_scale = c->rope_theta ? c->rope_scale : 1.0;
     /* element (i, h, t, e) of the new K/V */
     int64_t st[3] = {c->Hkv * T * c->D, T * c->D, c->D};
     if (c->strided) {
@@ -100,19 +112,26 @@ static void append(shadow *s, int n, const int32_t *slots, const int32_t *counts
     }
     TU_CHECK(status == CLATTN_SUCCESS, "%s: append to %d sequences: %s %s", c->name, n,
              clattn_status_string(status), status ? clattn_context_last_error(s->ctx) : "");
+    double *row = tu_alloc_zeroed((size_t)c->D * sizeof *row);
     for (int i = 0; status == CLATTN_SUCCESS && i < n; i++) {
         for (int64_t h = 0; h < c->Hkv; h++)
-            for (int64_t t = 0; t < counts[i]; t++)
+            for (int64_t t = 0; t < counts[i]; t++) {
+                const int64_t from = i * st[0] + h * st[1] + t * st[2];
+                const int64_t to = ((slots[i] * c->Hkv + h) * CAP + s->len[slots[i]] + t) * c->D;
+                /* K as the cache must hold it: rotated at its position in the sequence */
+                for (int64_t e = 0; e < c->D; e++) row[e] = k[from + e];
+                if (c->rope_theta)
+                    rope_ref_row(c->D, c->rope_dim ? c->rope_dim : c->D,
+                                 c->rope_style == CLATTN_ROPE_GPTJ, c->rope_theta, c->rope_scale,
+                                 (int32_t)(s->len[slots[i]] + t), k + from, row);
                 for (int64_t e = 0; e < c->D; e++) {
-                    const int64_t from = i * st[0] + h * st[1] + t * st[2] + e;
-                    const int64_t to =
-                        ((slots[i] * c->Hkv + h) * CAP + s->len[slots[i]] + t) * c->D + e;
-                    s->k[to] = tu_round_to(c->dtype, k[from]);
-                    s->v[to] = tu_round_to(c->dtype, v[from]);
+                    s->k[to + e] = tu_round_to(c->dtype, (float)row[e]);
+                    s->v[to + e] = tu_round_to(c->dtype, v[from + e]);
                 }
+            }
         s->len[slots[i]] += counts[i];
     }
-    free(k), free(v);
+    free(k), free(v), free(row);
 }
 
 static void reset(shadow *s, int32_t slot) {
@@ -216,8 +235,8 @@ static void attend(shadow *s, int B, const int32_t *slots, int64_t Sq, int causa
             rp.window = 1, rp.window_left = 20, rp.window_right = 0, rp.softcap = 4.0;
             rp.alibi = s->slopes, rp.alibi_sb = 0;
         }
-        double *ro = tu_calloc((size_t)nq * sizeof(double)),
-               *rl = tu_calloc((size_t)nl * sizeof(double));
+        double *ro = tu_alloc_zeroed((size_t)nq * sizeof(double)),
+               *rl = tu_alloc_zeroed((size_t)nl * sizeof(double));
         if (sdpa_ref(&rp, ro, rl)) {
             printf("FAIL: reference allocation\n");
             exit(1);
@@ -328,6 +347,30 @@ static void refusals(shadow *s) {
         clReleaseMemObject(small);
         clReleaseMemObject(big);
     }
+    /* Rotation settings the cache refuses (whether or not this cache rotates). */
+    const struct {
+        const char *what;
+        double theta, scale;
+        int style;
+        int64_t dim;
+    } rbad[] = {
+        {"rope_theta -1", -1.0, 1.0, 0, 0},
+        {"rope_theta NaN", NAN, 1.0, 0, 0},
+        {"rope_theta inf", INFINITY, 1.0, 0, 0},
+        {"an odd rope_dim", 1e4, 1.0, 0, 5},
+        {"rope_dim past head_dim", 1e4, 1.0, 0, c->D + 2},
+        {"rope_style 3", 1e4, 1.0, 3, 0},
+        {"rope_position_scale 0", 1e4, 0.0, 0, 0},
+        {"rope_position_scale NaN", 1e4, NAN, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof rbad / sizeof rbad[0]; i++) {
+        clattn_kv_append_desc rd = d;
+        rd.rope_theta = rbad[i].theta, rd.rope_position_scale = rbad[i].scale;
+        rd.rope_style = (clattn_rope_style)rbad[i].style, rd.rope_dim = rbad[i].dim;
+        st = clattn_kv_cache_append_host(s->cache, &rd, k, v);
+        TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT, "%s: append with %s refused: %s", c->name,
+                 rbad[i].what, clattn_context_last_error(ctx));
+    }
     check_state(s, "after the refused appends");
 
     /* Attention calls that disagree with the cache. */
@@ -437,6 +480,27 @@ static void scenario(clattn_context *ctx, const cache_case *c, int gpu, int firs
     free(s.k), free(s.v), free(s.slopes);
 }
 
+/* A rotating append to a cache of odd head_dim: refused, nothing appended. */
+static void rope_odd_head_dim(clattn_context *ctx) {
+    clattn_kv_cache_desc cd;
+    clattn_kv_cache_desc_init(&cd, sizeof cd);
+    cd.slots = 1, cd.kv_heads = 1, cd.capacity = 4, cd.head_dim = 5;
+    clattn_kv_cache *cache = NULL;
+    clattn_status st = clattn_kv_cache_create(ctx, &cd, &cache);
+    const int32_t slot = 0, count = 1;
+    const float kv[5] = {1, 2, 3, 4, 5};
+    clattn_kv_append_desc d;
+    clattn_kv_append_desc_init(&d, sizeof d);
+    d.num_seqs = 1, d.slots = &slot, d.counts = &count, d.rope_theta = 10000.0;
+    if (st == CLATTN_SUCCESS) st = clattn_kv_cache_append_host(cache, &d, kv, kv);
+    int32_t len = -1;
+    clattn_kv_cache_lengths(cache, &len, 1);
+    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT && len == 0,
+             "rotating append to a cache of head_dim 5 refused, nothing appended: %s",
+             clattn_context_last_error(ctx));
+    clattn_kv_cache_destroy(cache);
+}
+
 /* Descriptors the cache refuses, and the NULL cases of create. */
 static void bad_create(clattn_context *ctx) {
     clattn_kv_cache_desc d;
@@ -477,10 +541,19 @@ static void bad_create(clattn_context *ctx) {
 int main(void) {
     tu_seed();
     static const cache_case cases[] = {
-        /* name                      Hq Hkv D  page pages dtype            strided options */
-        {"paged 16, f32, 8/8, D64", 8, 8, 64, 16, 0, CLATTN_DTYPE_F32, 0, 0},
-        {"contiguous, f16, 12/3, D80", 12, 3, 80, 0, 0, CLATTN_DTYPE_F16, 1, 0},
-        {"paged 7 of 40, bf16, 8/8, D80", 8, 8, 80, 7, 40, CLATTN_DTYPE_BF16, 0, 1},
+        /* name, Hq, Hkv, D, page_size, num_pages, dtype, strided, options, rope (theta 0: none,
+         * style, dims, position scale) */
+        {"paged 16, f32, 8/8, D64", 8, 8, 64, 16, 0, CLATTN_DTYPE_F32, 0, 0, 0.0, CLATTN_ROPE_NEOX,
+         0, 1.0},
+        {"contiguous, f16, 12/3, D80", 12, 3, 80, 0, 0, CLATTN_DTYPE_F16, 1, 0, 0.0,
+         CLATTN_ROPE_NEOX, 0, 1.0},
+        {"paged 7 of 40, bf16, 8/8, D80", 8, 8, 80, 7, 40, CLATTN_DTYPE_BF16, 0, 1, 0.0,
+         CLATTN_ROPE_NEOX, 0, 1.0},
+        /* K rotated on append (f32: the shadow's rotation is the reference's, rounded once) */
+        {"paged 5, f32, 8/8, D64, RoPE NEOX 48 dims scale 0.5", 8, 8, 64, 5, 0, CLATTN_DTYPE_F32, 1,
+         1, 10000.0, CLATTN_ROPE_NEOX, 48, 0.5},
+        {"contiguous, f32, 8/8, D64, RoPE GPT-J theta 5e5", 8, 8, 64, 0, 0, CLATTN_DTYPE_F32, 0, 0,
+         500000.0, CLATTN_ROPE_GPTJ, 0, 1.0},
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     clattn_context *ctx = tu_context();
@@ -488,6 +561,7 @@ int main(void) {
     clattn_context_caps(ctx, &caps, sizeof caps);
     const int native_gpu = caps.local_mem_type == CLATTN_LOCAL_MEM_LOCAL;
     bad_create(ctx);
+    rope_odd_head_dim(ctx);
     for (int i = 0; i < ncases; i++) scenario(ctx, &cases[i], native_gpu, 1);
     clattn_context_destroy(ctx);
     if (!native_gpu) { /* the GPU flavour on this device: decode-sized calls */

@@ -129,7 +129,7 @@ static layer_ref ref_of(const weights *w) {
 
 /* Random lengths in 0..S with S and (for B > 1) 0 among them; NaN in x's padding rows. */
 static int32_t *ragged_lengths(int64_t B, int64_t S, float *x, int64_t E) {
-    int32_t *len = tu_calloc((size_t)B * sizeof *len);
+    int32_t *len = tu_alloc_zeroed((size_t)B * sizeof *len);
     for (int64_t b = 0; b < B; b++) len[b] = (int32_t)(tu_uniform() * (double)(S + 1));
     len[0] = (int32_t)S;
     if (B > 2) len[B - 1] = 0;
@@ -178,7 +178,7 @@ static void run_case(clattn_context *ctx, const layer_case *c) {
     clattn_mha_forward_desc_init(&fd, sizeof fd);
     fd.batch = c->B, fd.seq = c->S, fd.causal = c->causal, fd.lengths = len;
     clattn_status st = clattn_mha_layer_forward_host(layer, &fd, x, y);
-    double *ref = tu_calloc((size_t)n * sizeof *ref);
+    double *ref = tu_alloc_zeroed((size_t)n * sizeof *ref);
     const layer_ref r = ref_of(&w);
     if (ref_mha_layer(&r, c->B, c->S, x, len, c->causal, ref)) {
         printf("FAIL: reference allocation\n");
@@ -316,7 +316,8 @@ static void cache_matches_full(clattn_context *ctx, const layer_case *c, int64_t
     /* rows past each T[b] are compared as the one-shot's zeros */
     for (int b = 0; b < B; b++)
         for (int64_t i = T[b] * E; i < TMAX * E; i++) got[b * TMAX * E + i] = 0.0f;
-    double *ref = tu_calloc((size_t)n * sizeof *ref), *fulld = tu_calloc((size_t)n * sizeof *fulld);
+    double *ref = tu_alloc_zeroed((size_t)n * sizeof *ref),
+           *fulld = tu_alloc_zeroed((size_t)n * sizeof *fulld);
     const layer_ref r = ref_of(&w);
     if (ref_mha_layer(&r, B, TMAX, x, T, 1, ref)) exit(1);
     for (int64_t i = 0; i < n; i++) fulld[i] = full[i];
@@ -388,7 +389,7 @@ static void write_npy(const char *name, int ndim, int64_t d0, int64_t d1, const 
     const int64_t shape[2] = {d0, d1}, count = ndim == 2 ? d0 * d1 : d0;
     double *wide = NULL;
     if (as_f64) {
-        wide = tu_calloc((size_t)count * sizeof *wide);
+        wide = tu_alloc_zeroed((size_t)count * sizeof *wide);
         for (int64_t i = 0; i < count; i++) wide[i] = data[i];
     }
     if (clattn_npy_write(path, as_f64 ? CLATTN_NPY_F64 : CLATTN_NPY_F32, ndim, shape,

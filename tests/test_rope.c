@@ -1,5 +1,5 @@
 /* test_rope.c: rotary position embeddings (include/clattn_rope.h) against the reference in
- * tests/ref/rope_ref.c (angles in long double), and the KV cache's rotating append.
+ * tests/ref/rope_ref.c (angles in long double).
  *   - clattn_rope and clattn_rope_host: both pairings, rotary_dim < head_dim (the tail copied),
  *     in place and out of place, contiguous, projection [B, S, H, D] and padded layouts (the
  *     gaps must come back bit for bit), f32/f16/bf16 storage (the reference on the rounded
@@ -9,13 +9,9 @@
  *     plain float32 angle is shown to miss the tolerance (so the test can tell).
  *   - refusals: every bad input of the header with its status, a message, and the output
  *     buffer unchanged.
- *   - clattn_kv_cache_append with rope_theta: a paged and a contiguous cache, tokens appended
- *     in two calls (so the second call's rows sit at the lengths the first left), attention
- *     over the cache (the decode kernels read the stored K) against the reference attention on
- *     K rotated at its cache positions, and V unrotated; a K rotated at the call's own row
- *     numbers instead is shown to miss; bad rope settings refused with the lengths unchanged. */
+ * The KV cache's rotating append (the same angle routine in cl/kv_cache.cl) is checked in
+ * tests/test_kv_cache.c, on caches whose host shadow holds K rotated by this reference. */
 #include "rope_ref.h"
-#include "sdpa_ref.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -55,15 +51,6 @@ static const rope_case cases[] = {
     {"NEOX f32 D6 R2 theta 1.5 scale 3, positions to +-2^20", 1, 3, 11, 6, 2, CLATTN_ROPE_NEOX,
      CLATTN_DTYPE_F32, PROJ, PROJ, 0, 0, POS_2_20, 1.5, 3.0, 0},
 };
-
-static void *xalloc(size_t n) {
-    void *p = calloc(n ? n : 1, 1);
-    if (!p) {
-        printf("FAIL: host allocation\n");
-        exit(1);
-    }
-    return p;
-}
 
 static int64_t elem_bytes(clattn_dtype t) {
     return t == CLATTN_DTYPE_F32 ? 4 : 2;
@@ -173,18 +160,18 @@ static void check_case(clattn_context *ctx, const rope_case *c) {
     const int64_t in_n = layout(c->in_layout, c, ist), out_n = layout(c->out_layout, c, ost);
     float *x = tu_alloc_floats(in_n); /* the inputs as stored, for the reference */
     tu_fill_uniform(x, in_n, -1.0f, 1.0f);
-    unsigned char *in = xalloc((size_t)(in_n * es));
+    unsigned char *in = tu_alloc_zeroed((size_t)(in_n * es));
     for (int64_t i = 0; i < in_n; i++) {
         x[i] = tu_round_to(t, x[i]);
         put(t, in, i, x[i]);
     }
     const int64_t npos = (c->per_batch ? c->B : 1) * c->S;
-    int32_t *pos = xalloc((size_t)npos * sizeof *pos);
+    int32_t *pos = tu_alloc_zeroed((size_t)npos * sizeof *pos);
     fill_positions(c, pos, npos);
     /* out: poisoned (all bits set: NaN in every type), or in itself; `before` for the gaps */
-    unsigned char *out = c->in_place ? in : xalloc((size_t)(out_n * es));
+    unsigned char *out = c->in_place ? in : tu_alloc_zeroed((size_t)(out_n * es));
     if (!c->in_place) memset(out, 0xff, (size_t)(out_n * es));
-    unsigned char *before = xalloc((size_t)(out_n * es));
+    unsigned char *before = tu_alloc_zeroed((size_t)(out_n * es));
     memcpy(before, out, (size_t)(out_n * es));
 
     clattn_rope_desc d;
@@ -202,8 +189,9 @@ static void check_case(clattn_context *ctx, const rope_case *c) {
                   st ? clattn_context_last_error(ctx) : ""))
         goto done;
     float *got = tu_alloc_floats(n);
-    double *ref = xalloc((size_t)n * sizeof *ref);
-    unsigned char *row_of = xalloc((size_t)out_n); /* 1 where out has an element of the shape */
+    double *ref = tu_alloc_zeroed((size_t)n * sizeof *ref);
+    unsigned char *row_of =
+        tu_alloc_zeroed((size_t)out_n); /* 1 where out has an element of the shape */
     for (int64_t b = 0; b < c->B; b++)
         for (int64_t h = 0; h < c->H; h++)
             for (int64_t s = 0; s < c->S; s++) {
@@ -362,205 +350,11 @@ static void check_refusals(clattn_context *ctx) {
     clReleaseMemObject(rb.small);
 }
 
-/* ---- The KV cache's rotating append ---- */
-
-enum { SLOTS = 3, HKV = 2, HQ = 4, CAP = 24, CD = 64 };
-
-typedef struct {
-    const char *name;
-    int64_t page_size; /* 0: contiguous */
-    clattn_rope_style style;
-    int64_t rope_dim;
-    double theta, scale;
-    int strided; /* the new K/V in [n, T, Hkv, D] layout */
-} cache_case;
-
-/* Appends counts[i] random tokens to slots[i] with rotation, and mirrors them in the shadows:
- * k_rot rotated at the cache positions (what the cache must hold), k_own at the call's own row
- * numbers (a wrong rotation the check must tell from the right one), v as given. */
-static void rotating_append(clattn_kv_cache *cache, const cache_case *cc, int32_t *len, int n,
-                            const int32_t *slots, const int32_t *counts, float *k_rot, float *k_own,
-                            float *v_sh) {
-    int32_t T = 0;
-    for (int i = 0; i < n; i++) T = counts[i] > T ? counts[i] : T;
-    const int64_t ne = (int64_t)n * HKV * T * CD;
-    float *k = tu_alloc_floats(ne), *v = tu_alloc_floats(ne);
-    tu_fill_normal(k, ne, 1.0f);
-    tu_fill_normal(v, ne, 1.0f);
-    clattn_kv_append_desc d;
-    clattn_kv_append_desc_init(&d, sizeof d);
-    d.num_seqs = n, d.slots = slots, d.counts = counts;
-    d.rope_theta = cc->theta, d.rope_style = cc->style, d.rope_dim = cc->rope_dim;
-    d.rope_position_scale = cc->scale;
-    int64_t st[3] = {HKV * T * CD, T * CD, CD};
-    if (cc->strided) {
-        const int64_t bthd[3] = {T * HKV * CD, CD, HKV * CD};
-        memcpy(st, bthd, sizeof st);
-        memcpy(d.k_strides, bthd, sizeof bthd);
-        memcpy(d.v_strides, bthd, sizeof bthd);
-    }
-    clattn_status s = clattn_kv_cache_append_host(cache, &d, k, v);
-    TU_CHECK(s == CLATTN_SUCCESS, "%s: rotating append to %d sequences: %s", cc->name, n,
-             clattn_status_string(s));
-    const int64_t R = cc->rope_dim ? cc->rope_dim : CD;
-    double row[CD];
-    for (int i = 0; s == CLATTN_SUCCESS && i < n; i++) {
-        for (int64_t h = 0; h < HKV; h++)
-            for (int32_t t = 0; t < counts[i]; t++) {
-                const float *src = k + i * st[0] + h * st[1] + t * st[2];
-                const int64_t to = ((slots[i] * HKV + h) * CAP + len[slots[i]] + t) * CD;
-                for (int64_t e = 0; e < CD; e++)
-                    v_sh[to + e] = v[i * st[0] + h * st[1] + t * st[2] + e];
-                rope_ref_row(CD, R, cc->style == CLATTN_ROPE_GPTJ, cc->theta, cc->scale,
-                             len[slots[i]] + t, src, row);
-                for (int64_t e = 0; e < CD; e++) k_rot[to + e] = (float)row[e];
-                rope_ref_row(CD, R, cc->style == CLATTN_ROPE_GPTJ, cc->theta, cc->scale, t, src,
-                             row);
-                for (int64_t e = 0; e < CD; e++) k_own[to + e] = (float)row[e];
-            }
-        len[slots[i]] += counts[i];
-    }
-    free(k), free(v);
-}
-
-/* Bad rope settings: refused, nothing appended. */
-static void append_refusals(clattn_context *ctx, clattn_kv_cache *cache, const cache_case *cc) {
-    const int32_t slot = 1, count = 2;
-    float kv[2 * HKV * CD];
-    tu_fill_normal(kv, 2 * HKV * CD, 1.0f);
-    clattn_kv_append_desc ok, d;
-    clattn_kv_append_desc_init(&ok, sizeof ok);
-    ok.num_seqs = 1, ok.slots = &slot, ok.counts = &count, ok.rope_theta = 10000.0;
-    int32_t before[SLOTS], after[SLOTS];
-    clattn_kv_cache_lengths(cache, before, SLOTS);
-#define BAD(field, value)                                                                          \
-    do {                                                                                           \
-        d = ok;                                                                                    \
-        d.field = value;                                                                           \
-        clattn_status s = clattn_kv_cache_append_host(cache, &d, kv, kv);                          \
-        clattn_kv_cache_lengths(cache, after, SLOTS);                                              \
-        TU_CHECK(s == CLATTN_ERROR_INVALID_ARGUMENT && !memcmp(before, after, sizeof before),      \
-                 "%s: append refused, %s = %s: %s (lengths unchanged): %s", cc->name, #field,      \
-                 #value, clattn_status_string(s), clattn_context_last_error(ctx));                 \
-    } while (0)
-    BAD(rope_theta, -1.0);
-    BAD(rope_theta, NAN);
-    BAD(rope_theta, INFINITY);
-    BAD(rope_dim, 5);
-    BAD(rope_dim, CD + 2);
-    BAD(rope_style, (clattn_rope_style)3);
-    BAD(rope_position_scale, 0.0);
-    BAD(rope_position_scale, NAN);
-#undef BAD
-}
-
-/* The largest |a - b| over n elements. */
-static double max_diff(const float *a, const double *b, int64_t n) {
-    double m = 0.0;
-    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
-    return m;
-}
-
-static void check_cache(clattn_context *ctx, const cache_case *cc) {
-    clattn_kv_cache_desc cd;
-    clattn_kv_cache_desc_init(&cd, sizeof cd);
-    cd.slots = SLOTS, cd.kv_heads = HKV, cd.capacity = CAP, cd.head_dim = CD;
-    cd.page_size = cc->page_size;
-    clattn_kv_cache *cache = NULL;
-    clattn_status st = clattn_kv_cache_create(ctx, &cd, &cache);
-    if (!TU_CHECK(st == CLATTN_SUCCESS, "%s: cache created: %s %s", cc->name,
-                  clattn_status_string(st), st ? clattn_context_last_error(ctx) : ""))
-        return;
-    const int64_t nkv = SLOTS * HKV * CAP * CD;
-    float *k_rot = tu_alloc_floats(nkv), *k_own = tu_alloc_floats(nkv), *v = tu_alloc_floats(nkv);
-    int32_t len[SLOTS] = {0, 0, 0};
-    /* Two calls: slot 0 gets 3 then 4 tokens (the second call's rows at 3..6), slot 1 0 then 6,
-     * slot 2 5 then 0. */
-    const int32_t s1[2] = {2, 0}, c1[2] = {5, 3}, s2[3] = {0, 1, 2}, c2[3] = {4, 6, 0};
-    rotating_append(cache, cc, len, 2, s1, c1, k_rot, k_own, v);
-    append_refusals(ctx, cache, cc);
-    rotating_append(cache, cc, len, 3, s2, c2, k_rot, k_own, v);
-
-    /* One query row per sequence, in permuted slot order, through the decode kernels. */
-    const int32_t order[SLOTS] = {1, 2, 0};
-    const int64_t nq = SLOTS * HQ * CD, nl = SLOTS * HQ;
-    float *q = tu_alloc_floats(nq), *o = tu_alloc_floats(nq), *l = tu_alloc_floats(nl);
-    tu_fill_normal(q, nq, 1.0f);
-    tu_poison(o, nq);
-    tu_poison(l, nl);
-    clattn_sdpa_desc d;
-    clattn_sdpa_desc_init(&d, sizeof d);
-    d.batch = SLOTS, d.heads = HQ, d.seq_q = 1, d.head_dim = CD, d.algo = CLATTN_ALGO_DECODE;
-    st = clattn_kv_cache_attention_host(cache, &d, order, q, NULL, o, l);
-    if (TU_CHECK(st == CLATTN_SUCCESS, "%s: attention over the cache: %s %s", cc->name,
-                 clattn_status_string(st), st ? clattn_context_last_error(ctx) : "")) {
-        float *rk = tu_alloc_floats(nkv), *ok = tu_alloc_floats(nkv), *rv = tu_alloc_floats(nkv);
-        int32_t lens[SLOTS];
-        const int64_t per = HKV * CAP * CD;
-        for (int b = 0; b < SLOTS; b++) { /* sequence b of the call is slot order[b] */
-            lens[b] = len[order[b]];
-            memcpy(rk + b * per, k_rot + order[b] * per, sizeof(float) * (size_t)per);
-            memcpy(ok + b * per, k_own + order[b] * per, sizeof(float) * (size_t)per);
-            memcpy(rv + b * per, v + order[b] * per, sizeof(float) * (size_t)per);
-        }
-        sdpa_ref_problem rp;
-        memset(&rp, 0, sizeof rp);
-        rp.B = SLOTS, rp.Hq = HQ, rp.Hkv = HKV, rp.Sq = 1, rp.Skv = CAP, rp.D = rp.Dv = CD;
-        rp.scale = 1.0 / sqrt((double)CD), rp.q = q, rp.k = rk, rp.v = rv, rp.kv_lens = lens;
-        sdpa_ref_contiguous(HQ, 1, CD, rp.q_st);
-        sdpa_ref_contiguous(HKV, CAP, CD, rp.k_st);
-        sdpa_ref_contiguous(HKV, CAP, CD, rp.v_st);
-        double *ro = xalloc(sizeof(double) * (size_t)nq), *rl = xalloc(sizeof(double) * (size_t)nl);
-        double *wo = xalloc(sizeof(double) * (size_t)nq);
-        sdpa_ref(&rp, ro, rl);
-        TU_CHECK(
-            tu_compare("out", o, ro, nq, 2e-5, 1e-4) && tu_compare("lse", l, rl, nl, 2e-5, 2e-5),
-            "%s: attention matches the reference on K rotated at its cache positions", cc->name);
-        rp.k = ok;
-        sdpa_ref(&rp, wo, rl);
-        const double miss = max_diff(o, wo, nq);
-        TU_CHECK(miss > 1e-2, "%s: K rotated at the call's own rows instead would be off by %.3g",
-                 cc->name, miss);
-        free(rk), free(ok), free(rv), free(ro), free(rl), free(wo);
-    }
-    clattn_kv_cache_destroy(cache);
-    free(k_rot), free(k_own), free(v), free(q), free(o), free(l);
-}
-
-/* A cache of odd head_dim takes no rotation. */
-static void check_odd_cache(clattn_context *ctx) {
-    clattn_kv_cache_desc cd;
-    clattn_kv_cache_desc_init(&cd, sizeof cd);
-    cd.slots = 1, cd.kv_heads = 1, cd.capacity = 4, cd.head_dim = 5;
-    clattn_kv_cache *cache = NULL;
-    clattn_status st = clattn_kv_cache_create(ctx, &cd, &cache);
-    const int32_t slot = 0, count = 1;
-    float kv[5] = {1, 2, 3, 4, 5};
-    clattn_kv_append_desc d;
-    clattn_kv_append_desc_init(&d, sizeof d);
-    d.num_seqs = 1, d.slots = &slot, d.counts = &count, d.rope_theta = 10000.0;
-    if (st == CLATTN_SUCCESS) st = clattn_kv_cache_append_host(cache, &d, kv, kv);
-    int32_t len = -1;
-    clattn_kv_cache_lengths(cache, &len, 1);
-    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT && len == 0,
-             "rotating append to a cache of head_dim 5 refused, nothing appended: %s",
-             clattn_context_last_error(ctx));
-    clattn_kv_cache_destroy(cache);
-}
-
 int main(void) {
     tu_seed();
     clattn_context *ctx = tu_context();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(ctx, &cases[i]);
     check_refusals(ctx);
-    static const cache_case cache_cases[] = {
-        {"paged (pages of 5) NEOX rope_dim 48 scale 0.5, strided input", 5, CLATTN_ROPE_NEOX, 48,
-         10000.0, 0.5, 1},
-        {"contiguous GPTJ theta 5e5", 0, CLATTN_ROPE_GPTJ, 0, 500000.0, 1.0, 0},
-    };
-    for (size_t i = 0; i < sizeof cache_cases / sizeof cache_cases[0]; i++)
-        check_cache(ctx, &cache_cases[i]);
-    check_odd_cache(ctx);
     clattn_context_destroy(ctx);
     return tu_finish();
 }

@@ -75,7 +75,7 @@ float *tu_alloc_floats(int64_t n) {
     return p;
 }
 
-void *tu_calloc(size_t bytes) {
+void *tu_alloc_zeroed(size_t bytes) {
     void *p = calloc(bytes ? bytes : 1, 1);
     if (!p) {
         printf("FAIL: test could not allocate %zu bytes\n", bytes);

@@ -27,8 +27,8 @@ uint64_t tu_seed(void);
 double tu_uniform(void); /* [0, 1) */
 void tu_fill_uniform(float *x, int64_t n, float lo, float hi);
 void tu_fill_normal(float *x, int64_t n, float scale);
-float *tu_alloc_floats(int64_t n); /* malloc that aborts the test (not the library) on failure */
-void *tu_calloc(size_t bytes);     /* zeroed; aborts the test on failure too */
+float *tu_alloc_floats(int64_t n);   /* malloc that aborts the test (not the library) on failure */
+void *tu_alloc_zeroed(size_t bytes); /* the same for calloc */
 /* Fills with a NaN bit pattern so an element the library never wrote fails every comparison. */
 void tu_poison(float *x, int64_t n);
 

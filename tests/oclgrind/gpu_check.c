@@ -6,8 +6,9 @@
  * over the whole process and one noisy family would hide another's reports.
  *
  *   gpu_check FAMILY [--expect-local BYTES] [--expect-wg N]
- *   FAMILY: flash1 | flash2 | naive | decode | additive | gru (decode also runs a paged KV
- *   cache and the combine kernel it shares with clattn_lse_combine in the public layout)
+ *   FAMILY: flash1 | flash2 | naive | decode | additive | gru | rope (decode also runs a paged
+ *   KV cache and the combine kernel it shares with clattn_lse_combine in the public layout; rope
+ *   runs clattn_rope and a paged cache whose append rotates K)
  *
  * The device must be oclgrind's (else the test fails rather than silently checking another
  * device); --expect-* check that oclgrind reports the limits run.sh asked for, so the plan
@@ -18,6 +19,7 @@
  * tests/CMakeLists.txt for the measured times. */
 #include "additive_ref.h"
 #include "gru_ref.h"
+#include "rope_ref.h"
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -369,11 +371,57 @@ static void check_gru(clattn_context *ctx, int64_t B, int64_t T, int64_t Din, in
     free(x), free(out), free(ref), free(len), free(h), free(ho), free(hd), free(rh);
 }
 
+/* clattn_rope on B 2, H 3, S 3 (positions [batch, seq]: 0, +-2^20, +-2^31 ends and two small):
+ * in place in the projection layout [B, S, H, D] when `in_place`, else out of place into a
+ * contiguous out; D and R (0: D) as given; dtype f32 or f16 (the reference on rounded inputs). */
+static void check_rope(clattn_context *ctx, clattn_rope_style style, clattn_dtype dt, int64_t D,
+                       int64_t R, int in_place) {
+    enum { RB = 2, RH = 3, RS = 3, MAXD = 8 };
+    const int64_t n = RB * RH * RS * D;
+    const int32_t pos[RB * RS] = {0, 1 << 20, -(1 << 20), INT32_MAX, INT32_MIN, 7};
+    float x[RB * RH * RS * MAXD], got[RB * RH * RS * MAXD];
+    double ref[RB * RH * RS * MAXD];
+    unsigned char in[sizeof x], out[sizeof x];
+    tu_fill_uniform(x, n, -1.0f, 1.0f);
+    const int64_t pst[3] = {RS * RH * D, D, RH * D}, cst[3] = {RH * RS * D, RS * D, D};
+    const int64_t *ist = in_place ? pst : cst; /* where (b, h, t) is in `in` */
+    for (int64_t i = 0; i < n; i++) x[i] = tu_round_to(dt, x[i]);
+    memcpy(in, x, sizeof x);
+    if (dt != CLATTN_DTYPE_F32) to_narrow(dt, (float *)in, n);
+    memset(out, 0xff, sizeof out); /* NaN in either type */
+    clattn_rope_desc d;
+    clattn_rope_desc_init(&d, sizeof d);
+    d.batch = RB, d.heads = RH, d.seq = RS, d.head_dim = D, d.rotary_dim = R, d.style = style;
+    d.dtype = dt, d.positions_per_batch = 1;
+    if (in_place) memcpy(d.in_strides, pst, sizeof pst), memcpy(d.out_strides, pst, sizeof pst);
+    clattn_status st = clattn_rope_host(ctx, &d, in, in_place ? in : out, pos);
+    if (dt != CLATTN_DTYPE_F32)
+        from_narrow(dt, in_place ? in : out, got, n);
+    else
+        memcpy(got, in_place ? in : out, sizeof got);
+    for (int64_t b = 0; b < RB; b++)
+        for (int64_t h = 0; h < RH; h++)
+            for (int64_t t = 0; t < RS; t++) { /* ref and got in the order of `in` */
+                const int64_t at = b * ist[0] + h * ist[1] + t * ist[2];
+                rope_ref_row(D, R ? R : D, style == CLATTN_ROPE_GPTJ, 10000.0, 1.0, pos[b * RS + t],
+                             x + at, ref + at);
+            }
+    const double rtol = dt == CLATTN_DTYPE_F16 ? 0x1p-11 * (1 + 1e-6) : 0.0;
+    TU_CHECK(st == CLATTN_SUCCESS && tu_compare("rope", got, ref, n, 8e-7, rtol),
+             "rope %s %s D%lld R%lld %s: %s %s", style == CLATTN_ROPE_GPTJ ? "GPTJ" : "NEOX",
+             dt == CLATTN_DTYPE_F16 ? "f16" : "f32", (long long)D, (long long)R,
+             in_place ? "in place, projection layout" : "out of place", clattn_status_string(st),
+             st ? clattn_context_last_error(ctx) : "");
+}
+
 /* A paged KV cache (pages of 5 tokens, f32) under oclgrind: kv_append writing ragged counts
  * onto pages (one sequence left empty, one filled to capacity), then the decode kernel reading
- * the pages in place through the block table, attended in permuted slot order. */
-static void check_kv_cache(clattn_context *ctx) {
-    enum { SLOTS = 3, HQ = 4, HKV = 2, CAPY = 23, DD = 37, PAGE = 5 };
+ * the pages in place through the block table, attended in permuted slot order. With `rope`,
+ * head_dim 38 (else 37) and K rotated as it is stored (GPT-J pairs, the first 30 dims), the
+ * reference rotating its K rows at their positions. */
+static void check_kv_cache(clattn_context *ctx, int rope) {
+    enum { SLOTS = 3, HQ = 4, HKV = 2, CAPY = 23, PAGE = 5, ROPE_DIM = 30 };
+    const int64_t DD = rope ? 38 : 37;
     static const int32_t slots[SLOTS] = {0, 1, 2}, counts[SLOTS] = {13, 0, CAPY};
     static const int32_t order[SLOTS] = {2, 0, 1};
     clattn_kv_cache_desc cd;
@@ -393,7 +441,13 @@ static void check_kv_cache(clattn_context *ctx) {
     clattn_kv_append_desc ad;
     clattn_kv_append_desc_init(&ad, sizeof ad);
     ad.num_seqs = SLOTS, ad.slots = slots, ad.counts = counts;
+    if (rope) ad.rope_theta = 10000.0, ad.rope_style = CLATTN_ROPE_GPTJ, ad.rope_dim = ROPE_DIM;
     if (st == CLATTN_SUCCESS) st = clattn_kv_cache_append_host(cache, &ad, k, v);
+    double row[38];
+    for (int64_t r = 0; rope && r < SLOTS * HKV * CAPY; r++) { /* row r is token r % CAPY */
+        rope_ref_row(DD, ROPE_DIM, 1, 10000.0, 1.0, (int32_t)(r % CAPY), k + r * DD, row);
+        for (int64_t e = 0; e < DD; e++) k[r * DD + e] = (float)row[e];
+    }
     clattn_sdpa_desc d;
     clattn_sdpa_desc_init(&d, sizeof d);
     d.batch = SLOTS, d.heads = HQ, d.seq_q = 1, d.head_dim = DD, d.causal = 1;
@@ -424,7 +478,8 @@ static void check_kv_cache(clattn_context *ctx) {
         }
         TU_CHECK(tu_compare("out", o, ro, nq, 2e-5, 1e-4) &&
                      tu_compare("lse", l, rl, nl, 2e-5, 2e-5),
-                 "paged kv cache decode (pages of %d, lengths 13, 0, %d) matches", PAGE, CAPY);
+                 "paged kv cache decode (pages of %d, lengths 13, 0, %d%s) matches", PAGE, CAPY,
+                 rope ? ", K rotated as appended" : "");
         free(ro), free(rl);
     }
     clattn_kv_cache_destroy(cache);
@@ -434,7 +489,8 @@ static void check_kv_cache(clattn_context *ctx) {
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr,
-                "usage: gpu_check flash1|flash2|naive|decode|additive|gru [--expect-local BYTES]"
+                "usage: gpu_check flash1|flash2|naive|decode|additive|gru|rope [--expect-local "
+                "BYTES]"
                 " [--expect-wg N]\n");
         return 2;
     }
@@ -474,7 +530,11 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < sizeof decode_cases / sizeof decode_cases[0]; i++)
             check_sdpa(ctx, CLATTN_ALGO_DECODE, &decode_cases[i], decode_splits[i]);
         check_combine(ctx);
-        check_kv_cache(ctx);
+        check_kv_cache(ctx, 0);
+    } else if (!strcmp(family, "rope")) {
+        check_rope(ctx, CLATTN_ROPE_GPTJ, CLATTN_DTYPE_F16, 8, 0, 1);
+        check_rope(ctx, CLATTN_ROPE_NEOX, CLATTN_DTYPE_F32, 6, 4, 0);
+        check_kv_cache(ctx, 1);
     } else if (!strcmp(family, "additive")) {
         check_additive(ctx, 3, 37, 2, 45, 19, 300, 1, 0, 0);
         /* The dispatcher stops at 256 items and 1024-position tiles; this one fills the device's
