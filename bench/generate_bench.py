@@ -22,9 +22,10 @@ attention layers (--profile: waits around each layer's forward; their q/k/v/o we
 cache) and the rest of the step (the MLPs, the LM head, norms: the example's own kernels). Writes bench/results/generate_bench.csv
 and .png (ms per token and cache MiB per layer, per layout and cache type) and prints the table.
 
-On the 2-core development machine a 1024-token prefill at E=2048 takes about a minute, so the
-default run (6 configurations x 3 runs) takes about half an hour; --context, --embed, --runs and
-the rest make smaller runs. Results are data, not tests.
+On the 2-core development machine a 1024-token prefill at E=2048 takes 13-40 s with the load of
+other work, so the default run (6 configurations x 3 runs of 16 tokens) takes about 12 minutes
+(--runs 5 --tokens 32: 18 minutes at load 2-4); --context, --embed, --runs and the rest make
+smaller runs. Results are data, not tests.
 
   /tmp/venv/bin/python bench/generate_bench.py --exe build/examples/generate
 """
