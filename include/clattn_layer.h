@@ -109,7 +109,10 @@ CLATTN_API clattn_status clattn_mha_layer_forward_host(clattn_mha_layer *layer,
  * desc's kv_heads / kv_heads consecutive heads (it must divide; 1 gives MQA, desc's kv_heads the
  * identity). Writes k_proj [kv_heads * D, E], v_proj [kv_heads * Dv, E] and, when desc has q/k/v
  * biases, k_bias [kv_heads * D] and v_bias [kv_heads * Dv] (else they may be NULL). The query and
- * output projections are unchanged; a refused call writes nothing. */
+ * output projections are unchanged; a refused call writes nothing. desc and `in` are checked as
+ * clattn_mha_layer_create checks them (a whole layer's weights, o_proj included, though only k
+ * and v are read). Host work only (float64 sums rounded once); ctx is required (NULL:
+ * CLATTN_ERROR_INVALID_ARGUMENT) and holds the message of a refusal. */
 CLATTN_API clattn_status clattn_mha_to_gqa(clattn_context *ctx, const clattn_mha_layer_desc *desc,
                                            const clattn_mha_weights *in, int64_t kv_heads,
                                            float *k_proj, float *v_proj, float *k_bias,

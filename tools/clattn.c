@@ -42,6 +42,7 @@ static const command commands[] = {
     {"ring-attention", cmd_ring_attention,
      "attention with the sequence split across MPI ranks (mpirun -np R clattn ring-attention)"},
     {"ring-bench", cmd_ring_bench, "time ring attention across MPI ranks and its overlap"},
+    {"convert-gqa", cmd_convert_gqa, "mean-pool an attention layer's k/v heads (MHA to GQA/MQA)"},
 };
 
 static void usage(FILE *f) {

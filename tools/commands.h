@@ -14,5 +14,6 @@ int cmd_layer(int argc, char **argv);
 /* tools/mpi/: only in a build with the MPI component (CLATTN_CLI_MPI); else clattn.c's stub. */
 int cmd_ring_attention(int argc, char **argv);
 int cmd_ring_bench(int argc, char **argv);
+int cmd_convert_gqa(int argc, char **argv);
 
 #endif

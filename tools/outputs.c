@@ -12,7 +12,7 @@ void cli_outputs_init(cli_outputs *s, const char *cmd) {
 }
 
 void cli_outputs_add(cli_outputs *s, const char *opt, const char *path) {
-    if (!path || s->n == CLI_MAX_OUTPUTS) return; /* the commands declare at most 2 */
+    if (!path || s->n == CLI_MAX_OUTPUTS) return; /* the commands declare at most 8 */
     s->files[s->n].opt = opt;
     s->files[s->n++].path = path;
 }

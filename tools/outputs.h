@@ -8,7 +8,7 @@
 #include "npy.h"
 #include "outfile.h"
 
-#define CLI_MAX_OUTPUTS 4
+#define CLI_MAX_OUTPUTS 8 /* convert-gqa: four projections and four biases */
 
 typedef struct {
     const char *opt, *path; /* the option name (without dashes) and its value */
