@@ -43,6 +43,11 @@ inline void decode_prefetch(const __global void *row, int from, int to) {
 #endif
 #endif
 }
+/* The lines of `bytes` (a build constant, so the loop unrolls) from byte `from` of a row:
+ * branch-free, since a prefetch never faults even past a row's end. */
+#define DECODE_PREFETCH_SPAN(row, from, bytes)                                                     \
+    _Pragma("unroll") for (int o_ = 0; o_ < (bytes); o_ += 64)                                     \
+        decode_prefetch((row), (from) + o_, (from) + o_ + 1)
 
 /* Where row r of kv head (b, hk) lives: query i, head h. */
 inline long decode_row_q(int r, long group) {
@@ -62,10 +67,12 @@ inline __global float *decode_record(__global float *scratch, long s, long row, 
 #endif
 #if VW == 16
 typedef float16 dvec;
-#define dvload vload16
+#define dvload  vload16
+#define dvstore vstore16
 #else
 typedef float8 dvec;
-#define dvload vload8
+#define dvload  vload8
+#define dvstore vstore8
 #endif
 #define NC  ((DCAP + VW - 1) / VW)  /* q/k vectors per row */
 #define NCV ((DVCAP + VW - 1) / VW) /* v/acc vectors per row */
@@ -75,14 +82,15 @@ typedef float8 dvec;
  * vcvtph2ps for float16 where the kernel compiler targets it: half the CPU time of an f16 decode
  * step against integer widening; a shift for bfloat16); element by element only for a row's
  * tail. */
-inline dvec decode_chunk(const __global KV_T *row, int c, int n) {
-    if ((c + 1) * VW <= n) {
+inline dvec decode_chunk_full(const __global KV_T *row, int c) {
 #if VW == 16
-        return (float16)(load8_kv(row, c * VW), load8_kv(row, c * VW + 8));
+    return (float16)(load8_kv(row, c * VW), load8_kv(row, c * VW + 8));
 #else
-        return load8_kv(row, c * VW);
+    return load8_kv(row, c * VW);
 #endif
-    }
+}
+inline dvec decode_chunk(const __global KV_T *row, int c, int n) {
+    if ((c + 1) * VW <= n) return decode_chunk_full(row, c);
     float tmp[VW];
     for (int e = 0; e < VW; e++) tmp[e] = c * VW + e < n ? load_kv(row, c * VW + e) : 0.0f;
     return dvload(0, tmp);
@@ -106,6 +114,35 @@ inline float decode_hsum(dvec x) {
 #define RG          (RCAP < DECODE_ACCS ? RCAP : DECODE_ACCS)
 #define KU          (DECODE_ACCS / RG)
 #define CU          (DECODE_ACCS / RG < NCV ? DECODE_ACCS / RG : NCV)
+
+/* Narrow K/V (float16, bfloat16) read by more than one register group (MQA's 32 rows: four)
+ * is widened once per block into private float tiles, and the groups read the tiles: otherwise
+ * every group widens every chunk again, and with 32 rows per key the conversions made the f16
+ * step slower than the f32 one (18.3 against 10.8 ms, MQA 32/1, Skv=32768, D=128). One group
+ * widens each chunk once anyway and reads the rows directly. dkv_row is where a block's K or V
+ * row is read from; tile rows hold whole chunks, zero past the head dim. */
+#if KV_DTYPE != CLATTN_STORAGE_F32 && RCAP > DECODE_ACCS
+#define DECODE_TILE 1
+typedef const float *dkv_row;
+#define DKV_FULL(row, c)    dvload(c, row)
+#define DKV_TAIL(row, c, n) dvload(c, row)
+#else
+#define DECODE_TILE         0
+typedef const __global KV_T *dkv_row;
+#define DKV_FULL(row, c)    decode_chunk_full(row, c)
+#define DKV_TAIL(row, c, n) decode_chunk(row, c, n)
+#endif
+
+/* One chunk c of the head dim in the score loop of decode_cpu: kc[u] = `load` (of key u's row
+ * kr[u]), d[r][u] += q[r0 + r] . kc[u] for the register group's rows. */
+#define DECODE_QK_CHUNK(c, load)                                                                   \
+    {                                                                                              \
+        dvec kc[KU];                                                                               \
+        _Pragma("unroll") for (int u = 0; u < KU; u++) kc[u] = load;                               \
+        _Pragma("unroll") for (int r = 0; r < RG; r++)                                             \
+            _Pragma("unroll") for (int u = 0; u < KU; u++) d[r][u] =                               \
+                fma(qv[r0 + r][c], kc[u], d[r][u]);                                                \
+    }
 
 __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     const long split = get_global_id(0);
@@ -142,12 +179,36 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
     /* The vectors the head dims fill (the build's caps round them up: D 80 runs in DCAP 128). */
     const int nc = (head_dim + VW - 1) / VW, ncv = (head_dim_v + VW - 1) / VW;
+    /* Chunks of K read whole: all of them from a tile (zero-padded). */
+    const int ncf = DECODE_TILE ? nc : head_dim / VW;
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         const int nb = (int)min((long)BK, j_end - j0);
         float s[RCAP][BK];
         /* The block's V rows, found once (a paged cache looks each up in its block table). */
-        const __global KV_T *vrow[BK];
+        dkv_row vrow[BK];
+        const __global KV_T *vnext[BK];
+#if DECODE_TILE
+        float kt[BK * NC * VW], vt[BK * NCV * VW + CU * VW]; /* a pass past ncv reads the pad */
+        for (int jj = 0; jj < nb; jj++) {
+            const __global KV_T *kg = CLATTN_SDPA_KV_ROW(k, b, hk, j0 + jj),
+                                *vg = CLATTN_SDPA_KV_ROW(v, b, hk, j0 + jj);
+            for (int c = 0; c < nc; c++)
+                dvstore(decode_chunk(kg, c, head_dim), c, kt + jj * NC * VW);
+            for (int c = 0; c < ncv; c++)
+                dvstore(decode_chunk(vg, c, head_dim_v), c, vt + jj * NCV * VW);
+            vrow[jj] = vt + jj * NCV * VW;
+        }
+#define DECODE_VG(jj) CLATTN_SDPA_KV_ROW(v, b, hk, j0 + (jj))
+#else
         for (int jj = 0; jj < nb; jj++) vrow[jj] = CLATTN_SDPA_KV_ROW(v, b, hk, j0 + jj);
+#define DECODE_VG(jj) vrow[jj]
+#endif
+        /* The next block's V rows, for the prefetches in the P V passes; the last block
+         * prefetches its own rows again (already cached: no branch in the passes). */
+        for (int jj = 0; jj < nb; jj++)
+            vnext[jj] = j0 + BK < j_end ? CLATTN_SDPA_KV_ROW(v, b, hk, min(j0 + BK + jj, j_end - 1))
+                                        : DECODE_VG(jj);
+#undef DECODE_VG
         /* Prefetch. A block's K and V rows are read in passes the hardware prefetcher follows
          * poorly, so the next block's rows are prefetched while this one is computed: K rows in
          * the score loop, key by key, V rows in the P V passes, each pass the columns it reads.
@@ -158,30 +219,30 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
          * and new kernels alternated). Two blocks ahead was slower. */
         /* S = Q K^T for the block, KU keys at a time (keys past the block repeat its last). */
         for (int jj = 0; jj < nb; jj += KU) {
-            const __global KV_T *kr[KU];
+            dkv_row kr[KU];
 #pragma unroll
             for (int u = 0; u < KU; u++)
+#if DECODE_TILE
+                kr[u] = kt + min(jj + u, nb - 1) * NC * VW;
+#else
                 kr[u] = CLATTN_SDPA_KV_ROW(k, b, hk, j0 + min(jj + u, nb - 1));
-            /* The same keys of the next block (the prefetch note above). */
+#endif
+            /* The same keys of the next block (the prefetch note above); past the split's end,
+             * its last key again, and DCAP's span, so no test or loop on the way. */
             for (int u = 0; u < KU; u++)
-                if (j0 + BK + jj + u < j_end)
-                    decode_prefetch(CLATTN_SDPA_KV_ROW(k, b, hk, j0 + BK + jj + u), 0,
-                                    head_dim * (int)sizeof(KV_T));
+                DECODE_PREFETCH_SPAN(CLATTN_SDPA_KV_ROW(k, b, hk, min(j0 + BK + jj + u, j_end - 1)),
+                                     0, DCAP * (int)sizeof(KV_T));
             for (int r0 = 0; r0 < RCAP; r0 += RG) {
                 dvec d[RG][KU];
 #pragma unroll
                 for (int r = 0; r < RG; r++)
 #pragma unroll
                     for (int u = 0; u < KU; u++) d[r][u] = (dvec)(0.0f);
-                for (int c = 0; c < nc; c++) {
-                    dvec kc[KU];
-#pragma unroll
-                    for (int u = 0; u < KU; u++) kc[u] = decode_chunk(kr[u], c, head_dim);
-#pragma unroll
-                    for (int r = 0; r < RG; r++)
-#pragma unroll
-                        for (int u = 0; u < KU; u++) d[r][u] = fma(qv[r0 + r][c], kc[u], d[r][u]);
-                }
+                        /* Whole chunks, then the tail chunk of a head dim that VW does not divide
+                         * (a test per chunk in one loop cost 3 of its 19 instructions). */
+#pragma unroll 2
+                for (int c = 0; c < ncf; c++) DECODE_QK_CHUNK(c, DKV_FULL(kr[u], c))
+                if (ncf < nc) DECODE_QK_CHUNK(ncf, DKV_TAIL(kr[u], ncf, head_dim))
 #pragma unroll
                 for (int u = 0; u < KU; u++) {
                     if (jj + u >= nb) break;
@@ -230,16 +291,22 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #pragma unroll
                     for (int u = 0; u < CU; u++)
                         a[r][u] = c0 + u < ncv ? acc[r0 + r][c0 + u] * alpha[r0 + r] : (dvec)(0.0f);
+                /* Whole chunks: no tail test in the key loop (the compiler kept it there). */
+                const int full = (c0 + CU) * VW <= head_dim_v;
                 for (int jj = 0; jj < nb; jj++) {
-                    const __global KV_T *vr = vrow[jj];
+                    const dkv_row vr = vrow[jj];
                     /* this pass's columns of the next block's row jj */
-                    if (r0 == 0 && j0 + BK + jj < j_end)
-                        decode_prefetch(CLATTN_SDPA_KV_ROW(v, b, hk, j0 + BK + jj),
-                                        c0 * VW * (int)sizeof(KV_T),
-                                        min((c0 + CU) * VW, head_dim_v) * (int)sizeof(KV_T));
+                    if (r0 == 0)
+                        DECODE_PREFETCH_SPAN(vnext[jj], c0 * VW * (int)sizeof(KV_T),
+                                             CU * VW * (int)sizeof(KV_T));
                     dvec vc[CU];
+                    if (full) {
 #pragma unroll
-                    for (int u = 0; u < CU; u++) vc[u] = decode_chunk(vr, c0 + u, head_dim_v);
+                        for (int u = 0; u < CU; u++) vc[u] = DKV_FULL(vr, c0 + u);
+                    } else {
+#pragma unroll
+                        for (int u = 0; u < CU; u++) vc[u] = DKV_TAIL(vr, c0 + u, head_dim_v);
+                    }
 #pragma unroll
                     for (int r = 0; r < RG; r++)
 #pragma unroll

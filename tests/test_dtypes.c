@@ -88,6 +88,11 @@ static const dcase decode_cases[] = {
      CLATTN_DTYPE_F16, CLATTN_DTYPE_BF16, CLATTN_DTYPE_F16, CLATTN_DTYPE_F32},
     {"decode: f16 k/v [B, S, H, D], f16 mask, D 59, 1x59", 1, 8, 8, 1, 59, 59, 0, 1, 1,
      CLATTN_DTYPE_F32, CLATTN_DTYPE_F16, CLATTN_DTYPE_F32, CLATTN_DTYPE_F16},
+    /* More rows than one register group (8): the CPU kernel widens each block into tiles. */
+    {"decode: f16 k/v, MQA 16/1, causal, 2x203, D 59", 1, 16, 1, 2, 203, 59, 1, 0, 0,
+     CLATTN_DTYPE_F32, CLATTN_DTYPE_F16, CLATTN_DTYPE_F32, CLATTN_DTYPE_F32},
+    {"decode: bf16 k/v, f16 mask, GQA 24/2, 2x113, D 80", 2, 24, 2, 1, 113, 80, 0, 1, 0,
+     CLATTN_DTYPE_F32, CLATTN_DTYPE_BF16, CLATTN_DTYPE_F32, CLATTN_DTYPE_F16},
 };
 
 static const char *algo_s(clattn_algo a) {
