@@ -157,7 +157,8 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     long qi[RCAP]; /* the query index of each row (rows past the group repeat the last) */
     clattn_key_range keys[RCAP];
     const __global M_T *mrow[RCAP];
-    long lo = rule.seq_kv, hi = 0; /* the keys any row of the group sees */
+    long lo = rule.seq_kv, hi = 0;         /* the keys any row of the group sees */
+    long lo_all = 0, hi_all = rule.seq_kv; /* the keys every row sees (empty if lo_all >= hi_all) */
     for (int r = 0; r < RCAP; r++) {
         const int rr = min(r, rows - 1); /* never stored */
         const long i = decode_row_q(rr, group), h = decode_row_h(rr, hk, group);
@@ -174,7 +175,13 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         mrow[r] = (flags & CLATTN_KF_MASK) ? mask + b * m_sb + h * m_sh + i * m_ss : 0;
         lo = min(lo, keys[r].lo);
         hi = max(hi, keys[r].hi);
+        lo_all = max(lo_all, keys[r].lo);
+        hi_all = min(hi_all, keys[r].hi);
     }
+    /* Scores that are the dot products themselves: no score options, and (per block) every row
+     * sees every key of the block. The per-key tests of clattn_score were a quarter of the score
+     * loop's instructions. */
+    const int plain = !(flags & (CLATTN_KF_MASK | CLATTN_KF_ALIBI | CLATTN_KF_SOFTCAP));
     /* This split's keys, cut to what the rows see. */
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
     /* The vectors the head dims fill (the build's caps round them up: D 80 runs in DCAP 128). */
@@ -183,6 +190,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     const int ncf = DECODE_TILE ? nc : head_dim / VW;
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         const int nb = (int)min((long)BK, j_end - j0);
+        const int whole = plain && j0 >= lo_all && j0 + nb <= hi_all;
         float s[RCAP][BK];
         /* The block's V rows, found once (a paged cache looks each up in its block table). */
         dkv_row vrow[BK];
@@ -246,11 +254,17 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #pragma unroll
                 for (int u = 0; u < KU; u++) {
                     if (jj + u >= nb) break;
+                    if (whole) {
 #pragma unroll
-                    for (int r = 0; r < RG; r++) {
-                        const int rr = r0 + r;
-                        s[rr][jj + u] = clattn_score(decode_hsum(d[r][u]), j0 + jj + u, keys[rr],
-                                                     rule, qi[rr], slope[rr], mrow[rr]);
+                        for (int r = 0; r < RG; r++) s[r0 + r][jj + u] = decode_hsum(d[r][u]);
+                    } else {
+#pragma unroll
+                        for (int r = 0; r < RG; r++) {
+                            const int rr = r0 + r;
+                            s[rr][jj + u] =
+                                clattn_score(decode_hsum(d[r][u]), j0 + jj + u, keys[rr], rule,
+                                             qi[rr], slope[rr], mrow[rr]);
+                        }
                     }
                 }
             }
@@ -293,6 +307,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
                         a[r][u] = c0 + u < ncv ? acc[r0 + r][c0 + u] * alpha[r0 + r] : (dvec)(0.0f);
                 /* Whole chunks: no tail test in the key loop (the compiler kept it there). */
                 const int full = (c0 + CU) * VW <= head_dim_v;
+#pragma unroll 2
                 for (int jj = 0; jj < nb; jj++) {
                     const dkv_row vr = vrow[jj];
                     /* this pass's columns of the next block's row jj */
