@@ -13,13 +13,18 @@ runs after --warmup runs. Timings on a shared machine are noisy: compare ratios.
 usage: python bench/additive_bench.py [--reps 20] [--device SEL]
 """
 import argparse
+import os
 import statistics
 import sys
 import time
 
 import numpy as np
 
-import clattn
+# PoCL reads it once, before clattn's first OpenCL call: its worker threads pinned one per core
+# (README, "Steady timings"), as the clattn CLI does, unless the environment says otherwise.
+os.environ.setdefault("POCL_AFFINITY", "1")
+
+import clattn  # noqa: E402
 
 
 def timeit(fn, warmup, reps):

@@ -4,7 +4,8 @@
  * CPU flavour exactly for global-local-memory (CPU) profiles. Also: the unsupported and
  * out-of-memory refusals with their messages, forced tiles, the shrink sequence the GPU
  * launcher falls back through, and the float32 staging copies of narrow tensors in scratch_bytes.
- */
+ * CPU profiles are also run at 16 lanes (AVX-512) besides the file's 8, and cpu_lanes checks that
+ * each width gets its own tile policy and register blocking. */
 #include "kernel_iface.h"
 #include "sdpa/plan.h"
 #include "sdpa/plan_cpu.h"
@@ -371,11 +372,79 @@ static void staging(const clattn_device_caps *gpu, const clattn_device_caps *cpu
     }
 }
 
+/* A CPU profile at both lane widths the CPU tile policies serve (16: AVX-512, 8: AVX2 and
+ * NEON-class): on B=1, H=8, d=64 and 128, N from 256 to 2048, plain and causal, the plan takes the
+ * tile of the policy for the device's width (not the other's), a tile the kernels accept, and
+ * the kernels get that width's lanes and register blocking. */
+static void cpu_lanes(const profile *pr) {
+    static const int64_t ns[] = {256, 512, 1024, 2048}, ds[] = {64, 128};
+    int bad = 0, plans = 0, differ = 0;
+    char why[256], detail[256] = "";
+    int64_t bq_at[2] = {0, 0};
+    for (int w = 0; w < 2; w++) {
+        clattn_device_caps c = pr->caps;
+        c.preferred_vector_width_float = w ? 16 : 8;
+        for (size_t n = 0; n < sizeof ns / sizeof *ns; n++)
+            for (size_t d = 0; d < sizeof ds / sizeof *ds; d++)
+                for (int causal = 0; causal < 2; causal++) {
+                    clattn_sdpa_problem p = problem(1, 8, 8, ns[n], ns[n], ds[d], ds[d], causal);
+                    clattn_sdpa_request req = {CLATTN_ALGO_AUTO, CLATTN_FLAVOUR_AUTO, 0, 0, 0};
+                    clattn_sdpa_plan pl;
+                    int64_t bq = 0, bkv = 0, other_q = 0, other_kv = 0;
+                    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, c.preferred_vector_width_float, p.D,
+                                           p.Dv, p.Sq, p.Skv, &bq, &bkv);
+                    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, w ? 8 : 16, p.D, p.Dv, p.Sq, p.Skv,
+                                           &other_q, &other_kv);
+                    differ += bq != other_q || bkv != other_kv;
+                    const clattn_status st =
+                        clattn__sdpa_dispatch(&c, &p, &req, &pl, why, sizeof why);
+                    const int64_t vw =
+                        clattn__cpu_vector_width(c.preferred_vector_width_float, pl.block_q);
+                    const int64_t jb =
+                        clattn__cpu_reg_block(c.preferred_vector_width_float, pl.block_q);
+                    const int ok = st == CLATTN_SUCCESS && pl.flavour == CLATTN_FLAVOUR_CPU &&
+                                   pl.algo == CLATTN_ALGO_FLASH2 && pl.block_q == bq &&
+                                   pl.block_kv == bkv &&
+                                   clattn__sdpa_cpu_valid_tiles(pl.algo, p.D, p.Dv, bq, bkv) &&
+                                   vw == (w && bq % 16 == 0 ? 16 : 8) && jb >= 1 && jb <= 8 &&
+                                   jb * (bq / vw) <= (w ? 16 : 8);
+                    if (!ok)
+                        snprintf(detail, sizeof detail,
+                                 "(lanes %d N=%lld d=%lld causal %d: plan %lldx%lld, policy "
+                                 "%lldx%lld, VW %lld, JB %lld)",
+                                 c.preferred_vector_width_float, (long long)p.Sq, (long long)p.D,
+                                 causal, (long long)pl.block_q, (long long)pl.block_kv,
+                                 (long long)bq, (long long)bkv, (long long)vw, (long long)jb);
+                    if (ns[n] == 2048 && ds[d] == 64 && !causal) bq_at[w] = pl.block_q;
+                    bad += !ok;
+                    plans++;
+                }
+    }
+    TU_CHECK(bad == 0 && plans == 32,
+             "%s at 8 and 16 lanes: %d plans take their width's policy tile, lanes and register "
+             "blocking %s",
+             pr->name, plans - bad, detail);
+    /* the two policies are not one table under two names: they differ somewhere (d=64, N=2048:
+     * block_q %lld at 8 lanes, %lld at 16) */
+    TU_CHECK(differ > 0 || clattn__cpu_reg_block(8, 32) != clattn__cpu_reg_block(16, 32),
+             "%s: the 8- and 16-lane policies differ in tiles or register blocking (d=64, N=2048: "
+             "block_q %lld and %lld)",
+             pr->name, (long long)bq_at[0], (long long)bq_at[1]);
+}
+
 int main(void) {
     profile prof[64];
     const int n = load_profiles(prof, 64);
     TU_CHECK(n >= 10, "read %d device profiles", n);
     for (int i = 0; i < n; i++) sweep_profile(&prof[i]);
+    for (int i = 0; i < n; i++) {
+        if (prof[i].caps.local_mem_type != CLATTN_LOCAL_MEM_GLOBAL) continue;
+        cpu_lanes(&prof[i]);
+        profile wide = prof[i]; /* the same host with AVX-512 */
+        wide.caps.preferred_vector_width_float = 16;
+        snprintf(wide.name, sizeof wide.name, "%.40s, 16 lanes", prof[i].name);
+        sweep_profile(&wide);
+    }
     for (int i = 0; i < n; i++) decode_profile(&prof[i]);
     for (int i = 0; i < n; i++)
         if (prof[i].caps.local_mem_type == CLATTN_LOCAL_MEM_LOCAL &&

@@ -127,7 +127,8 @@ static void run_case(const tcase *c) {
     if (c->bq || c->bkv) {
         plan.block_q = c->bq, plan.block_kv = c->bkv;
     } else {
-        clattn__sdpa_cpu_tiles(c->algo, c->D, c->Dv, c->Sq, c->Skv, &plan.block_q, &plan.block_kv);
+        clattn__sdpa_cpu_tiles(c->algo, ctx->caps.preferred_vector_width_float, c->D, c->Dv, c->Sq,
+                               c->Skv, &plan.block_q, &plan.block_kv);
     }
     float *out = tu_alloc_floats(no), *poisoned = tu_alloc_floats(no), *lse = tu_alloc_floats(nl);
     tu_poison(poisoned, no);
@@ -221,10 +222,10 @@ static void test_pure_functions(void) {
         /* Every tile the chooser picks is one the kernels accept. */
         const int64_t dims[] = {1, 16, 59, 64, 111, 128, 256}, lens[] = {1, 7, 16, 113, 2048};
         for (int d = 0; d < 7; d++)
-            for (int s = 0; s < 5; s++) {
+            for (int s = 0; s < 10; s++) {
                 int64_t bq = 0, bkv = 0;
-                clattn__sdpa_cpu_tiles((clattn_algo)a, dims[d], dims[6 - d], lens[s], lens[4 - s],
-                                       &bq, &bkv);
+                clattn__sdpa_cpu_tiles((clattn_algo)a, s < 5 ? 8 : 16, dims[d], dims[6 - d],
+                                       lens[s % 5], lens[4 - s % 5], &bq, &bkv);
                 ok &= bq > 0 && bkv > 0 &&
                       clattn__sdpa_cpu_valid_tiles((clattn_algo)a, dims[d], dims[6 - d], bq, bkv);
             }
@@ -233,13 +234,17 @@ static void test_pure_functions(void) {
     /* The measured rules: small Sq gets the block that holds it, long K/V (16 MiB a head) 64 rows,
      * flash1 the largest block_kv. */
     int64_t t[5][2];
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 64, 64, 1, 4096, &t[0][0], &t[0][1]);
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 64, 64, 13, 4096, &t[1][0], &t[1][1]);
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 64, 64, 2048, 2048, &t[2][0], &t[2][1]);
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 64, 64, 65536, 65536, &t[3][0], &t[3][1]);
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH1, 64, 64, 2048, 2048, &t[4][0], &t[4][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 1, 4096, &t[0][0], &t[0][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 13, 4096, &t[1][0], &t[1][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 2048, 2048, &t[2][0], &t[2][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 65536, 65536, &t[3][0], &t[3][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH1, 16, 64, 64, 2048, 2048, &t[4][0], &t[4][1]);
     ok &= t[0][0] == 8 && t[1][0] == 16 && t[2][0] == 32 && t[2][1] == 64 && t[3][0] == 64 &&
           t[4][1] == CLATTN_CPU_MAX_BLOCK_KV;
+    /* 8 lanes: a decode-like Sq still gets the smallest block that holds it */
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 8, 64, 64, 1, 4096, &t[0][0], &t[0][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH1, 8, 64, 64, 2048, 2048, &t[4][0], &t[4][1]);
+    ok &= t[0][0] == 8 && t[4][1] == CLATTN_CPU_MAX_BLOCK_KV;
     TU_CHECK(ok, "tile chooser picks only tiles the kernels accept; bad tiles refused");
     clattn_sdpa_problem p;
     memset(&p, 0, sizeof p);
@@ -254,6 +259,14 @@ static void test_pure_functions(void) {
                  clattn__cpu_dim_cap(129) == 256 && clattn__cpu_vector_width(16, 32) == 16 &&
                  clattn__cpu_vector_width(16, 8) == 8 && clattn__cpu_vector_width(8, 32) == 8,
              "head-dim buckets and vector width");
+    /* Register blocking: 16 accumulators at 16 lanes (the kernels' old defaults), 8 at 8 lanes
+     * (AVX2's 16 registers: 16 accumulators spilled and ran 1.5x slower). */
+    TU_CHECK(clattn__cpu_reg_block(16, 8) == 8 && clattn__cpu_reg_block(16, 16) == 8 &&
+                 clattn__cpu_reg_block(16, 32) == 8 && clattn__cpu_reg_block(16, 64) == 4 &&
+                 clattn__cpu_reg_block(8, 8) == 8 && clattn__cpu_reg_block(8, 16) == 4 &&
+                 clattn__cpu_reg_block(8, 32) == 2 && clattn__cpu_reg_block(8, 64) == 1 &&
+                 clattn__cpu_reg_block(4, 32) == 2,
+             "register blocking by lane width and block_q");
 }
 
 /* A plan the kernels do not have is refused before anything is enqueued. */
@@ -377,10 +390,11 @@ int main(void) {
         c = base(al, 1, 2, 1, 31, 40, 64, 64, 1);
         c.lse = 0;
         run_case(&c);
-        /* The 8-lane shape AVX2 devices get (VW=8 with 4 vectors per block), forced here by
-         * making the context believe the device prefers 8-wide floats. */
+        /* The other lane width than the device's (8 lanes with 4 vectors a block and JB=EB=2 on
+         * AVX2, 16 lanes with JB=EB=8 on AVX-512), forced by making the context believe the
+         * device prefers it, so that both widths' kernels run whatever the host. */
         const int pref = ctx->caps.preferred_vector_width_float;
-        ctx->caps.preferred_vector_width_float = 8;
+        ctx->caps.preferred_vector_width_float = pref >= 16 ? 8 : 16;
         c = base(al, 2, 4, 2, 71, 90, 59, 59, 1);
         c.mask = MASK_BH;
         run_case(&c);

@@ -1,6 +1,7 @@
 /* clattn.c: the `clattn` command-line program: a table of subcommands, each in its own
  * tools/cmd_<name>.c. */
 #include "clattn.h"
+#include "cli_util.h"
 #include "commands.h"
 
 #include <stdio.h>
@@ -50,9 +51,15 @@ static void usage(FILE *f) {
                "       clattn --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].help);
+    fprintf(f,
+            "\nenvironment:\n  POCL_AFFINITY   clattn sets it to 1 unless it is set: PoCL (the CPU "
+            "OpenCL driver)\n                  then pins its worker threads one per core, which "
+            "keeps the\n                  speed of short calls from halving when two workers "
+            "share a core;\n                  POCL_AFFINITY=0 leaves them to the scheduler\n");
 }
 
 int main(int argc, char **argv) {
+    cli_affinity_default(); /* POCL_AFFINITY=1 unless set: cli_affinity.c says why */
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_FLOAT, OPT_OPTIONAL } cli_opt_kind;
 
@@ -38,6 +39,12 @@ int cli_fail(const char *cmd, clattn_context *ctx, clattn_status st);
  * or size_t prints "clattn <cmd>: the size of <what> overflows" and returns 1, else 0. */
 int cli_bytes(const char *cmd, const char *what, const int64_t *dims, int n, size_t elem,
               size_t *bytes);
+/* cli_affinity.c: sets POCL_AFFINITY=1 unless the user set it (call before any OpenCL call);
+ * prints to f what the setting does and where it came from when pocl is set (cli_is_pocl: the
+ * platform name is PoCL's). */
+void cli_affinity_default(void);
+void cli_affinity_note(FILE *f, int pocl);
+int cli_is_pocl(const char *platform_name);
 /* Complains about a missing required option; returns 2. */
 int cli_missing(const char *cmd, const char *option);
 

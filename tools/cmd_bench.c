@@ -2,9 +2,11 @@
  * options of cli_sdpa.h (causal alignment, sliding window, softcap, ALiBi). One warm-up
  * call (kernel builds, CLBlast tuning) then R timed calls; each is timed with OpenCL profiling
  * events (from a marker enqueued just before the call to the end of the call's event) and the
- * median is printed as gflops= and ms= (host_ms=: the same calls on the host clock, enqueue to
- * completion, as a cross-check; cpu_ms=: the process's CPU time per call, every thread, which
- * a shared machine disturbs far less than wall time), with the
+ * median is printed as gflops= and ms=, the fastest and slowest as min_ms= and max_ms= (their
+ * spread is the steadiness: README, "Steady timings"), host_ms=: the same calls on the host
+ * clock, enqueue to completion, as a cross-check; enqueue_ms=: the median time until clattn's
+ * call returned, its host-side overhead; cpu_ms=: the process's CPU time per call, every thread,
+ * which a shared machine disturbs far less than wall time), with the
  * device memory the call used: the inputs and outputs the benchmark allocated plus the scratch
  * the plan allocates inside the call. FLOPs: 2*B*Hq*Sq*Skv*(D + Dv), half when causal with
  * Sq = Skv (the usual 4*B*H*N^2*d for D = Dv); with --window, 2*B*Hq*(D + Dv) times the
@@ -41,6 +43,12 @@
 static int cmp_double(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Sorts v[0..n) and returns its median. */
+static double median(double *v, int64_t n) {
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* CPU time of the whole process (the host thread and the OpenCL runtime's worker threads): on
@@ -103,15 +111,20 @@ static clattn_status call_once(const bench_call *c, cl_event *ev) {
                     : clattn_sdpa(c->ctx, c->d, b[0], b[1], b[2], NULL, b[3], b[4], 0, NULL, ev);
 }
 
-/* Seconds one call took on the device (profiling), or on the host clock without profiling. */
-static clattn_status timed_call(const bench_call *c, double *seconds, double *host_seconds) {
+/* Seconds one call took on the device (profiling), or on the host clock without profiling;
+ * host_seconds: enqueue to completion on the host clock; enqueue_seconds: until clattn's call
+ * returned (its host-side cost: checks, program lookup, arguments, the enqueue itself). */
+static clattn_status timed_call(const bench_call *c, double *seconds, double *host_seconds,
+                                double *enqueue_seconds) {
     clattn_context *ctx = c->ctx;
     cl_event mark = NULL, ev = NULL;
     const int prof = ctx->queue_profiling;
     clFinish(ctx->queue);
     const double t0 = now_s();
     if (prof) clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &mark);
+    const double t_call = now_s();
     clattn_status st = call_once(c, &ev);
+    *enqueue_seconds = now_s() - t_call;
     if (st == CLATTN_SUCCESS) {
         clWaitForEvents(1, &ev);
         *seconds = *host_seconds = now_s() - t0;
@@ -186,7 +199,8 @@ int cmd_bench(int argc, char **argv) {
     cli_sdpa_shape_opts(&shape, "seq", opts);
     cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
     const char *dt_s = NULL, *kvdt_s = NULL;
-    opts[NX] = (cli_opt){"repeat", OPT_INT, &R, "timed runs, median reported (default 5)"};
+    opts[NX] =
+        (cli_opt){"repeat", OPT_INT, &R, "timed runs: min, median and max reported (default 5)"};
     opts[NX + 1] = (cli_opt){"kv-lens-random", OPT_FLAG, &ragged,
                              "ragged batch: key lengths uniform in 1..Skv (printed)"};
     opts[NX + 2] = (cli_opt){"seed", OPT_INT, &seed, "seed of --kv-lens-random (default 1)"};
@@ -260,12 +274,13 @@ int cmd_bench(int argc, char **argv) {
     cl_mem buf[5] = {NULL};
     double *times = calloc((size_t)R, sizeof(double));
     double *host = calloc((size_t)R, sizeof(double));
+    double *enq = calloc((size_t)R, sizeof(double));
     int32_t *slots = calloc((size_t)(B > 0 ? B : 1), sizeof *slots);
     clattn_kv_cache *cache = NULL;
     clattn_kv_cache_info info;
     clattn_status st = clattn_sdpa_plan_get(ctx, &d, &plan, sizeof plan);
     rc = 1;
-    if (st != CLATTN_SUCCESS || !times || !host || !slots) goto fail;
+    if (st != CLATTN_SUCCESS || !times || !host || !enq || !slots) goto fail;
     if (page >= 0) { /* the cache holds the lengths: the call takes none */
         if ((st = fill_cache(ctx, &d, kvdt, page, lens, slots, &cache)) ||
             (st = clattn_kv_cache_get_info(cache, &info, sizeof info)))
@@ -303,16 +318,13 @@ int cmd_bench(int argc, char **argv) {
         if (st != CLATTN_SUCCESS) goto fail;
     }
     const bench_call call = {ctx, &d, buf, cache, slots};
-    double warm = 0.0, warm_host = 0.0;
-    if ((st = timed_call(&call, &warm, &warm_host)) != CLATTN_SUCCESS) goto fail;
+    double warm = 0.0, warm_host = 0.0, warm_enq = 0.0;
+    if ((st = timed_call(&call, &warm, &warm_host, &warm_enq)) != CLATTN_SUCCESS) goto fail;
     const double cpu0 = cpu_s();
     for (int64_t r = 0; r < R; r++)
-        if ((st = timed_call(&call, &times[r], &host[r])) != CLATTN_SUCCESS) goto fail;
+        if ((st = timed_call(&call, &times[r], &host[r], &enq[r])) != CLATTN_SUCCESS) goto fail;
     const double cpu_ms = (cpu_s() - cpu0) / (double)R * 1e3;
-    qsort(times, (size_t)R, sizeof(double), cmp_double);
-    qsort(host, (size_t)R, sizeof(double), cmp_double);
-    const double med = R % 2 ? times[R / 2] : 0.5 * (times[R / 2 - 1] + times[R / 2]);
-    const double host_med = R % 2 ? host[R / 2] : 0.5 * (host[R / 2 - 1] + host[R / 2]);
+    const double med = median(times, R), host_med = median(host, R), enq_med = median(enq, R);
     double flops =
         2.0 * (double)B * (double)H * (double)S * (double)d.seq_kv * (double)(D + d.head_dim_v);
     if (d.window)
@@ -343,11 +355,12 @@ int cmd_bench(int argc, char **argv) {
         printf(" seed=%lld kv_lens=", (long long)seed);
         for (int64_t b = 0; b < B; b++) printf("%s%d", b ? "," : "", (int)lens[b]);
     }
-    printf(" gflops=%.2f ms=%.3f min_ms=%.3f host_ms=%.3f repeat=%lld timing=%s device_bytes=%lld "
-           "io_bytes=%lld scratch_bytes=%lld cpu_ms=%.3f\n",
-           flops / med * 1e-9, med * 1e3, times[0] * 1e3, host_med * 1e3, (long long)R,
-           ctx->queue_profiling ? "events" : "host", (long long)(io_bytes + plan.scratch_bytes),
-           (long long)io_bytes, (long long)plan.scratch_bytes, cpu_ms);
+    printf(" gflops=%.2f ms=%.3f min_ms=%.3f max_ms=%.3f host_ms=%.3f enqueue_ms=%.4f repeat=%lld "
+           "timing=%s device_bytes=%lld io_bytes=%lld scratch_bytes=%lld cpu_ms=%.3f\n",
+           flops / med * 1e-9, med * 1e3, times[0] * 1e3, times[R - 1] * 1e3, host_med * 1e3,
+           enq_med * 1e3, (long long)R, ctx->queue_profiling ? "events" : "host",
+           (long long)(io_bytes + plan.scratch_bytes), (long long)io_bytes,
+           (long long)plan.scratch_bytes, cpu_ms);
     rc = 0;
 fail:
     if (rc == 1) cli_fail(CMD, ctx, st);
@@ -356,6 +369,7 @@ fail:
     free(slots);
     free(times);
     free(host);
+    free(enq);
     free(lens);
     clattn_context_destroy(ctx);
     cli_sdpa_options_free(&xo);

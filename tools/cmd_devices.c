@@ -1,5 +1,6 @@
 /* cmd_devices.c: `clattn devices`, one row per OpenCL device with the limits the dispatcher
- * reads. With --device, only the selected device (with the CLATTN_LOCAL_MEM_* overrides). */
+ * reads. With --device, only the selected device (with the CLATTN_LOCAL_MEM_* overrides). Under
+ * a PoCL device, a line on POCL_AFFINITY (cli_affinity.c). */
 #include "cli_util.h"
 #include "commands.h"
 
@@ -34,6 +35,7 @@ int cmd_devices(int argc, char **argv) {
         clattn_device_caps c;
         clattn_context_caps(ctx, &c, sizeof c);
         row(&c);
+        cli_affinity_note(stdout, cli_is_pocl(c.platform_name));
         clattn_context_destroy(ctx);
         return 0;
     }
@@ -48,7 +50,12 @@ int cmd_devices(int argc, char **argv) {
     if (!caps) return cli_fail("devices", NULL, CLATTN_ERROR_OUT_OF_MEMORY);
     const int capacity = n; /* n becomes the total, which may change between the calls */
     st = clattn_device_list(caps, sizeof *caps, capacity, &n);
-    for (int i = 0; st == CLATTN_SUCCESS && i < n && i < capacity; i++) row(&caps[i]);
+    int pocl = 0;
+    for (int i = 0; st == CLATTN_SUCCESS && i < n && i < capacity; i++) {
+        row(&caps[i]);
+        pocl |= cli_is_pocl(caps[i].platform_name);
+    }
+    cli_affinity_note(stdout, pocl);
     free(caps);
     return 0;
 }

@@ -17,7 +17,7 @@
  * wall-clock rates are; an idle machine gives about twice it in wall-clock GFLOP/s. D=256 has no
  * block_kv 16 figure. flash1 is slower at every tile because each outer step (one launch)
  * re-reads Q and reads and writes O, m and l. */
-const clattn_cpu_tile_run clattn__cpu_tile_runs[] = {
+static const clattn_cpu_tile_run avx512_tile_runs[] = {
     /* clang-format off */
     /* algo D  causal heads Sq   Skv  block_q block_kv GFLOP/s per core */
     {F2,  64, 0, 8, 2048, 2048,  8,  16,  74}, {F2,  64, 0, 8, 2048, 2048,  8,  32,  83},
@@ -50,14 +50,12 @@ const clattn_cpu_tile_run clattn__cpu_tile_runs[] = {
     {F1,  64, 0, 8, 2048, 2048, 32, 128,  86}, {F1,  64, 0, 8, 2048, 2048, 64, 128, 106},
     /* clang-format on */
 };
-const size_t clattn__cpu_tile_runs_count =
-    sizeof clattn__cpu_tile_runs / sizeof *clattn__cpu_tile_runs;
 
 /* Method: same device and harness, flash2 with block_kv 64, but on the idle machine and in
  * wall-clock GFLOP/s. Once K and V of a head pass 16 MiB (N=32768 at D=64) every work-group
  * streams them from memory, and 64 query rows halve that traffic per FLOP; below that (the two
  * 8-head rows) 32 and 64 are within 2%. */
-const clattn_cpu_tile_run clattn__cpu_long_runs[] = {
+static const clattn_cpu_tile_run avx512_long_runs[] = {
     /* clang-format off */
     /* algo D  causal heads Sq     Skv    block_q block_kv wall-clock GFLOP/s */
     {F2,  64, 0, 1, 32768, 32768, 32, 64, 231}, {F2,  64, 0, 1, 32768, 32768, 64, 64, 293},
@@ -68,18 +66,64 @@ const clattn_cpu_tile_run clattn__cpu_long_runs[] = {
     {F2,  64, 1, 8,  2048,  2048, 32, 64, 381}, {F2,  64, 1, 8,  2048,  2048, 64, 64, 374},
     /* clang-format on */
 };
-const size_t clattn__cpu_long_runs_count =
-    sizeof clattn__cpu_long_runs / sizeof *clattn__cpu_long_runs;
 
-#undef F1
-#undef F2
+/* Method: bench/cpu_tiles.py on this project's PoCL 3.1 device after the host moved to AVX2
+ * (pthread-haswell, 8 lanes, 16 vector registers), through `clattn bench` with the tile forced,
+ * B=1, H=8, medians of 3 processes of 3 calls, the tiles taking turns round by round, GFLOP/s per
+ * core of CPU time as above, with the register blocking of clattn__cpu_reg_block. The machine was
+ * loaded throughout (load average 5.9-7.7, other jobs building and benchmarking): an earlier
+ * pass of the same grid at load 5-8 differed from this one by up to 15% on single tiles (32x64,
+ * d=64: 39 and 54), hence the policy's noise of 15%. Every block_q of 16 or more is within that
+ * of the best at N=2048; block_q 16 is the best at every N from 256 to 1024 in both passes (more
+ * work-groups for two cores, and 8 accumulators with two query vectors each step). */
+static const clattn_cpu_tile_run avx2_tile_runs[] = {
+    /* clang-format off */
+    /* algo D  causal heads Sq   Skv  block_q block_kv GFLOP/s per core */
+    {F2,  64, 0, 8, 2048, 2048,  8,  32,   34}, {F2,  64, 0, 8, 2048, 2048,  8,  64,   36},
+    {F2,  64, 0, 8, 2048, 2048,  8, 128,   36}, {F2,  64, 0, 8, 2048, 2048, 16,  32,   53},
+    {F2,  64, 0, 8, 2048, 2048, 16,  64,   48}, {F2,  64, 0, 8, 2048, 2048, 16, 128,   52},
+    {F2,  64, 0, 8, 2048, 2048, 32,  32,   43}, {F2,  64, 0, 8, 2048, 2048, 32,  64,   54},
+    {F2,  64, 0, 8, 2048, 2048, 32, 128,   49}, {F2,  64, 0, 8, 2048, 2048, 64,  32,   49},
+    {F2,  64, 0, 8, 2048, 2048, 64,  64,   47}, {F2,  64, 0, 8, 2048, 2048, 64, 128,   47},
+    {F2,  64, 1, 8, 2048, 2048,  8,  32,   34}, {F2,  64, 1, 8, 2048, 2048,  8,  64,   38},
+    {F2,  64, 1, 8, 2048, 2048,  8, 128,   41}, {F2,  64, 1, 8, 2048, 2048, 16,  32,   44},
+    {F2,  64, 1, 8, 2048, 2048, 16,  64,   48}, {F2,  64, 1, 8, 2048, 2048, 16, 128,   49},
+    {F2,  64, 1, 8, 2048, 2048, 32,  32,   42}, {F2,  64, 1, 8, 2048, 2048, 32,  64,   43},
+    {F2,  64, 1, 8, 2048, 2048, 32, 128,   43}, {F2,  64, 1, 8, 2048, 2048, 64,  32,   46},
+    {F2,  64, 1, 8, 2048, 2048, 64,  64,   47}, {F2,  64, 1, 8, 2048, 2048, 64, 128,   42},
+    {F2, 128, 0, 8, 2048, 2048,  8,  32,   32}, {F2, 128, 0, 8, 2048, 2048,  8,  64,   30},
+    {F2, 128, 0, 8, 2048, 2048,  8, 128,   30}, {F2, 128, 0, 8, 2048, 2048, 16,  32,   37},
+    {F2, 128, 0, 8, 2048, 2048, 16,  64,   40}, {F2, 128, 0, 8, 2048, 2048, 16, 128,   37},
+    {F2, 128, 0, 8, 2048, 2048, 32,  32,   36}, {F2, 128, 0, 8, 2048, 2048, 32,  64,   38},
+    {F2, 128, 0, 8, 2048, 2048, 32, 128,   33}, {F2, 128, 0, 8, 2048, 2048, 64,  32,   41},
+    {F2, 128, 0, 8, 2048, 2048, 64,  64,   43}, {F2, 128, 0, 8, 2048, 2048, 64, 128,   39},
+    {F2, 128, 1, 8, 2048, 2048,  8,  32,   32}, {F2, 128, 1, 8, 2048, 2048,  8,  64,   33},
+    {F2, 128, 1, 8, 2048, 2048,  8, 128,   33}, {F2, 128, 1, 8, 2048, 2048, 16,  32,   40},
+    {F2, 128, 1, 8, 2048, 2048, 16,  64,   38}, {F2, 128, 1, 8, 2048, 2048, 16, 128,   43},
+    {F2, 128, 1, 8, 2048, 2048, 32,  32,   36}, {F2, 128, 1, 8, 2048, 2048, 32,  64,   37},
+    {F2, 128, 1, 8, 2048, 2048, 32, 128,   37}, {F2, 128, 1, 8, 2048, 2048, 64,  32,   39},
+    {F2, 128, 1, 8, 2048, 2048, 64,  64,   41}, {F2, 128, 1, 8, 2048, 2048, 64, 128,   37},
+    {F2,  64, 0, 8,  256,  256,  8,  64,   31}, {F2,  64, 0, 8,  256,  256, 16,  64,   37},
+    {F2,  64, 0, 8,  256,  256, 32,  64,   35}, {F2,  64, 0, 8,  256,  256, 64,  64,   35},
+    {F2,  64, 0, 8,  512,  512,  8,  64,   36}, {F2,  64, 0, 8,  512,  512, 16,  64,   52},
+    {F2,  64, 0, 8,  512,  512, 32,  64,   36}, {F2,  64, 0, 8,  512,  512, 64,  64,   43},
+    {F2,  64, 0, 8, 1024, 1024,  8,  64,   34}, {F2,  64, 0, 8, 1024, 1024, 16,  64,   47},
+    {F2,  64, 0, 8, 1024, 1024, 32,  64,   40}, {F2,  64, 0, 8, 1024, 1024, 64,  64,   44},
+    {F2,  64, 1, 8,  256,  256,  8,  64,   28}, {F2,  64, 1, 8,  256,  256, 16,  64,   35},
+    {F2,  64, 1, 8,  256,  256, 32,  64,   25}, {F2,  64, 1, 8,  256,  256, 64,  64,   27},
+    {F2,  64, 1, 8,  512,  512,  8,  64,   27}, {F2,  64, 1, 8,  512,  512, 16,  64,   36},
+    {F2,  64, 1, 8,  512,  512, 32,  64,   31}, {F2,  64, 1, 8,  512,  512, 64,  64,   33},
+    {F2,  64, 1, 8, 1024, 1024,  8,  64,   38}, {F2,  64, 1, 8, 1024, 1024, 16,  64,   45},
+    {F2,  64, 1, 8, 1024, 1024, 32,  64,   37}, {F2,  64, 1, 8, 1024, 1024, 64,  64,   41},
+    /* clang-format on */
+};
 
 /* The policy. block_q = 32 once a work-group's rows fill two 16-wide vectors (64 is within 1-5%,
  * the noise, and wastes more lanes and causal work on short or ragged sequences), and 64 once K
  * and V stream (the long runs). Fewer query rows than 32 get the smallest block that holds them
  * (Sq = 16: 16 beats 32 by 1.5x). block_kv = 64 for flash2 (flat from 32 to 128); flash1 takes
  * the largest block the kernels hold, because every outer step is one launch. */
-static const clattn_cpu_block_q_rule block_q_rules[] = {
+static const clattn_cpu_block_q_rule avx512_block_q[] = {
     /* clang-format off */
     /* sq_min     sq_max     streaming_only block_q */
     {INT64_MIN,  8,         0,              8},
@@ -94,10 +138,64 @@ static const clattn_cpu_block_kv_rule block_kv_rules[] = {
     {CLATTN_ALGO_FLASH1, CLATTN_CPU_MAX_BLOCK_KV},
 };
 
-const clattn_cpu_tile_policy clattn__cpu_tile_policy = {
-    .kv_stream_bytes = 16 << 20,
-    .block_q = block_q_rules,
-    .n_block_q = sizeof block_q_rules / sizeof *block_q_rules,
-    .block_kv = block_kv_rules,
-    .n_block_kv = sizeof block_kv_rules / sizeof *block_kv_rules,
+#define COUNT(a) (sizeof(a) / sizeof *(a))
+
+static const clattn_cpu_tile_table avx512_tables[] = {
+    {"AVX-512 tile runs", avx512_tile_runs, COUNT(avx512_tile_runs)},
+    {"AVX-512 long runs", avx512_long_runs, COUNT(avx512_long_runs)},
 };
+
+/* The AVX2 policy: block_q 16 from 9 query rows up (the measurements above), the smallest block
+ * that holds fewer rows; no streaming rule (the long-sequence runs were not repeated on AVX2). */
+static const clattn_cpu_block_q_rule avx2_block_q[] = {
+    /* clang-format off */
+    /* sq_min     sq_max     streaming_only block_q */
+    {INT64_MIN,  8,         0,              8},
+    {9,          INT64_MAX, 0,             16},
+    /* clang-format on */
+};
+
+static const clattn_cpu_tile_table avx2_tables[] = {
+    {"AVX2 tile runs", avx2_tile_runs, COUNT(avx2_tile_runs)},
+};
+
+const clattn_cpu_tile_policy clattn__cpu_tile_policies[] = {
+    {
+        .lanes = 16,
+        .host = "2-core AMD EPYC, AVX-512 (PoCL 3.1 pthread-skylake-avx512)",
+        .accumulators = 16,
+        .tables = avx512_tables,
+        .n_tables = COUNT(avx512_tables),
+        .noise = 0.05,
+        .kv_stream_bytes = 16 << 20,
+        .block_q = avx512_block_q,
+        .n_block_q = COUNT(avx512_block_q),
+        .block_kv = block_kv_rules,
+        .n_block_kv = COUNT(block_kv_rules),
+    },
+    {
+        .lanes = 8,
+        .host = "2-core AMD EPYC, AVX2 (PoCL 3.1 pthread-haswell)",
+        .accumulators = 8,
+        .tables = avx2_tables,
+        .n_tables = COUNT(avx2_tables),
+        .noise = 0.15,
+        .kv_stream_bytes = 16 << 20,
+        .block_q = avx2_block_q,
+        .n_block_q = COUNT(avx2_block_q),
+        .block_kv = block_kv_rules,
+        .n_block_kv = COUNT(block_kv_rules),
+    },
+};
+const size_t clattn__cpu_tile_policies_count = COUNT(clattn__cpu_tile_policies);
+
+const clattn_cpu_tile_policy *clattn__cpu_tile_policy_for(int preferred_vector_width_float) {
+    for (size_t i = 0; i < clattn__cpu_tile_policies_count; i++)
+        if (preferred_vector_width_float >= clattn__cpu_tile_policies[i].lanes)
+            return &clattn__cpu_tile_policies[i];
+    return &clattn__cpu_tile_policies[clattn__cpu_tile_policies_count - 1];
+}
+
+#undef COUNT
+#undef F1
+#undef F2

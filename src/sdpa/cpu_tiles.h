@@ -18,14 +18,12 @@ typedef struct {
     double gflops; /* per core (CPU time) in the tile table; wall-clock in the long table */
 } clattn_cpu_tile_run;
 
-/* Loaded machine, B=1 H=8, GFLOP/s per core of CPU time: the block_q x block_kv grid by D, and
- * the decode-like Sq=16 and flash1 rows. */
-extern const clattn_cpu_tile_run clattn__cpu_tile_runs[];
-extern const size_t clattn__cpu_tile_runs_count;
-/* Idle machine, wall-clock GFLOP/s: block_q 32 against 64 where K and V of a head do and do not
- * stream from memory. */
-extern const clattn_cpu_tile_run clattn__cpu_long_runs[];
-extern const size_t clattn__cpu_long_runs_count;
+/* One table of measured runs. */
+typedef struct {
+    const char *name;
+    const clattn_cpu_tile_run *runs;
+    size_t n;
+} clattn_cpu_tile_table;
 
 /* block_q rule: the first row whose [sq_min, sq_max] holds Sq, and that is not streaming_only
  * or finds K and V streaming, gives block_q. */
@@ -40,7 +38,19 @@ typedef struct {
     int64_t block_kv;
 } clattn_cpu_block_kv_rule;
 
+/* The tile policy for devices of one preferred float vector width, with the measurements it was
+ * drawn from. */
 typedef struct {
+    int lanes; /* serves devices whose preferred float vector width is this (16) or below it (8) */
+    const char *host; /* the host its tables were measured on */
+    /* Vector accumulators the register-blocked loops may keep live (clattn__cpu_reg_block):
+     * about half the vector registers, the rest hold the query vectors and the broadcast. */
+    int accumulators;
+    const clattn_cpu_tile_table *tables;
+    size_t n_tables;
+    /* How far apart two runs of one tile came on the host while measuring: the policy's tile
+     * must be within this fraction of the best measured tile (test_tuning_tables). */
+    double noise;
     /* K and V of one kv head (4 * (D + Dv) bytes a key) at or above this many bytes stream from
      * memory rather than cache */
     int64_t kv_stream_bytes;
@@ -50,6 +60,10 @@ typedef struct {
     size_t n_block_kv;
 } clattn_cpu_tile_policy;
 
-extern const clattn_cpu_tile_policy clattn__cpu_tile_policy;
+/* Widest first; clattn__cpu_tile_policy_for picks the first whose lanes the device reaches. */
+extern const clattn_cpu_tile_policy clattn__cpu_tile_policies[];
+extern const size_t clattn__cpu_tile_policies_count;
+
+const clattn_cpu_tile_policy *clattn__cpu_tile_policy_for(int preferred_vector_width_float);
 
 #endif /* CLATTN_CPU_TILES_H */

@@ -12,8 +12,9 @@
 #include <limits.h>
 #include <stdio.h>
 
-/* Build options: the query-row block and vector width, and head-dim capacities rounded up to a
- * bucket so that one build serves every D of the bucket (d and dv are run-time arguments). */
+/* Build options: the query-row block, vector width and register blocking (the device's lane
+ * width decides both: plan_cpu.h), and head-dim capacities rounded up to a bucket so that one
+ * build serves every D of the bucket (d and dv are run-time arguments). */
 static void build_options(const clattn_context *ctx, const clattn_sdpa_problem *p,
                           const clattn_sdpa_plan *plan, char *s, size_t n) {
     /* The score options are compiled in only when the call uses them (SCORE_OPTS bits of
@@ -22,11 +23,13 @@ static void build_options(const clattn_context *ctx, const clattn_sdpa_problem *
     const int flags = clattn__sdpa_kernel_flags(p);
     const int opts = (flags & CLATTN_KF_SOFTCAP ? 1 : 0) | (flags & CLATTN_KF_ALIBI ? 2 : 0) |
                      (flags & CLATTN_KF_WINDOW ? 4 : 0);
-    const int len = snprintf(
-        s, n, "-DBR=%lld -DVW=%lld -DDCAP=%lld -DDVCAP=%lld -DBC=%d", (long long)plan->block_q,
-        (long long)clattn__cpu_vector_width(ctx->caps.preferred_vector_width_float, plan->block_q),
-        (long long)clattn__cpu_dim_cap(p->D), (long long)clattn__cpu_dim_cap(p->Dv),
-        CLATTN_CPU_MAX_BLOCK_KV);
+    const int pref = ctx->caps.preferred_vector_width_float;
+    const long long jb = (long long)clattn__cpu_reg_block(pref, plan->block_q);
+    const int len =
+        snprintf(s, n, "-DBR=%lld -DVW=%lld -DDCAP=%lld -DDVCAP=%lld -DBC=%d -DJB=%lld -DEB=%lld",
+                 (long long)plan->block_q, (long long)clattn__cpu_vector_width(pref, plan->block_q),
+                 (long long)clattn__cpu_dim_cap(p->D), (long long)clattn__cpu_dim_cap(p->Dv),
+                 CLATTN_CPU_MAX_BLOCK_KV, jb, jb);
     if (opts && len > 0 && (size_t)len < n)
         snprintf(s + len, n - (size_t)len, " -DSCORE_OPTS=%d", opts);
     clattn__sdpa_dtype_options(p, 1, s, n);
@@ -68,7 +71,7 @@ static clattn_status try_tile(clattn_context *ctx, const clattn_sdpa_problem *p,
                               const clattn_sdpa_plan *plan, const clattn_sdpa_buffers *buf,
                               cl_uint num_wait, const cl_event *wait, cl_event *event) {
     const int flash1 = plan->algo == CLATTN_ALGO_FLASH1;
-    char opts[224];
+    char opts[288];
     build_options(ctx, p, plan, opts, sizeof opts);
     cl_kernel kern = NULL;
     cl_mem ml = NULL; /* flash1's running max and sum, released once the launches are enqueued */

@@ -219,9 +219,9 @@ static clattn_status naive_plan(const clattn_device_caps *caps, const clattn_sdp
     return CLATTN_SUCCESS;
 }
 
-static clattn_status cpu_plan(const clattn_sdpa_problem *p, clattn_algo algo,
-                              const clattn_sdpa_request *req, clattn_sdpa_plan *plan, char *why,
-                              size_t len) {
+static clattn_status cpu_plan(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
+                              clattn_algo algo, const clattn_sdpa_request *req,
+                              clattn_sdpa_plan *plan, char *why, size_t len) {
     int64_t bq = req->block_q, bkv = req->block_kv, auto_q, auto_kv;
     if ((bq > 0 || bkv > 0) && !clattn__sdpa_cpu_valid_tiles(algo, p->D, p->Dv, bq, bkv))
         return failf(why, len, CLATTN_ERROR_UNSUPPORTED,
@@ -229,7 +229,8 @@ static clattn_status cpu_plan(const clattn_sdpa_problem *p, clattn_algo algo,
                      "choice); it takes block_q 8, 16, 32 or 64 and block_kv a multiple of 8 up "
                      "to %d",
                      algo_name(algo), (long long)bq, (long long)bkv, CLATTN_CPU_MAX_BLOCK_KV);
-    clattn__sdpa_cpu_tiles(algo, p->D, p->Dv, p->Sq, p->Skv, &auto_q, &auto_kv);
+    clattn__sdpa_cpu_tiles(algo, caps->preferred_vector_width_float, p->D, p->Dv, p->Sq, p->Skv,
+                           &auto_q, &auto_kv);
     if (bq <= 0) bq = auto_q; /* a tile forced on one side only keeps the other's choice */
     if (bkv <= 0) bkv = auto_kv;
     plan->algo = algo;
@@ -311,7 +312,7 @@ clattn_status clattn__sdpa_dispatch(const clattn_device_caps *caps, const clattn
     else if (algo == CLATTN_ALGO_NAIVE)
         st = naive_plan(caps, p, &out, why, why_len);
     else if (fl == CLATTN_FLAVOUR_CPU)
-        st = cpu_plan(p, algo, req, &out, why, why_len);
+        st = cpu_plan(caps, p, algo, req, &out, why, why_len);
     else
         st = gpu_plan(caps, caps->max_work_group_size, caps->local_mem_bytes, p, algo, req, &out,
                       why, why_len);

@@ -17,9 +17,17 @@ int64_t clattn__cpu_vector_width(int preferred_vector_width_float, int64_t block
     return (preferred_vector_width_float >= 16 && block_q % 16 == 0) ? 16 : 8;
 }
 
-void clattn__sdpa_cpu_tiles(clattn_algo algo, int64_t D, int64_t Dv, int64_t Sq, int64_t Skv,
-                            int64_t *block_q, int64_t *block_kv) {
-    const clattn_cpu_tile_policy *pol = &clattn__cpu_tile_policy;
+int64_t clattn__cpu_reg_block(int preferred_vector_width_float, int64_t block_q) {
+    const int64_t nv = block_q / clattn__cpu_vector_width(preferred_vector_width_float, block_q);
+    int64_t jb =
+        clattn__cpu_tile_policy_for(preferred_vector_width_float)->accumulators / (nv > 0 ? nv : 1);
+    return jb < 1 ? 1 : jb > 8 ? 8 : jb;
+}
+
+void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, int64_t D,
+                            int64_t Dv, int64_t Sq, int64_t Skv, int64_t *block_q,
+                            int64_t *block_kv) {
+    const clattn_cpu_tile_policy *pol = clattn__cpu_tile_policy_for(preferred_vector_width_float);
     const int64_t kv_row_bytes = 4 * ((D > 0 ? D : 1) + (Dv > 0 ? Dv : 1));
     const int streaming = Skv >= pol->kv_stream_bytes / kv_row_bytes;
     *block_q = 32; /* the rules cover every Sq; this only guards a broken table */

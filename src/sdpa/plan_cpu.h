@@ -11,9 +11,11 @@
 #define CLATTN_CPU_MAX_BLOCK_KV 128
 
 /* The measured-best (block_q, block_kv) for algo (CLATTN_ALGO_FLASH1 or _FLASH2) on a problem of
- * head dims D, Dv and lengths Sq, Skv: the policy table of cpu_tiles.c. */
-void clattn__sdpa_cpu_tiles(clattn_algo algo, int64_t D, int64_t Dv, int64_t Sq, int64_t Skv,
-                            int64_t *block_q, int64_t *block_kv);
+ * head dims D, Dv and lengths Sq, Skv, on a device preferring `preferred_vector_width_float`-wide
+ * floats: the policy table of cpu_tiles.c for that lane width. */
+void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, int64_t D,
+                            int64_t Dv, int64_t Sq, int64_t Skv, int64_t *block_q,
+                            int64_t *block_kv);
 
 /* 1 when the kernels accept a forced tile: block_q in {8, 16, 32, 64}, block_kv a multiple of 8
  * from 8 to CLATTN_CPU_MAX_BLOCK_KV, and D, Dv in 1..256. A block of 0 means "not forced" and is
@@ -33,5 +35,10 @@ int64_t clattn__cpu_dim_cap(int64_t d);
 /* Vector lanes the kernels hold query rows in (VW): 16 where the device prefers 16-wide floats
  * (AVX-512) and block_q allows it, else 8. */
 int64_t clattn__cpu_vector_width(int preferred_vector_width_float, int64_t block_q);
+
+/* Keys (JB) and value dims (EB) the kernels' loops are register-blocked over, the same for both:
+ * as many as keep the policy's accumulator budget (JB x block_q / VW vectors, about half the
+ * vector registers: 16 of AVX-512's 32, 8 of AVX2's 16) without spilling, at most 8. */
+int64_t clattn__cpu_reg_block(int preferred_vector_width_float, int64_t block_q);
 
 #endif /* CLATTN_DISPATCH_CPU_H */

@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""cpu_tiles.py: re-measures the CPU flavour's tile table (src/sdpa/cpu_tiles.c) on this host and
+prints it as the C rows that table holds, to paste into the policy for this host's lane width.
+
+Method (the one behind the AVX2 table): `clattn bench` with the tile forced (--algo flash2
+--block-q BQ --block-kv BKV), B=1, H=8, float32, each tile of each problem run in --procs
+separate processes of --repeat timed calls, the tiles of a problem taking turns round by round;
+the figure is the median over the processes of
+FLOPs per second of the process's CPU time (4*B*H*N*N*d / cpu_ms, halved when causal: "per
+core"), which other load on a shared machine distorts far less than wall-clock rates. The
+register blocking (JB, EB) follows from the device's lane width and block_q (plan_cpu.h), so it
+is what the library will run. The CLI pins PoCL's worker threads (POCL_AFFINITY=1) unless the
+environment says otherwise. `uptime` is printed before and after: quote it with the table.
+
+  /usr/bin/python3 bench/cpu_tiles.py --cli build/clattn            # about 10 minutes, 2 cores
+  /usr/bin/python3 bench/cpu_tiles.py --cli build/clattn --quick    # d=64 plain only
+"""
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+
+TILES_Q = (8, 16, 32, 64)
+TILES_KV = (32, 64, 128)
+
+
+def run(cli, d, causal, n, bq, bkv, repeat):
+    cmd = [cli, "bench", "--batch", "1", "--heads", "8", "--seq", str(n), "--dim", str(d),
+           "--algo", "flash2", "--block-q", str(bq), "--block-kv", str(bkv),
+           "--repeat", str(repeat)]
+    if causal:
+        cmd.append("--causal")
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"# {' '.join(cmd)}: {(p.stderr.strip().splitlines() or ['failed'])[-1]}",
+              file=sys.stderr)
+        return None
+    kv = dict(re.findall(r"(\w+)=([^\s]+)", p.stdout))
+    flops = 4.0 * 8 * n * n * d * (0.5 if causal else 1.0)
+    return flops / (float(kv["cpu_ms"]) * 1e-3) * 1e-9, float(kv["gflops"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--procs", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    # (d, causal, N, block_kv choices): the full block_kv range at N=2048, block_kv 64 (the
+    # policy's) for the short sequences
+    problems = [(64, 0, 2048, TILES_KV)]
+    if not args.quick:
+        problems += [(64, 1, 2048, TILES_KV), (128, 0, 2048, TILES_KV), (128, 1, 2048, TILES_KV)]
+    problems += [(64, 0, n, (64,)) for n in (256, 512, 1024)]
+    if not args.quick:
+        problems += [(64, 1, n, (64,)) for n in (256, 512, 1024)]
+    print("/* uptime before: " + subprocess.run(["uptime"], capture_output=True,
+                                                   text=True).stdout.strip() + " */")
+    print("/* algo D  causal heads Sq   Skv  block_q block_kv GFLOP/s per core (wall) */")
+    for d, causal, n, kvs in problems:
+        tiles = [(bq, bkv) for bq in TILES_Q for bkv in kvs]
+        got = {t: [] for t in tiles}
+        # rounds outside, tiles inside: a change in the machine's load falls on every tile alike
+        for _ in range(args.procs):
+            for t in tiles:
+                r = run(args.cli, d, causal, n, t[0], t[1], args.repeat)
+                if r:
+                    got[t].append(r)
+        for (bq, bkv), rs in got.items():
+            if not rs:
+                continue
+            core = statistics.median(r[0] for r in rs)
+            wall = statistics.median(r[1] for r in rs)
+            print(f"{{F2, {d:3d}, {causal}, 8, {n:4d}, {n:4d}, {bq:2d}, {bkv:3d}, "
+                  f"{core:4.0f}}}, /* wall {wall:.0f} */", flush=True)
+    print("/* uptime after: " + subprocess.run(["uptime"], capture_output=True,
+                                                  text=True).stdout.strip() + " */")
+
+
+if __name__ == "__main__":
+    main()

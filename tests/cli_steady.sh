@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# cli_steady.sh: issue 15's CLI side. The program sets POCL_AFFINITY=1 when it is unset and
+# leaves a value the user set alone; on PoCL that really pins the driver's worker threads (a
+# thread of a running `clattn bench` allowed on one CPU only), and POCL_AFFINITY=0 leaves them
+# free; `clattn devices` and `--help` say so; `clattn bench` prints min_ms <= ms <= max_ms and an
+# enqueue_ms within the call's host time.
+set -u
+. "$(dirname "$0")/lib_cli.sh" cli_steady
+
+"$CLI" --help | grep -q "POCL_AFFINITY" && pass "--help names POCL_AFFINITY" ||
+    fail "--help does not mention POCL_AFFINITY"
+
+devs=$(env -u POCL_AFFINITY "$CLI" devices)
+pocl=0
+grep -q "Portable Computing Language" <<<"$devs" && pocl=1
+if [ "$pocl" = 1 ]; then
+    grep -q "POCL_AFFINITY=1 (set by clattn" <<<"$devs" && pass "devices: set by clattn when unset" ||
+        fail "devices without POCL_AFFINITY: $devs"
+    POCL_AFFINITY=0 "$CLI" devices | grep -q "POCL_AFFINITY=0 (yours" &&
+        pass "devices: the user's POCL_AFFINITY=0 kept" || fail "devices with POCL_AFFINITY=0"
+else
+    grep -q "POCL_AFFINITY" <<<"$devs" && fail "devices names POCL_AFFINITY without PoCL" ||
+        pass "no PoCL device: no POCL_AFFINITY line"
+fi
+
+# The most threads of a running bench allowed on exactly one CPU (PoCL pins its workers).
+pinned_threads() {
+    env "$@" "$CLI" bench --batch 1 --heads 8 --seq 1024 --dim 64 --repeat 30 >"$T/bench.txt" &
+    local pid=$! most=0
+    for _ in $(seq 1 100); do
+        sleep 0.05
+        kill -0 "$pid" 2>/dev/null || break
+        local n=0
+        for s in /proc/"$pid"/task/*/status; do
+            local cpus
+            cpus=$(awk '/^Cpus_allowed_list/ {print $2}' "$s" 2>/dev/null)
+            [[ -n "$cpus" && "$cpus" != *[,-]* ]] && n=$((n + 1))
+        done
+        [ "$n" -gt "$most" ] && most=$n
+    done
+    wait "$pid"
+    echo "$most"
+}
+if [ "$pocl" = 1 ] && [ "$(nproc)" -gt 1 ] &&
+    ! grep -q "," <<<"$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status)"; then
+    on=$(pinned_threads -u POCL_AFFINITY)
+    [ "$on" -ge 2 ] && pass "POCL_AFFINITY unset: $on threads pinned to one CPU each" ||
+        fail "POCL_AFFINITY unset: $on threads pinned (expected PoCL's workers, 2 or more)"
+    off=$(pinned_threads POCL_AFFINITY=0)
+    # fewer than PoCL's 2 workers: one run saw a single thread on one CPU for one sample
+    [ "$off" -lt 2 ] && pass "POCL_AFFINITY=0: the workers not pinned ($off threads on one CPU)" ||
+        fail "POCL_AFFINITY=0: $off threads pinned"
+else
+    echo "skip: pinning check (no PoCL device, one CPU, or a CPU list this check does not read)"
+fi
+
+out=$("$CLI" bench --batch 1 --heads 2 --seq 64 --dim 32 --repeat 7) || fail "bench failed"
+$PY - "$out" <<'PY' && pass "bench: min_ms <= ms <= max_ms, enqueue_ms <= host_ms" || fail "bench: $out"
+import re, sys
+kv = dict(re.findall(r"(\w+)=([^\s]+)", sys.argv[1]))
+lo, med, hi, enq, host = (float(kv[k]) for k in ("min_ms", "ms", "max_ms", "enqueue_ms", "host_ms"))
+sys.exit(0 if 0 < lo <= med <= hi and 0 < enq <= host else 1)
+PY
+
+echo "$passes passed, $fails failed"
+[ "$fails" = 0 ]
