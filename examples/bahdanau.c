@@ -78,27 +78,6 @@ static int write_npy(const char *prefix, const char *what, clattn_npy_dtype dt, 
     return 1;
 }
 
-/* Reads DIR/NAME.npy, which must have `dtype` and the shape want[0..ndim) (0: any). */
-static void *read_test(const char *dir, const char *name, clattn_npy_dtype dtype, int ndim,
-                       const int64_t *want, int64_t *n0) {
-    char path[4096], err[512];
-    snprintf(path, sizeof path, "%s/%s.npy", dir, name);
-    clattn_npy_array a;
-    if (clattn_npy_read(path, &a, err, sizeof err) != CLATTN_SUCCESS) {
-        fprintf(stderr, "bahdanau: %s\n", err);
-        return NULL;
-    }
-    int ok = a.dtype == dtype && a.ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++) ok = want[i] == 0 || a.shape[i] == want[i];
-    if (!ok) {
-        fprintf(stderr, "bahdanau: %s: wrong dtype or shape\n", path);
-        clattn_npy_free(&a);
-        return NULL;
-    }
-    if (n0) *n0 = a.shape[0];
-    return a.data;
-}
-
 /* Largest |a - b| over n elements, and the number above tol. */
 static double max_err(const float *a, const float *b, int64_t n, double tol, int64_t *over) {
     double worst = 0;
@@ -112,14 +91,15 @@ static double max_err(const float *a, const float *b, int64_t n, double tol, int
 
 /* The test set against PyTorch's outputs. Returns 0 when every element is within tolerance. */
 static int check_pytorch(clattn_context *ctx, const bm_model *m, const char *dir) {
-    int64_t N = 0, n = 0;
-    int32_t *src = read_test(dir, "test_src", CLATTN_NPY_I32, 2, (int64_t[]){0, MAX_LEN}, &N);
-    int32_t *len = read_test(dir, "test_lengths", CLATTN_NPY_I32, 1, (int64_t[]){N}, &n);
-    int32_t *feed = read_test(dir, "test_tokens", CLATTN_NPY_I32, 2, (int64_t[]){N, STEPS}, &n);
+    int64_t shape[3] = {0};
+    int32_t *src = bm_read_npy(dir, "test_src", CLATTN_NPY_I32, 2, (int64_t[]){0, MAX_LEN}, shape);
+    const int64_t N = src ? shape[0] : 1;
+    int32_t *len = bm_read_npy(dir, "test_lengths", CLATTN_NPY_I32, 1, (int64_t[]){N}, NULL);
+    int32_t *feed = bm_read_npy(dir, "test_tokens", CLATTN_NPY_I32, 2, (int64_t[]){N, STEPS}, NULL);
     float *lg_ref =
-        read_test(dir, "test_logits", CLATTN_NPY_F32, 3, (int64_t[]){N, STEPS, m->V}, &n);
+        bm_read_npy(dir, "test_logits", CLATTN_NPY_F32, 3, (int64_t[]){N, STEPS, m->V}, NULL);
     float *al_ref =
-        read_test(dir, "test_alpha", CLATTN_NPY_F32, 3, (int64_t[]){N, STEPS, MAX_LEN}, &n);
+        bm_read_npy(dir, "test_alpha", CLATTN_NPY_F32, 3, (int64_t[]){N, STEPS, MAX_LEN}, NULL);
     int32_t *tok = malloc(sizeof(int32_t) * N * STEPS);
     float *lg = malloc(sizeof(float) * N * STEPS * m->V);
     float *al = malloc(sizeof(float) * N * STEPS * MAX_LEN);

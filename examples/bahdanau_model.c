@@ -6,38 +6,45 @@
  * state and the context to form the logits and choose the next token. */
 #include "bahdanau_model.h"
 
-#include "npy/npy_read.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads DIR/NAME.npy as float32 of `ndim` dimensions; a dimension given as 0 in want[] is free
- * and is returned in got[] (each shape entry is returned there). */
-static float *load(const char *dir, const char *name, int ndim, const int64_t *want, int64_t *got) {
+void *bm_read_npy(const char *dir, const char *name, clattn_npy_dtype dtype, int ndim,
+                  const int64_t *want, int64_t *got) {
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/%s.npy", dir, name);
     clattn_npy_array a;
-    if (clattn_npy_read_f32(path, &a, err, sizeof err) != CLATTN_SUCCESS) {
+    clattn_status st = dtype == CLATTN_NPY_F32 ? clattn_npy_read_f32(path, &a, err, sizeof err)
+                                               : clattn_npy_read(path, &a, err, sizeof err);
+    if (st != CLATTN_SUCCESS) {
         fprintf(stderr, "bahdanau: %s\n", err);
         return NULL;
     }
-    int ok = a.ndim == ndim;
+    int ok = a.dtype == dtype && a.ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = want[i] == 0 || want[i] == a.shape[i];
     if (!ok) {
-        fprintf(stderr, "bahdanau: %s has shape (", path);
+        fprintf(stderr, "bahdanau: %s is %s of shape (", path, clattn_npy_dtype_descr(a.dtype));
         for (int i = 0; i < a.ndim; i++)
             fprintf(stderr, "%s%lld", i ? ", " : "", (long long)a.shape[i]);
-        fprintf(stderr, "), expected (");
-        for (int i = 0; i < ndim; i++)
-            want[i] ? fprintf(stderr, "%s%lld", i ? ", " : "", (long long)want[i])
-                    : fprintf(stderr, "%s_", i ? ", " : "");
+        fprintf(stderr, "), expected %s of shape (", clattn_npy_dtype_descr(dtype));
+        for (int i = 0; i < ndim; i++) {
+            if (want[i])
+                fprintf(stderr, "%s%lld", i ? ", " : "", (long long)want[i]);
+            else
+                fprintf(stderr, "%s_", i ? ", " : "");
+        }
         fprintf(stderr, ")\n");
         clattn_npy_free(&a);
         return NULL;
     }
     for (int i = 0; got && i < ndim; i++) got[i] = a.shape[i];
     return a.data;
+}
+
+/* A float32 parameter. */
+static float *load(const char *dir, const char *name, int ndim, const int64_t *want, int64_t *got) {
+    return bm_read_npy(dir, name, CLATTN_NPY_F32, ndim, want, got);
 }
 
 static cl_mem upload(clattn_context *ctx, const float *h, int64_t n) {

@@ -10,6 +10,7 @@
 #define BAHDANAU_MODEL_H
 
 #include "clattn.h"
+#include "npy/npy_read.h"
 
 #include <stdint.h>
 
@@ -25,6 +26,12 @@ typedef struct {
     clattn_gru_buffers fwd, bwd, dec;
     cl_mem wh, bh, ws, v;
 } bm_model;
+
+/* Reads DIR/NAME.npy, which must hold `dtype` (float32: float16 and float64 files are converted)
+ * with `ndim` dimensions equal to want[] (0: any; the file's shape goes to got[] when not NULL).
+ * Returns the malloc'ed data, or NULL after a message on stderr naming the file. */
+void *bm_read_npy(const char *dir, const char *name, clattn_npy_dtype dtype, int ndim,
+                  const int64_t *want, int64_t *got);
 
 /* Reads DIR/<name>.npy for every parameter, checks the shapes against each other and uploads
  * the device parts. Returns 0, or 1 after a message on stderr (the model is then freed). */
