@@ -84,13 +84,15 @@ int bm_load(clattn_context *ctx, const char *dir, bm_model *m) {
     m->src_vocab = s[0], m->E = s[1];
     if (!(m->tgt_embed = load(dir, "tgt_embed.weight", 2, (int64_t[]){12, m->E}, s))) goto fail;
     m->tgt_vocab = s[0];
-    float *probe = load(dir, "encoder.weight_hh_l0", 2, (int64_t[]){0, 0}, s);
-    free(probe);
-    if (!probe) goto fail;
-    m->H = s[1];
-    if (!(probe = load(dir, "decoder.weight_hh", 2, (int64_t[]){0, 0}, s))) goto fail;
-    free(probe);
-    m->Ds = s[1];
+    /* H and Ds: the recurrent weights are read here for their shapes (load_gru reads them again).
+     */
+    int64_t rec[2][2];
+    float *probe[2] = {load(dir, "encoder.weight_hh_l0", 2, (int64_t[]){0, 0}, rec[0]),
+                       load(dir, "decoder.weight_hh", 2, (int64_t[]){0, 0}, rec[1])};
+    const int found = probe[0] && probe[1];
+    free(probe[0]), free(probe[1]);
+    if (!found) goto fail;
+    m->H = rec[0][1], m->Ds = rec[1][1];
     const int64_t Dk = 2 * m->H;
     if (load_gru(ctx, dir, "encoder", "_l0", m->H, m->E, &m->fwd) ||
         load_gru(ctx, dir, "encoder", "_l0_reverse", m->H, m->E, &m->bwd) ||
