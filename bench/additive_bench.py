@@ -7,13 +7,21 @@ step is AdditiveKeys.step on keys projected once, as a decoder loop would run it
 copies the query to the device and the context back (host arrays: on a CPU device these are
 memory copies of B*Ds and B*Dk floats). numpy gets the same advantage: the key projection
 W_h h_j + b is precomputed once for both, and the numpy step starts from arrays already in
-memory. The encoder call copies x and the weights to the device each time. Medians over --reps
-runs after --warmup runs. Timings on a shared machine are noisy: compare ratios.
+memory. The encoder call copies x and the weights to the device each time.
 
-usage: python bench/additive_bench.py [--reps 20] [--device SEL]
+The steps of the three kernel shapes (auto, CPU and GPU forced) and numpy's are timed in rounds,
+one of each per round in an order drawn at random each round, so a change in the machine's load falls on all of them
+alike; each row gives the median and the quartiles over --reps rounds after --warmup. Timings on
+a shared machine are noisy: compare ratios, and rows whose quartile ranges overlap are not
+distinguished by the run. "(= CPU plan)" marks an auto row whose plan is the forced CPU one: the
+same kernel build, so any difference between the two rows is the machine's.
+
+usage: python bench/additive_bench.py [--reps 20] [--device SEL] [--seqs 50,500] [--no-encoder]
 """
 import argparse
+import math
 import os
+import random
 import statistics
 import sys
 import time
@@ -38,7 +46,45 @@ def timeit(fn, warmup, reps):
     return statistics.median(ts)
 
 
-def bench_step(ctx, rng, B, T, Dk, Ds, A, flavour, warmup, reps):
+def interleaved(fns, warmup, reps, seed=0):
+    """Times every function of the dict `fns` once per round, in an order drawn at random each
+    round, so that the machine's load (others' jobs on a shared machine) falls on all of them
+    alike and none always runs in the same place: a fixed rotation, which put the auto shape right
+    after numpy in three rounds of four, had auto 7-9% slower than the identical CPU plan (sign
+    test p = 0.02-0.04, two runs), a position effect (likely numpy's OpenBLAS threads, which
+    spin for a while after a call); in random order the two agree (bench/README-additive.md).
+    Returns {name: list of seconds}, in round order, over the rounds after `warmup`."""
+    names = list(fns)
+    order = random.Random(seed)
+    samples = {n: [] for n in names}
+    for r in range(warmup + reps):
+        order.shuffle(names)
+        for n in names:
+            t0 = time.perf_counter()
+            fns[n]()
+            if r >= warmup:
+                samples[n].append(time.perf_counter() - t0)
+    return samples
+
+
+def quartiles(ts):
+    """Median, 25th and 75th percentiles."""
+    q = statistics.quantiles(ts, n=4) if len(ts) > 1 else [ts[0]] * 3
+    return q[1], q[0], q[2]
+
+
+def paired(a, b):
+    """Round by round a/b (the same rounds, so the same load): the median ratio, the rounds in
+    which a was faster, and the two-sided sign-test p-value of that count under "neither shape
+    is faster" (binomial, n rounds, 1/2)."""
+    n, k = len(a), sum(x < y for x, y in zip(a, b))
+    tail = sum(math.comb(n, i) for i in range(min(k, n - k) + 1)) / 2 ** n
+    return statistics.median(x / y for x, y in zip(a, b)), k, n, min(1.0, 2 * tail)
+
+
+def bench_step(ctx, rng, B, T, Dk, Ds, A, flavours, warmup, reps):
+    """One row per flavour: the handles of every flavour are made on the same data and their
+    steps timed interleaved with numpy's (see interleaved())."""
     keys = rng.standard_normal((B, T, Dk), dtype=np.float32)
     query = rng.standard_normal((B, Ds), dtype=np.float32)
     wh = (rng.standard_normal((A, Dk)) / np.sqrt(Dk)).astype(np.float32)
@@ -46,22 +92,13 @@ def bench_step(ctx, rng, B, T, Dk, Ds, A, flavour, warmup, reps):
     v = (rng.standard_normal(A) / np.sqrt(A)).astype(np.float32)
     b = (0.1 * rng.standard_normal(A)).astype(np.float32)
     lengths = np.full(B, T, dtype=np.int32)
-    h = None
+    handles, t_pre = {}, {}
+    for fl in flavours:
+        def precompute():
+            handles[fl] = None  # the previous handle goes first
+            handles[fl] = clattn.AdditiveKeys(keys, wh, ws, v, b, lengths, flavour=fl, ctx=ctx)
 
-    def precompute():
-        nonlocal h
-        h = None  # the previous handle goes first
-        h = clattn.AdditiveKeys(keys, wh, ws, v, b, lengths, flavour=flavour, ctx=ctx)
-
-    t_pre = timeit(precompute, 1, max(3, reps // 4))
-    plan = h.plan()
-    out = None
-
-    def step():
-        nonlocal out
-        out = h.step(query)
-
-    t_step = timeit(step, warmup, reps)
+        t_pre[fl] = timeit(precompute, 1, max(3, reps // 8))
 
     kp = None
 
@@ -69,7 +106,7 @@ def bench_step(ctx, rng, B, T, Dk, Ds, A, flavour, warmup, reps):
         nonlocal kp
         kp = keys @ wh.T + b
 
-    t_np_pre = timeit(np_precompute, 1, max(3, reps // 4))
+    t_np_pre = timeit(np_precompute, 1, max(3, reps // 8))
 
     def np_step():
         qp = query @ ws.T
@@ -79,10 +116,16 @@ def bench_step(ctx, rng, B, T, Dk, Ds, A, flavour, warmup, reps):
         p /= p.sum(axis=1, keepdims=True)
         return np.einsum("bt,btd->bd", p, keys)
 
-    t_np = timeit(np_step, warmup, reps)
-    # The device result against numpy once, so the timed path is a correct one.
-    err = float(np.abs(out - np_step().astype(np.float64)).max())
-    return plan, t_pre, t_np_pre, t_step, t_np, err
+    fns = {fl: (lambda h=handles[fl]: h.step(query)) for fl in flavours}
+    fns["numpy"] = np_step
+    samples = interleaved(fns, warmup, reps)
+    ref = np_step().astype(np.float64)
+    rows = []
+    for fl in flavours:
+        # The device result against numpy once, so the timed path is a correct one.
+        err = float(np.abs(handles[fl].step(query) - ref).max())
+        rows.append((fl, handles[fl].plan(), t_pre[fl], quartiles(samples[fl]), err))
+    return rows, t_np_pre, quartiles(samples["numpy"]), samples
 
 
 def bench_encoder(ctx, rng, B, T, Din, H, warmup, reps):
@@ -126,24 +169,41 @@ def main():
     ap.add_argument("--seqs", default="50,500")
     ap.add_argument("--device", default=None, help="device selector (default: $CLATTN_DEVICE, "
                     "else the first GPU, else the first device)")
+    ap.add_argument("--no-encoder", action="store_true", help="time the decoder step only")
     args = ap.parse_args()
     ctx = clattn.Context(args.device)
     rng = np.random.default_rng(0)
     B, Dk, Ds, A = 32, 1024, 512, 512
-    print(f"clattn {clattn.__version__} on {ctx.device}; numpy {np.__version__}; medians of "
-          f"{args.reps} runs after {args.warmup} warm-up runs\n")
-    print("| step B=32 Dk=1024 Ds=512 A=512 | kernel shape | clattn step (ms) | numpy step (ms) "
-          "| numpy / clattn | max abs diff | precompute clattn / numpy (ms) |")
+    print(f"clattn {clattn.__version__} on {ctx.device}; numpy {np.__version__}; "
+          f"{args.reps} rounds after {args.warmup} warm-up rounds, each round one step of every "
+          f"shape and of numpy in random order; load average {os.getloadavg()[0]:.1f} at the "
+          "start\n")
+    print("| step B=32 Dk=1024 Ds=512 A=512 | kernel shape | clattn step (ms), median [p25-p75] "
+          "| numpy step (ms) | numpy / clattn | max abs diff | precompute clattn / numpy (ms) |")
     print("|---|---|---|---|---|---|---|")
+    notes = []
     for T in (int(s) for s in args.seqs.split(",")):
-        for fl in ("auto", "cpu", "gpu"):
-            plan, t_pre, t_np_pre, t, t_np, err = bench_step(ctx, rng, B, T, Dk, Ds, A, fl,
-                                                             args.warmup, args.reps)
+        rows, t_np_pre, (t_np, _, _), samples = bench_step(
+            ctx, rng, B, T, Dk, Ds, A, ("auto", "cpu", "gpu"), args.warmup, args.reps)
+        plans = {fl: plan for fl, plan, *_ in rows}
+        for fl, plan, t_pre, (t, lo, hi), err in rows:
             shape = ("CPU" if plan["flavour"] == "cpu" else
                      f"GPU wg {plan['work_group']} block_t {plan['block_t']}")
+            if fl == "auto":  # a plan equal to a forced one is the same kernel build
+                same = [f for f in ("cpu", "gpu") if plans[f] == plan]
+                shape += f" (= {same[0].upper()} plan)" if same else ""
             name = {"auto": "auto", "cpu": "CPU", "gpu": "GPU"}[fl]
-            print(f"| T={T} ({name}) | {shape} | {t * 1e3:.2f} | {t_np * 1e3:.2f} | "
-                  f"{t_np / t:.2f} | {err:.1e} | {t_pre * 1e3:.0f} / {t_np_pre * 1e3:.0f} |")
+            print(f"| T={T} ({name}) | {shape} | {t * 1e3:.2f} [{lo * 1e3:.2f}-{hi * 1e3:.2f}] | "
+                  f"{t_np * 1e3:.2f} | {t_np / t:.2f} | {err:.1e} | {t_pre * 1e3:.0f} / "
+                  f"{t_np_pre * 1e3:.0f} |")
+        notes += [f"T={T}: auto against {f.upper()}: per round auto/{f.upper()} median "
+                  f"{r:.3f}, auto faster in {k} of {n} rounds (sign test p = {p:.2f})"
+                  for f in ("cpu", "gpu")
+                  for r, k, n, p in [paired(samples["auto"], samples[f])]]
+    print("\n" + "\n".join(notes) + f"\nload average {os.getloadavg()[0]:.1f} at the end")
+    if args.no_encoder:
+        ctx.close()
+        return 0
     print("\n| encoder (bidirectional GRU) | clattn (ms) | clattn tokens/s | numpy (ms) "
           "| numpy tokens/s |")
     print("|---|---|---|---|---|")

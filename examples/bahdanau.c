@@ -1,215 +1,234 @@
-/* bahdanau.c: the whole attention loop of "Neural Machine Translation by Jointly Learning to Align
- * and Translate" on the device, for a batch of source sentences:
- *   1. a bidirectional GRU encoder turns the embedded source into annotations h_j [B, T, 2H];
- *   2. the annotations are projected once (W_h h_j + b) into a clattn_additive_keys handle;
- *   3. each decoder step scores the previous state s against every annotation, softmaxes over
- *      the source (masked to each sentence's length) and forms the context c; the decoder GRU
- *      cell then reads [embedding of the previous output word ; c] and updates s.
- * Everything stays on the device (step outputs are copied between buffers with
- * clEnqueueCopyBufferRect); the host only reads the alignment matrix at the end and saves it as
- * an .npy file [B, steps, T] (with the lengths), for examples/plot_alignment.py.
+/* bahdanau.c: the attention loop of "Neural Machine Translation by Jointly Learning to Align and
+ * Translate" on the device, with a trained model: a small encoder-decoder that reverses strings
+ * of 5-12 digits (trained by examples/train_bahdanau.py, weights in examples/bahdanau_model/ as
+ * PyTorch's state_dict .npy files). The model and the decode are in bahdanau_model.c.
  *
- * The weights are random (this is a demonstration of the data flow, not a trained model), the
- * decoder is teacher-forced with random target words (so no argmax round trip is needed) and its
- * initial state is 0.
+ * It decodes fresh random digit strings greedily and reports the accuracy (exact match of the
+ * digits and the EOS after them, and per token), and how much of the attention lies on the
+ * anti-diagonal (output step i on source position len-1-i, the right alignment for reversal).
+ * --plot PREFIX saves the attention of the first four strings for examples/plot_alignment.py.
  *
- * usage: bahdanau [ALIGN.npy [LENGTHS.npy]]   (defaults: alignment.npy, lengths.npy)
+ * --check (the ctest test) also decodes the test set that train_bahdanau.py saved with PyTorch's
+ * outputs, following PyTorch's greedy tokens, and compares every logit and attention weight; it
+ * fails when one differs by more than the tolerance, when a greedy choice differs where PyTorch's
+ * top two logits are further apart than the tolerance, or when the accuracy on the fixed random
+ * set (--seed) is under --min-exact.
+ *
+ * usage: bahdanau [--model DIR] [--samples N] [--seed S] [--plot PREFIX] [--check]
+ *                 [--min-exact F]
  */
-#include "clattn.h"
-/* The context's queue is in order, so the calls and copies below need no events. */
+#include "bahdanau_model.h"
+#include "npy.h"
 
-#include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-enum {
-    B = 4,       /* sentences in the batch */
-    T = 24,      /* longest source sentence */
-    STEPS = 20,  /* decoder steps */
-    VOCAB = 100, /* source and target vocabulary size */
-    E = 32,      /* word embedding size */
-    H = 64,      /* encoder hidden size per direction: annotations have Dk = 2H */
-    DK = 2 * H,
-    DS = 96, /* decoder state size */
-    A = 64   /* alignment model size */
-};
+enum { MIN_LEN = 5, MAX_LEN = 12, STEPS = MAX_LEN + 1, PLOTTED = 4 };
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static float frand(float scale) { /* uniform in [-scale, scale) */
-    rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
-    return scale * (2.0f * (float)((rng * 0x2545F4914F6CDD1Dull) >> 40) / 16777216.0f - 1.0f);
+/* Tolerances of --check against PyTorch's float32 outputs; why these values: README.md
+ * ("A trained example"). Logits are compared relative to the largest |logit| of the set. */
+#define TOL_LOGIT_REL 1e-5
+#define TOL_ALPHA     1e-5
+
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n) { /* xorshift64*, uniform enough in 0..n-1 for small n */
+    rng_state ^= rng_state >> 12, rng_state ^= rng_state << 25, rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32) % n;
 }
 
-static cl_context g_cl;
-static cl_mem buffer(size_t n, float scale) { /* n floats, random when scale > 0 */
-    float *h = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) h[i] = scale > 0 ? frand(scale) : 0.0f;
-    cl_int err;
-    cl_mem m =
-        clCreateBuffer(g_cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * sizeof(float), h, &err);
-    free(h);
-    if (err != CL_SUCCESS) {
-        fprintf(stderr, "clCreateBuffer failed (%d)\n", err);
-        exit(1);
+/* Exact match over the len+1 positions of the target (the reversed digits, then EOS), per-token
+ * accuracy over the same positions, and the attention on the anti-diagonal over the len digit
+ * steps: the share of steps whose largest weight is at len-1-i, and the mean weight there. */
+typedef struct {
+    double exact, per_token, diag_argmax, diag_weight;
+} scores;
+
+static scores score(int64_t B, const int32_t *src, const int32_t *len, const int32_t *tok,
+                    const float *alpha) {
+    int64_t exact = 0, right = 0, total = 0, diag = 0, steps = 0;
+    double wsum = 0;
+    for (int64_t b = 0; b < B; b++) {
+        int all = 1;
+        for (int i = 0; i <= len[b]; i++) {
+            const int32_t want = i < len[b] ? src[b * MAX_LEN + len[b] - 1 - i] : BM_EOS;
+            const int ok = tok[b * STEPS + i] == want;
+            right += ok, all &= ok, total++;
+        }
+        exact += all;
+        for (int i = 0; i < len[b]; i++) {
+            const float *a = alpha + (b * STEPS + i) * MAX_LEN;
+            int best = 0;
+            for (int j = 1; j < len[b]; j++)
+                if (a[j] > a[best]) best = j;
+            diag += best == len[b] - 1 - i, wsum += a[len[b] - 1 - i], steps++;
+        }
     }
-    return m;
+    return (scores){(double)exact / B, (double)right / total, (double)diag / steps, wsum / steps};
 }
 
-/* Copies `rows` rows of `width` floats between two row-major buffers with other row lengths. */
-static cl_int copy_rows(cl_command_queue q, cl_mem src, size_t src_off, size_t src_pitch,
-                        cl_mem dst, size_t dst_off, size_t dst_pitch, size_t width, size_t rows) {
-    const size_t so[3] = {src_off * 4, 0, 0}, dof[3] = {dst_off * 4, 0, 0},
-                 region[3] = {width * 4, rows, 1};
-    return clEnqueueCopyBufferRect(q, src, dst, so, dof, region, src_pitch * 4, 0, dst_pitch * 4, 0,
-                                   0, NULL, NULL);
+static int write_npy(const char *prefix, const char *what, clattn_npy_dtype dt, int ndim,
+                     const int64_t *shape, const void *data) {
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s_%s.npy", prefix, what);
+    if (clattn_npy_write(path, dt, ndim, shape, data, err, sizeof err) == CLATTN_SUCCESS) return 0;
+    fprintf(stderr, "bahdanau: %s\n", err);
+    return 1;
 }
 
-/* A minimal .npy writer (version 1.0, C order) for float32 and int32 arrays. */
-static int save_npy(const char *path, const char *descr, const int64_t *shape, int ndim,
-                    const void *data, size_t bytes) {
-    char dict[256], sh[128] = "";
-    for (int i = 0; i < ndim; i++)
-        snprintf(sh + strlen(sh), sizeof sh - strlen(sh), "%lld,%s", (long long)shape[i],
-                 i + 1 < ndim ? " " : "");
-    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",
-                     descr, sh);
-    int total = 10 + n + 1, pad = (64 - total % 64) % 64;
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    unsigned short hl = (unsigned short)(n + pad + 1);
-    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-    fputc(hl & 0xff, f), fputc(hl >> 8, f);
-    fwrite(dict, 1, (size_t)n, f);
-    for (int i = 0; i < pad; i++) fputc(' ', f);
-    fputc('\n', f);
-    size_t w = fwrite(data, 1, bytes, f);
-    return fclose(f) == 0 && w == bytes ? 0 : -1;
+/* Largest |a - b| over n elements, and the number above tol. */
+static double max_err(const float *a, const float *b, int64_t n, double tol, int64_t *over) {
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double d = fabs((double)a[i] - (double)b[i]);
+        if (d > worst || d != d) worst = d != d ? INFINITY : d;
+        *over += !(d <= tol);
+    }
+    return worst;
 }
 
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        clattn_status st_ = (call);                                                                \
-        if (st_ != CLATTN_SUCCESS) {                                                               \
-            fprintf(stderr, "%s failed: %s: %s\n", #call, clattn_status_string(st_),               \
-                    clattn_context_last_error(ctx));                                               \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
+/* The test set against PyTorch's outputs. Returns 0 when every element is within tolerance. */
+static int check_pytorch(clattn_context *ctx, const bm_model *m, const char *dir) {
+    int64_t shape[3] = {0};
+    int32_t *src = bm_read_npy(dir, "test_src", CLATTN_NPY_I32, 2, (int64_t[]){0, MAX_LEN}, shape);
+    const int64_t N = src ? shape[0] : 1;
+    int32_t *len = bm_read_npy(dir, "test_lengths", CLATTN_NPY_I32, 1, (int64_t[]){N}, NULL);
+    int32_t *feed = bm_read_npy(dir, "test_tokens", CLATTN_NPY_I32, 2, (int64_t[]){N, STEPS}, NULL);
+    float *lg_ref =
+        bm_read_npy(dir, "test_logits", CLATTN_NPY_F32, 3, (int64_t[]){N, STEPS, m->V}, NULL);
+    float *al_ref =
+        bm_read_npy(dir, "test_alpha", CLATTN_NPY_F32, 3, (int64_t[]){N, STEPS, MAX_LEN}, NULL);
+    int32_t *tok = malloc(sizeof(int32_t) * N * STEPS);
+    float *lg = malloc(sizeof(float) * N * STEPS * m->V);
+    float *al = malloc(sizeof(float) * N * STEPS * MAX_LEN);
+    int rc = 1;
+    if (!src || !len || !feed || !lg_ref || !al_ref || !tok || !lg || !al) goto done;
+    for (int64_t b = 0; b < N; b++)
+        if (len[b] < 1 || len[b] > MAX_LEN) {
+            fprintf(stderr, "bahdanau: %s/test_lengths.npy: length %d out of 1..%d\n", dir, len[b],
+                    MAX_LEN);
+            goto done;
+        }
+    /* Poisoned, so an element the decode fails to write cannot pass. */
+    for (int64_t i = 0; i < N * STEPS * m->V; i++) lg[i] = NAN;
+    for (int64_t i = 0; i < N * STEPS * MAX_LEN; i++) al[i] = NAN;
+    if (bm_decode(ctx, m, N, MAX_LEN, src, len, STEPS, feed, tok, lg, al)) goto done;
+    double big = 0;
+    for (int64_t i = 0; i < N * STEPS * m->V; i++) big = fmax(big, fabs(lg_ref[i]));
+    const double tol_lg = TOL_LOGIT_REL * big;
+    int64_t over_lg = 0, over_al = 0, choice = 0, compared = 0;
+    const double e_lg = max_err(lg, lg_ref, N * STEPS * m->V, tol_lg, &over_lg);
+    const double e_al = max_err(al, al_ref, N * STEPS * MAX_LEN, TOL_ALPHA, &over_al);
+    /* Greedy choices, where PyTorch's choice is not within rounding of a tie. */
+    for (int64_t r = 0; r < N * STEPS; r++) {
+        const float *l = lg_ref + r * m->V;
+        float second = -INFINITY;
+        for (int64_t k = 0; k < m->V; k++)
+            if (k != feed[r]) second = fmaxf(second, l[k]);
+        if (l[feed[r]] - second > 2 * tol_lg) compared++, choice += tok[r] != feed[r];
+    }
+    printf("check against PyTorch (%lld strings, %d steps): logits max |diff| %.2e (tolerance "
+           "%.1e = %.0e x the largest |logit| %.1f; %lld over), attention max |diff| %.2e "
+           "(tolerance %.0e; %lld over), greedy choices %lld of %lld differ\n",
+           (long long)N, STEPS, e_lg, tol_lg, TOL_LOGIT_REL, big, (long long)over_lg, e_al,
+           TOL_ALPHA, (long long)over_al, (long long)choice, (long long)compared);
+    rc = over_lg || over_al || choice ? 1 : 0;
+done:
+    free(src), free(len), free(feed), free(lg_ref), free(al_ref), free(tok), free(lg), free(al);
+    return rc;
+}
 
 int main(int argc, char **argv) {
-    const char *align_path = argc > 1 ? argv[1] : "alignment.npy";
-    const char *len_path = argc > 2 ? argv[2] : "lengths.npy";
+    const char *dir = "examples/bahdanau_model", *plot = NULL;
+    long samples = 1000;
+    double min_exact = 0;
+    int check = 0, seeded = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--check"))
+            check = 1;
+        else if (val && !strcmp(a, "--model"))
+            dir = val, i++;
+        else if (val && !strcmp(a, "--plot"))
+            plot = val, i++;
+        else if (val && !strcmp(a, "--samples") && (samples = strtol(val, NULL, 10)) > 0)
+            i++;
+        else if (val && !strcmp(a, "--seed"))
+            rng_state = strtoull(val, NULL, 10), seeded = 1, i++;
+        else if (val && !strcmp(a, "--min-exact"))
+            min_exact = strtod(val, NULL), i++;
+        else {
+            fprintf(stderr, "usage: bahdanau [--model DIR] [--samples N>0] [--seed S] "
+                            "[--plot PREFIX] [--check] [--min-exact F]\n");
+            return 2;
+        }
+    }
+    if (!seeded) rng_state = (uint64_t)time(NULL);
+    const uint64_t seed = rng_state;
+    rng_state = rng_state * 0x9E3779B97F4A7C15ull + 1; /* xorshift needs a non-zero state */
+
     clattn_context *ctx = NULL;
     clattn_status st = clattn_context_create(NULL, &ctx);
     if (st != CLATTN_SUCCESS) {
-        fprintf(stderr, "no OpenCL device: %s\n", clattn_status_string(st));
+        fprintf(stderr, "bahdanau: no OpenCL device: %s\n", clattn_status_string(st));
         return 1;
     }
-    g_cl = clattn_context_cl_context(ctx);
-    cl_command_queue q = clattn_context_queue(ctx);
+    bm_model m;
+    int rc = 1;
+    if (bm_load(ctx, dir, &m)) goto out;
+    printf("model %s: embedding %lld, encoder 2 x %lld, decoder %lld, attention %lld\n", dir,
+           (long long)m.E, (long long)m.H, (long long)m.Ds, (long long)m.A);
+    if (check && check_pytorch(ctx, &m, dir)) goto out_model;
 
-    /* Source sentences of different lengths, embedded on the host (a table lookup). */
-    const int32_t lengths[B] = {T, 17, 9, 21};
-    float *src_emb = malloc(sizeof(float) * VOCAB * E), *x = calloc(B * T * E, sizeof(float));
-    float *tgt_emb = malloc(sizeof(float) * VOCAB * E), *y = calloc(B * STEPS * E, sizeof(float));
-    for (int i = 0; i < VOCAB * E; i++) src_emb[i] = frand(1.0f), tgt_emb[i] = frand(1.0f);
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < lengths[b]; t++)
-            memcpy(x + (b * T + t) * E, src_emb + (int)((frand(0.5f) + 0.5f) * VOCAB) % VOCAB * E,
-                   E * sizeof(float));
-        /* Teacher forcing: the previous target word; step 0 reads a begin-of-sentence word 0. */
-        for (int i = 0; i < STEPS; i++)
-            memcpy(y + (b * STEPS + i) * E,
-                   tgt_emb + (i == 0 ? 0 : (int)((frand(0.5f) + 0.5f) * VOCAB) % VOCAB) * E,
-                   E * sizeof(float));
+    /* Fresh random strings of MIN_LEN..MAX_LEN digits, zero padded. */
+    const int64_t B = samples;
+    int32_t *src = calloc((size_t)B * MAX_LEN, sizeof(int32_t)), *len = malloc(sizeof(int32_t) * B);
+    int32_t *tok = malloc(sizeof(int32_t) * B * STEPS);
+    float *alpha = malloc(sizeof(float) * B * STEPS * MAX_LEN);
+    if (!src || !len || !tok || !alpha) {
+        fprintf(stderr, "bahdanau: out of memory\n");
+        goto out_arrays;
     }
-    cl_int err;
-    cl_mem xs = clCreateBuffer(g_cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                               sizeof(float) * B * T * E, x, &err);
-    cl_mem ys = clCreateBuffer(g_cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                               sizeof(float) * B * STEPS * E, y, &err);
-    free(x), free(y), free(src_emb), free(tgt_emb);
-
-    /* 1. Encoder. PyTorch's init range 1/sqrt(H). */
-    const float ke = 1.0f / 8.0f;
-    clattn_gru_buffers fwd = {buffer(3 * H * E, ke), buffer(3 * H * H, ke), buffer(3 * H, ke),
-                              buffer(3 * H, ke)};
-    clattn_gru_buffers bwd = {buffer(3 * H * E, ke), buffer(3 * H * H, ke), buffer(3 * H, ke),
-                              buffer(3 * H, ke)};
-    cl_mem ann = buffer((size_t)B * T * DK, 0);
-    clattn_gru_desc ed;
-    clattn_gru_desc_init(&ed, sizeof ed);
-    ed.batch = B, ed.seq = T, ed.input_dim = E, ed.hidden = H;
-    CHECK(clattn_birnn_gru(ctx, &ed, xs, &fwd, &bwd, lengths, ann, 0, NULL, NULL));
-
-    /* 2. The alignment model, projected keys computed once. */
-    cl_mem wh = buffer(A * DK, 0.2f), ws = buffer(A * DS, 0.5f), v = buffer(A, 1.0f),
-           bias = buffer(A, 0.1f);
-    clattn_additive_desc ad;
-    clattn_additive_desc_init(&ad, sizeof ad);
-    ad.batch = B, ad.seq = T, ad.key_dim = DK, ad.query_dim = DS, ad.attn_dim = A;
-    clattn_additive_keys *keys = NULL;
-    CHECK(
-        clattn_additive_keys_create(ctx, &ad, ann, wh, ws, v, bias, lengths, 0, NULL, NULL, &keys));
-
-    /* 3. Decoder loop: attention, then the GRU cell on [y_{i-1} ; c_i]. */
-    const float kd = 0.25f;
-    clattn_gru_buffers dec = {buffer(3 * DS * (E + DK), kd), buffer(3 * DS * DS, kd),
-                              buffer(3 * DS, kd), buffer(3 * DS, kd)};
-    clattn_gru_desc dd;
-    clattn_gru_desc_init(&dd, sizeof dd);
-    dd.batch = B, dd.seq = 1, dd.input_dim = E + DK, dd.hidden = DS;
-    cl_mem s[2] = {buffer(B * DS, 0), buffer(B * DS, 0)};
-    cl_mem c = buffer(B * DK, 0), alpha = buffer(B * T, 0), xin = buffer(B * (E + DK), 0);
-    cl_mem align = buffer((size_t)B * STEPS * T, 0);
-    for (int i = 0; i < STEPS; i++) {
-        cl_mem s_prev = s[i % 2], s_next = s[(i + 1) % 2];
-        CHECK(clattn_additive_step(ctx, keys, 1, s_prev, c, alpha, 0, NULL, NULL));
-        /* alignment[:, i, :] = alpha; xin = [y[:, i] ; c] */
-        err = copy_rows(q, alpha, 0, T, align, (size_t)i * T, (size_t)STEPS * T, T, B);
-        err |= copy_rows(q, ys, (size_t)i * E, (size_t)STEPS * E, xin, 0, E + DK, E, B);
-        err |= copy_rows(q, c, 0, DK, xin, E, E + DK, DK, B);
-        if (err != CL_SUCCESS) {
-            fprintf(stderr, "clEnqueueCopyBufferRect failed (%d)\n", err);
-            return 1;
-        }
-        CHECK(clattn_gru_cell(ctx, &dd, xin, i == 0 ? NULL : s_prev, &dec, s_next, 0, NULL, NULL));
+    for (int64_t b = 0; b < B; b++) {
+        len[b] = MIN_LEN + (int32_t)rnd(MAX_LEN - MIN_LEN + 1);
+        for (int t = 0; t < len[b]; t++) src[b * MAX_LEN + t] = (int32_t)rnd(10);
     }
-
-    float *al = malloc(sizeof(float) * B * STEPS * T);
-    err =
-        clEnqueueReadBuffer(q, align, CL_TRUE, 0, sizeof(float) * B * STEPS * T, al, 0, NULL, NULL);
-    if (err != CL_SUCCESS) {
-        fprintf(stderr, "reading the alignment failed (%d)\n", err);
-        return 1;
+    if (bm_decode(ctx, &m, B, MAX_LEN, src, len, STEPS, NULL, tok, NULL, alpha)) goto out_arrays;
+    const scores s = score(B, src, len, tok, alpha);
+    printf("reversal of %lld random strings of %d-%d digits (seed %llu), greedy on the device: "
+           "exact %.4f, per token %.4f\nattention on the anti-diagonal (step i on position "
+           "len-1-i): largest weight there in %.4f of the steps, mean weight %.3f\n",
+           (long long)B, MIN_LEN, MAX_LEN, (unsigned long long)seed, s.exact, s.per_token,
+           s.diag_argmax, s.diag_weight);
+    for (int64_t b = 0; b < (B < 3 ? B : 3); b++) {
+        printf("  ");
+        for (int t = 0; t < len[b]; t++) printf("%d", src[b * MAX_LEN + t]);
+        printf(" -> ");
+        for (int i = 0; i < STEPS && tok[b * STEPS + i] != BM_EOS; i++)
+            printf("%d", tok[b * STEPS + i]);
+        printf("\n");
     }
-    /* Each row is a distribution over the sentence's own words. */
-    double worst = 0;
-    for (int b = 0; b < B; b++)
-        for (int i = 0; i < STEPS; i++) {
-            double sum = 0;
-            for (int j = 0; j < T; j++) sum += al[(b * STEPS + i) * T + j];
-            if (sum - 1.0 > worst || 1.0 - sum > worst) worst = sum > 1 ? sum - 1 : 1 - sum;
-        }
-    const int64_t ashape[3] = {B, STEPS, T}, lshape[1] = {B};
-    if (save_npy(align_path, "<f4", ashape, 3, al, sizeof(float) * B * STEPS * T) ||
-        save_npy(len_path, "<i4", lshape, 1, lengths, sizeof lengths)) {
-        fprintf(stderr, "cannot write %s / %s\n", align_path, len_path);
-        return 1;
+    if (plot) {
+        const int64_t P = B < PLOTTED ? B : PLOTTED;
+        const int64_t sa[3] = {P, STEPS, MAX_LEN}, sl[1] = {P}, ss[2] = {P, MAX_LEN},
+                      so[2] = {P, STEPS};
+        if (write_npy(plot, "alpha", CLATTN_NPY_F32, 3, sa, alpha) ||
+            write_npy(plot, "lengths", CLATTN_NPY_I32, 1, sl, len) ||
+            write_npy(plot, "src", CLATTN_NPY_I32, 2, ss, src) ||
+            write_npy(plot, "out", CLATTN_NPY_I32, 2, so, tok))
+            goto out_arrays;
+        printf("wrote %s_alpha.npy [%lld, %d, %d], %s_lengths.npy, %s_src.npy, %s_out.npy\n", plot,
+               (long long)P, STEPS, MAX_LEN, plot, plot, plot);
     }
-    printf("encoded %d sentences (lengths %d %d %d %d), decoded %d steps; rows sum to 1 within "
-           "%.1e\nwrote %s [%d, %d, %d] and %s\n",
-           B, lengths[0], lengths[1], lengths[2], lengths[3], STEPS, worst, align_path, B, STEPS, T,
-           len_path);
-
-    free(al);
-    clattn_additive_keys_destroy(keys);
-    cl_mem all[] = {xs,       ys,       ann,      wh,       ws,       v,        bias,
-                    fwd.w_ih, fwd.w_hh, fwd.b_ih, fwd.b_hh, bwd.w_ih, bwd.w_hh, bwd.b_ih,
-                    bwd.b_hh, dec.w_ih, dec.w_hh, dec.b_ih, dec.b_hh, s[0],     s[1],
-                    c,        alpha,    xin,      align};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clReleaseMemObject(all[i]);
+    rc = s.exact >= min_exact ? 0 : 1;
+    if (rc) fprintf(stderr, "bahdanau: exact match %.4f is under %.4f\n", s.exact, min_exact);
+out_arrays:
+    free(src), free(len), free(tok), free(alpha);
+out_model:
+    bm_free(&m);
+out:
     clattn_context_destroy(ctx);
-    return 0;
+    return rc;
 }

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# examples/demo.sh [CLATTN]: the README's attention demo on the default device. Makes random
-# grouped-query inputs with numpy, shows the dispatcher's plan, runs causal attention through
-# `clattn attention` on .npy files and checks the result against numpy in float64.
+# examples/demo.sh [CLATTN [BAHDANAU]]: the README's demos on the default device.
+# 1. Attention: makes random grouped-query inputs with numpy, shows the dispatcher's plan, runs
+#    causal attention through `clattn attention` on .npy files and checks the result against
+#    numpy in float64.
+# 2. Additive attention with a trained model: examples/bahdanau reverses 1000 fresh random digit
+#    strings on the device with the weights in examples/bahdanau_model/, reports its accuracy and
+#    how much attention lies on the anti-diagonal, and (when $PLOT_PYTHON, default python3, has
+#    matplotlib) draws the learnt alignment of four strings into bahdanau_alignment.png.
 set -euo pipefail
 clattn=${1:-build/clattn}
+bahdanau=${2:-$(dirname "$clattn")/examples/bahdanau}
+here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -39,4 +46,12 @@ err, lerr = np.abs(o - ref).max(), np.abs(lse - ref_lse).max()
 print(f"out {o.shape}: max |clattn - numpy float64| = {err:.2e}; lse max error {lerr:.2e}")
 sys.exit(0 if err < 1e-4 and lerr < 1e-4 else 1)
 PY
+echo "== trained Bahdanau encoder-decoder: reversing digit strings"
+"$bahdanau" --model "$here/bahdanau_model" --samples 1000 --plot "$work/align"
+plot_py=${PLOT_PYTHON:-python3}
+if "$plot_py" -c "import matplotlib" 2>/dev/null; then
+  "$plot_py" "$here/plot_alignment.py" --prefix "$work/align" bahdanau_alignment.png
+else
+  echo "(no matplotlib in $plot_py: set PLOT_PYTHON to draw the alignment)"
+fi
 echo "demo: ok"

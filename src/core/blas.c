@@ -170,6 +170,21 @@ static clattn_status blas_result(clattn_context *ctx, CLBlastStatusCode s, const
                         name ? name : "an unknown CLBlast status", (int)s);
 }
 
+/* Whether CLBlast's strided-batched GEMM computes `g` right. CLBlast 1.5.3's XgemmStridedBatched
+ * (routines/levelx/xgemmstridedbatched.cpp, BatchedGemmIndirect) skips the copy of an operand
+ * whose sizes are whole tiles and whose leading dimension is its height, and then reads it from
+ * the buffer's start with the packed stride: it drops the operand's offset and stride (the
+ * single GEMM, Xgemm, also requires offset 0 before skipping the copy). Found by
+ * examples/bahdanau at B=128: the backward GRU's input projection (c_off = B T 3H) overwrote the
+ * forward one whenever B T was a multiple of 32 (CPU tiles) past XGEMM_MIN_INDIRECT_SIZE.
+ * So the batched call is taken only when every operand starts at 0 and its entries are packed
+ * (stride = ld x its rows); otherwise one CLBlastSgemm per entry (tests/test_blas.c). */
+static int batched_call_safe(const clattn_gemm *g) {
+    return g->count > 1 && g->a_off == 0 && g->b_off == 0 && g->c_off == 0 &&
+           g->a_stride == g->lda * (g->trans_a ? g->k : g->m) &&
+           g->b_stride == g->ldb * (g->trans_b ? g->n : g->k) && g->c_stride == g->ldc * g->m;
+}
+
 clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, cl_uint num_wait,
                                     const cl_event *wait, const char *what) {
     if (g->m <= 0 || g->n <= 0 || g->k <= 0 || g->count <= 0)
@@ -180,12 +195,22 @@ clattn_status clattn__sgemm_batched(clattn_context *ctx, const clattn_gemm *g, c
     /* Row-major C = op(A) op(B) is, on the same buffers read column-major, C^T = op(B)^T op(A)^T:
      * CLBlast's row-major path would copy-transpose C in and out; this form never touches C. */
     cl_command_queue queue = ctx->queue;
-    CLBlastStatusCode s = CLBlastSgemmStridedBatched(
-        CLBlastLayoutColMajor, g->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
-        g->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)g->n, (size_t)g->m,
-        (size_t)g->k, g->alpha, g->b, (size_t)g->b_off, (size_t)g->ldb, (size_t)g->b_stride, g->a,
-        (size_t)g->a_off, (size_t)g->lda, (size_t)g->a_stride, g->beta, g->c, (size_t)g->c_off,
-        (size_t)g->ldc, (size_t)g->c_stride, (size_t)g->count, &queue, NULL);
+    const CLBlastTranspose ta = g->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
+                           tb = g->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastStatusCode s = CLBlastSuccess;
+    if (batched_call_safe(g))
+        s = CLBlastSgemmStridedBatched(
+            CLBlastLayoutColMajor, ta, tb, (size_t)g->n, (size_t)g->m, (size_t)g->k, g->alpha, g->b,
+            (size_t)g->b_off, (size_t)g->ldb, (size_t)g->b_stride, g->a, (size_t)g->a_off,
+            (size_t)g->lda, (size_t)g->a_stride, g->beta, g->c, (size_t)g->c_off, (size_t)g->ldc,
+            (size_t)g->c_stride, (size_t)g->count, &queue, NULL);
+    else
+        for (int64_t i = 0; i < g->count && s == CLBlastSuccess; i++)
+            s = CLBlastSgemm(CLBlastLayoutColMajor, ta, tb, (size_t)g->n, (size_t)g->m,
+                             (size_t)g->k, g->alpha, g->b, (size_t)(g->b_off + i * g->b_stride),
+                             (size_t)g->ldb, g->a, (size_t)(g->a_off + i * g->a_stride),
+                             (size_t)g->lda, g->beta, g->c, (size_t)(g->c_off + i * g->c_stride),
+                             (size_t)g->ldc, &queue, NULL);
     pthread_mutex_unlock(&blas_lock);
     char call[96];
     snprintf(call, sizeof call, "SGEMM (%lldx%lldx%lld, batch %lld)", (long long)g->m,
