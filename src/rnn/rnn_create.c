@@ -139,13 +139,12 @@ static clattn_status pack_layer(clattn_rnn *r, const clattn_rnn_host_weights *w,
 clattn_status clattn_rnn_create(clattn_context *ctx, const clattn_rnn_desc *desc,
                                 const clattn_rnn_host_weights *weights, clattn_rnn **out) {
     if (!ctx) return CLATTN_ERROR_INVALID_ARGUMENT;
-    if (!out || !weights)
-        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                            "rnn create: weights and out are "
-                            "required");
     clattn_rnn_desc d;
     clattn_status st = desc_in(ctx, desc, &d);
     if (st) return st;
+    if (!out || !weights)
+        return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "rnn create: weights and out are required");
     const int nd = d.bidirectional ? 2 : 1, G = d.cell == CLATTN_RNN_LSTM ? 4 : 3;
     const int64_t Hp = (d.hidden + 7) / 8 * 8;
     /* The largest arrays: gi rows (checked per call) and the packed weights. */
