@@ -165,6 +165,8 @@ enum clattn_rnn_arg {
     CLATTN_RNN_ARG_NDIR,
     CLATTN_RNN_ARG_STEP /* int: rnn_step's time step (rnn_persistent runs them all) */
 };
+/* rnn_input (x, w_ih, gi, int rows, int din, int H, int ndir): rows per work-item. */
+#define CLATTN_RNN_INPUT_ROWS 64
 
 #ifdef __OPENCL_C_VERSION__
 

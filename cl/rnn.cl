@@ -38,6 +38,24 @@ inline void rnn_store_lanes(float8 v, __global float *p, int j0, int H) {
     for (int l = 0; j0 + l < H; l++) p[l] = t[l];
 }
 
+/* acc[g][i] += sum over k < K of w[k][g][0..7] * xr[i][k]: the one inner loop of the input
+ * projection and the recurrence. w is a packed block [K][G][8]; each of the RNN_BB rows is
+ * broadcast once per k against the G weight vectors. */
+inline void rnn_mac(__global const float *w, __global const float **xr, int K,
+                    float8 acc[RNN_G][RNN_BB]) {
+    for (int k = 0; k < K; k++) {
+        float8 wg[RNN_G];
+#pragma unroll
+        for (int g = 0; g < RNN_G; g++) wg[g] = vload8(g, w + (long)k * (RNN_G * 8));
+#pragma unroll
+        for (int i = 0; i < RNN_BB; i++) {
+            const float8 hv = (float8)(xr[i][k]);
+#pragma unroll
+            for (int g = 0; g < RNN_G; g++) acc[g][i] = fma(wg[g], hv, acc[g][i]);
+        }
+    }
+}
+
 /* One step s of block jb of direction dir, all batch rows. */
 inline void rnn_block(__global const float *gi, __global const float *w_hh,
                       __global const float *bias, __global const float *bias_hn,
@@ -57,17 +75,7 @@ inline void rnn_block(__global const float *gi, __global const float *w_hh,
 #pragma unroll
             for (int g = 0; g < RNN_G; g++) acc[g][i] = 0.0f;
         }
-        for (int k = 0; k < H; k++) {
-            float8 wg[RNN_G];
-#pragma unroll
-            for (int g = 0; g < RNN_G; g++) wg[g] = vload8(g, w + (long)k * (RNN_G * 8));
-#pragma unroll
-            for (int i = 0; i < RNN_BB; i++) {
-                const float8 hv = (float8)(hr[i][k]);
-#pragma unroll
-                for (int g = 0; g < RNN_G; g++) acc[g][i] = fma(wg[g], hv, acc[g][i]);
-            }
-        }
+        rnn_mac(w, hr, H, acc);
 #pragma unroll
         for (int i = 0; i < RNN_BB; i++) {
             const int b = b0 + i;
@@ -131,5 +139,37 @@ __kernel void rnn_persistent(RNN_PARAMS) {
         rnn_block(gi, w_hh, bias, bias_hn, lengths, odd ? h_b : h_a, odd ? h_a : h_b,
                   odd ? c_b : c_a, odd ? c_a : c_b, out, B, T, H, ndir, t, dir, jb);
         barrier(CLK_GLOBAL_MEM_FENCE);
+    }
+}
+
+/* The input projections on CPU devices (where it outruns the GEMM library): gi[r, dir, g, j] =
+ * sum_k x[r, k] w_ih[dir][g * H + j][k] for rows r < rows, w_ih packed as w_hh is ([ndir][Hp / 8]
+ * [din][G][8]). Global size (Hp / 8, ndir, ceil(rows / CLATTN_RNN_INPUT_ROWS)): a work-item streams
+ * its weight block once per RNN_BB rows of its CLATTN_RNN_INPUT_ROWS. Padding units get 0 (their
+ * weights are 0). */
+__kernel void rnn_input(__global const float *x, __global const float *w_ih, __global float *gi,
+                        int rows, int din, int H, int ndir) {
+    const int jb = (int)get_global_id(0), dir = (int)get_global_id(1);
+    const int r0 = (int)get_global_id(2) * CLATTN_RNN_INPUT_ROWS,
+              r1 = min(r0 + CLATTN_RNN_INPUT_ROWS, rows);
+    const int Hp = (H + 7) & ~7;
+    __global const float *w = w_ih + ((long)dir * (Hp / 8) + jb) * din * (RNN_G * 8);
+    for (int b0 = r0; b0 < r1; b0 += RNN_BB) {
+        float8 acc[RNN_G][RNN_BB];
+        __global const float *xr[RNN_BB];
+#pragma unroll
+        for (int i = 0; i < RNN_BB; i++) {
+            xr[i] = x + (long)min(b0 + i, r1 - 1) * din;
+#pragma unroll
+            for (int g = 0; g < RNN_G; g++) acc[g][i] = 0.0f;
+        }
+        rnn_mac(w, xr, din, acc);
+#pragma unroll
+        for (int i = 0; i < RNN_BB; i++) {
+            if (b0 + i >= r1) break;
+            __global float *o = gi + ((long)(b0 + i) * ndir + dir) * (RNN_G * Hp) + jb * 8;
+#pragma unroll
+            for (int g = 0; g < RNN_G; g++) vstore8(acc[g][i], 0, o + (long)g * Hp);
+        }
     }
 }

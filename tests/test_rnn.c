@@ -1,9 +1,10 @@
 /* test_rnn.c: the general RNN (clattn_rnn_*: GRU and LSTM, 1-3 layers, one or two directions)
  * against the float64 reference (tests/ref/rnn_ref.c): lengths with 0 and T, initial states,
  * odd sizes (H = 1, 7, 129, Din != H, B = 1), no biases; out, h_n and c_n poisoned and every
- * element checked (padding exactly 0), each recurrence flavour forced; the device form on an
+ * element checked (padding exactly 0), each recurrence flavour forced, the input projection by
+ * the rnn_input kernel and (CLATTN_RNN_INPUT=gemm) by CLBlast; the device form on an
  * out-of-order queue with a wait list and an event; refused calls leave the outputs as they were.
- * Two kernel builds in all (one per cell). */
+ * Two kernel builds in all (one per cell), and CLBlast's. */
 #include "testutil.h"
 #include "rnn_ref.h"
 
@@ -274,6 +275,11 @@ int main(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (int a = 0; a < 3; a++)
             if (a < 2 || i == 0) check_case(ctx, &cases[i], algos[a]);
+    /* The input projection through the GEMM library (what non-CPU devices use), read at create. */
+    setenv("CLATTN_RNN_INPUT", "gemm", 1);
+    check_case(ctx, &cases[1], CLATTN_RNN_ALGO_STEP);
+    check_case(ctx, &cases[4], CLATTN_RNN_ALGO_PERSISTENT);
+    unsetenv("CLATTN_RNN_INPUT");
     clattn_context_destroy(ctx);
     check_device_ooo();
     return tu_finish();

@@ -2,12 +2,9 @@
  * device-resident inputs and weights (PyTorch's init range). One warm-up call (kernel builds,
  * CLBlast's tuning) then R timed calls, each timed with OpenCL profiling events from a marker
  * enqueued just before the call to the call's event (the host clock without profiling); the
- * median is printed as ms= with tokens_per_s= (B * T / time). gemm_ms= is the median time of the
- * first layer's input projection alone (the same GEMM the call makes), so the rest of ms= is the
- * recurrence (and, with layers, the upper layers' projections). */
+ * median is printed as ms= with tokens_per_s= (B * T / time). */
 #include "cli_util.h"
 #include "commands.h"
-#include "core/blas.h"
 #include "core/internal.h"
 
 #include <math.h>
@@ -30,19 +27,15 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* What one timed call runs: the forward (rnn set) or the first layer's GEMM alone. */
+/* What one timed call runs. */
 typedef struct {
     clattn_rnn *rnn;
     const clattn_rnn_forward_desc *f;
     cl_mem x, out;
-    const clattn_gemm *gemm;
 } bench_call;
 
-static clattn_status call_once(clattn_context *ctx, const bench_call *c, cl_event *ev) {
-    if (!c->gemm)
-        return clattn_rnn_forward(c->rnn, c->f, c->x, NULL, NULL, c->out, NULL, NULL, 0, NULL, ev);
-    clattn_status st = clattn__sgemm_batched(ctx, c->gemm, 0, NULL, "bench-rnn gemm");
-    return st ? st : clattn__marker(ctx, 0, NULL, ev);
+static clattn_status call_once(const bench_call *c, cl_event *ev) {
+    return clattn_rnn_forward(c->rnn, c->f, c->x, NULL, NULL, c->out, NULL, NULL, 0, NULL, ev);
 }
 
 /* Seconds one call took on the device (profiling), or on the host clock without profiling. */
@@ -52,7 +45,7 @@ static clattn_status timed_call(clattn_context *ctx, const bench_call *c, double
     clFinish(ctx->queue);
     const double t0 = now_s();
     if (prof) clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &mark);
-    clattn_status st = call_once(ctx, c, &ev);
+    clattn_status st = call_once(c, &ev);
     if (st == CLATTN_SUCCESS) {
         clWaitForEvents(1, &ev);
         *seconds = now_s() - t0;
@@ -129,7 +122,7 @@ int cmd_bench_rnn(int argc, char **argv) {
     if (!ctx) return 1;
     rc = 1;
     clattn_rnn *rnn = NULL;
-    cl_mem x = NULL, out = NULL, gi = NULL, wih = NULL;
+    cl_mem x = NULL, out = NULL;
     float *host = NULL;
     double *times = malloc((size_t)R * sizeof(double));
     clattn_rnn_host_weights *w = calloc((size_t)E, sizeof *w);
@@ -156,11 +149,8 @@ int cmd_bench_rnn(int argc, char **argv) {
     d.cell = lstm ? CLATTN_RNN_LSTM : CLATTN_RNN_GRU, d.bidirectional = !uni;
     d.input_dim = I, d.hidden = H, d.num_layers = L;
     clattn_status st = clattn_rnn_create(ctx, &d, w, &rnn);
-    const int64_t Hp = (H + 7) / 8 * 8;
     if (!st) st = clattn__upload(ctx, host, nx * 4, "bench-rnn x", &x);
     if (!st) st = clattn__alloc(ctx, B * T * nd * H * 4, CL_MEM_READ_WRITE, NULL, "out", &out);
-    if (!st) st = clattn__alloc(ctx, B * T * nd * G * Hp * 4, CL_MEM_READ_WRITE, NULL, "gi", &gi);
-    if (!st) st = clattn__upload(ctx, host, nd * G * Hp * I * 4, "bench-rnn w_ih", &wih);
     if (st) {
         cli_fail(CMD, ctx, st);
         goto done;
@@ -168,26 +158,19 @@ int cmd_bench_rnn(int argc, char **argv) {
     clattn_rnn_forward_desc f;
     clattn_rnn_forward_desc_init(&f, sizeof f);
     f.batch = B, f.seq = T, f.algo = algo;
-    clattn_gemm g = {0};
-    g.trans_b = 1, g.m = B * T, g.n = nd * G * Hp, g.k = I, g.alpha = 1.0f, g.a = x, g.b = wih;
-    g.c = gi, g.lda = I, g.ldb = I, g.ldc = g.n, g.count = 1;
-    g.a_stride = g.b_stride = g.c_stride = 1;
-    const bench_call whole = {rnn, &f, x, out, NULL}, gemm = {NULL, NULL, NULL, NULL, &g};
+    const bench_call whole = {rnn, &f, x, out};
     const double ms = median_ms(ctx, &whole, R, times);
-    const double gms = ms < 0 ? -1 : median_ms(ctx, &gemm, R, times);
-    if (gms < 0) goto done;
+    if (ms < 0) goto done;
     printf("cell=%s batch=%lld seq=%lld input=%lld hidden=%lld layers=%lld directions=%d algo=%s "
            "timing=%s\n",
            cell_s, (long long)B, (long long)T, (long long)I, (long long)H, (long long)L, nd, algo_s,
            ctx->queue_profiling ? "events" : "host");
-    printf("ms=%.3f tokens_per_s=%.0f gemm_ms=%.3f\n", ms, 1e3 * (double)(B * T) / ms, gms);
+    printf("ms=%.3f tokens_per_s=%.0f\n", ms, 1e3 * (double)(B * T) / ms);
     rc = 0;
 done:
     clattn_rnn_destroy(rnn);
     clattn__release_mem(&x);
     clattn__release_mem(&out);
-    clattn__release_mem(&gi);
-    clattn__release_mem(&wih);
     clattn_context_destroy(ctx);
     free(host), free(times), free(w);
     return rc;

@@ -220,7 +220,10 @@ clattn_status clattn_rnn_forward(clattn_rnn *r, const clattn_rnn_forward_desc *c
     memset(&s, 0, sizeof s);
     cl_kernel k = NULL;
     const char *kname = algo == CLATTN_RNN_ALGO_PERSISTENT ? "rnn_persistent" : "rnn_step";
-    if (!st) st = clattn__kernel(ctx, "rnn", lstm ? "-DRNN_LSTM=1" : "-DRNN_LSTM=0", kname, &k);
+    const char *opt = lstm ? "-DRNN_LSTM=1" : "-DRNN_LSTM=0";
+    cl_kernel kin = NULL;
+    if (!st) st = clattn__kernel(ctx, "rnn", opt, kname, &k);
+    if (!st && r->own_input) st = clattn__kernel(ctx, "rnn", opt, "rnn_input", &kin);
     if (!st) st = clattn__upload(ctx, len, B * 4, "rnn lengths", &s.len);
     if (!st)
         st = clattn__alloc(ctx, B * T * nd * G * Hp * 4, CL_MEM_READ_WRITE, NULL,
@@ -240,11 +243,23 @@ clattn_status clattn_rnn_forward(clattn_rnn *r, const clattn_rnn_forward_desc *c
     for (int64_t l = 0; l < L && !st; l++) {
         const clattn__rnn_layer *ly = &r->layers[l];
         cl_mem in = l == 0 ? x : s.mid[(l - 1) % 2], dst = l == L - 1 ? out : s.mid[l % 2];
-        clattn_gemm g = {0};
-        g.trans_b = 1, g.m = B * T, g.n = nd * G * Hp, g.k = ly->din, g.alpha = 1.0f;
-        g.a = in, g.b = ly->w_ih, g.c = s.gi, g.lda = ly->din, g.ldb = ly->din, g.ldc = g.n;
-        g.count = 1, g.a_stride = g.b_stride = g.c_stride = 1; /* CLBlast refuses 0 */
-        st = chain_gemm(&c, &g);
+        if (r->own_input) {
+            const cl_int rows = (cl_int)(B * T), din = (cl_int)ly->din, iH = (cl_int)H,
+                         ind = (cl_int)nd;
+            const size_t global[3] = {
+                (size_t)nb, (size_t)nd,
+                (size_t)((B * T + CLATTN_RNN_INPUT_ROWS - 1) / CLATTN_RNN_INPUT_ROWS)};
+            st = clattn__set_args(ctx, kin, "rnn_input", sizeof(cl_mem), &in, sizeof(cl_mem),
+                                  &ly->w_ih, sizeof(cl_mem), &s.gi, sizeof rows, &rows, sizeof din,
+                                  &din, sizeof iH, &iH, sizeof ind, &ind, (size_t)0);
+            if (!st) st = chain_launch(&c, kin, 3, global, NULL, "rnn_input");
+        } else {
+            clattn_gemm g = {0};
+            g.trans_b = 1, g.m = B * T, g.n = nd * G * Hp, g.k = ly->din, g.alpha = 1.0f;
+            g.a = in, g.b = ly->w_ih, g.c = s.gi, g.lda = ly->din, g.ldb = ly->din, g.ldc = g.n;
+            g.count = 1, g.a_stride = g.b_stride = g.c_stride = 1; /* CLBlast refuses 0 */
+            st = chain_gemm(&c, &g);
+        }
         const int64_t first = l * nd * B; /* this layer's rows of h0 / h_n */
         if (!st) st = chain_fill(&c, s.h[0], state);
         if (!st && h0) st = chain_copy_rows(&c, h0, first, H * 4, s.h[0], 0, Hp * 4, nd * B, H * 4);
@@ -282,6 +297,7 @@ clattn_status clattn_rnn_forward(clattn_rnn *r, const clattn_rnn_forward_desc *c
     }
     clattn__release_event(&c.prev);
     if (k) clReleaseKernel(k);
+    if (kin) clReleaseKernel(kin);
     scratch_release(&s); /* freed once the enqueued commands are done */
     return st;
 }
