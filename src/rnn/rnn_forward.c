@@ -224,6 +224,18 @@ clattn_status clattn_rnn_forward(clattn_rnn *r, const clattn_rnn_forward_desc *c
     cl_kernel kin = NULL;
     if (!st) st = clattn__kernel(ctx, "rnn", opt, kname, &k);
     if (!st && r->own_input) st = clattn__kernel(ctx, "rnn", opt, "rnn_input", &kin);
+    if (!st && algo == CLATTN_RNN_ALGO_PERSISTENT) { /* the kernel's own limit may be lower */
+        size_t allowed = 0;
+        cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                              sizeof allowed, &allowed, NULL);
+        if (err != CL_SUCCESS)
+            st = clattn__cl_fail(ctx, err, "rnn_persistent: clGetKernelWorkGroupInfo failed");
+        else if ((size_t)nb > allowed)
+            st = clattn__fail(ctx, CLATTN_ERROR_UNSUPPORTED,
+                              "rnn: the persistent flavour needs work-groups of %lld items "
+                              "(H / 8); rnn_persistent allows %zu",
+                              (long long)nb, allowed);
+    }
     if (!st) st = clattn__upload(ctx, len, B * 4, "rnn lengths", &s.len);
     if (!st)
         st = clattn__alloc(ctx, B * T * nd * G * Hp * 4, CL_MEM_READ_WRITE, NULL,
