@@ -6,7 +6,8 @@
 # bidirectional LSTM with h0/c0 and lengths; a 3-layer forward-only GRU without biases; each
 # recurrence flavour forced. Bad input refused with a message naming the problem and no output:
 # a missing layer file, a mis-shaped bias, --layers or --cell disagreeing with the files, c0 for
-# a GRU. Skips (exit 0 with a message) when numpy is missing.
+# a GRU. `clattn bench-rnn` on a small stack (its output format; bad options refused). Skips
+# (exit 0 with a message) when numpy is missing.
 set -u
 . "$(dirname "$0")/lib_cli.sh" cli_rnn
 
@@ -148,6 +149,25 @@ expect_fail "are an lstm" --weights "$T/lstm2" --cell gru
 expect_fail "for an LSTM" --weights "$T/gru1" --c0 "$T/c0.npy"
 expect_fail "holds the _reverse" --weights "$T/gru1" --unidirectional
 expect_fail "must be \[4, 3, 7\]" --weights "$T/lstm2" --h0 "$T/x.npy"
+
+# bench-rnn: a small LSTM stack, both flavours, prints ms= and tokens_per_s=.
+for algo in persistent step; do
+    if line=$($CLI bench-rnn --cell lstm --batch 2 --seq 3 --input 4 --hidden 5 --layers 2 \
+        --repeat 1 --algo $algo | tail -1) && [[ $line =~ ^ms=[0-9.]+\ tokens_per_s=[0-9]+$ ]]; then
+        pass "bench-rnn --algo $algo: $line"
+    else
+        fail "bench-rnn --algo $algo printed '$line'"
+    fi
+done
+expect_bench_fail() { # refused options: non-zero exit and the message
+    if $CLI bench-rnn "$@" 2>"$T/err.txt" >/dev/null || ! grep -q -- "$1" "$T/err.txt"; then
+        fail "bench-rnn $*: $(cat "$T/err.txt")"
+    else
+        pass "bench-rnn refuses $*"
+    fi
+}
+expect_bench_fail --batch 0 --seq 3 --input 4 --hidden 5
+expect_bench_fail --cell rnn --batch 1 --seq 3 --input 4 --hidden 5
 
 echo "cli_rnn: $passes passed, $fails failed"
 [ $fails -eq 0 ]
