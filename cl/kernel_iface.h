@@ -147,6 +147,27 @@ enum clattn_gru_arg {
     CLATTN_GRU_ARG_HAS_H0
 };
 
+/* ---- Arguments of the general RNN kernels (cl/rnn.cl: rnn_step and rnn_persistent) ---- */
+enum clattn_rnn_arg {
+    CLATTN_RNN_ARG_GI = 0,  /* float [B, T, ndir, G, Hp] input projections, Hp = H rounded to 8 */
+    CLATTN_RNN_ARG_W_HH,    /* float [ndir, Hp / 8, H, G, 8]: W_hh packed by blocks of 8 units */
+    CLATTN_RNN_ARG_BIAS,    /* float [ndir, G, Hp]: b_ih + b_hh (the GRU's n gate: b_in only) */
+    CLATTN_RNN_ARG_BIAS_HN, /* float [ndir, Hp]: the GRU's b_hn (the LSTM ignores it) */
+    CLATTN_RNN_ARG_LENGTHS, /* int [B], each 0..T */
+    CLATTN_RNN_ARG_H_A,     /* float [ndir, B, Hp]: the state before even steps */
+    CLATTN_RNN_ARG_H_B,     /* the state before odd steps */
+    CLATTN_RNN_ARG_C_A,     /* the LSTM's cell state, likewise (the GRU ignores them) */
+    CLATTN_RNN_ARG_C_B,
+    CLATTN_RNN_ARG_OUT, /* float [B, T, ndir * H] */
+    CLATTN_RNN_ARG_B,   /* int */
+    CLATTN_RNN_ARG_T,
+    CLATTN_RNN_ARG_H,
+    CLATTN_RNN_ARG_NDIR,
+    CLATTN_RNN_ARG_STEP /* int: rnn_step's time step (rnn_persistent runs them all) */
+};
+/* rnn_input (x, w_ih, gi, int rows, int din, int H, int ndir): rows per work-item. */
+#define CLATTN_RNN_INPUT_ROWS 64
+
 #ifdef __OPENCL_C_VERSION__
 
 #define ACC_T float

@@ -160,7 +160,7 @@ expect_fail "W_s's second dim" $d/bad2.npy $CLI additive --keys $d/keys.npy --qu
 expect_fail "required" $d/bad3.npy $CLI additive --keys $d/keys.npy --query $d/query.npy \
     --wh $d/wh.npy --ws $d/ws.npy --context $d/bad3.npy
 expect_fail "w_hh_bwd" $d/bad4.npy $CLI birnn --x $d/x.npy --weights $d/wbad --out $d/bad4.npy
-expect_fail "outside 1..11" $d/bad5.npy $CLI birnn --x $d/x.npy --weights $d/w \
+expect_fail "outside 0..11" $d/bad5.npy $CLI birnn --x $d/x.npy --weights $d/w \
     --lengths $d/len_bad.npy --out $d/bad5.npy
 expect_fail "no_such" $d/bad6.npy $CLI birnn --x $d/no_such.npy --weights $d/w --out $d/bad6.npy
 [ $fails -eq 0 ] || { echo "$fails failed"; exit 1; }

@@ -612,6 +612,68 @@ static void ring_structs(clattn_context *ctx) {
     clReleaseMemObject(dout);
 }
 
+/* The general RNN's two descriptors (clattn_rnn.h): the first version's layout is fixed here;
+ * init writes exactly the caller's size; a newer caller's longer struct works while its extra
+ * bytes are zero and is refused (UNSUPPORTED, nothing created or written) once one is set. */
+_Static_assert(sizeof(clattn_rnn_desc) == 48 && offsetof(clattn_rnn_desc, input_dim) == 16 &&
+                   offsetof(clattn_rnn_desc, has_bias) == 40,
+               "clattn_rnn_desc's first version");
+_Static_assert(sizeof(clattn_rnn_forward_desc) == 40 &&
+                   offsetof(clattn_rnn_forward_desc, lengths) == 24 &&
+                   offsetof(clattn_rnn_forward_desc, algo) == 36,
+               "clattn_rnn_forward_desc's first version");
+static void rnn_structs(clattn_context *ctx) {
+    enum { DIN = 3, HID = 2, BB = 2, TT = 3 };
+    float wih[2][3 * HID * DIN], whh[2][3 * HID * HID], x[BB * TT * DIN], out[BB * TT * 2 * HID];
+    float out0[BB * TT * 2 * HID];
+    for (int dir = 0; dir < 2; dir++) {
+        tu_fill_uniform(wih[dir], 3 * HID * DIN, -0.5f, 0.5f);
+        tu_fill_uniform(whh[dir], 3 * HID * HID, -0.5f, 0.5f);
+    }
+    tu_fill_uniform(x, BB * TT * DIN, -1.0f, 1.0f);
+    const clattn_rnn_host_weights w[2] = {{wih[0], whh[0], NULL, NULL},
+                                          {wih[1], whh[1], NULL, NULL}};
+    union {
+        clattn_rnn_desc d;
+        unsigned char bytes[sizeof(clattn_rnn_desc) + 32];
+    } r;
+    union {
+        clattn_rnn_forward_desc d;
+        unsigned char bytes[sizeof(clattn_rnn_forward_desc) + 32];
+    } f;
+    memset(r.bytes, GUARD, sizeof r.bytes);
+    memset(f.bytes, GUARD, sizeof f.bytes);
+    clattn_status st = clattn_rnn_desc_init(&r.d, sizeof r.d);
+    TU_CHECK(st == CLATTN_SUCCESS && r.d.struct_size == sizeof r.d && r.d.num_layers == 1 &&
+                 r.d.bidirectional == 1 && r.d.has_bias == 1 &&
+                 guard_intact(r.bytes, sizeof r.d, sizeof r.bytes) &&
+                 clattn_rnn_forward_desc_init(&f.d, sizeof f.d) == CLATTN_SUCCESS &&
+                 guard_intact(f.bytes, sizeof f.d, sizeof f.bytes),
+             "rnn descriptors: init writes exactly the caller's size, with the defaults");
+    /* Newer callers: 16 more bytes, zero. */
+    clattn_rnn_desc_init(&r.d, sizeof r.d + 16);
+    clattn_rnn_forward_desc_init(&f.d, sizeof f.d + 16);
+    r.d.input_dim = DIN, r.d.hidden = HID;
+    f.d.batch = BB, f.d.seq = TT;
+    clattn_rnn *rnn = NULL;
+    st = clattn_rnn_create(ctx, &r.d, w, &rnn);
+    if (!st) st = clattn_rnn_forward_host(rnn, &f.d, x, NULL, NULL, out, NULL, NULL);
+    TU_CHECK(st == CLATTN_SUCCESS, "newer rnn callers with zero extra bytes: %s %s",
+             clattn_status_string(st), st ? clattn_context_last_error(ctx) : "");
+    tu_poison(out, BB * TT * 2 * HID);
+    memcpy(out0, out, sizeof out);
+    f.bytes[sizeof f.d + 5] = 1;
+    st = clattn_rnn_forward_host(rnn, &f.d, x, NULL, NULL, out, NULL, NULL);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && memcmp(out, out0, sizeof out) == 0,
+             "newer rnn forward caller setting an unknown field: %s", clattn_status_string(st));
+    clattn_rnn_destroy(rnn);
+    rnn = NULL;
+    r.bytes[sizeof r.d + 2] = 1;
+    st = clattn_rnn_create(ctx, &r.d, w, &rnn);
+    TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && rnn == NULL,
+             "newer rnn caller setting an unknown field: %s", clattn_status_string(st));
+}
+
 int main(void) {
     tu_seed();
     clattn_context *ctx = tu_context();
@@ -626,6 +688,7 @@ int main(void) {
     layer_structs(ctx);
     rope_structs(ctx);
     ring_structs(ctx);
+    rnn_structs(ctx);
     clattn_context_destroy(ctx);
     free(q), free(k), free(v), free(rout), free(rlse);
     return tu_finish();

@@ -61,15 +61,6 @@ static int files_of(const clattn_mha_layer_desc *d, int packed, clattn_mha_weigh
     return 8;
 }
 
-/* "[d0, d1, ...]" of up to 4 dims into buf. */
-static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
-    size_t at = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && i < 4 && at < n; i++)
-        at += (size_t)snprintf(buf + at, n - at, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (at < n) snprintf(buf + at, n - at, "%s]", ndim > 4 ? ", ..." : "");
-    return buf;
-}
-
 /* Reads one file into *a and checks its shape. */
 static clattn_status read_file(clattn_context *ctx, const char *dir, const weight_file *f,
                                clattn_npy_array *a) {
@@ -85,8 +76,8 @@ static clattn_status read_file(clattn_context *ctx, const char *dir, const weigh
         char got[96], need[64];
         st = clattn__fail(ctx, CLATTN_ERROR_SHAPE_MISMATCH,
                           "mha layer load: %s has shape %s; the layer's descriptor needs %s", path,
-                          shape_str(a->ndim, a->shape, got, sizeof got),
-                          shape_str(ndim, want, need, sizeof need));
+                          clattn_npy_shape_str(a->ndim, a->shape, got, sizeof got),
+                          clattn_npy_shape_str(ndim, want, need, sizeof need));
     }
     free(path);
     return st;

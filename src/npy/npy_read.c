@@ -543,3 +543,11 @@ void clattn_npy_free(clattn_npy_array *a) {
     free(a->data);
     memset(a, 0, sizeof *a);
 }
+
+const char *clattn_npy_shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+    size_t at = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && i < 4 && at < n; i++)
+        at += (size_t)snprintf(buf + at, n - at, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (at < n) snprintf(buf + at, n - at, "%s]", ndim > 4 ? ", ..." : "");
+    return buf;
+}

@@ -78,6 +78,9 @@ clattn_status clattn_npy_read_f32(const char *path, clattn_npy_array *out, char 
  * alone; integers give CLATTN_ERROR_FORMAT and leave *a untouched. `name` labels the message. */
 clattn_status clattn_npy_to_f32(clattn_npy_array *a, const char *name, char *err, size_t errlen);
 
+/* "[d0, d1, ...]" (up to 4 dims, then ", ...") into buf; returns buf. For messages. */
+const char *clattn_npy_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
+
 /* Frees the data and zeroes *a; accepts NULL and an already freed/zeroed array. */
 void clattn_npy_free(clattn_npy_array *a);
 

@@ -6,9 +6,10 @@
  * over the whole process and one noisy family would hide another's reports.
  *
  *   gpu_check FAMILY [--expect-local BYTES] [--expect-wg N]
- *   FAMILY: flash1 | flash2 | naive | decode | additive | gru | rope (decode also runs a paged
- *   KV cache and the combine kernel it shares with clattn_lse_combine in the public layout; rope
- *   runs clattn_rope and a paged cache whose append rotates K)
+ *   FAMILY: flash1 | flash2 | naive | decode | additive | gru | rnn | rope (decode also runs a
+ * paged KV cache and the combine kernel it shares with clattn_lse_combine in the public layout;
+ * rope runs clattn_rope and a paged cache whose append rotates K; rnn runs clattn_rnn's two
+ *   recurrence flavours, GRU and LSTM)
  *
  * The device must be oclgrind's (else the test fails rather than silently checking another
  * device); --expect-* check that oclgrind reports the limits run.sh asked for, so the plan
@@ -19,6 +20,7 @@
  * tests/CMakeLists.txt for the measured times. */
 #include "additive_ref.h"
 #include "gru_ref.h"
+#include "rnn_ref.h"
 #include "rope_ref.h"
 #include "sdpa_ref.h"
 #include "testutil.h"
@@ -371,6 +373,69 @@ static void check_gru(clattn_context *ctx, int64_t B, int64_t T, int64_t Din, in
     free(x), free(out), free(ref), free(len), free(h), free(ho), free(hd), free(rh);
 }
 
+/* clattn_rnn (cl/rnn.cl): a 2-layer bidirectional LSTM with h0/c0 and a 1-layer GRU, lengths T, 0
+ * and between, each recurrence flavour forced (the persistent one's barrier and the state
+ * ping-pong are what oclgrind's race check looks at); out, h_n, c_n poisoned, all checked. */
+static void check_rnn(clattn_context *ctx, int lstm, int64_t L, int64_t B, int64_t T, int64_t Din,
+                      int64_t H) {
+    const int64_t G = lstm ? 4 : 3, E = L * 2, no = B * T * 2 * H, ns = E * B * H;
+    float *w[8][4];
+    clattn_rnn_host_weights hw[8];
+    ref_rnn_weights rw[8];
+    for (int64_t e = 0; e < E; e++) {
+        const int64_t din = e < 2 ? Din : 2 * H, n[4] = {G * H * din, G * H * H, G * H, G * H};
+        for (int i = 0; i < 4; i++) {
+            w[e][i] = tu_alloc_floats(n[i]);
+            tu_fill_uniform(w[e][i], n[i], -1.0f / (float)sqrt((double)H),
+                            1.0f / (float)sqrt((double)H));
+        }
+        hw[e] = (clattn_rnn_host_weights){w[e][0], w[e][1], w[e][2], w[e][3]};
+        rw[e] = (ref_rnn_weights){w[e][0], w[e][1], w[e][2], w[e][3]};
+    }
+    float *x = tu_alloc_floats(B * T * Din), *h0 = tu_alloc_floats(ns), *c0 = tu_alloc_floats(ns);
+    float *out = tu_alloc_floats(no), *hn = tu_alloc_floats(ns), *cn = tu_alloc_floats(ns);
+    double *ro = malloc((size_t)no * sizeof(double)), *rh = malloc((size_t)ns * sizeof(double));
+    double *rc = malloc((size_t)ns * sizeof(double));
+    int32_t *len = malloc((size_t)B * sizeof(int32_t));
+    tu_fill_uniform(x, B * T * Din, -1.0f, 1.0f);
+    tu_fill_uniform(h0, ns, -0.8f, 0.8f);
+    tu_fill_uniform(c0, ns, -0.8f, 0.8f);
+    for (int64_t b = 0; b < B; b++) len[b] = (int32_t)(b == 0 ? T : b == 1 ? 0 : (b * T) / B);
+    if (!ro || !rh || !rc ||
+        ref_rnn(lstm, L, 2, B, T, Din, H, x, rw, len, h0, lstm ? c0 : NULL, ro, rh, rc)) {
+        printf("FAIL: reference allocation\n");
+        exit(1);
+    }
+    clattn_rnn_desc d;
+    clattn_rnn_desc_init(&d, sizeof d);
+    d.cell = lstm ? CLATTN_RNN_LSTM : CLATTN_RNN_GRU, d.input_dim = Din, d.hidden = H;
+    d.num_layers = L;
+    clattn_rnn *rnn = NULL;
+    clattn_status st = clattn_rnn_create(ctx, &d, hw, &rnn);
+    for (int a = 0; a < 2; a++) {
+        clattn_rnn_forward_desc f;
+        clattn_rnn_forward_desc_init(&f, sizeof f);
+        f.batch = B, f.seq = T, f.lengths = len;
+        f.algo = a ? CLATTN_RNN_ALGO_STEP : CLATTN_RNN_ALGO_PERSISTENT;
+        tu_poison(out, no), tu_poison(hn, ns), tu_poison(cn, ns);
+        clattn_status fs = st ? st
+                              : clattn_rnn_forward_host(rnn, &f, x, h0, lstm ? c0 : NULL, out, hn,
+                                                        lstm ? cn : NULL);
+        TU_CHECK(fs == CLATTN_SUCCESS && tu_compare("rnn out", out, ro, no, 3e-5, 2e-4) &&
+                     tu_compare("rnn h_n", hn, rh, ns, 3e-5, 2e-4) &&
+                     (!lstm || tu_compare("rnn c_n", cn, rc, ns, 3e-5, 2e-4)),
+                 "rnn %s L=%lld B=%lld T=%lld Din=%lld H=%lld %s: %s %s", lstm ? "lstm" : "gru",
+                 (long long)L, (long long)B, (long long)T, (long long)Din, (long long)H,
+                 a ? "step" : "persistent", clattn_status_string(fs),
+                 fs ? clattn_context_last_error(ctx) : "");
+    }
+    clattn_rnn_destroy(rnn);
+    for (int64_t e = 0; e < E; e++)
+        for (int i = 0; i < 4; i++) free(w[e][i]);
+    free(x), free(h0), free(c0), free(out), free(hn), free(cn), free(ro), free(rh), free(rc);
+    free(len);
+}
+
 /* clattn_rope on B 2, H 3, S 3 (positions [batch, seq]: 0, +-2^20, +-2^31 ends and two small):
  * in place in the projection layout [B, S, H, D] when `in_place`, else out of place into a
  * contiguous out; D and R (0: D) as given; dtype f32 or f16 (the reference on rounded inputs). */
@@ -489,7 +554,7 @@ static void check_kv_cache(clattn_context *ctx, int rope) {
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr,
-                "usage: gpu_check flash1|flash2|naive|decode|additive|gru|rope [--expect-local "
+                "usage: gpu_check flash1|flash2|naive|decode|additive|gru|rnn|rope [--expect-local "
                 "BYTES]"
                 " [--expect-wg N]\n");
         return 2;
@@ -542,6 +607,9 @@ int main(int argc, char **argv) {
         check_additive(ctx, 2, 53, 1, 33, 21, 13, 0, caps.max_work_group_size, 16);
     } else if (!strcmp(family, "gru")) {
         check_gru(ctx, 3, 7, 13, 37);
+    } else if (!strcmp(family, "rnn")) {
+        check_rnn(ctx, 1, 2, 3, 4, 5, 11);
+        check_rnn(ctx, 0, 1, 5, 3, 6, 9);
     } else {
         TU_CHECK(0, "unknown family '%s'", family);
     }
