@@ -432,6 +432,42 @@ static void cpu_lanes(const profile *pr) {
              pr->name, (long long)bq_at[0], (long long)bq_at[1]);
 }
 
+/* float16/bfloat16 K/V on a CPU profile: at 8 lanes block_q rises to the policy's
+ * narrow_kv_block_q (32) where the rows fill it, and stays where they do not (Sq * group < 32)
+ * or the f32 choice is already as large (16 lanes); float32 K/V keep the f32 choice. */
+static void cpu_narrow_kv(const profile *pr) {
+    static const struct {
+        int lanes, kv_dtype;
+        int64_t Hq, Hkv, Sq, want; /* want 0: the f32 plan's block_q */
+    } cases[] = {
+        {8, CLATTN_DTYPE_F16, 8, 8, 4096, 32}, {8, CLATTN_DTYPE_BF16, 8, 2, 512, 32},
+        {8, CLATTN_DTYPE_F16, 8, 8, 20, 0},    {8, CLATTN_DTYPE_F32, 8, 8, 4096, 0},
+        {16, CLATTN_DTYPE_F16, 8, 8, 4096, 0},
+    };
+    int bad = 0;
+    char detail[160] = "";
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        clattn_device_caps c = pr->caps;
+        c.preferred_vector_width_float = cases[i].lanes;
+        clattn_sdpa_problem p = problem(1, cases[i].Hq, cases[i].Hkv, cases[i].Sq, 4096, 64, 64, 0),
+                            p32 = p;
+        p.kv_dtype = cases[i].kv_dtype;
+        clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_CPU, 0, 0, 0};
+        clattn_sdpa_plan pl, pl32;
+        char why[256];
+        const int ok = clattn__sdpa_dispatch(&c, &p, &req, &pl, why, sizeof why) == 0 &&
+                       clattn__sdpa_dispatch(&c, &p32, &req, &pl32, why, sizeof why) == 0 &&
+                       pl.block_q == (cases[i].want ? cases[i].want : pl32.block_q) &&
+                       pl.block_kv == pl32.block_kv;
+        if (!ok)
+            snprintf(detail, sizeof detail, "(case %zu: block_q %lld, f32 plan %lld)", i,
+                     (long long)pl.block_q, (long long)pl32.block_q);
+        bad += !ok;
+    }
+    TU_CHECK(bad == 0, "%s: narrow K/V raise block_q to 32 at 8 lanes where the rows fill it %s",
+             pr->name, detail);
+}
+
 int main(void) {
     profile prof[64];
     const int n = load_profiles(prof, 64);
@@ -440,6 +476,7 @@ int main(void) {
     for (int i = 0; i < n; i++) {
         if (prof[i].caps.local_mem_type != CLATTN_LOCAL_MEM_GLOBAL) continue;
         cpu_lanes(&prof[i]);
+        cpu_narrow_kv(&prof[i]);
         profile wide = prof[i]; /* the same host with AVX-512 */
         wide.caps.preferred_vector_width_float = 16;
         snprintf(wide.name, sizeof wide.name, "%.40s, 16 lanes", prof[i].name);

@@ -58,6 +58,10 @@ typedef struct {
     size_t n_block_q;
     const clattn_cpu_block_kv_rule *block_kv; /* the first row serves any algo not listed */
     size_t n_block_kv;
+    /* float16/bfloat16 K/V are widened into float tiles once per work-group and K/V block, so
+     * the fewer rows a work-group has, the more the widening weighs: with narrow K/V the
+     * block_q rules' choice is raised to this (0: not) where Sq * group fills it. */
+    int64_t narrow_kv_block_q;
 } clattn_cpu_tile_policy;
 
 /* Widest first; clattn__cpu_tile_policy_for picks the first whose lanes the device reaches. */

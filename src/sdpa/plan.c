@@ -231,6 +231,9 @@ static clattn_status cpu_plan(const clattn_device_caps *caps, const clattn_sdpa_
                      algo_name(algo), (long long)bq, (long long)bkv, CLATTN_CPU_MAX_BLOCK_KV);
     clattn__sdpa_cpu_tiles(algo, caps->preferred_vector_width_float, p->D, p->Dv, p->Sq, p->Skv,
                            &auto_q, &auto_kv);
+    if (p->kv_dtype != CLATTN_DTYPE_F32)
+        auto_q = clattn__cpu_narrow_kv_block_q(caps->preferred_vector_width_float, p->Sq * p->group,
+                                               auto_q);
     if (bq <= 0) bq = auto_q; /* a tile forced on one side only keeps the other's choice */
     if (bkv <= 0) bkv = auto_kv;
     plan->algo = algo;

@@ -24,6 +24,12 @@ int64_t clattn__cpu_reg_block(int preferred_vector_width_float, int64_t block_q)
     return jb < 1 ? 1 : jb > 8 ? 8 : jb;
 }
 
+int64_t clattn__cpu_narrow_kv_block_q(int preferred_vector_width_float, int64_t rows,
+                                      int64_t block_q) {
+    const int64_t nq = clattn__cpu_tile_policy_for(preferred_vector_width_float)->narrow_kv_block_q;
+    return nq > block_q && rows >= nq ? nq : block_q;
+}
+
 void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, int64_t D,
                             int64_t Dv, int64_t Sq, int64_t Skv, int64_t *block_q,
                             int64_t *block_kv) {

@@ -13,6 +13,11 @@
 /* The measured-best (block_q, block_kv) for algo (CLATTN_ALGO_FLASH1 or _FLASH2) on a problem of
  * head dims D, Dv and lengths Sq, Skv, on a device preferring `preferred_vector_width_float`-wide
  * floats: the policy table of cpu_tiles.c for that lane width. */
+/* block_q for a problem whose K/V storage is narrow (float16, bfloat16): the policy's
+ * narrow_kv_block_q where it exceeds the f32 choice `block_q` and rows (Sq * group) fill it. */
+int64_t clattn__cpu_narrow_kv_block_q(int preferred_vector_width_float, int64_t rows,
+                                      int64_t block_q);
+
 void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, int64_t D,
                             int64_t Dv, int64_t Sq, int64_t Skv, int64_t *block_q,
                             int64_t *block_kv);
