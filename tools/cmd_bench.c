@@ -27,6 +27,7 @@
  * the attention over the cache is timed. The plan line then names the cache:
  * cache=paged|contiguous, page_size=, pages= (held/pool) and cache_bytes=. */
 #include "cli_sdpa.h"
+#include "cli_timing.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "core/internal.h"
@@ -36,20 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #define CMD "bench"
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts v[0..n) and returns its median. */
-static double median(double *v, int64_t n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* CPU time of the whole process (the host thread and the OpenCL runtime's worker threads): on
  * a shared machine the cycles a call burns vary far less than its wall time. */
@@ -58,12 +47,6 @@ static double cpu_s(void) {
     getrusage(RUSAGE_SELF, &ru);
     return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
            1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* A device buffer of n random values in [-1, 1) stored as t, filled in slices to bound host
@@ -111,37 +94,8 @@ static clattn_status call_once(const bench_call *c, cl_event *ev) {
                     : clattn_sdpa(c->ctx, c->d, b[0], b[1], b[2], NULL, b[3], b[4], 0, NULL, ev);
 }
 
-/* Seconds one call took on the device (profiling), or on the host clock without profiling;
- * host_seconds: enqueue to completion on the host clock; enqueue_seconds: until clattn's call
- * returned (its host-side cost: checks, program lookup, arguments, the enqueue itself). */
-static clattn_status timed_call(const bench_call *c, double *seconds, double *host_seconds,
-                                double *enqueue_seconds) {
-    clattn_context *ctx = c->ctx;
-    cl_event mark = NULL, ev = NULL;
-    const int prof = ctx->queue_profiling;
-    clFinish(ctx->queue);
-    const double t0 = now_s();
-    if (prof) clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &mark);
-    const double t_call = now_s();
-    clattn_status st = call_once(c, &ev);
-    *enqueue_seconds = now_s() - t_call;
-    if (st == CLATTN_SUCCESS) {
-        clWaitForEvents(1, &ev);
-        *seconds = *host_seconds = now_s() - t0;
-        /* The call may be several commands (naive: GEMM, softmax, GEMM; flash1 on the CPU:
-         * several kernels), so it is timed from the marker before it to its last event. */
-        cl_ulong start = 0, end = 0;
-        if (prof &&
-            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof end, &end, NULL) ==
-                CL_SUCCESS &&
-            clGetEventProfilingInfo(mark, CL_PROFILING_COMMAND_END, sizeof start, &start, NULL) ==
-                CL_SUCCESS &&
-            end > start)
-            *seconds = 1e-9 * (double)(end - start);
-    }
-    if (mark) clReleaseEvent(mark);
-    if (ev) clReleaseEvent(ev);
-    return st;
+static clattn_status call_fn(const void *arg, cl_event *ev) {
+    return call_once((const bench_call *)arg, ev);
 }
 
 /* --paged: a KV cache of B slots and capacity Skv (pages of `page` tokens; 0: contiguous), each
@@ -318,13 +272,16 @@ int cmd_bench(int argc, char **argv) {
         if (st != CLATTN_SUCCESS) goto fail;
     }
     const bench_call call = {ctx, &d, buf, cache, slots};
-    double warm = 0.0, warm_host = 0.0, warm_enq = 0.0;
-    if ((st = timed_call(&call, &warm, &warm_host, &warm_enq)) != CLATTN_SUCCESS) goto fail;
+    cli_call_time ct;
+    if ((st = cli_timed_call(ctx, call_fn, &call, &ct)) != CLATTN_SUCCESS) goto fail; /* warm-up */
     const double cpu0 = cpu_s();
-    for (int64_t r = 0; r < R; r++)
-        if ((st = timed_call(&call, &times[r], &host[r], &enq[r])) != CLATTN_SUCCESS) goto fail;
+    for (int64_t r = 0; r < R; r++) {
+        if ((st = cli_timed_call(ctx, call_fn, &call, &ct)) != CLATTN_SUCCESS) goto fail;
+        times[r] = ct.device_s, host[r] = ct.host_s, enq[r] = ct.enqueue_s;
+    }
     const double cpu_ms = (cpu_s() - cpu0) / (double)R * 1e3;
-    const double med = median(times, R), host_med = median(host, R), enq_med = median(enq, R);
+    const double med = cli_median(times, R), host_med = cli_median(host, R),
+                 enq_med = cli_median(enq, R);
     double flops =
         2.0 * (double)B * (double)H * (double)S * (double)d.seq_kv * (double)(D + d.head_dim_v);
     if (d.window)

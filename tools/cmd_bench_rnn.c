@@ -3,6 +3,7 @@
  * CLBlast's tuning) then R timed calls, each timed with OpenCL profiling events from a marker
  * enqueued just before the call to the call's event (the host clock without profiling); the
  * median is printed as ms= with tokens_per_s= (B * T / time). */
+#include "cli_timing.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "core/internal.h"
@@ -12,20 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define CMD "bench-rnn"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* What one timed call runs. */
 typedef struct {
@@ -38,42 +27,23 @@ static clattn_status call_once(const bench_call *c, cl_event *ev) {
     return clattn_rnn_forward(c->rnn, c->f, c->x, NULL, NULL, c->out, NULL, NULL, 0, NULL, ev);
 }
 
-/* Seconds one call took on the device (profiling), or on the host clock without profiling. */
-static clattn_status timed_call(clattn_context *ctx, const bench_call *c, double *seconds) {
-    cl_event mark = NULL, ev = NULL;
-    const int prof = ctx->queue_profiling;
-    clFinish(ctx->queue);
-    const double t0 = now_s();
-    if (prof) clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &mark);
-    clattn_status st = call_once(c, &ev);
-    if (st == CLATTN_SUCCESS) {
-        clWaitForEvents(1, &ev);
-        *seconds = now_s() - t0;
-        cl_ulong start = 0, end = 0;
-        if (prof &&
-            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof end, &end, NULL) ==
-                CL_SUCCESS &&
-            clGetEventProfilingInfo(mark, CL_PROFILING_COMMAND_END, sizeof start, &start, NULL) ==
-                CL_SUCCESS &&
-            end > start)
-            *seconds = 1e-9 * (double)(end - start);
-    }
-    if (mark) clReleaseEvent(mark);
-    if (ev) clReleaseEvent(ev);
-    return st;
+static clattn_status call_fn(const void *arg, cl_event *ev) {
+    return call_once((const bench_call *)arg, ev);
 }
 
 /* The median of a warm-up then R timed calls, in ms; -1 on failure (reported). */
 static double median_ms(clattn_context *ctx, const bench_call *c, int64_t R, double *times) {
-    double s = 0.0;
-    clattn_status st = timed_call(ctx, c, &s);
-    for (int64_t r = 0; r < R && !st; r++) st = timed_call(ctx, c, &times[r]);
+    cli_call_time ct;
+    clattn_status st = cli_timed_call(ctx, call_fn, c, &ct); /* warm-up */
+    for (int64_t r = 0; r < R && !st; r++) {
+        st = cli_timed_call(ctx, call_fn, c, &ct);
+        times[r] = ct.device_s;
+    }
     if (st) {
         cli_fail(CMD, ctx, st);
         return -1.0;
     }
-    qsort(times, (size_t)R, sizeof *times, cmp_double);
-    return 1e3 * (R % 2 ? times[R / 2] : 0.5 * (times[R / 2 - 1] + times[R / 2]));
+    return 1e3 * cli_median(times, R);
 }
 
 int cmd_bench_rnn(int argc, char **argv) {
