@@ -117,6 +117,10 @@ api_seed sdpa_decode_rows 0 115 77 101 63 109 46 57 86 111 116 97 108 58 32 32 3
 # A window with a huge Skv (Sq + Skv once overflowed in the window's reach).
 api_seed sdpa_window_reach 0 180 103 1 1 179 161 236 122 119 12 86 0 0 85 8 138 78 68 73 77 67 68 \
     104 114 95 105 99 100 0 0
+# seq_kv near INT64_MAX with a position offset: Skv - Sq + offset overflowed (found in CI).
+api_seed sdpa_diag_overflow 0 180 103 1 1 179 161 236 122 119 12 86 0 0 85 8 138 78 68 113 77 67 \
+    68 104 114 153 153 153 100 102 102 102 102 102 102 102 $(printf '153 %.0s' $(seq 41)) \
+    95 105 99 100 0 0
 # KV cache programs (first byte 2 mod 8; fuzz/fuzz_kv.c): a cache of 3 slots, 2 kv heads,
 # capacity 8, head dim 8, then an append of 2 sequences; the same paged (page size 3); a cache
 # followed by an attention call over 2 slots with the decode path forced. LSE combine (4 mod 8):

@@ -202,8 +202,12 @@ static void refusals(clattn_context *ctx) {
                {"alibi_batch 3 with B = 2", CLATTN_ERROR_SHAPE_MISMATCH},
                {"causal_align 7", CLATTN_ERROR_INVALID_ARGUMENT},
                {"kv_lens[1] = 60 > seq_kv", CLATTN_ERROR_INVALID_ARGUMENT},
-               {"position_offset -2^48 - 1", CLATTN_ERROR_INVALID_ARGUMENT}};
-    for (int i = 0; i < 8; i++) {
+               {"position_offset -2^48 - 1", CLATTN_ERROR_INVALID_ARGUMENT},
+               /* Skv - Sq + offset past int64 (found by fuzz_api in CI): refused by the size
+                  checks, with no signed overflow on the way (UBSan builds trap on one). */
+               {"seq_kv INT64_MAX - 1, position_offset 2^48", CLATTN_ERROR_OVERFLOW},
+               {"seq_q INT64_MAX - 1, position_offset -2^48", CLATTN_ERROR_OVERFLOW}};
+    for (int i = 0; i < 10; i++) {
         clattn_sdpa_desc d;
         int32_t lens[2] = {1, 60}; /* 60 > Skv: used only by the kv_lens case */
         fill_desc(&d, c, slopes, lens);
@@ -215,6 +219,8 @@ static void refusals(clattn_context *ctx) {
         if (i == 5) d.causal_align = (clattn_causal_align)7;
         if (i == 6) d.kv_lens = lens;
         if (i == 7) d.position_offset = -CLATTN_SDPA_MAX_POSITION_OFFSET - 1;
+        if (i == 8) d.seq_kv = INT64_MAX - 1, d.position_offset = CLATTN_SDPA_MAX_POSITION_OFFSET;
+        if (i == 9) d.seq_q = INT64_MAX - 1, d.position_offset = -CLATTN_SDPA_MAX_POSITION_OFFSET;
         tu_poison(o, no);
         tu_poison(l, nl);
         float *og = tu_alloc_floats(no);

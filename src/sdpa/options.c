@@ -18,8 +18,16 @@ clattn_status clattn__sdpa_options(clattn_context *ctx, const clattn_sdpa_desc *
         return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                             "position_offset %lld is outside +-2^48",
                             (long long)d->position_offset);
-    /* Sq and Skv are >= 1 here, so neither this nor the offset's bound lets it overflow. */
-    p->diag = (p->top_left ? 0 : p->Skv - p->Sq) + d->position_offset;
+    /* Sq and Skv are >= 1 here, so Skv - Sq cannot overflow, but adding the offset can when
+     * Skv is near INT64_MAX: the sizes are checked after this, so saturate and let that check
+     * refuse them (no real shape comes within 2^48 of the limit). */
+    const int64_t base = p->top_left ? 0 : p->Skv - p->Sq, off = d->position_offset;
+    if (off > 0 && base > INT64_MAX - off)
+        p->diag = INT64_MAX;
+    else if (off < 0 && base < INT64_MIN - off)
+        p->diag = INT64_MIN;
+    else
+        p->diag = base + off;
     p->window = d->window != 0;
     p->window_left = p->window_right = -1;
     if (p->window) {
