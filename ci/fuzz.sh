@@ -128,6 +128,10 @@ api_seed sdpa_diag_overflow 0 180 103 1 1 179 161 236 122 119 12 86 0 0 85 8 138
 api_seed kv_append 2 0 2 1 8 7 0 0 0 0 1 0 3 1 5 0 $(seq 1 60)
 api_seed kv_paged 2 16 2 1 8 7 0 3 0 0 0 1 0 3 2 4 0 $(seq 1 60)
 api_seed kv_attend 2 0 2 1 8 7 0 0 0 2 0 1 0 0 4 2 0 0 0 1 $(seq 1 40)
+# Attention over a cache with INT64_MAX splits forced: Skv + splits - 1 overflowed (found by a
+# local run of fuzz_api).
+api_seed kv_splits_overflow 2 1 38 146 1 58 143 1 2 179 255 255 255 1 0 85 221 226 17 27 137 41 \
+    0 0 0 254 1 9
 api_seed combine_small 4 0 2 1 2 3 5 0 0 0 $(seq 1 200)
 api_seed add_basic 1 2 7 4 3 5 0 0 0 0 0 0
 api_seed add_gpu_tiles 1 2 7 4 3 5 7 3 0 1 8 8 0 0 0

@@ -98,7 +98,8 @@ typedef struct {
      * the call. Whole K/V blocks past a sequence's length are never read. */
     const int32_t *kv_lens;
     /* Decode: the number of splits of the keys (0: the dispatcher chooses from the compute
-     * units, B, Hkv and Skv). More splits than keys is allowed (the extra ones are empty). */
+     * units, B, Hkv and Skv). More splits than keys is allowed (the extra ones are empty); more
+     * than 2^20 is refused (CLATTN_ERROR_INVALID_ARGUMENT). */
     int64_t decode_splits;
     /* Storage types (0, the init value: float32 everywhere). k and v share kv_dtype; the mask
      * has its own. Narrow types are widened on load and out is rounded to nearest even; the

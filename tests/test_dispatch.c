@@ -309,6 +309,16 @@ static void decode_profile(const profile *pr) {
     clattn_status st = clattn__sdpa_dispatch(c, &p, &req, &plan, why, sizeof why);
     TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && strstr(why, "32"),
              "%s: decode with 64 rows per kv head refused: %s", pr->name, why);
+    /* Forced splits: more than the keys is allowed (empty splits), past the cap is refused
+     * before any size arithmetic (INT64_MAX splits overflowed Skv + splits - 1; fuzz_api). */
+    p = problem(1, 8, 2, 1, 7, 64, 64, 0);
+    req.splits = 16;
+    st = clattn__sdpa_dispatch(c, &p, &req, &plan, why, sizeof why);
+    const int empty_ok = st == CLATTN_SUCCESS && plan.splits == 16 && plan.block_kv == 1;
+    req.splits = INT64_MAX;
+    st = clattn__sdpa_dispatch(c, &p, &req, &plan, why, sizeof why);
+    TU_CHECK(empty_ok && st == CLATTN_ERROR_INVALID_ARGUMENT && strstr(why, "splits"),
+             "%s: 16 splits of 7 keys planned; INT64_MAX splits refused: %s", pr->name, why);
 }
 
 /* Narrow storage: the float32 copies a path makes of narrow tensors (naive: q, k, v and out;

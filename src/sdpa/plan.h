@@ -22,6 +22,10 @@ typedef struct {
 /* ---- The split-KV decode path (plan_decode.c) ---- */
 /* Most query rows per kv head (Sq * group) the decode kernels hold. */
 #define CLATTN_DECODE_MAX_ROWS 32
+/* Most splits a caller may force (clattn_sdpa_desc.decode_splits): far past any useful count
+ * (the dispatcher picks a few per compute unit), and small enough that the scratch and launch
+ * sizes, splits x rows x dims, cannot overflow for sizes that passed validation. */
+#define CLATTN_DECODE_MAX_SPLITS (1 << 20)
 /* The rows capacity a build holds for `rows` (a power of two), or -1 past the maximum. */
 int64_t clattn__decode_rows_cap(int64_t rows);
 /* Local memory of decode_gpu: q rows, the score block and one float per row. */

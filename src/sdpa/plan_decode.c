@@ -77,6 +77,11 @@ clattn_status clattn__sdpa_decode_plan(const clattn_device_caps *caps, const cla
                  (long long)p->D, (long long)p->Dv);
         return CLATTN_ERROR_UNSUPPORTED;
     }
+    if (forced_splits > CLATTN_DECODE_MAX_SPLITS) {
+        snprintf(why, why_len, "decode: %lld splits forced; at most %d are allowed",
+                 (long long)forced_splits, CLATTN_DECODE_MAX_SPLITS);
+        return CLATTN_ERROR_INVALID_ARGUMENT;
+    }
     int64_t splits = forced_splits > 0
                          ? forced_splits
                          : clattn__decode_splits(caps->compute_units, p->B, p->Hkv, p->Skv, gpu);
@@ -91,8 +96,13 @@ clattn_status clattn__sdpa_decode_plan(const clattn_device_caps *caps, const cla
     plan->block_q = rcap;
     plan->block_kv = split;
     plan->splits = splits;
-    const int64_t rows_total = p->B * p->Hq * p->Sq;
-    plan->scratch_bytes = CLATTN_ACC_BYTES * splits * rows_total * (dvcap + 1);
+    /* Per split, one accumulator row of dvcap + 1 floats per query row. */
+    const int64_t scratch[5] = {CLATTN_ACC_BYTES, splits, p->B * p->Hq, p->Sq, dvcap + 1};
+    if (clattn__prod64(scratch, 5, &plan->scratch_bytes)) {
+        snprintf(why, why_len, "decode: the scratch of %lld splits x %lld rows overflows int64",
+                 (long long)splits, (long long)(p->B * p->Hq * p->Sq));
+        return CLATTN_ERROR_OVERFLOW;
+    }
     const int64_t bk = clattn__decode_block(caps, fl, rcap, dcap);
     if (bk < 0) {
         snprintf(why, why_len,
@@ -103,11 +113,17 @@ clattn_status clattn__sdpa_decode_plan(const clattn_device_caps *caps, const cla
                  (long long)caps->local_mem_bytes);
         return CLATTN_ERROR_UNSUPPORTED;
     }
+    /* One work-item (CPU) or work-group (GPU) per split, batch and kv head. */
+    const int64_t items[4] = {splits, p->B, p->Hkv, gpu ? clattn__decode_work_group(caps) : 1};
+    if (clattn__prod64(items, 4, &plan->global_size[0])) {
+        snprintf(why, why_len, "decode: %lld splits x %lld batches x %lld kv heads overflow int64",
+                 (long long)splits, (long long)p->B, (long long)p->Hkv);
+        return CLATTN_ERROR_OVERFLOW;
+    }
     if (gpu) {
-        const int64_t wg = clattn__decode_work_group(caps);
+        const int64_t wg = items[3];
         plan->work_group = wg;
         plan->local_mem_bytes = clattn__decode_gpu_local_bytes(rcap, dcap, bk);
-        plan->global_size[0] = splits * p->B * p->Hkv * wg;
         plan->global_size[1] = 1;
     } else {
         plan->work_group = 1;
