@@ -165,8 +165,12 @@ enum clattn_rnn_arg {
     CLATTN_RNN_ARG_NDIR,
     CLATTN_RNN_ARG_STEP /* int: rnn_step's time step (rnn_persistent runs them all) */
 };
-/* rnn_input (x, w_ih, gi, int rows, int din, int H, int ndir): rows per work-item. */
+/* rnn_input (x, w_ih, gi, int B, int T, int din, int H, int ndir): rows per work-item. */
 #define CLATTN_RNN_INPUT_ROWS 64
+/* Hidden units per work-item block (the packing of W_ih and W_hh, and the launch sizes: Hp /
+ * units blocks per direction). The block is G * units floats wide per k, float8 vectors: 3 for
+ * the GRU's 8 units, 2 for the LSTM's 4 (see cl/rnn.cl for why). */
+#define CLATTN_RNN_UNITS(lstm) ((lstm) ? 4 : 8)
 
 #ifdef __OPENCL_C_VERSION__
 

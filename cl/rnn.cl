@@ -1,10 +1,12 @@
 /* rnn.cl: the recurrence of GRU and LSTM layers (PyTorch's gate orders r, z, n and i, f, g, o),
  * both directions in one launch, after the input projections x W_ih^T of every step were
- * computed by one GEMM into gi. Built once per cell: -DRNN_LSTM=0 or 1.
+ * computed into gi by one GEMM (RNN_GI_BLOCKED=0) or by rnn_input below (CPU devices,
+ * RNN_GI_BLOCKED=1). Built once per cell and gi layout: -DRNN_LSTM=0|1 -DRNN_GI_BLOCKED=0|1.
  *
- * Work-item (dir, jb) owns hidden units j0 = 8 jb .. j0 + 7 of direction dir for every batch
- * row: it streams its block of W_hh (packed on the host as [H][G][8], contiguous) once per step
- * and multiplies it with RNN_BB batch rows at a time, G x RNN_BB float8 accumulators in
+ * Work-item (dir, jb) owns hidden units j0 = RNN_U jb .. j0 + RNN_U - 1 of direction dir for
+ * every batch row (RNN_U = CLATTN_RNN_UNITS: 8 for the GRU, 4 for the LSTM): it streams its
+ * block of W_hh (packed on the host as [H][G][RNN_U], contiguous) once per step and multiplies
+ * it with RNN_BB batch rows at a time, RNN_V x RNN_BB float8 accumulators in
  * registers (the reason for the packing: one W_hh read per step serves all rows, where one
  * work-item per row would re-read it B times). The gate arithmetic follows in the same
  * work-item, so a step is one pass. Two drivers share that block:
@@ -15,48 +17,92 @@
  * whole previous state. Rows past their length keep their state (so it ends as h_n) and write 0
  * at position s; the backward direction handles position len - 1 - s. */
 
-/* Rows per pass: G x RNN_BB float8 accumulators, G weight vectors and a broadcast within AVX2's
- * 16 registers. The LSTM at 3 rows (17 registers, one spilled) took 1.45x the CPU time of 2 rows
- * (one PoCL thread, B = 32, T = 50, H = 512); the GRU at 3 rows 1.15x that of 4. */
-#if RNN_LSTM
-#define RNN_G  4
-#define RNN_BB 2
-#else
-#define RNN_G  3
-#define RNN_BB 4
+#ifndef RNN_LSTM /* the defaults a plain build (clattn selftest) gets */
+#define RNN_LSTM 0
+#endif
+#ifndef RNN_GI_BLOCKED
+#define RNN_GI_BLOCKED 0
 #endif
 
-inline float8 rnn_sigmoid(float8 x) {
+/* Rows per pass: RNN_V x RNN_BB float8 accumulators, RNN_V weight vectors and a broadcast
+ * within AVX2's 16 registers; the more accumulators, the better the 5-cycle FMA latency hides
+ * (8 chains reach about 1.6 of the 2 FMAs a cycle, 10-12 all). The GRU's 8 units are 3 vectors,
+ * so 4 rows (12 accumulators). The LSTM's 8 units were 4 vectors, 2 rows, and 3 rows spilled;
+ * with 4 units its 4 gates fill 2 vectors and 6 rows give 12 accumulators. Measured (2-core AVX2
+ * EPYC, PoCL 3.1, B = 32, T = 50, 512 -> 512, bidirectional, interleaved processes): the LSTM
+ * went from a median of 182 ms (8 units, 2 rows, PoCL's exp) to 155 ms with 4 units, 6 rows,
+ * blocked gi and the gates paired into float8 sigmoids (6 rows against 4: about 6%); the GRU
+ * from 113 to 100 ms. A polynomial exp2 in place of PoCL's exp measured no faster. */
+#define RNN_G (RNN_LSTM ? 4 : 3)
+#ifndef RNN_BB /* -DRNN_BB=n overrides it, for measuring */
+#define RNN_BB (RNN_LSTM ? 6 : 4)
+#endif
+#define RNN_U CLATTN_RNN_UNITS(RNN_LSTM)
+#if RNN_U != (RNN_LSTM ? 4 : 8)
+#error "rnn_block's gate math assumes 4 units per LSTM block and 8 per GRU block"
+#endif
+#define RNN_V (RNN_G * RNN_U / 8) /* float8 weight vectors per k */
+#if RNN_U == 8
+typedef float8 rnn_unit; /* one gate's values for the block's units */
+#define RNN_LOAD(p)     vload8(0, p)
+#define RNN_STORE(v, p) vstore8(v, 0, p)
+#else
+typedef float4 rnn_unit;
+#define RNN_LOAD(p)     vload4(0, p)
+#define RNN_STORE(v, p) vstore4(v, 0, p)
+#endif
+
+inline float8 rnn_sigmoid8(float8 x) {
     return 1.0f / (1.0f + exp(-x));
 }
 
 /* Writes the lanes of v that are hidden units (< H) to p[0..]. */
-inline void rnn_store_lanes(float8 v, __global float *p, int j0, int H) {
-    if (j0 + 8 <= H) {
-        vstore8(v, 0, p);
+inline void rnn_store_lanes(rnn_unit v, __global float *p, int j0, int H) {
+    if (j0 + RNN_U <= H) {
+        RNN_STORE(v, p);
         return;
     }
-    float t[8];
-    vstore8(v, 0, t);
+    float t[RNN_U];
+    RNN_STORE(v, t);
     for (int l = 0; j0 + l < H; l++) p[l] = t[l];
 }
 
-/* acc[g][i] += sum over k < K of w[k][g][0..7] * xr[i][k]: the one inner loop of the input
- * projection and the recurrence. w is a packed block [K][G][8]; each of the RNN_BB rows is
- * broadcast once per k against the G weight vectors. */
+/* acc[v][i] += sum over k < K of w[k][v][0..7] * xr[i][k]: the one inner loop of the input
+ * projection and the recurrence. w is a packed block [K][G][units] = [K][RNN_V][8]; each of the
+ * RNN_BB rows is broadcast once per k against the RNN_V weight vectors. */
 inline void rnn_mac(__global const float *w, __global const float **xr, int K,
-                    float8 acc[RNN_G][RNN_BB]) {
+                    float8 acc[RNN_V][RNN_BB]) {
     for (int k = 0; k < K; k++) {
-        float8 wg[RNN_G];
+        float8 wv[RNN_V];
 #pragma unroll
-        for (int g = 0; g < RNN_G; g++) wg[g] = vload8(g, w + (long)k * (RNN_G * 8));
+        for (int v = 0; v < RNN_V; v++) wv[v] = vload8(v, w + (long)k * (RNN_V * 8));
 #pragma unroll
         for (int i = 0; i < RNN_BB; i++) {
             const float8 hv = (float8)(xr[i][k]);
 #pragma unroll
-            for (int g = 0; g < RNN_G; g++) acc[g][i] = fma(wg[g], hv, acc[g][i]);
+            for (int v = 0; v < RNN_V; v++) acc[v][i] = fma(wv[v], hv, acc[v][i]);
         }
     }
+}
+
+/* The gate pre-activations x W_ih^T of row b, step t, direction dir, for block jb, as RNN_V
+ * float8 vectors in the accumulators' [G][RNN_U] order. rnn_input writes gi blocked,
+ * [T][ndir][Hp / RNN_U][B][G][RNN_U] (RNN_GI_BLOCKED=1): a step's pre-activations for a block are
+ * one contiguous run the prefetcher follows. The GEMM's [B][T][ndir][G][Hp] (RNN_GI_BLOCKED=0)
+ * gives 16-byte pieces 800 KB apart at B=32, T=50, H=512, mostly cache misses: leaving the loads
+ * out altogether took about 15% off the LSTM's recurrence. */
+inline float8 rnn_gi(__global const float *gi, int B, int T, int Hp, int ndir, int b, int t,
+                     int dir, int jb, int v) {
+#if RNN_GI_BLOCKED
+    return vload8(v, gi + ((((long)t * ndir + dir) * (Hp / RNN_U) + jb) * B + b) * (RNN_V * 8));
+#else
+    __global const float *gx = gi + (((long)b * T + t) * ndir + dir) * (RNN_G * Hp) + jb * RNN_U;
+#if RNN_U == 8
+    return vload8(0, gx + (long)v * Hp);
+#else
+    return (float8)(vload4(0, gx + (long)(2 * v) * Hp), vload4(0, gx + (long)(2 * v + 1) * Hp));
+#endif
+#endif
 }
 
 /* One step s of block jb of direction dir, all batch rows. */
@@ -65,18 +111,18 @@ inline void rnn_block(__global const float *gi, __global const float *w_hh,
                       __global const int *lengths, __global const float *h_prev,
                       __global float *h_next, __global const float *c_prev, __global float *c_next,
                       __global float *out, int B, int T, int H, int ndir, int s, int dir, int jb) {
-    const int Hp = (H + 7) & ~7, j0 = jb * 8;
+    const int Hp = (H + 7) & ~7, j0 = jb * RNN_U;
     const long od = (long)ndir * H;
-    __global const float *w = w_hh + ((long)dir * (Hp / 8) + jb) * H * (RNN_G * 8);
-    __global const float *bd = bias + (long)dir * RNN_G * Hp + j0;
+    __global const float *w = w_hh + ((long)dir * (Hp / RNN_U) + jb) * H * (RNN_V * 8);
+    __global const float *bd = bias + ((long)dir * (Hp / RNN_U) + jb) * (RNN_V * 8);
     for (int b0 = 0; b0 < B; b0 += RNN_BB) {
-        float8 acc[RNN_G][RNN_BB];
+        float8 acc[RNN_V][RNN_BB];
         __global const float *hr[RNN_BB];
 #pragma unroll
         for (int i = 0; i < RNN_BB; i++) {
             hr[i] = h_prev + ((long)dir * B + min(b0 + i, B - 1)) * Hp;
 #pragma unroll
-            for (int g = 0; g < RNN_G; g++) acc[g][i] = 0.0f;
+            for (int v = 0; v < RNN_V; v++) acc[v][i] = 0.0f;
         }
         rnn_mac(w, hr, H, acc);
 #pragma unroll
@@ -84,36 +130,38 @@ inline void rnn_block(__global const float *gi, __global const float *w_hh,
             const int b = b0 + i;
             if (b >= B) break;
             const long so = ((long)dir * B + b) * Hp + j0;
-            const float8 hp = vload8(0, h_prev + so);
+            const rnn_unit hp = RNN_LOAD(h_prev + so);
             const int len = lengths[b];
             if (s >= len) { /* padding: keep the state, output 0 */
-                vstore8(hp, 0, h_next + so);
+                RNN_STORE(hp, h_next + so);
 #if RNN_LSTM
-                vstore8(vload8(0, c_prev + so), 0, c_next + so);
+                RNN_STORE(RNN_LOAD(c_prev + so), c_next + so);
 #endif
-                rnn_store_lanes((float8)0.0f, out + ((long)b * T + s) * od + (long)dir * H + j0, j0,
-                                H);
+                rnn_store_lanes((rnn_unit)0.0f, out + ((long)b * T + s) * od + (long)dir * H + j0,
+                                j0, H);
                 continue;
             }
             const int t = dir == 0 ? s : len - 1 - s;
-            __global const float *gx = gi + (((long)b * T + t) * ndir + dir) * (RNN_G * Hp) + j0;
-            float8 a[RNN_G];
+            float8 a[RNN_V]; /* pre-activations: input part, bias, recurrent part */
 #pragma unroll
-            for (int g = 0; g < RNN_G; g++)
-                a[g] = vload8(0, gx + (long)g * Hp) + vload8(0, bd + (long)g * Hp);
+            for (int v = 0; v < RNN_V; v++)
+                a[v] = rnn_gi(gi, B, T, Hp, ndir, b, t, dir, jb, v) + vload8(v, bd);
 #if RNN_LSTM
-            const float8 ig = rnn_sigmoid(a[0] + acc[0][i]), fg = rnn_sigmoid(a[1] + acc[1][i]);
-            const float8 gg = tanh(a[2] + acc[2][i]), og = rnn_sigmoid(a[3] + acc[3][i]);
-            const float8 c = fg * vload8(0, c_prev + so) + ig * gg;
-            vstore8(c, 0, c_next + so);
-            const float8 h = og * tanh(c);
+            /* Gates i and f share vector 0, g and o vector 1, so two float8 sigmoids do all
+             * four, g's lanes taken at 2x for tanh(x) = 2 sigmoid(2x) - 1. */
+            const float8 s0 = rnn_sigmoid8(acc[0][i] + a[0]);
+            const float8 s1 = rnn_sigmoid8(
+                (acc[1][i] + a[1]) * (float8)(2.0f, 2.0f, 2.0f, 2.0f, 1.0f, 1.0f, 1.0f, 1.0f));
+            const float4 c = s0.hi * vload4(0, c_prev + so) + s0.lo * (2.0f * s1.lo - 1.0f);
+            vstore4(c, 0, c_next + so);
+            const float4 h = s1.hi * tanh(c);
 #else
-            const float8 r = rnn_sigmoid(a[0] + acc[0][i]), z = rnn_sigmoid(a[1] + acc[1][i]);
+            const float8 r = rnn_sigmoid8(a[0] + acc[0][i]), z = rnn_sigmoid8(a[1] + acc[1][i]);
             const float8 n =
                 tanh(a[2] + r * (acc[2][i] + vload8(0, bias_hn + (long)dir * Hp + j0)));
             const float8 h = (1.0f - z) * n + z * hp;
 #endif
-            vstore8(h, 0, h_next + so);
+            RNN_STORE(h, h_next + so);
             rnn_store_lanes(h, out + ((long)b * T + t) * od + (long)dir * H + j0, j0, H);
         }
     }
@@ -125,15 +173,16 @@ inline void rnn_block(__global const float *gi, __global const float *w_hh,
         __global float *h_b, __global float *c_a, __global float *c_b, __global float *out, int B, \
         int T, int H, int ndir, int s
 
-/* Global size (Hp / 8, ndir). */
+/* Global size (Hp / RNN_U, ndir). */
 __kernel void rnn_step(RNN_PARAMS) {
     const int odd = s & 1;
     rnn_block(gi, w_hh, bias, bias_hn, lengths, odd ? h_b : h_a, odd ? h_a : h_b, odd ? c_b : c_a,
               odd ? c_a : c_b, out, B, T, H, ndir, s, (int)get_global_id(1), (int)get_global_id(0));
 }
 
-/* Global size (Hp / 8 * ndir), local size Hp / 8: work-group dir; `s` is ignored. Every step
- * reads the state all work-items of the group wrote at the step before: the barrier orders it. */
+/* Global size (Hp / RNN_U * ndir), local size Hp / RNN_U: work-group dir; `s` is ignored. Every
+ * step reads the state all work-items of the group wrote at the step before: the barrier orders it.
+ */
 __kernel void rnn_persistent(RNN_PARAMS) {
     (void)s;
     const int dir = (int)get_group_id(0), jb = (int)get_local_id(0);
@@ -145,34 +194,39 @@ __kernel void rnn_persistent(RNN_PARAMS) {
     }
 }
 
-/* The input projections on CPU devices (where it outruns the GEMM library): gi[r, dir, g, j] =
- * sum_k x[r, k] w_ih[dir][g * H + j][k] for rows r < rows, w_ih packed as w_hh is ([ndir][Hp / 8]
- * [din][G][8]). Global size (Hp / 8, ndir, ceil(rows / CLATTN_RNN_INPUT_ROWS)): a work-item streams
- * its weight block once per RNN_BB rows of its CLATTN_RNN_INPUT_ROWS. Padding units get 0 (their
- * weights are 0). */
+#if RNN_GI_BLOCKED
+/* The input projections on CPU devices (where it outruns the GEMM library): for every row
+ * r = b T + t of x ([B, T, din]), gi[t][dir][jb][b] = the block's [G][RNN_U] sums over k of
+ * x[r, k] w_ih[dir][g H + j][k], w_ih packed as w_hh is ([ndir][Hp / RNN_U][din][G][RNN_U]).
+ * Global size (Hp / RNN_U, ndir, ceil(B T / CLATTN_RNN_INPUT_ROWS)): a work-item streams its
+ * weight block once per RNN_BB rows of its CLATTN_RNN_INPUT_ROWS. Padding units get 0 (their
+ * weights are 0). Only built with the blocked layout, the one it writes. */
 __kernel void rnn_input(__global const float *x, __global const float *w_ih, __global float *gi,
-                        int rows, int din, int H, int ndir) {
-    const int jb = (int)get_global_id(0), dir = (int)get_global_id(1);
+                        int B, int T, int din, int H, int ndir) {
+    const int jb = (int)get_global_id(0), dir = (int)get_global_id(1), rows = B * T;
     const int r0 = (int)get_global_id(2) * CLATTN_RNN_INPUT_ROWS,
               r1 = min(r0 + CLATTN_RNN_INPUT_ROWS, rows);
     const int Hp = (H + 7) & ~7;
-    __global const float *w = w_ih + ((long)dir * (Hp / 8) + jb) * din * (RNN_G * 8);
+    __global const float *w = w_ih + ((long)dir * (Hp / RNN_U) + jb) * din * (RNN_V * 8);
     for (int b0 = r0; b0 < r1; b0 += RNN_BB) {
-        float8 acc[RNN_G][RNN_BB];
+        float8 acc[RNN_V][RNN_BB];
         __global const float *xr[RNN_BB];
 #pragma unroll
         for (int i = 0; i < RNN_BB; i++) {
             xr[i] = x + (long)min(b0 + i, r1 - 1) * din;
 #pragma unroll
-            for (int g = 0; g < RNN_G; g++) acc[g][i] = 0.0f;
+            for (int v = 0; v < RNN_V; v++) acc[v][i] = 0.0f;
         }
         rnn_mac(w, xr, din, acc);
 #pragma unroll
         for (int i = 0; i < RNN_BB; i++) {
-            if (b0 + i >= r1) break;
-            __global float *o = gi + ((long)(b0 + i) * ndir + dir) * (RNN_G * Hp) + jb * 8;
+            const int r = b0 + i, b = r / T, t = r - b * T;
+            if (r >= r1) break;
+            __global float *o =
+                gi + ((((long)t * ndir + dir) * (Hp / RNN_U) + jb) * B + b) * (RNN_V * 8);
 #pragma unroll
-            for (int g = 0; g < RNN_G; g++) vstore8(acc[g][i], 0, o + (long)g * Hp);
+            for (int v = 0; v < RNN_V; v++) vstore8(acc[v][i], v, o);
         }
     }
 }
+#endif

@@ -1,7 +1,8 @@
 /* rnn_create.c: the general RNN's descriptors and object: checks, and the host-side packing of
  * PyTorch's weights into the layouts of cl/rnn.cl (W_ih with each gate padded to Hp rows, W_hh
- * in blocks of 8 hidden units, the biases summed where the cell allows). */
+ * in blocks of CLATTN_RNN_UNITS hidden units, the biases summed where the cell allows). */
 #include "rnn/rnn_internal.h"
+#include "kernel_iface.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,7 @@ void clattn_rnn_destroy(clattn_rnn *rnn) {
 /* Packs and uploads one layer: w[dir] are its directions' host weights. */
 static clattn_status pack_layer(clattn_rnn *r, const clattn_rnn_host_weights *w,
                                 clattn__rnn_layer *L) {
-    const int64_t H = r->d.hidden, Hp = r->Hp, G = r->G, nd = r->ndir, din = L->din;
+    const int64_t H = r->d.hidden, Hp = r->Hp, G = r->G, nd = r->ndir, din = L->din, U = r->units;
     const int gru = r->d.cell == CLATTN_RNN_GRU;
     const size_t n_ih = (size_t)(nd * G * Hp * din), n_hh = (size_t)(nd * Hp * H * G);
     float *ih = calloc(n_ih, sizeof(float)), *hh = calloc(n_hh, sizeof(float));
@@ -110,15 +111,15 @@ static clattn_status pack_layer(clattn_rnn *r, const clattn_rnn_host_weights *w,
             for (int64_t j = 0; j < H; j++) {
                 const int64_t row = g * H + j; /* PyTorch's row of this gate and unit */
                 if (r->own_input) {
-                    float *di = ih + ((dir * (Hp / 8) + j / 8) * din * G + g) * 8 + j % 8;
-                    for (int64_t k = 0; k < din; k++) di[k * G * 8] = wd->w_ih[row * din + k];
+                    float *di = ih + ((dir * (Hp / U) + j / U) * din * G + g) * U + j % U;
+                    for (int64_t k = 0; k < din; k++) di[k * G * U] = wd->w_ih[row * din + k];
                 } else {
                     memcpy(ih + ((dir * G + g) * Hp + j) * din, wd->w_ih + row * din,
                            (size_t)din * sizeof(float));
                 }
                 /* [dir][jb][k][g][lane] */
-                float *dst = hh + ((dir * (Hp / 8) + j / 8) * H * G + g) * 8 + j % 8;
-                for (int64_t k = 0; k < H; k++) dst[k * G * 8] = wd->w_hh[row * H + k];
+                float *dst = hh + ((dir * (Hp / U) + j / U) * H * G + g) * U + j % U;
+                for (int64_t k = 0; k < H; k++) dst[k * G * U] = wd->w_hh[row * H + k];
                 float b = 0.0f;
                 if (r->d.has_bias && wd->b_ih) b += wd->b_ih[row];
                 if (r->d.has_bias && wd->b_hh) {
@@ -127,7 +128,7 @@ static clattn_status pack_layer(clattn_rnn *r, const clattn_rnn_host_weights *w,
                     else
                         b += wd->b_hh[row];
                 }
-                bias[(dir * G + g) * Hp + j] = b;
+                bias[((dir * (Hp / U) + j / U) * G + g) * U + j % U] = b; /* as a W_hh block */
             }
     }
     if (!st) st = clattn__upload(r->ctx, ih, (int64_t)n_ih * 4, "rnn w_ih", &L->w_ih);
@@ -172,6 +173,7 @@ clattn_status clattn_rnn_create(clattn_context *ctx, const clattn_rnn_desc *desc
         return clattn__fail(ctx, CLATTN_ERROR_OUT_OF_MEMORY, "rnn create: host memory");
     }
     r->ctx = ctx, r->d = d, r->ndir = nd, r->G = G, r->Hp = Hp;
+    r->units = CLATTN_RNN_UNITS(d.cell == CLATTN_RNN_LSTM);
     /* On CPU devices the register-blocked rnn_input kernel ran the input projection about 1.5x
      * faster per core than CLBlast's GEMM (B=32, T=50, 512 -> 2 x 3 x 512, one PoCL thread,
      * process CPU time) and without its copy kernels; CLATTN_RNN_INPUT=gemm|kernel overrides. */

@@ -7,6 +7,7 @@
 #include "kernel_iface.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,10 +105,11 @@ static clattn_status choose_algo(clattn_rnn *r, clattn_rnn_algo asked, int64_t n
         asked = cpu && fits && ctx->caps.compute_units <= r->ndir ? CLATTN_RNN_ALGO_PERSISTENT
                                                                   : CLATTN_RNN_ALGO_STEP;
     if (asked == CLATTN_RNN_ALGO_PERSISTENT && !fits)
-        return clattn__fail(ctx, CLATTN_ERROR_UNSUPPORTED,
-                            "rnn: the persistent flavour needs a work-group of %lld items (H / 8); "
-                            "the device allows %lld",
-                            (long long)nb, (long long)ctx->caps.max_work_group_size);
+        return clattn__fail(
+            ctx, CLATTN_ERROR_UNSUPPORTED,
+            "rnn: the persistent flavour needs a work-group of %lld items (H / %d); "
+            "the device allows %lld",
+            (long long)nb, r->units, (long long)ctx->caps.max_work_group_size);
     *algo = asked;
     return CLATTN_SUCCESS;
 }
@@ -212,7 +214,7 @@ clattn_status clattn_rnn_forward(clattn_rnn *r, const clattn_rnn_forward_desc *c
     if (!st) st = check_forward(r, &d, x, h0, c0, out, h_n, c_n, &len);
     if (st) return st;
     const int64_t B = d.batch, T = d.seq, H = r->d.hidden, Hp = r->Hp, nd = r->ndir, G = r->G;
-    const int64_t L = r->d.num_layers, nb = Hp / 8, state = nd * B * Hp * 4;
+    const int64_t L = r->d.num_layers, nb = Hp / r->units, state = nd * B * Hp * 4;
     const int lstm = r->d.cell == CLATTN_RNN_LSTM;
     clattn_rnn_algo algo = CLATTN_RNN_ALGO_STEP;
     st = choose_algo(r, d.algo, nb, &algo);
@@ -220,7 +222,9 @@ clattn_status clattn_rnn_forward(clattn_rnn *r, const clattn_rnn_forward_desc *c
     memset(&s, 0, sizeof s);
     cl_kernel k = NULL;
     const char *kname = algo == CLATTN_RNN_ALGO_PERSISTENT ? "rnn_persistent" : "rnn_step";
-    const char *opt = lstm ? "-DRNN_LSTM=1" : "-DRNN_LSTM=0";
+    /* gi's layout follows who writes it: rnn_input blocks it per step (cl/rnn.cl: rnn_gi). */
+    char opt[48];
+    snprintf(opt, sizeof opt, "-DRNN_LSTM=%d -DRNN_GI_BLOCKED=%d", lstm, r->own_input);
     cl_kernel kin = NULL;
     if (!st) st = clattn__kernel(ctx, "rnn", opt, kname, &k);
     if (!st && r->own_input) st = clattn__kernel(ctx, "rnn", opt, "rnn_input", &kin);
@@ -233,8 +237,8 @@ clattn_status clattn_rnn_forward(clattn_rnn *r, const clattn_rnn_forward_desc *c
         else if ((size_t)nb > allowed)
             st = clattn__fail(ctx, CLATTN_ERROR_UNSUPPORTED,
                               "rnn: the persistent flavour needs work-groups of %lld items "
-                              "(H / 8); rnn_persistent allows %zu",
-                              (long long)nb, allowed);
+                              "(H / %d); rnn_persistent allows %zu",
+                              (long long)nb, r->units, allowed);
     }
     if (!st) st = clattn__upload(ctx, len, B * 4, "rnn lengths", &s.len);
     if (!st)
@@ -256,14 +260,14 @@ clattn_status clattn_rnn_forward(clattn_rnn *r, const clattn_rnn_forward_desc *c
         const clattn__rnn_layer *ly = &r->layers[l];
         cl_mem in = l == 0 ? x : s.mid[(l - 1) % 2], dst = l == L - 1 ? out : s.mid[l % 2];
         if (r->own_input) {
-            const cl_int rows = (cl_int)(B * T), din = (cl_int)ly->din, iH = (cl_int)H,
+            const cl_int iB = (cl_int)B, iT = (cl_int)T, din = (cl_int)ly->din, iH = (cl_int)H,
                          ind = (cl_int)nd;
             const size_t global[3] = {
                 (size_t)nb, (size_t)nd,
                 (size_t)((B * T + CLATTN_RNN_INPUT_ROWS - 1) / CLATTN_RNN_INPUT_ROWS)};
             st = clattn__set_args(ctx, kin, "rnn_input", sizeof(cl_mem), &in, sizeof(cl_mem),
-                                  &ly->w_ih, sizeof(cl_mem), &s.gi, sizeof rows, &rows, sizeof din,
-                                  &din, sizeof iH, &iH, sizeof ind, &ind, (size_t)0);
+                                  &ly->w_ih, sizeof(cl_mem), &s.gi, sizeof iB, &iB, sizeof iT, &iT,
+                                  sizeof din, &din, sizeof iH, &iH, sizeof ind, &ind, (size_t)0);
             if (!st) st = chain_launch(&c, kin, 3, global, NULL, "rnn_input");
         } else {
             clattn_gemm g = {0};

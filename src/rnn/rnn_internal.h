@@ -8,10 +8,10 @@
 /* One layer, both directions together. */
 typedef struct {
     int64_t din;    /* its input width: input_dim, or ndir * H above layer 0 */
-    cl_mem w_ih;    /* own_input: [ndir, Hp / 8, din, G, 8] as w_hh (cl/rnn.cl's rnn_input); else
+    cl_mem w_ih;    /* own_input: [ndir, Hp / U, din, G, U] as w_hh (cl/rnn.cl's rnn_input); else
                        [ndir * G * Hp, din], rows past H in each gate 0, for one GEMM into gi */
-    cl_mem w_hh;    /* [ndir, Hp / 8, H, G, 8] (cl/rnn.cl) */
-    cl_mem bias;    /* [ndir, G, Hp] */
+    cl_mem w_hh;    /* [ndir, Hp / U, H, G, U] (cl/rnn.cl), U = the object's units */
+    cl_mem bias;    /* [ndir, Hp / U, G, U], blocked as w_hh */
     cl_mem bias_hn; /* [ndir, Hp] */
 } clattn__rnn_layer;
 
@@ -19,6 +19,7 @@ struct clattn_rnn {
     clattn_context *ctx;
     clattn_rnn_desc d; /* full size, resolved */
     int ndir, G;
+    int units;     /* hidden units per work-item block: CLATTN_RNN_UNITS (kernel_iface.h) */
     int64_t Hp;    /* H rounded up to 8 */
     int own_input; /* the input projection by rnn_input (CPU devices), not the GEMM library */
     clattn__rnn_layer *layers;
