@@ -309,7 +309,8 @@ static struct PyModuleDef module_def = {
 };
 
 PyMODINIT_FUNC PyInit__clattn(void) {
-    if (PyType_Ready(&pyclattn_context_type) < 0 || PyType_Ready(&pyclattn_keys_type) < 0)
+    if (PyType_Ready(&pyclattn_context_type) < 0 || PyType_Ready(&pyclattn_keys_type) < 0 ||
+        PyType_Ready(&pyclattn_rnn_type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (!m) return NULL;
@@ -320,9 +321,11 @@ PyMODINIT_FUNC PyInit__clattn(void) {
         PyExc_RuntimeError, NULL);
     Py_INCREF(&pyclattn_context_type);
     Py_INCREF(&pyclattn_keys_type);
+    Py_INCREF(&pyclattn_rnn_type);
     if (!pyclattn_error || PyModule_AddObject(m, "Error", pyclattn_error) < 0 ||
         PyModule_AddObject(m, "Context", (PyObject *)&pyclattn_context_type) < 0 ||
-        PyModule_AddObject(m, "AdditiveKeys", (PyObject *)&pyclattn_keys_type) < 0) {
+        PyModule_AddObject(m, "AdditiveKeys", (PyObject *)&pyclattn_keys_type) < 0 ||
+        PyModule_AddObject(m, "Rnn", (PyObject *)&pyclattn_rnn_type) < 0) {
         Py_DECREF(m);
         return NULL;
     }

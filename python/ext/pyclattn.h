@@ -20,7 +20,8 @@ typedef struct {
 
 extern PyTypeObject pyclattn_context_type;
 extern PyTypeObject pyclattn_keys_type;
-extern PyObject *pyclattn_error; /* clattn.Error, a RuntimeError */
+extern PyTypeObject pyclattn_rnn_type; /* rnn.c */
+extern PyObject *pyclattn_error;       /* clattn.Error, a RuntimeError */
 
 /* Checks that obj is an open Context and takes a holder on it (NULL with an exception set). */
 clattn_context *pyclattn_hold(PyObject *obj);

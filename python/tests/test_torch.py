@@ -1,7 +1,8 @@
 """test_torch.py: clattn against PyTorch where torch is importable (skipped otherwise: CI does
 not need PyTorch): torch.nn.functional.scaled_dot_product_attention case by case (masks,
 causal with L != S, GQA, scale, fully masked rows, dtypes, layouts), tensors in and tensors out,
-and BiGRU against nn.GRU(bidirectional=True) on packed sequences."""
+and BiGRU against nn.GRU(bidirectional=True), GRU and LSTM against nn.GRU and nn.LSTM on
+packed sequences."""
 import numpy as np
 import pytest
 
@@ -104,3 +105,24 @@ def test_bigru_matches_nn_gru():
     assert isinstance(got, torch.Tensor)
     torch.testing.assert_close(got, want, rtol=2e-4, atol=2e-5)
     torch.testing.assert_close(h_n, h_want, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("mode", ["GRU", "LSTM"])
+def test_rnn_matches_torch(mode):
+    torch.manual_seed(3)
+    m = getattr(torch.nn, mode)(6, 9, num_layers=2, batch_first=True, bidirectional=True).eval()
+    enc = getattr(clattn, mode).from_torch(m)
+    x = t(4, 8, 6)
+    lengths = torch.tensor([8, 3, 5, 1])
+    h0 = t(4, 4, 9)
+    hx = (h0, t(4, 4, 9)) if mode == "LSTM" else h0
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
+                                                     enforce_sorted=False)
+    with torch.no_grad():
+        out_p, st_want = m(packed, hx)
+    want, _ = torch.nn.utils.rnn.pad_packed_sequence(out_p, batch_first=True, total_length=8)
+    got, st = enc(x, hx, lengths=lengths)
+    assert isinstance(got, torch.Tensor)
+    torch.testing.assert_close(got, want, rtol=2e-4, atol=3e-5)
+    for a, b in zip(st if mode == "LSTM" else (st,), st_want if mode == "LSTM" else (st_want,)):
+        torch.testing.assert_close(a, b, rtol=2e-4, atol=3e-5)
