@@ -185,8 +185,8 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         hi_all = min(hi_all, keys[r].hi);
     }
     /* Scores that are the dot products themselves: no score options, and (per block) every row
-     * sees every key of the block. The per-key tests of clattn_score were a quarter of the score
-     * loop's instructions. */
+     * sees every key of the block. The per-key tests of clattn_score were about a fifth of the
+     * score loop's instructions. */
     const int plain = !(flags & (CLATTN_KF_MASK | CLATTN_KF_ALIBI | CLATTN_KF_SOFTCAP));
     /* This split's keys, cut to what the rows see. */
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
