@@ -221,8 +221,17 @@ static void run_tiny(reader *r, const clattn_sdpa_desc *d) {
     const uint8_t how = byte(r);
     float *q = floats(r, nq, 0), *k = floats(r, nk, 0), *v = floats(r, nv, 0);
     float *mask = d->has_mask ? floats(r, nm, 1) : NULL;
-    float *out = calloc((size_t)no, sizeof(float)), *lse = calloc((size_t)nl, sizeof(float));
-    require(out && lse, "calloc");
+    /* out starts as a finite sentinel (host array and device buffer alike): the elements the
+     * output's rows cover must come back without NaN, the gaps strides leave between them
+     * exactly as they were (a device buffer made without it held whatever memory was there). */
+    float *out = malloc(sizeof(float) * (size_t)no), *lse = calloc((size_t)nl, sizeof(float));
+    unsigned char *covered = calloc((size_t)no, 1);
+    require(out && lse && covered, "calloc");
+    for (int64_t i = 0; i < no; i++) out[i] = -7.0f;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < Hq; h++)
+            for (int64_t s = 0; s < Sq; s++)
+                memset(covered + b * os[0] + h * os[1] + s * os[2], 1, (size_t)Dv);
     const int with_lse = how & 1;
     clattn_status st;
     if (how & 2) {
@@ -233,7 +242,7 @@ static void run_tiny(reader *r, const clattn_sdpa_desc *d) {
         const int64_t counts[7] = {0, nq, nk, nv, no, with_lse ? nl : 0, nm};
         if (counts[short_one] < 2) short_one = 0; /* none to shorten, or no room to */
         cl_mem bq = buffer(nq, q, short_one == 1), bk = buffer(nk, k, short_one == 2);
-        cl_mem bv = buffer(nv, v, short_one == 3), bo = buffer(no, NULL, short_one == 4);
+        cl_mem bv = buffer(nv, v, short_one == 3), bo = buffer(no, out, short_one == 4);
         cl_mem bl = with_lse ? buffer(nl, NULL, short_one == 5) : NULL;
         cl_mem bm = mask ? buffer(nm, mask, short_one == 6) : NULL;
         cl_event ev = (cl_event)&ev; /* must come back NULL on failure */
@@ -268,10 +277,12 @@ static void run_tiny(reader *r, const clattn_sdpa_desc *d) {
         /* Inputs are finite and small, so out and lse hold no NaN. Not checked for huge finite
          * scales: a scale near FLT_MAX overflows the scores to inf and the softmax to NaN (a
          * known limit: the library takes any finite scale and does not guard that overflow). */
-        for (int64_t i = 0; i < no; i++) require(!isnan(out[i]), "no NaN in out");
+        for (int64_t i = 0; i < no; i++)
+            require(covered[i] ? !isnan(out[i]) : out[i] == -7.0f,
+                    covered[i] ? "no NaN in out" : "gaps between output rows untouched");
         for (int64_t i = 0; with_lse && i < nl; i++) require(!isnan(lse[i]), "no NaN in lse");
     }
-    free(q), free(k), free(v), free(mask), free(out), free(lse);
+    free(q), free(k), free(v), free(mask), free(out), free(lse), free(covered);
 }
 
 static void fuzz_sdpa(reader *r) {
