@@ -121,6 +121,9 @@ api_seed sdpa_window_reach 0 180 103 1 1 179 161 236 122 119 12 86 0 0 85 8 138 
 api_seed sdpa_diag_overflow 0 180 103 1 1 179 161 236 122 119 12 86 0 0 85 8 138 78 68 113 77 67 \
     68 104 114 153 153 153 100 102 102 102 102 102 102 102 $(printf '153 %.0s' $(seq 41)) \
     95 105 99 100 0 0
+# A forced GPU tile of INT64_MAX keys: its local-memory size overflowed (found by a local run).
+api_seed sdpa_gpu_tile_overflow 0 1 1 1 2 143 4 255 44 0 1 0 179 45 99 1 2 0 1 99 108 95 105 \
+    110 116 101 108 2 143 4 255 44 0 1 0 179 45 99 1 95 115 117 71 69 95 77 87 71 55 38 55 40
 # KV cache programs (first byte 2 mod 8; fuzz/fuzz_kv.c): a cache of 3 slots, 2 kv heads,
 # capacity 8, head dim 8, then an append of 2 sequences; the same paged (page size 3); a cache
 # followed by an attention call over 2 slots with the decode path forced. LSE combine (4 mod 8):

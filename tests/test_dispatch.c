@@ -319,6 +319,17 @@ static void decode_profile(const profile *pr) {
     st = clattn__sdpa_dispatch(c, &p, &req, &plan, why, sizeof why);
     TU_CHECK(empty_ok && st == CLATTN_ERROR_INVALID_ARGUMENT && strstr(why, "splits"),
              "%s: 16 splits of 7 keys planned; INT64_MAX splits refused: %s", pr->name, why);
+    /* A forced GPU tile of INT64_MAX keys: refused as not fitting the local memory, before the
+     * tile products overflowed (fuzz_api). */
+    for (int a = 0; a < 2; a++) {
+        const clattn_sdpa_request big = {a ? CLATTN_ALGO_FLASH1 : CLATTN_ALGO_FLASH2,
+                                         CLATTN_FLAVOUR_GPU, 16, INT64_MAX, 0};
+        p = problem(1, 8, 2, 33, 65, 64, 64, 0);
+        st = clattn__sdpa_dispatch(c, &p, &big, &plan, why, sizeof why);
+        TU_CHECK(st == CLATTN_ERROR_UNSUPPORTED && strstr(why, "local memory"),
+                 "%s: a forced %s GPU tile of INT64_MAX keys refused: %s", pr->name,
+                 a ? "flash1" : "flash2", why);
+    }
 }
 
 /* Narrow storage: the float32 copies a path makes of narrow tensors (naive: q, k, v and out;
