@@ -37,7 +37,8 @@
 #ifndef RNN_BB /* -DRNN_BB=n overrides it, for measuring */
 #define RNN_BB (RNN_LSTM ? 6 : 4)
 #endif
-#define RNN_U CLATTN_RNN_UNITS(RNN_LSTM)
+#define RNN_TAIL_BB (RNN_LSTM ? 4 : RNN_BB) /* the last rows' passes: rnn_tail_rows */
+#define RNN_U       CLATTN_RNN_UNITS(RNN_LSTM)
 #if RNN_U != (RNN_LSTM ? 4 : 8)
 #error "rnn_block's gate math assumes 4 units per LSTM block and 8 per GRU block"
 #endif
@@ -67,17 +68,20 @@ inline void rnn_store_lanes(rnn_unit v, __global float *p, int j0, int H) {
     for (int l = 0; j0 + l < H; l++) p[l] = t[l];
 }
 
-/* acc[v][i] += sum over k < K of w[k][v][0..7] * xr[i][k]: the one inner loop of the input
- * projection and the recurrence. w is a packed block [K][G][units] = [K][RNN_V][8]; each of the
- * RNN_BB rows is broadcast once per k against the RNN_V weight vectors. */
-inline void rnn_mac(__global const float *w, __global const float **xr, int K,
-                    float8 acc[RNN_V][RNN_BB]) {
+/* acc[v][i] += sum over k < K of w[k][v][0..7] * xr[i][k] for rows i < n: the one inner loop
+ * of the input projection and the recurrence. w is a packed block [K][G][units] =
+ * [K][RNN_V][8]; each row is broadcast once per k against the RNN_V weight vectors. n is a
+ * constant at every call (RNN_BB, or RNN_TAIL_BB for the last rows), so once inlined the loops
+ * unroll and acc stays in registers. */
+__attribute__((always_inline)) inline void rnn_mac(__global const float *w,
+                                                   __global const float **xr, int K,
+                                                   float8 acc[RNN_V][RNN_BB], const int n) {
     for (int k = 0; k < K; k++) {
         float8 wv[RNN_V];
 #pragma unroll
         for (int v = 0; v < RNN_V; v++) wv[v] = vload8(v, w + (long)k * (RNN_V * 8));
 #pragma unroll
-        for (int i = 0; i < RNN_BB; i++) {
+        for (int i = 0; i < n; i++) {
             const float8 hv = (float8)(xr[i][k]);
 #pragma unroll
             for (int v = 0; v < RNN_V; v++) acc[v][i] = fma(wv[v], hv, acc[v][i]);
@@ -105,66 +109,92 @@ inline float8 rnn_gi(__global const float *gi, int B, int T, int Hp, int ndir, i
 #endif
 }
 
+/* Rows b0 .. b0 + n - 1 (n a constant: RNN_BB or RNN_TAIL_BB) of step s, block jb, direction
+ * dir: the recurrent product, then the gates; rows past B repeat row B - 1 and store nothing. */
+__attribute__((always_inline)) inline void
+rnn_pass(__global const float *gi, __global const float *w, __global const float *bd,
+         __global const float *bias_hn, __global const int *lengths, __global const float *h_prev,
+         __global float *h_next, __global const float *c_prev, __global float *c_next,
+         __global float *out, int B, int T, int H, int ndir, int s, int dir, int jb, int b0,
+         const int n) {
+    const int Hp = (H + 7) & ~7, j0 = jb * RNN_U;
+    const long od = (long)ndir * H;
+    float8 acc[RNN_V][RNN_BB];
+    __global const float *hr[RNN_BB];
+#pragma unroll
+    for (int i = 0; i < n; i++) {
+        hr[i] = h_prev + ((long)dir * B + min(b0 + i, B - 1)) * Hp;
+#pragma unroll
+        for (int v = 0; v < RNN_V; v++) acc[v][i] = 0.0f;
+    }
+    rnn_mac(w, hr, H, acc, n);
+#pragma unroll
+    for (int i = 0; i < n; i++) {
+        const int b = b0 + i;
+        if (b >= B) break;
+        const long so = ((long)dir * B + b) * Hp + j0;
+        const rnn_unit hp = RNN_LOAD(h_prev + so);
+        const int len = lengths[b];
+        if (s >= len) { /* padding: keep the state, output 0 */
+            RNN_STORE(hp, h_next + so);
+#if RNN_LSTM
+            RNN_STORE(RNN_LOAD(c_prev + so), c_next + so);
+#endif
+            rnn_store_lanes((rnn_unit)0.0f, out + ((long)b * T + s) * od + (long)dir * H + j0, j0,
+                            H);
+            continue;
+        }
+        const int t = dir == 0 ? s : len - 1 - s;
+        float8 a[RNN_V]; /* pre-activations: input part, bias, recurrent part */
+#pragma unroll
+        for (int v = 0; v < RNN_V; v++)
+            a[v] = rnn_gi(gi, B, T, Hp, ndir, b, t, dir, jb, v) + vload8(v, bd);
+#if RNN_LSTM
+        /* Gates i and f share vector 0, g and o vector 1, so two float8 sigmoids do all four,
+         * g's lanes taken at 2x for tanh(x) = 2 sigmoid(2x) - 1. */
+        const float8 s0 = rnn_sigmoid8(acc[0][i] + a[0]);
+        const float8 s1 = rnn_sigmoid8((acc[1][i] + a[1]) *
+                                       (float8)(2.0f, 2.0f, 2.0f, 2.0f, 1.0f, 1.0f, 1.0f, 1.0f));
+        const float4 c = s0.hi * vload4(0, c_prev + so) + s0.lo * (2.0f * s1.lo - 1.0f);
+        vstore4(c, 0, c_next + so);
+        const float4 h = s1.hi * tanh(c);
+#else
+        const float8 r = rnn_sigmoid8(a[0] + acc[0][i]), z = rnn_sigmoid8(a[1] + acc[1][i]);
+        const float8 n_ = tanh(a[2] + r * (acc[2][i] + vload8(0, bias_hn + (long)dir * Hp + j0)));
+        const float8 h = (1.0f - z) * n_ + z * hp;
+#endif
+        RNN_STORE(h, h_next + so);
+        rnn_store_lanes(h, out + ((long)b * T + t) * od + (long)dir * H + j0, j0, H);
+    }
+}
+
+/* How many of the last rows go in passes of RNN_TAIL_BB rather than RNN_BB, so few rows are
+ * computed only to be dropped: with 6-row passes and 4-row tails, B = 32 is 4 x 6 + 2 x 4 (no
+ * waste) where 6 x 6 dropped 4 rows, 11% of the product. Every power of two from 4 up leaves 2
+ * or 4 over 6. */
+inline int rnn_tail_rows(int B) {
+    if (RNN_TAIL_BB == RNN_BB) return 0;
+    const int r = B % RNN_BB;
+    const int tail = r == 1 ? 7 : r == 2 ? 8 : r == 3 || r == 4 ? r : 0;
+    return min(tail, B);
+}
+
 /* One step s of block jb of direction dir, all batch rows. */
 inline void rnn_block(__global const float *gi, __global const float *w_hh,
                       __global const float *bias, __global const float *bias_hn,
                       __global const int *lengths, __global const float *h_prev,
                       __global float *h_next, __global const float *c_prev, __global float *c_next,
                       __global float *out, int B, int T, int H, int ndir, int s, int dir, int jb) {
-    const int Hp = (H + 7) & ~7, j0 = jb * RNN_U;
-    const long od = (long)ndir * H;
-    __global const float *w = w_hh + ((long)dir * (Hp / RNN_U) + jb) * H * (RNN_V * 8);
-    __global const float *bd = bias + ((long)dir * (Hp / RNN_U) + jb) * (RNN_V * 8);
-    for (int b0 = 0; b0 < B; b0 += RNN_BB) {
-        float8 acc[RNN_V][RNN_BB];
-        __global const float *hr[RNN_BB];
-#pragma unroll
-        for (int i = 0; i < RNN_BB; i++) {
-            hr[i] = h_prev + ((long)dir * B + min(b0 + i, B - 1)) * Hp;
-#pragma unroll
-            for (int v = 0; v < RNN_V; v++) acc[v][i] = 0.0f;
-        }
-        rnn_mac(w, hr, H, acc);
-#pragma unroll
-        for (int i = 0; i < RNN_BB; i++) {
-            const int b = b0 + i;
-            if (b >= B) break;
-            const long so = ((long)dir * B + b) * Hp + j0;
-            const rnn_unit hp = RNN_LOAD(h_prev + so);
-            const int len = lengths[b];
-            if (s >= len) { /* padding: keep the state, output 0 */
-                RNN_STORE(hp, h_next + so);
-#if RNN_LSTM
-                RNN_STORE(RNN_LOAD(c_prev + so), c_next + so);
-#endif
-                rnn_store_lanes((rnn_unit)0.0f, out + ((long)b * T + s) * od + (long)dir * H + j0,
-                                j0, H);
-                continue;
-            }
-            const int t = dir == 0 ? s : len - 1 - s;
-            float8 a[RNN_V]; /* pre-activations: input part, bias, recurrent part */
-#pragma unroll
-            for (int v = 0; v < RNN_V; v++)
-                a[v] = rnn_gi(gi, B, T, Hp, ndir, b, t, dir, jb, v) + vload8(v, bd);
-#if RNN_LSTM
-            /* Gates i and f share vector 0, g and o vector 1, so two float8 sigmoids do all
-             * four, g's lanes taken at 2x for tanh(x) = 2 sigmoid(2x) - 1. */
-            const float8 s0 = rnn_sigmoid8(acc[0][i] + a[0]);
-            const float8 s1 = rnn_sigmoid8(
-                (acc[1][i] + a[1]) * (float8)(2.0f, 2.0f, 2.0f, 2.0f, 1.0f, 1.0f, 1.0f, 1.0f));
-            const float4 c = s0.hi * vload4(0, c_prev + so) + s0.lo * (2.0f * s1.lo - 1.0f);
-            vstore4(c, 0, c_next + so);
-            const float4 h = s1.hi * tanh(c);
-#else
-            const float8 r = rnn_sigmoid8(a[0] + acc[0][i]), z = rnn_sigmoid8(a[1] + acc[1][i]);
-            const float8 n =
-                tanh(a[2] + r * (acc[2][i] + vload8(0, bias_hn + (long)dir * Hp + j0)));
-            const float8 h = (1.0f - z) * n + z * hp;
-#endif
-            RNN_STORE(h, h_next + so);
-            rnn_store_lanes(h, out + ((long)b * T + t) * od + (long)dir * H + j0, j0, H);
-        }
-    }
+    const int Hp = (H + 7) & ~7, nb = Hp / RNN_U, main_rows = B - rnn_tail_rows(B);
+    __global const float *w = w_hh + ((long)dir * nb + jb) * H * (RNN_V * 8);
+    __global const float *bd = bias + ((long)dir * nb + jb) * (RNN_V * 8);
+    int b0 = 0;
+    for (; b0 < main_rows; b0 += RNN_BB)
+        rnn_pass(gi, w, bd, bias_hn, lengths, h_prev, h_next, c_prev, c_next, out, B, T, H, ndir, s,
+                 dir, jb, b0, RNN_BB);
+    for (; b0 < B; b0 += RNN_TAIL_BB)
+        rnn_pass(gi, w, bd, bias_hn, lengths, h_prev, h_next, c_prev, c_next, out, B, T, H, ndir, s,
+                 dir, jb, b0, RNN_TAIL_BB);
 }
 
 #define RNN_PARAMS                                                                                 \
@@ -217,7 +247,7 @@ __kernel void rnn_input(__global const float *x, __global const float *w_ih, __g
 #pragma unroll
             for (int v = 0; v < RNN_V; v++) acc[v][i] = 0.0f;
         }
-        rnn_mac(w, xr, din, acc);
+        rnn_mac(w, xr, din, acc, RNN_BB);
 #pragma unroll
         for (int i = 0; i < RNN_BB; i++) {
             const int r = b0 + i, b = r / T, t = r - b * T;

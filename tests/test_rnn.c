@@ -271,6 +271,8 @@ int main(void) {
         {1, 1, 1, 3, 5, 4, 16, 9, 2, 1, 0},   /* LSTM 3 layers forward only, int64 lengths */
         {0, 2, 1, 2, 2, 3, 129, 16, 0, 0, 0}, /* GRU 2 layers, Din = 129 > H */
         {1, 2, 0, 1, 7, 11, 8, 24, 1, 0, 0},  /* LSTM, B = 7 (not a multiple of the row block) */
+        /* LSTM B = 14: two 6-row passes, then 8 rows in 4-row passes (rnn_tail_rows) */
+        {1, 2, 1, 1, 14, 4, 5, 8, 1, 1, 0},
         /* B T past CLATTN_RNN_INPUT_ROWS (256): rnn_input's row chunks, the last one partial */
         {1, 2, 1, 1, 5, 61, 5, 12, 1, 0, 0},
         {0, 1, 1, 1, 1, 263, 3, 9, 0, 1, 0},
