@@ -144,14 +144,16 @@ api_seed add_struct 1 2 7 4 3 5 0 0 0 240 5 199 0
 
 echo "fuzzing the API entry points for ${seconds}s"
 status=0
-# leak_check_at_exit=0: libFuzzer still checks for leaks after every input that leaves more
-# allocations than it found (-detect_leaks, on by default); only LeakSanitizer's second pass at
-# exit is off. That pass stops PoCL's worker threads with ptrace, and once in a CI run its tracer
-# crashed (signal 11, "LeakSanitizer has encountered a fatal error") after all inputs had passed,
-# which failed the run with an empty crash file.
+# Leak detection off for fuzz_api (-detect_leaks=0; fuzz_npy keeps it). LeakSanitizer's check
+# stops every thread with ptrace, and with PoCL's worker threads alive its tracer crashes now and
+# then ("Tracer caught signal 11 ... LeakSanitizer has encountered a fatal error"), failing the
+# run with an empty crash file: once in CI at exit (all 707 inputs had passed), once in a local
+# run in libFuzzer's per-input check on the 21st input of the corpus. The library's leaks stay
+# covered by the ASan/LeakSanitizer pass over the test suite in CI (ci/asan.sh) and by
+# ci/valgrind.sh.
 CLATTN_CACHE_DIR=$build/fuzz-api-cache \
-    LSAN_OPTIONS="suppressions=$root/ci/lsan.supp:print_suppressions=0:leak_check_at_exit=0" \
-    "$build/fuzz/fuzz_api" -max_total_time="$seconds" -max_len=1024 -timeout=180 \
+    ASAN_OPTIONS=detect_leaks=0 \
+    "$build/fuzz/fuzz_api" -max_total_time="$seconds" -max_len=1024 -timeout=180 -detect_leaks=0 \
     -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$api_artifacts/" \
     "$api_corpus" "$api_seeds" || status=$?
 if [ "$status" != 0 ]; then
