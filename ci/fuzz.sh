@@ -4,7 +4,7 @@
 # and planning, with rare tiny SDPA runs on the default device, KV cache programs and LSE
 # combines), writes small seed corpora and a
 # dictionary of .npy header tokens, and runs each for FUZZ_SECONDS (default 30). Exits non-zero on
-# a crash, leak, broken promise or sanitizer report; the input is kept under
+# a crash, broken promise or sanitizer report (and a leak in fuzz_npy); the input is kept under
 # <build>/fuzz-artifacts/ (fuzz_npy) or <build>/fuzz-api-artifacts/ (fuzz_api).
 #   FUZZ_SECONDS=300 ci/fuzz.sh        FUZZ_BUILD_DIR=/tmp/f ci/fuzz.sh
 set -euo pipefail
