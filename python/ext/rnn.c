@@ -7,7 +7,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 typedef struct {
     PyObject_HEAD PyObject *ctx; /* the Context, held (pyclattn_hold) while the handle lives */

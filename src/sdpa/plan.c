@@ -96,17 +96,17 @@ static int gpu_fill(const clattn_device_caps *caps, int64_t max_wg, int64_t loca
                     clattn_sdpa_plan *plan) {
     const int64_t dcap = clattn__gpu_dim_cap(p->D), dvcap = clattn__gpu_dim_cap(p->Dv);
     if (br < 1 || bc < 1 || br > max_wg) return 1;
+    const int64_t tpr = clattn__gpu_threads_per_row(br, max_wg);
     if (bc > local_budget / CLATTN_ACC_BYTES) {
         /* A forced block_kv (unchecked from the caller) longer than the local memory holds in
          * floats cannot fit; refused before the tile products, which it could overflow. The
          * need is reported in double, saturated. */
         const double need =
             (double)CLATTN_ACC_BYTES * ((double)br * dcap + (double)bc * (dcap + 1 + dvcap + br));
-        plan->block_q = br, plan->block_kv = bc, plan->work_group = br;
+        plan->block_q = br, plan->block_kv = bc, plan->work_group = br * tpr;
         plan->local_mem_bytes = need < 9.2e18 ? (int64_t)need : INT64_MAX;
         return 1;
     }
-    const int64_t tpr = clattn__gpu_threads_per_row(br, max_wg);
     plan->algo = algo;
     plan->flavour = CLATTN_FLAVOUR_GPU;
     plan->block_q = br;
