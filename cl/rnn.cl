@@ -61,10 +61,6 @@ typedef float4 rnn_unit;
 #define RNN_STORE(v, p) vstore4(v, 0, p)
 #endif
 
-inline float8 rnn_sigmoid8(float8 x) {
-    return 1.0f / (1.0f + exp(-x));
-}
-
 /* Writes the lanes of v that are hidden units (< H) to p[0..]. */
 inline void rnn_store_lanes(rnn_unit v, __global float *p, int j0, int H) {
     if (j0 + RNN_U <= H) {
@@ -160,15 +156,17 @@ rnn_pass(__global const float *gi, __global const float *w, __global const float
 #if RNN_LSTM
         /* Gates i and f share vector 0, g and o vector 1, so two float8 sigmoids do all four,
          * g's lanes taken at 2x for tanh(x) = 2 sigmoid(2x) - 1. */
-        const float8 s0 = rnn_sigmoid8(acc[0][i] + a[0]);
-        const float8 s1 = rnn_sigmoid8((acc[1][i] + a[1]) *
-                                       (float8)(2.0f, 2.0f, 2.0f, 2.0f, 1.0f, 1.0f, 1.0f, 1.0f));
+        const float8 s0 = clattn_sigmoid_float8(acc[0][i] + a[0]);
+        const float8 s1 = clattn_sigmoid_float8(
+            (acc[1][i] + a[1]) * (float8)(2.0f, 2.0f, 2.0f, 2.0f, 1.0f, 1.0f, 1.0f, 1.0f));
         const float4 c = s0.hi * vload4(0, c_prev + so) + s0.lo * (2.0f * s1.lo - 1.0f);
         vstore4(c, 0, c_next + so);
-        const float4 h = s1.hi * tanh(c);
+        const float4 h = s1.hi * clattn_tanh_float4(c);
 #else
-        const float8 r = rnn_sigmoid8(a[0] + acc[0][i]), z = rnn_sigmoid8(a[1] + acc[1][i]);
-        const float8 n_ = tanh(a[2] + r * (acc[2][i] + vload8(0, bias_hn + (long)dir * Hp + j0)));
+        const float8 r = clattn_sigmoid_float8(a[0] + acc[0][i]),
+                     z = clattn_sigmoid_float8(a[1] + acc[1][i]);
+        const float8 n_ =
+            clattn_tanh_float8(a[2] + r * (acc[2][i] + vload8(0, bias_hn + (long)dir * Hp + j0)));
         const float8 h = (1.0f - z) * n_ + z * hp;
 #endif
         RNN_STORE(h, h_next + so);

@@ -18,6 +18,8 @@ typedef struct {
     int lengths;  /* 0 none, 1 int32 with 0 and T, 2 int64 */
     int states;   /* h0 (and c0) given */
     float xscale; /* x uniform in +-xscale (0: 1); large values saturate every gate */
+    int nan_x;    /* one NaN in x (last row, middle step): that row's outputs from there on (each
+                     direction's) must be NaN, as PyTorch gives, and the other rows untouched */
 } rnn_case;
 
 typedef struct {
@@ -71,6 +73,7 @@ static void check_case(clattn_context *ctx, const rnn_case *c, clattn_rnn_algo a
     int64_t *l64 = malloc((size_t)B * sizeof(int64_t));
     const float xs = c->xscale > 0.0f ? c->xscale : 1.0f;
     tu_fill_uniform(x, B * T * c->Din, -xs, xs);
+    if (c->nan_x) x[((B - 1) * T + T / 2) * c->Din + c->Din - 1] = NAN;
     tu_fill_uniform(h0, ns, -0.8f, 0.8f);
     tu_fill_uniform(c0, ns, -1.5f, 1.5f);
     for (int64_t b = 0; b < B; b++) {
@@ -139,7 +142,7 @@ static void check_device_ooo(void) {
     }
     clattn_context *ctx = NULL;
     clattn_context_create_from_queue(q, &ctx);
-    const rnn_case c = {1, 2, 1, 2, 3, 6, 5, 10, 1, 1, 0};
+    const rnn_case c = {1, 2, 1, 2, 3, 6, 5, 10, 1, 1, 0, 0};
     weights w = make_weights(&c);
     const int64_t no = c.B * c.T * 2 * c.H, ns = c.L * 2 * c.B * c.H, nx = c.B * c.T * c.Din;
     float *x = tu_alloc_floats(nx), *h0 = tu_alloc_floats(ns), *out = tu_alloc_floats(no);
@@ -188,7 +191,7 @@ static void check_device_ooo(void) {
 }
 
 static void check_rejections(clattn_context *ctx) {
-    const rnn_case c = {0, 2, 1, 2, 2, 3, 4, 5, 0, 0, 0};
+    const rnn_case c = {0, 2, 1, 2, 2, 3, 4, 5, 0, 0, 0, 0};
     weights w = make_weights(&c);
     float x[2 * 3 * 4], out[2 * 3 * 10], out0[2 * 3 * 10], hn[2 * 2 * 2 * 5], hn0[2 * 2 * 2 * 5];
     tu_fill_uniform(x, 24, -1.0f, 1.0f);
@@ -272,21 +275,24 @@ int main(void) {
     check_rejections(ctx);
     /* lstm ndir bias L B T Din H lengths states */
     const rnn_case cases[] = {
-        {0, 2, 1, 1, 4, 9, 13, 7, 1, 1, 0},   /* GRU, H = 7, lengths 0 and T, h0 */
-        {1, 2, 1, 2, 3, 6, 5, 129, 1, 1, 0},  /* LSTM 2 layers, H = 129, h0 and c0 */
-        {0, 1, 0, 3, 1, 5, 3, 1, 0, 0, 0},    /* GRU 3 layers forward only, H = 1, B = 1, no bias */
-        {1, 1, 1, 3, 5, 4, 16, 9, 2, 1, 0},   /* LSTM 3 layers forward only, int64 lengths */
-        {0, 2, 1, 2, 2, 3, 129, 16, 0, 0, 0}, /* GRU 2 layers, Din = 129 > H */
-        {1, 2, 0, 1, 7, 11, 8, 24, 1, 0, 0},  /* LSTM, B = 7 (not a multiple of the row block) */
+        {0, 2, 1, 1, 4, 9, 13, 7, 1, 1, 0, 0},  /* GRU, H = 7, lengths 0 and T, h0 */
+        {1, 2, 1, 2, 3, 6, 5, 129, 1, 1, 0, 0}, /* LSTM 2 layers, H = 129, h0 and c0 */
+        {0, 1, 0, 3, 1, 5, 3, 1, 0, 0, 0, 0}, /* GRU 3 layers forward only, H = 1, B = 1, no bias */
+        {1, 1, 1, 3, 5, 4, 16, 9, 2, 1, 0, 0},   /* LSTM 3 layers forward only, int64 lengths */
+        {0, 2, 1, 2, 2, 3, 129, 16, 0, 0, 0, 0}, /* GRU 2 layers, Din = 129 > H */
+        {1, 2, 0, 1, 7, 11, 8, 24, 1, 0, 0, 0},  /* LSTM, B = 7 (not a multiple of the row block) */
         /* LSTM B = 14: two 6-row passes, then 8 rows in 4-row passes (rnn_tail_rows) */
-        {1, 2, 1, 1, 14, 4, 5, 8, 1, 1, 0},
+        {1, 2, 1, 1, 14, 4, 5, 8, 1, 1, 0, 0},
         /* B T past CLATTN_RNN_INPUT_ROWS (256): rnn_input's row chunks, the last one partial */
-        {1, 2, 1, 1, 5, 61, 5, 12, 1, 0, 0},
-        {0, 1, 1, 1, 1, 263, 3, 9, 0, 1, 0},
+        {1, 2, 1, 1, 5, 61, 5, 12, 1, 0, 0, 0},
+        {0, 1, 1, 1, 1, 263, 3, 9, 0, 1, 0, 0},
         /* Pre-activations up to a few thousand: sigmoid and tanh saturate to exactly 0, 1, +-1
            (exp(-x) of +-1000s is +inf or 0; tanh(x) = 2 sigmoid(2x) - 1 must not give NaN). */
-        {1, 2, 1, 1, 3, 5, 6, 12, 0, 1, 3000.0f},
-        {0, 2, 1, 1, 3, 5, 6, 12, 0, 1, 3000.0f},
+        {1, 2, 1, 1, 3, 5, 6, 12, 0, 1, 3000.0f, 0},
+        {0, 2, 1, 1, 3, 5, 6, 12, 0, 1, 3000.0f, 0},
+        /* NaN travels through the gates' exponentials (cl/common.cl clamps their exponent). */
+        {1, 2, 1, 2, 3, 7, 5, 12, 0, 1, 0.0f, 1},
+        {0, 2, 1, 1, 3, 7, 5, 12, 0, 1, 0.0f, 1},
     };
     const clattn_rnn_algo algos[3] = {CLATTN_RNN_ALGO_PERSISTENT, CLATTN_RNN_ALGO_STEP,
                                       CLATTN_RNN_ALGO_AUTO};
