@@ -23,18 +23,20 @@ inline float clattn_exp2_diff(float a, float b) {
     return (b == -INFINITY) ? (isnan(a) ? a : 0.0f) : exp2(a - b);
 }
 
-/* e^x, the logistic sigmoid and tanh on float4 and float8 vectors, for the recurrent gates
- * (cl/rnn.cl). PoCL's tanh took about 80 cycles a float4 and its exp about 24 a float8: at
- * B = 32, T = 50, H = 512 the LSTM's gate math cost 10 of its recurrence's 85 ms, two thirds of
- * it tanh. Here e^x = 2^n 2^f, n = rint(x log2 e) (adding and subtracting 1.5 2^23 rounds to
- * nearest: PoCL's rint is a library call), 2^f on |f| <= 1/2 by its Taylor polynomial to degree 6
- * (coefficients ln2^k / k!; truncation under 1.3e-7 relative, about float's rounding). The
- * exponent is clamped to +-126, so huge arguments give 2^+-126, never inf (and no inf / inf):
- * the gates saturate to 1 and +-1 exactly and to 0 within 1.2e-38; NaN stays NaN. tanh(x) =
- * 2 sigmoid(2x) - 1: an absolute error of a few 1e-8 near 0, which is what gates consume. */
+/* 2^x, e^x, the logistic sigmoid and tanh on float4, float8 and float16 vectors, for the CPU
+ * kernels' transcendental-bound loops: the recurrent gates (cl/rnn.cl), the additive scores
+ * (cl/additive.cl) and the softcap (cl/flash_cpu.cl). PoCL's vector tanh takes about 80 cycles
+ * a float4: it was two thirds of the LSTM's gate math (10 of its recurrence's 85 ms at B = 32,
+ * T = 50, H = 512) and nearly all of the additive step. Here 2^x = 2^n 2^f, n = rint(x) (adding
+ * and subtracting 1.5 2^23 rounds to nearest: PoCL's rint is a library call), 2^f on |f| <= 1/2
+ * by its Taylor polynomial to degree 6 (coefficients ln2^k / k!; truncation under 1.3e-7
+ * relative, about float's rounding). x is clamped to +-127 first: 2^127 is finite (never inf, so
+ * no inf / inf), and below -126.5 the exponent field is 0, so the result is exactly 0. NaN stays
+ * NaN. tanh(x) = 2 sigmoid(2x) - 1: an absolute error of a few 1e-8 near 0, which is what gates
+ * and score sums consume. */
 #define CLATTN_DEFINE_VEXP(T, CONVERT_INT)                                                         \
-    inline T clattn_exp_##T(T x) {                                                                 \
-        const T y = clamp(x * CLATTN_LOG2E, -126.0f, 126.0f);                                      \
+    inline T clattn_exp2_##T(T x) {                                                                \
+        const T y = clamp(x, -127.0f, 127.0f);                                                     \
         const T n = (y + 12582912.0f) - 12582912.0f; /* rint(y): 12582912 = 1.5 2^23 */            \
         const T f = y - n;                                                                         \
         T p = (T)1.540353039e-4f;                                                                  \
@@ -47,6 +49,9 @@ inline float clattn_exp2_diff(float a, float b) {
         p *= as_##T((CONVERT_INT(n) + 127) << 23); /* 2^n built in the exponent field */           \
         return select(p, x, isnan(x));                                                             \
     }                                                                                              \
+    inline T clattn_exp_##T(T x) {                                                                 \
+        return clattn_exp2_##T(x * CLATTN_LOG2E);                                                  \
+    }                                                                                              \
     inline T clattn_sigmoid_##T(T x) {                                                             \
         return 1.0f / (1.0f + clattn_exp_##T(-x));                                                 \
     }                                                                                              \
@@ -55,6 +60,7 @@ inline float clattn_exp2_diff(float a, float b) {
     }
 CLATTN_DEFINE_VEXP(float4, convert_int4)
 CLATTN_DEFINE_VEXP(float8, convert_int8)
+CLATTN_DEFINE_VEXP(float16, convert_int16)
 
 /* Ceiling division for tile counts. */
 inline int clattn_cdiv(int a, int b) {

@@ -85,11 +85,13 @@ typedef int8 ivec;
 #define SCORE_OPTS 0
 #endif
 
-/* tanh through one exp2 and one division, lane-wise: PoCL's vector tanh made softcap cost a
- * third of the attention. 1 - 2 / (e^2x + 1) saturates to +-1 for large |x| and keeps NaN. */
-static inline vec clattn_tanh_vec(vec x) {
-    return 1.0f - 2.0f / (exp2(x * (2.0f * CLATTN_LOG2E)) + 1.0f);
-}
+/* The softcap's tanh, lane-wise, from common.cl (one exponential and one division): PoCL's
+ * vector tanh made softcap cost a third of the attention. */
+#if VW == 16
+#define clattn_tanh_vec clattn_tanh_float16
+#else
+#define clattn_tanh_vec clattn_tanh_float8
+#endif
 
 #if (BR % VW) != 0 || (DVCAP % EB) != 0 || (BC % JB) != 0
 #error "BR must be a multiple of VW, DVCAP of EB and BC of JB"
