@@ -88,6 +88,7 @@ typedef int8 ivec;
 /* The softcap's tanh, lane-wise, from common.cl (one exponential and one division): PoCL's
  * vector tanh made softcap cost a third of the attention. */
 #if VW == 16
+CLATTN_DEFINE_VEXP(float16, convert_int16)
 #define clattn_tanh_vec clattn_tanh_float16
 #else
 #define clattn_tanh_vec clattn_tanh_float8

@@ -149,9 +149,11 @@ enum clattn_gru_arg {
 
 /* ---- Arguments of the general RNN kernels (cl/rnn.cl: rnn_step and rnn_persistent) ---- */
 enum clattn_rnn_arg {
-    CLATTN_RNN_ARG_GI = 0,  /* float [B, T, ndir, G, Hp] input projections, Hp = H rounded to 8 */
-    CLATTN_RNN_ARG_W_HH,    /* float [ndir, Hp / 8, H, G, 8]: W_hh packed by blocks of 8 units */
-    CLATTN_RNN_ARG_BIAS,    /* float [ndir, G, Hp]: b_ih + b_hh (the GRU's n gate: b_in only) */
+    /* float input projections, Hp = H rounded to 8, U = CLATTN_RNN_UNITS: [B, T, ndir, G, Hp]
+     * from the GEMM (RNN_GI_BLOCKED=0) or [T, ndir, Hp / U, B, G, U] from rnn_input (=1) */
+    CLATTN_RNN_ARG_GI = 0,
+    CLATTN_RNN_ARG_W_HH,    /* float [ndir, Hp / U, H, G, U]: W_hh packed by blocks of U units */
+    CLATTN_RNN_ARG_BIAS,    /* float [ndir, Hp / U, G, U]: b_ih + b_hh (the GRU's n: b_in only) */
     CLATTN_RNN_ARG_BIAS_HN, /* float [ndir, Hp]: the GRU's b_hn (the LSTM ignores it) */
     CLATTN_RNN_ARG_LENGTHS, /* int [B], each 0..T */
     CLATTN_RNN_ARG_H_A,     /* float [ndir, B, Hp]: the state before even steps */
