@@ -188,6 +188,14 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
      * sees every key of the block. The per-key tests of clattn_score were about a fifth of the
      * score loop's instructions. */
     const int plain = !(flags & (CLATTN_KF_MASK | CLATTN_KF_ALIBI | CLATTN_KF_SOFTCAP));
+    /* The softcap's tanh, 8 keys at a time after the block's dot products (common.cl's vector
+     * tanh; PoCL's scalar tanh inside clattn_score made a softcapped GQA step 35-40% slower than
+     * a plain one), then the rest of clattn_score's shaping key by key without it. */
+    const int capped = (flags & CLATTN_KF_SOFTCAP) != 0;
+    const int per_key = (flags & (CLATTN_KF_MASK | CLATTN_KF_ALIBI)) != 0;
+    const float inv_cap = 1.0f / rule.cap;
+    clattn_mask_rule rule_rest = rule;
+    rule_rest.flags &= ~CLATTN_KF_SOFTCAP;
     /* This split's keys, cut to what the rows see. */
     const long j_begin = max(split * block_kv, lo), j_end = min((split + 1) * block_kv, hi);
     /* The vectors the head dims fill (the build's caps round them up: D 80 runs in DCAP 128). */
@@ -263,6 +271,9 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
                     if (whole) {
 #pragma unroll
                         for (int r = 0; r < RG; r++) s[r0 + r][jj + u] = decode_hsum(d[r][u]);
+                    } else if (capped) { /* shaped below */
+#pragma unroll
+                        for (int r = 0; r < RG; r++) s[r0 + r][jj + u] = decode_hsum(d[r][u]);
                     } else {
 #pragma unroll
                         for (int r = 0; r < RG; r++) {
@@ -275,6 +286,17 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
                 }
             }
         }
+        if (capped)
+            for (int r = 0; r < RCAP; r++) {
+                for (int jj = nb; jj < BK; jj++) s[r][jj] = 0.0f; /* set to -inf below */
+                for (int t = 0; t < BK / 8; t++)
+                    vstore8(rule.cap * clattn_tanh_float8(vload8(t, s[r]) * inv_cap), t, s[r]);
+                /* the key ranges, ALiBi and the mask, unless every row sees every key as is */
+                if (per_key || j0 < lo_all || j0 + nb > hi_all)
+                    for (int jj = 0; jj < nb; jj++)
+                        s[r][jj] = clattn_score(s[r][jj], j0 + jj, keys[r], rule_rest, qi[r],
+                                                slope[r], mrow[r]);
+            }
         /* Online softmax per row, 8 keys per vector (the block padded with masked keys): the
          * block's max, the rescale, probabilities in place. exp2 one key at a time cost as much
          * as the two products together. */
