@@ -189,8 +189,8 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
      * score loop's instructions. */
     const int plain = !(flags & (CLATTN_KF_MASK | CLATTN_KF_ALIBI | CLATTN_KF_SOFTCAP));
     /* The softcap's tanh, 8 keys at a time after the block's dot products (common.cl's vector
-     * tanh; PoCL's scalar tanh inside clattn_score made a softcapped GQA step 35-40% slower than
-     * a plain one), then the rest of clattn_score's shaping key by key without it. */
+     * tanh; PoCL's scalar tanh inside clattn_score made a softcapped GQA step about 35% slower
+     * than a plain one), then the rest of clattn_score's shaping key by key without it. */
     const int capped = (flags & CLATTN_KF_SOFTCAP) != 0;
     const int per_key = (flags & (CLATTN_KF_MASK | CLATTN_KF_ALIBI)) != 0;
     const float inv_cap = 1.0f / rule.cap;
@@ -268,10 +268,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #pragma unroll
                 for (int u = 0; u < KU; u++) {
                     if (jj + u >= nb) break;
-                    if (whole) {
-#pragma unroll
-                        for (int r = 0; r < RG; r++) s[r0 + r][jj + u] = decode_hsum(d[r][u]);
-                    } else if (capped) { /* shaped below */
+                    if (whole || capped) { /* a capped block is shaped below */
 #pragma unroll
                         for (int r = 0; r < RG; r++) s[r0 + r][jj + u] = decode_hsum(d[r][u]);
                     } else {

@@ -40,7 +40,8 @@
  * EPYC, PoCL 3.1, B = 32, T = 50, 512 -> 512, bidirectional, interleaved processes): the LSTM
  * went from a median of 182 ms (8 units, 2 rows, PoCL's exp) to 155 ms with 4 units, 6 rows,
  * blocked gi and the gates paired into float8 sigmoids (6 rows against 4: about 6%); the GRU
- * from 113 to 100 ms. A polynomial exp2 in place of PoCL's exp measured no faster. */
+ * from 113 to 100 ms. A polynomial exp2 in place of PoCL's exp alone measured no faster; PoCL's
+ * tanh was the cost, and the gates now take all three from cl/common.cl. */
 #define RNN_G (RNN_LSTM ? 4 : 3)
 #ifndef RNN_BB /* -DRNN_BB=n overrides it, for measuring */
 #define RNN_BB (RNN_LSTM ? 6 : 4)
