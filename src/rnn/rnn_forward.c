@@ -223,8 +223,9 @@ clattn_status clattn_rnn_forward(clattn_rnn *r, const clattn_rnn_forward_desc *c
     cl_kernel k = NULL;
     const char *kname = algo == CLATTN_RNN_ALGO_PERSISTENT ? "rnn_persistent" : "rnn_step";
     /* gi's layout follows who writes it: rnn_input blocks it per step (cl/rnn.cl: rnn_gi). */
-    char opt[48];
-    snprintf(opt, sizeof opt, "-DRNN_LSTM=%d -DRNN_GI_BLOCKED=%d", lstm, r->own_input);
+    char opt[64];
+    snprintf(opt, sizeof opt, "-DRNN_LSTM=%d -DRNN_GI_BLOCKED=%d -DRNN_PREFETCH=%d", lstm,
+             r->own_input, r->prefetch);
     cl_kernel kin = NULL;
     if (!st) st = clattn__kernel(ctx, "rnn", opt, kname, &k);
     if (!st && r->own_input) st = clattn__kernel(ctx, "rnn", opt, "rnn_input", &kin);

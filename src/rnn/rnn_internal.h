@@ -22,6 +22,7 @@ struct clattn_rnn {
     int units;     /* hidden units per work-item block: CLATTN_RNN_UNITS (kernel_iface.h) */
     int64_t Hp;    /* H rounded up to 8 */
     int own_input; /* the input projection by rnn_input (CPU devices), not the GEMM library */
+    int prefetch;  /* the recurrence prefetches W_hh (cl/rnn.cl: RNN_PREFETCH) */
     clattn__rnn_layer *layers;
 };
 
