@@ -7,11 +7,12 @@ bash ci/deps.sh
 BUILD_DIR=build-asan CMAKE_ARGS="-DCLATTN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" bash ci/build.sh
 # intercept_tls_get_addr=0: GCC 12's sanitizer runtime takes a dynamic TLS block that starts 16
 # bytes past a page boundary for one with a pre-2.25 glibc header and reads the two words before
-# it as a range (google/sanitizers#1409, fixed in LLVM 17); LeakSanitizer's tracer can then die at
-# exit ("Tracer caught signal 11", no leak reported). It hit test_threads once in CI: PoCL's
-# LLVM, dlopen'ed through the ICD loader, has thread-local data, so its blocks are dynamic TLS in
-# every thread that compiles. clattn itself has no thread-local data, and the drivers' leaks are
-# suppressed anyway, so not scanning dynamic TLS hides nothing of ours.
+# it as a range (google/sanitizers#1409; upstream dropped that heuristic in April 2023), so
+# LeakSanitizer's tracer can die at exit ("Tracer caught signal 11", no leak reported). It hit
+# test_threads once in CI: PoCL's LLVM, dlopen'ed through the ICD loader, has thread-local data,
+# so its blocks are dynamic TLS in every thread that compiles. clattn itself has no thread-local
+# data, and the drivers' leaks are suppressed anyway, so not scanning dynamic TLS hides nothing
+# of ours.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:intercept_tls_get_addr=0
 export LSAN_OPTIONS=suppressions=$PWD/ci/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

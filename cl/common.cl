@@ -17,6 +17,19 @@
  * 1/l and log-sum-exp below keep it. Only a row whose every key was removed (l == 0 exactly)
  * gives 0 and -inf. */
 
+/* Asks for the cache line holding p ahead of its use, for the CPU kernels (decode_cpu's next K/V
+ * rows, the recurrence's next W_hh block): prefetcht1 on x86, where AMD fills L1 for every hint.
+ * A no-op where the kernel compiler lacks the builtin. oclgrind's compiler has it but its
+ * interpreter cannot run it, so a kernel that oclgrind runs calls this only under a host-set
+ * option (cl/rnn.cl: RNN_PREFETCH); decode_cpu never runs there. */
+inline void clattn_prefetch_line(const __global void *p) {
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_prefetch)
+    __builtin_prefetch(p, 0, 2);
+#endif
+#endif
+}
+
 /* exp2 of a running-max difference where the max may still be -inf (nothing but masked keys
  * or NaN seen yet): 0 for a masked key, NaN for a NaN score, never the NaN of -inf - -inf. */
 inline float clattn_exp2_diff(float a, float b) {

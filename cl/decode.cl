@@ -34,20 +34,12 @@
 #define BK 32 /* keys per block inside a split */
 #endif
 
-/* Bytes [from, to) of a K or V row, line by line, toward the caches ahead of use (prefetcht1 on
- * x86: AMD fills L1 for every hint). A no-op where the kernel compiler lacks the builtin. */
-inline void decode_prefetch(const __global void *row, int from, int to) {
-#if defined(__has_builtin)
-#if __has_builtin(__builtin_prefetch)
-    for (int o = from; o < to; o += 64) __builtin_prefetch((const __global char *)row + o, 0, 2);
-#endif
-#endif
-}
-/* The lines of `bytes` (a build constant, so the loop unrolls) from byte `from` of a row:
- * branch-free, since a prefetch never faults even past a row's end. */
+/* The lines of `bytes` (a build constant, so the loop unrolls) from byte `from` of a K or V row,
+ * toward the caches ahead of use (common.cl's clattn_prefetch_line): branch-free, since a
+ * prefetch never faults even past a row's end. */
 #define DECODE_PREFETCH_SPAN(row, from, bytes)                                                     \
     _Pragma("unroll") for (int o_ = 0; o_ < (bytes); o_ += 64)                                     \
-        decode_prefetch((row), (from) + o_, (from) + o_ + 1)
+        clattn_prefetch_line((const __global char *)(row) + (from) + o_)
 
 /* Where row r of kv head (b, hk) lives: query i, head h. */
 inline long decode_row_q(int r, long group) {

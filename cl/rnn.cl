@@ -31,11 +31,11 @@
 #ifndef RNN_GI_BLOCKED
 #define RNN_GI_BLOCKED 0
 #endif
-#ifndef RNN_PREFETCH /* the host sets 1 on CPU devices */
+#ifndef RNN_PREFETCH /* the host sets 1 on CPU runtimes that compile to the host (PoCL) */
 #define RNN_PREFETCH 0
 #endif
 
-/* Software prefetch of the next block's W_hh (CPU devices, clang-based compilers such as PoCL's).
+/* Software prefetch of the next block's W_hh (common.cl's clattn_prefetch_line).
  * A step streams all of W_hh (4 MB per direction for the LSTM at H = 512), more than the cache
  * keeps between steps on the 2-core EPYC, so each block's first pass used to wait on memory:
  * with every block reading the same 32 KB instead, the LSTM's recurrence took 64 ms, not 88.
@@ -44,8 +44,8 @@
  * bidirectional), and the whole LSTM encoder (clattn bench-rnn, six alternated rounds) from 141
  * to 130 ms. Prefetching in every pass, into L1, two blocks ahead or spread over the first four
  * passes did no better. The GRU's 3 MB measured the same either way. */
-#if RNN_PREFETCH && defined(__clang__)
-#define RNN_PREFETCH_LINE(p) __builtin_prefetch(p, 0, 2)
+#if RNN_PREFETCH
+#define RNN_PREFETCH_LINE(p) clattn_prefetch_line(p)
 #else
 #define RNN_PREFETCH_LINE(p) ((void)(p))
 #endif
