@@ -88,12 +88,27 @@ inline dvec decode_chunk(const __global KV_T *row, int c, int n) {
     return dvload(0, tmp);
 }
 
-inline float decode_hsum(dvec x) {
+/* Pairwise sums of a and b in the order of x86's vhaddps (which the compiler emits for it):
+ * a0+a1, a2+a3, b0+b1, b2+b3, then the same of the high halves. */
+inline float8 decode_hadd(float8 a, float8 b) {
+    return (float8)(a.s02, b.s02, a.s46, b.s46) + (float8)(a.s13, b.s13, a.s57, b.s57);
+}
+
+/* The horizontal sums of the score loop's 8 accumulators at once: lane i of the result is the
+ * sum of x[i]'s lanes. A tree of pairwise sums (three levels, 8 vectors -> 4 -> 2 -> 1) takes
+ * about 9 instructions where summing each vector alone took 8 x 8. */
+inline float8 decode_hsum8(const dvec x[8]) {
+    float8 y[8];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
 #if VW == 16
-    x.lo += x.hi;
+        y[i] = x[i].lo + x[i].hi;
+#else
+        y[i] = x[i];
 #endif
-    float4 y = x.lo + x.hi;
-    return (y.x + y.y) + (y.z + y.w);
+    const float8 g0 = decode_hadd(decode_hadd(y[0], y[1]), decode_hadd(y[2], y[3]));
+    const float8 g1 = decode_hadd(decode_hadd(y[4], y[5]), decode_hadd(y[6], y[7]));
+    return (float8)(g0.lo + g0.hi, g1.lo + g1.hi);
 }
 
 /* Register blocking of the CPU kernel: rows are taken RG at a time (a register group), and the
@@ -194,6 +209,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     const int nc = (head_dim + VW - 1) / VW, ncv = (head_dim_v + VW - 1) / VW;
     /* Chunks of K read whole: all of them from a tile (zero-padded). */
     const int ncf = DECODE_TILE ? nc : head_dim / VW;
+    const int v_row_bytes = ncv * VW * (int)sizeof(KV_T); /* a V row's bytes, in whole chunks */
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         const int nb = (int)min((long)BK, j_end - j0);
         const int whole = plain && j0 >= lo_all && j0 + nb <= hi_all;
@@ -225,12 +241,19 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #undef DECODE_VG
         /* Prefetch. A block's K and V rows are read in passes the hardware prefetcher follows
          * poorly, so the next block's rows are prefetched while this one is computed: K rows in
-         * the score loop, key by key, V rows in the P V passes, each pass the columns it reads.
-         * Spread out, the prefetches keep memory busy through the arithmetic; issued as one
-         * burst per block (the previous version) they stalled it instead: on the 2-core AVX2
-         * host, B=1 Hq=32 D=128 f32, GQA (Hkv=8, Skv=32768) read 8.3 -> 11-12 GB/s and MHA
-         * (Hkv=32, Skv=4096) 8.5 -> 11 GB/s against a 15-17 GB/s read probe (clattn bench, old
-         * and new kernels alternated). Two blocks ahead was slower. */
+         * the score loop, key by key, V rows spread over the P V passes. Spread out, the
+         * prefetches keep memory busy through the arithmetic; issued as one burst per block
+         * (an earlier version) they stalled it instead: on the 2-core AVX2 host, B=1 Hq=32
+         * D=128 f32, GQA (Hkv=8, Skv=32768) read 8.3 -> 11-12 GB/s and MHA (Hkv=32,
+         * Skv=4096) 8.5 -> 11 GB/s against a 15-17 GB/s read probe (clattn bench, old and new
+         * kernels alternated). Two blocks ahead was slower.
+         * Both walk the next block in address order. The V prefetch used to follow the passes'
+         * own order, each pass's columns of every row (one line per 512-byte row: a stride),
+         * and a stride is what this host's memory serves worst: a C loop with the same
+         * arithmetic per line read 5 GB/s on one core in that order, 9-11 in address order, the
+         * prefetches alone decide it. In address order the same GQA step read 12.5-13 against
+         * 10-11 GB/s, MHA 11.1 against 9.8 and B=16 ragged 13.1 against 10.6 (medians of 3-6
+         * alternated runs, probe 16-17 GB/s). */
         /* S = Q K^T for the block, KU keys at a time (keys past the block repeat its last). */
         for (int jj = 0; jj < nb; jj += KU) {
             dkv_row kr[KU];
@@ -257,19 +280,20 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #pragma unroll 2
                 for (int c = 0; c < ncf; c++) DECODE_QK_CHUNK(c, DKV_FULL(kr[u], c))
                 if (ncf < nc) DECODE_QK_CHUNK(ncf, DKV_TAIL(kr[u], ncf, head_dim))
+                float dot[DECODE_ACCS]; /* row r, key u at r * KU + u */
+                vstore8(decode_hsum8(&d[0][0]), 0, dot);
 #pragma unroll
                 for (int u = 0; u < KU; u++) {
                     if (jj + u >= nb) break;
                     if (whole || capped) { /* a capped block is shaped below */
 #pragma unroll
-                        for (int r = 0; r < RG; r++) s[r0 + r][jj + u] = decode_hsum(d[r][u]);
+                        for (int r = 0; r < RG; r++) s[r0 + r][jj + u] = dot[r * KU + u];
                     } else {
 #pragma unroll
                         for (int r = 0; r < RG; r++) {
                             const int rr = r0 + r;
-                            s[rr][jj + u] =
-                                clattn_score(decode_hsum(d[r][u]), j0 + jj + u, keys[rr], rule,
-                                             qi[rr], slope[rr], mrow[rr]);
+                            s[rr][jj + u] = clattn_score(dot[r * KU + u], j0 + jj + u, keys[rr],
+                                                         rule, qi[rr], slope[rr], mrow[rr]);
                         }
                     }
                 }
@@ -314,6 +338,8 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         /* O = alpha O + P V, CU chunks of the head dim at a time over the block's value rows:
          * the accumulators stay in registers for the whole block, and each pass reads whole
          * cache lines of the rows (the block's V rows stay in L1 between passes). */
+        /* Where the next block's V prefetch has got to: row, byte in the row (see above). */
+        int pf_row = 0, pf_col = 0;
         for (int c0 = 0; c0 < ncv; c0 += CU)
             for (int r0 = 0; r0 < RCAP; r0 += RG) {
                 dvec a[RG][CU];
@@ -327,10 +353,17 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #pragma unroll 2
                 for (int jj = 0; jj < nb; jj++) {
                     const dkv_row vr = vrow[jj];
-                    /* this pass's columns of the next block's row jj */
-                    if (r0 == 0)
-                        DECODE_PREFETCH_SPAN(vnext[jj], c0 * VW * (int)sizeof(KV_T),
+                    /* the next span of the next block's V, in address order; a span may
+                     * run past a row's end (prefetches never fault) */
+                    if (r0 == 0) {
+                        DECODE_PREFETCH_SPAN(vnext[min(pf_row, nb - 1)], pf_col,
                                              CU * VW * (int)sizeof(KV_T));
+                        pf_col += CU * VW * (int)sizeof(KV_T);
+                        if (pf_col >= v_row_bytes) {
+                            pf_col -= v_row_bytes;
+                            pf_row++;
+                        }
+                    }
                     dvec vc[CU];
                     if (full) {
 #pragma unroll
