@@ -122,6 +122,15 @@ inline float8 decode_hsum8(const dvec x[8]) {
 #define KU          (DECODE_ACCS / RG)
 #define CU          (DECODE_ACCS / RG < NCV ? DECODE_ACCS / RG : NCV)
 
+/* The P V passes prefetch the next block's V in address order (the note in decode_cpu): pass p
+ * takes steps p * nb ... p * nb + nb - 1, step t prefetching DECODE_PF_SPAN bytes (what one pass
+ * reads of a row) at span t % DECODE_PF_STEPS of row t / DECODE_PF_STEPS. Powers of two (DVCAP,
+ * VW and CU are), so a shift and a mask. A head dim below DVCAP takes fewer passes than the
+ * steps a row has, so the last rows of its next block are left to the demand reads, and spans
+ * past a row's end prefetch what follows it. */
+#define DECODE_PF_SPAN  (CU * VW * (uint)sizeof(KV_T))
+#define DECODE_PF_STEPS ((uint)(NCV / CU))
+
 /* Narrow K/V (float16, bfloat16) read by more than one register group (MQA's 32 rows: four)
  * is widened once per block into private float tiles, and the groups read the tiles: otherwise
  * every group widens every chunk again, and with 32 rows per key the conversions made the f16
@@ -209,7 +218,6 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
     const int nc = (head_dim + VW - 1) / VW, ncv = (head_dim_v + VW - 1) / VW;
     /* Chunks of K read whole: all of them from a tile (zero-padded). */
     const int ncf = DECODE_TILE ? nc : head_dim / VW;
-    const int v_row_bytes = ncv * VW * (int)sizeof(KV_T); /* a V row's bytes, in whole chunks */
     for (long j0 = j_begin; j0 < j_end; j0 += BK) {
         const int nb = (int)min((long)BK, j_end - j0);
         const int whole = plain && j0 >= lo_all && j0 + nb <= hi_all;
@@ -234,10 +242,11 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #define DECODE_VG(jj) vrow[jj]
 #endif
         /* The next block's V rows, for the prefetches in the P V passes; the last block
-         * prefetches its own rows again (already cached: no branch in the passes). */
-        for (int jj = 0; jj < nb; jj++)
+         * prefetches its own rows again (already cached: no branch in the passes). All BK
+         * entries, rows past a short block repeating its last, so the passes need no clamp. */
+        for (int jj = 0; jj < BK; jj++)
             vnext[jj] = j0 + BK < j_end ? CLATTN_SDPA_KV_ROW(v, b, hk, min(j0 + BK + jj, j_end - 1))
-                                        : DECODE_VG(jj);
+                                        : DECODE_VG(min(jj, nb - 1));
 #undef DECODE_VG
         /* Prefetch. A block's K and V rows are read in passes the hardware prefetcher follows
          * poorly, so the next block's rows are prefetched while this one is computed: K rows in
@@ -338,8 +347,6 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         /* O = alpha O + P V, CU chunks of the head dim at a time over the block's value rows:
          * the accumulators stay in registers for the whole block, and each pass reads whole
          * cache lines of the rows (the block's V rows stay in L1 between passes). */
-        /* Where the next block's V prefetch has got to: row, byte in the row (see above). */
-        int pf_row = 0, pf_col = 0;
         for (int c0 = 0; c0 < ncv; c0 += CU)
             for (int r0 = 0; r0 < RCAP; r0 += RG) {
                 dvec a[RG][CU];
@@ -350,19 +357,15 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
                         a[r][u] = c0 + u < ncv ? acc[r0 + r][c0 + u] * alpha[r0 + r] : (dvec)(0.0f);
                 /* Whole chunks: no tail test in the key loop (the compiler kept it there). */
                 const int full = (c0 + CU) * VW <= head_dim_v;
+                const uint pass_t0 = c0 / CU * nb; /* this pass's first prefetch step */
 #pragma unroll 2
                 for (int jj = 0; jj < nb; jj++) {
                     const dkv_row vr = vrow[jj];
-                    /* the next span of the next block's V, in address order; a span may
-                     * run past a row's end (prefetches never fault) */
+                    /* step t of the next block's V in address order (see above) */
                     if (r0 == 0) {
-                        DECODE_PREFETCH_SPAN(vnext[min(pf_row, nb - 1)], pf_col,
-                                             CU * VW * (int)sizeof(KV_T));
-                        pf_col += CU * VW * (int)sizeof(KV_T);
-                        if (pf_col >= v_row_bytes) {
-                            pf_col -= v_row_bytes;
-                            pf_row++;
-                        }
+                        const uint t = pass_t0 + jj; /* unsigned: / and % are a shift, a mask */
+                        DECODE_PREFETCH_SPAN(vnext[t / DECODE_PF_STEPS],
+                                             t % DECODE_PF_STEPS * DECODE_PF_SPAN, DECODE_PF_SPAN);
                     }
                     dvec vc[CU];
                     if (full) {
