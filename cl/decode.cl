@@ -258,11 +258,11 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
          * kernels alternated). Two blocks ahead was slower.
          * Both walk the next block in address order. The V prefetch used to follow the passes'
          * own order, each pass's columns of every row (one line per 512-byte row: a stride),
-         * and a stride is what this host's memory serves worst: a C loop with the same
-         * arithmetic per line read 5 GB/s on one core in that order, 9-11 in address order, the
-         * prefetches alone decide it. In address order the same GQA step read 12.5-13 against
-         * 10-11 GB/s, MHA 11.1 against 9.8 and B=16 ragged 13.1 against 10.6 (medians of 3-6
-         * alternated runs, probe 16-17 GB/s). */
+         * and a stride is what this host's memory serves worst: a C model of these loops
+         * (bench/prefetch_order.c) reads the passes at 5.7 GB/s on one core with prefetches in
+         * their order, 9.5 with prefetches in address order: the prefetches alone decide it. In
+         * address order the same GQA step read 12.5-13 against 10-11 GB/s, MHA 11.1 against 9.8 and
+         * B=16 ragged 13.1 against 10.6 (medians of 3-6 alternated runs, probe 16-17 GB/s). */
         /* S = Q K^T for the block, KU keys at a time (keys past the block repeat its last). */
         for (int jj = 0; jj < nb; jj += KU) {
             dkv_row kr[KU];
