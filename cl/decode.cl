@@ -95,8 +95,9 @@ inline float8 decode_hadd(float8 a, float8 b) {
 }
 
 /* The horizontal sums of the score loop's 8 accumulators at once: lane i of the result is the
- * sum of x[i]'s lanes. A tree of pairwise sums (three levels, 8 vectors -> 4 -> 2 -> 1) takes
- * about 9 instructions where summing each vector alone took 8 x 8. */
+ * sum of x[i]'s lanes. A tree of pairwise sums (three levels, 8 vectors -> 4 -> 2 -> 1): PoCL
+ * emits 6 vhaddps and 4 instructions to finish, where summing each vector alone took 8 x 8. The
+ * score loop keeps exactly 8 accumulators (DECODE_ACCS, checked below). */
 inline float8 decode_hsum8(const dvec x[8]) {
     float8 y[8];
 #pragma unroll
@@ -118,9 +119,12 @@ inline float8 decode_hsum8(const dvec x[8]) {
  * dependent FMAs (NC of them, 4 cycles each): that chain, not memory, bounded the GQA step
  * before. Groups after the first read the block's K/V rows again, from L1. */
 #define DECODE_ACCS 8
-#define RG          (RCAP < DECODE_ACCS ? RCAP : DECODE_ACCS)
-#define KU          (DECODE_ACCS / RG)
-#define CU          (DECODE_ACCS / RG < NCV ? DECODE_ACCS / RG : NCV)
+#if DECODE_ACCS != 8
+#error "decode_hsum8 sums exactly 8 accumulators"
+#endif
+#define RG (RCAP < DECODE_ACCS ? RCAP : DECODE_ACCS)
+#define KU (DECODE_ACCS / RG)
+#define CU (DECODE_ACCS / RG < NCV ? DECODE_ACCS / RG : NCV)
 
 /* The P V passes prefetch the next block's V in address order (the note in decode_cpu): pass p
  * takes steps p * nb ... p * nb + nb - 1, step t prefetching DECODE_PF_SPAN bytes (what one pass
