@@ -11,10 +11,19 @@ samples in which two or more of the process's threads were runnable on the same 
 ("stacked": one of them waits while a core may be idle), and the seconds the threads ran and
 waited runnable on a run queue (/proc/PID/task/*/schedstat), the evidence for the cause.
 
+Two more views of the same question, for telling the library's share from the host's:
+  --within CALLS  one process of CALLS calls (pinned, `clattn bench --trace`): the medians of
+                  consecutive windows of --window calls in call order, and slowest / fastest
+                  window. A process whose speed changes while it runs is not slow by itself.
+  --host          builds bench/host_steady.c (cc) and runs it: per CPU, GFLOP/s in 100 ms windows
+                  of an FMA-only loop and of flash_cpu's score-loop shape, without OpenCL.
+
   /usr/bin/python3 bench/steady.py --cli build/clattn [--procs 10] [--seq 512] [--threads]
+                                   [--within 600] [--host]
 """
 import argparse
 import os
+import tempfile
 import re
 import statistics
 import subprocess
@@ -64,6 +73,42 @@ def run(cli, args, affinity, threads):
     return kv, th
 
 
+def within(cli, args):
+    """One pinned process of args.within calls: window medians in call order."""
+    cmd = [cli, "bench", "--batch", "1", "--heads", "8", "--seq", str(args.seq), "--dim",
+           str(args.dim), "--repeat", str(args.within), "--trace"] + (
+               ["--causal"] if args.causal else [])
+    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, POCL_AFFINITY="1"))
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)}: {p.stderr.strip()}")
+    line = next(l for l in p.stdout.splitlines() if l.startswith("calls_ms="))
+    calls = [float(x) for x in line.split("=", 1)[1].split(",")]
+    w = args.window
+    meds = [statistics.median(calls[i:i + w]) for i in range(0, len(calls) - w + 1, w)]
+    print(f"\none process, {len(calls)} calls (N={args.seq} d={args.dim}"
+          f"{' causal' if args.causal else ''}), median ms of each {w} calls in call order:")
+    for i in range(0, len(meds), 10):
+        print("  " + " ".join(f"{m:6.2f}" for m in meds[i:i + 10]))
+    print(f"  slowest/fastest window {min(meds) / max(meds):.2f} "
+          f"({min(meds):.2f}-{max(meds):.2f} ms); whole process median {statistics.median(calls):.2f}")
+
+
+def host(seconds):
+    """Builds and runs bench/host_steady.c; prints its report."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "host_steady.c")
+    with tempfile.TemporaryDirectory() as d:
+        exe = os.path.join(d, "host_steady")
+        cc = os.environ.get("CC", "cc")
+        b = subprocess.run([cc, "-O3", "-march=native", "-pthread", "-o", exe, src],
+                           capture_output=True, text=True)
+        if b.returncode != 0:
+            sys.exit(f"building {src}: {b.stderr.strip()}")
+        r = subprocess.run([exe, str(seconds)], capture_output=True, text=True)
+        print("\n" + r.stdout.rstrip())
+        if r.returncode != 0:
+            sys.exit(f"{exe}: {r.stderr.strip()}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cli", required=True)
@@ -74,7 +119,14 @@ def main():
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--threads", action="store_true", help="sample thread placement too")
     ap.add_argument("--settings", default="1,0", help="POCL_AFFINITY values to compare")
+    ap.add_argument("--within", type=int, default=0,
+                    help="also one process of this many calls, traced (2 windows at least)")
+    ap.add_argument("--window", type=int, default=20, help="calls per window of --within")
+    ap.add_argument("--host", action="store_true", help="also run bench/host_steady.c")
+    ap.add_argument("--host-seconds", type=float, default=4.0)
     args = ap.parse_args()
+    if args.within and not (2 * args.window <= args.within <= 1000 and args.window >= 1):
+        ap.error("--within takes 2 x --window ... 1000 calls")
     up = lambda: subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"before: {up()}")
     settings = args.settings.split(",")
@@ -97,6 +149,10 @@ def main():
             print(line)
         print(f"  median {statistics.median(g):.1f} GFLOP/s, slowest/fastest process "
               f"{min(g) / max(g):.2f} ({min(g):.1f}-{max(g):.1f})")
+    if args.within:
+        within(args.cli, args)
+    if args.host:
+        host(args.host_seconds)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 # leaves a value the user set alone; on PoCL that really pins the driver's worker threads (a
 # thread of a running `clattn bench` allowed on one CPU only), and POCL_AFFINITY=0 leaves them
 # free; `clattn devices` and `--help` say so; `clattn bench` prints min_ms <= ms <= max_ms and an
-# enqueue_ms within the call's host time.
+# enqueue_ms within the call's host time, and with --trace every call's time in call order.
 set -u
 . "$(dirname "$0")/lib_cli.sh" cli_steady
 
@@ -61,6 +61,24 @@ kv = dict(re.findall(r"(\w+)=([^\s]+)", sys.argv[1]))
 lo, med, hi, enq, host = (float(kv[k]) for k in ("min_ms", "ms", "max_ms", "enqueue_ms", "host_ms"))
 sys.exit(0 if 0 < lo <= med <= hi and 0 < enq <= host else 1)
 PY
+
+# --trace: the repeat's call times in call order, on a line of their own before the summary;
+# their min, median and max are the summary's.
+out=$("$CLI" bench --batch 1 --heads 2 --seq 64 --dim 32 --repeat 6 --trace) || fail "bench --trace"
+$PY - "$out" <<'PY' && pass "bench --trace: 6 call times, matching min_ms/ms/max_ms" ||
+import re, statistics, sys
+lines = sys.argv[1].strip().split("\n")
+calls = [float(x) for x in lines[-2].split("calls_ms=", 1)[1].split(",")]
+kv = dict(re.findall(r"(\w+)=([^\s]+)", lines[-1]))
+s = sorted(calls)
+ok = (len(calls) == 6 and all(c > 0 for c in calls) and "calls_ms" not in kv and
+      abs(s[0] - float(kv["min_ms"])) < 2e-3 and abs(s[-1] - float(kv["max_ms"])) < 2e-3 and
+      abs(statistics.median(calls) - float(kv["ms"])) < 2e-3)
+sys.exit(0 if ok else 1)
+PY
+    fail "bench --trace: $out"
+"$CLI" bench --batch 1 --heads 2 --seq 64 --dim 32 --repeat 3 | grep -q "calls_ms=" &&
+    fail "bench without --trace prints calls_ms=" || pass "bench without --trace: no calls_ms="
 
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]

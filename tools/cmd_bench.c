@@ -146,10 +146,10 @@ static clattn_status fill_cache(clattn_context *ctx, const clattn_sdpa_desc *d, 
 int cmd_bench(int argc, char **argv) {
     cli_sdpa_shape shape;
     int64_t R = 5, splits = 0, seed = 1, page = -1;
-    int ragged = 0;
+    int ragged = 0, trace = 0;
     cli_sdpa_options xo;
     enum { NX = CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS };
-    cli_opt opts[NX + 8];
+    cli_opt opts[NX + 9];
     cli_sdpa_shape_opts(&shape, "seq", opts);
     cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
     const char *dt_s = NULL, *kvdt_s = NULL;
@@ -164,13 +164,16 @@ int cmd_bench(int argc, char **argv) {
                              "f32|f16|bf16 storage of k and v only (default: --dtype's)"};
     opts[NX + 6] = (cli_opt){"paged", OPT_INT, &page,
                              "through a KV cache with pages of PAGE tokens (0: contiguous)"};
-    opts[NX + 7] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
+    opts[NX + 7] = (cli_opt){"trace", OPT_FLAG, &trace,
+                             "also print every timed call's ms, in call order (calls_ms=)"};
+    opts[NX + 8] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
     int rc =
         cli_parse(argc, argv, opts,
                   "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
                   "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
                   "[--alibi [SLOPES.npy]] [--algo A] [--repeat R] [--kv-lens-random [--seed S]] "
-                  "[--splits N] [--dtype f32|f16|bf16] [--kv-dtype f32|f16|bf16] [--paged PAGE]");
+                  "[--splits N] [--dtype f32|f16|bf16] [--kv-dtype f32|f16|bf16] [--paged PAGE] "
+                  "[--trace]");
     if (rc) return rc == 1 ? 0 : rc;
     if (R < 1 || R > 1000) {
         fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
@@ -280,6 +283,11 @@ int cmd_bench(int argc, char **argv) {
         times[r] = ct.device_s, host[r] = ct.host_s, enq[r] = ct.enqueue_s;
     }
     const double cpu_ms = (cpu_s() - cpu0) / (double)R * 1e3;
+    if (trace) { /* in call order, before the medians sort the times: drift within the process */
+        printf("calls_ms=");
+        for (int64_t r = 0; r < R; r++) printf("%s%.3f", r ? "," : "", times[r] * 1e3);
+        printf("\n");
+    }
     const double med = cli_median(times, R), host_med = cli_median(host, R),
                  enq_med = cli_median(enq, R);
     double flops =
