@@ -134,6 +134,17 @@ inline float8 decode_hsum8(const dvec x[8]) {
  * past a row's end prefetch what follows it. */
 #define DECODE_PF_SPAN  (CU * VW * (uint)sizeof(KV_T))
 #define DECODE_PF_STEPS ((uint)(NCV / CU))
+/* The score loop prefetches the next block's KU K rows in address order, DCAP's span of each:
+ * DECODE_KF_LINES lines in all, DECODE_KF_LPC of them at every DECODE_KF_EVERY-th chunk of the
+ * head dim (all powers of two), so that they are spread over the arithmetic as the V prefetches
+ * are (the prefetch note in decode_cpu has the measurements). */
+#define DECODE_KF_ROW   ((uint)((DCAP * sizeof(KV_T) + 63) / 64))
+#define DECODE_KF_LINES ((uint)KU * DECODE_KF_ROW)
+#define DECODE_KF_EVERY (DECODE_KF_LINES >= NC ? 1 : NC / DECODE_KF_LINES)
+#define DECODE_KF_LPC   (DECODE_KF_LINES >= NC ? DECODE_KF_LINES / NC : 1)
+/* Line t of the walk: row t / DECODE_KF_ROW of knext, at its line t % DECODE_KF_ROW. */
+#define DECODE_KF_LINE(knext, t)                                                                   \
+    clattn_prefetch_line((knext)[(t) / DECODE_KF_ROW] + (t) % DECODE_KF_ROW * 64)
 
 /* Narrow K/V (float16, bfloat16) read by more than one register group (MQA's 32 rows: four)
  * is widened once per block into private float tiles, and the groups read the tiles: otherwise
@@ -266,7 +277,15 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
          * (bench/prefetch_order.c) reads the passes at 5.7 GB/s on one core with prefetches in
          * their order, 9.5 with prefetches in address order: the prefetches alone decide it. In
          * address order the same GQA step read 12.5-13 against 10-11 GB/s, MHA 11.1 against 9.8 and
-         * B=16 ragged 13.1 against 10.6 (medians of 3-6 alternated runs, probe 16-17 GB/s). */
+         * B=16 ragged 13.1 against 10.6 (medians of 3-6 alternated runs, probe 16-17 GB/s).
+         * The K prefetch was a burst too: the next KU rows whole at the start of each key group
+         * (64 lines for MHA's eight keys). Walked in address order inside the chunk loop, a few
+         * lines per chunk, the same steps took 0.85-0.90 of the time for GQA and 0.75-0.81 for
+         * MHA, MQA and f16 K/V unchanged (bench/interleave.c, 20-30 rounds per comparison, next
+         * to an unchanged copy of the kernel at 0.98-1.04). Two variants lost: line p of every
+         * next row at chunk p (no faster than the burst), and a chunk's lines issued back to back
+         * by an unrolled loop (MHA 0.92 of the burst's time against 0.80 with the loop kept:
+         * `nounroll` below). */
         /* S = Q K^T for the block, KU keys at a time (keys past the block repeat its last). */
         for (int jj = 0; jj < nb; jj += KU) {
             dkv_row kr[KU];
@@ -277,11 +296,13 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #else
                 kr[u] = CLATTN_SDPA_KV_ROW(k, b, hk, j0 + min(jj + u, nb - 1));
 #endif
-            /* The same keys of the next block (the prefetch note above); past the split's end,
-             * its last key again, and DCAP's span, so no test or loop on the way. */
+            /* The same keys of the next block (the prefetch note above), prefetched in the chunk
+             * loop; past the split's end, its last key again, so no test on the way. */
+            const __global char *knext[KU];
+#pragma unroll
             for (int u = 0; u < KU; u++)
-                DECODE_PREFETCH_SPAN(CLATTN_SDPA_KV_ROW(k, b, hk, min(j0 + BK + jj + u, j_end - 1)),
-                                     0, DCAP * (int)sizeof(KV_T));
+                knext[u] = (const __global char *)CLATTN_SDPA_KV_ROW(
+                    k, b, hk, min(j0 + BK + jj + u, j_end - 1));
             for (int r0 = 0; r0 < RCAP; r0 += RG) {
                 dvec d[RG][KU];
 #pragma unroll
@@ -291,8 +312,20 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
                         /* Whole chunks, then the tail chunk of a head dim that VW does not divide
                          * (a test per chunk in one loop cost 3 of its 19 instructions). */
 #pragma unroll 2
-                for (int c = 0; c < ncf; c++) DECODE_QK_CHUNK(c, DKV_FULL(kr[u], c))
+                for (int c = 0; c < ncf; c++) {
+                    if (r0 == 0 && c % DECODE_KF_EVERY == 0) /* the walk's next lines */
+#pragma nounroll
+                        for (uint i = 0; i < DECODE_KF_LPC; i++)
+                            DECODE_KF_LINE(knext, (uint)c / DECODE_KF_EVERY * DECODE_KF_LPC + i);
+                    DECODE_QK_CHUNK(c, DKV_FULL(kr[u], c))
+                }
                 if (ncf < nc) DECODE_QK_CHUNK(ncf, DKV_TAIL(kr[u], ncf, head_dim))
+                /* a head dim below DCAP runs fewer chunks: the rest of the walk at once */
+                if (r0 == 0 && ncf < NC)
+                    for (uint t =
+                             ((uint)ncf + DECODE_KF_EVERY - 1) / DECODE_KF_EVERY * DECODE_KF_LPC;
+                         t < DECODE_KF_LINES; t++)
+                        DECODE_KF_LINE(knext, t);
                 float dot[DECODE_ACCS]; /* row r, key u at r * KU + u */
                 vstore8(decode_hsum8(&d[0][0]), 0, dot);
 #pragma unroll
