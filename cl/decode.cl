@@ -240,6 +240,17 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         /* The block's V rows, found once (a paged cache looks each up in its block table). */
         dkv_row vrow[BK];
         const __global KV_T *vnext[BK];
+#if !DECODE_TILE
+        /* ... and its K rows and the next block's, for the score loop's groups (rows past a short
+         * block repeat its last, as vnext's past the split's end): found here, a loop the
+         * compiler vectorises, instead of twice KU multiplies and clamps per key group. */
+        const __global KV_T *krow[BK], *knrow[BK];
+        for (int jj = 0; jj < BK; jj++) {
+            krow[jj] = CLATTN_SDPA_KV_ROW(k, b, hk, j0 + min(jj, nb - 1));
+            knrow[jj] = j0 + BK < j_end ? CLATTN_SDPA_KV_ROW(k, b, hk, min(j0 + BK + jj, j_end - 1))
+                                        : krow[jj];
+        }
+#endif
 #if DECODE_TILE
         float kt[BK * NC * VW], vt[BK * NCV * VW + CU * VW]; /* a pass past ncv reads the pad */
         for (int jj = 0; jj < nb; jj++) {
@@ -294,15 +305,19 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #if DECODE_TILE
                 kr[u] = kt + min(jj + u, nb - 1) * NC * VW;
 #else
-                kr[u] = CLATTN_SDPA_KV_ROW(k, b, hk, j0 + min(jj + u, nb - 1));
+                kr[u] = krow[jj + u];
 #endif
             /* The same keys of the next block (the prefetch note above), prefetched in the chunk
              * loop; past the split's end, its last key again, so no test on the way. */
             const __global char *knext[KU];
 #pragma unroll
             for (int u = 0; u < KU; u++)
+#if DECODE_TILE
                 knext[u] = (const __global char *)CLATTN_SDPA_KV_ROW(
                     k, b, hk, min(j0 + BK + jj + u, j_end - 1));
+#else
+                knext[u] = (const __global char *)knrow[jj + u];
+#endif
             for (int r0 = 0; r0 < RCAP; r0 += RG) {
                 dvec d[RG][KU];
 #pragma unroll
@@ -367,13 +382,13 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
             const float4 mx4 = fmax(mx8.lo, mx8.hi);
             const float mx = fmax(fmax(mx4.x, mx4.y), fmax(mx4.z, mx4.w));
             alpha[r] = clattn_exp2_diff(m[r], mx);
+            /* clattn_exp2_diff on 8 keys without a branch: while the max is still -inf every key
+             * is -inf (exp2 gives 0) or NaN (kept), whatever it is taken against */
+            const float ms = mx == -INFINITY ? 0.0f : mx;
             float8 sum8 = (float8)(0.0f);
             for (int t = 0; t < BK / 8; t++) {
                 const float8 x = vload8(t, s[r]);
-                /* clattn_exp2_diff on 8 keys: 0 for masked keys while the max is still -inf, NaN
-                 * kept */
-                const float8 p =
-                    mx == -INFINITY ? select((float8)(0.0f), x, isnan(x)) : exp2(x - mx);
+                const float8 p = exp2(x - ms);
                 vstore8(p, t, s[r]);
                 sum8 += p;
             }
@@ -390,8 +405,9 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #pragma unroll
                 for (int r = 0; r < RG; r++)
 #pragma unroll
-                    for (int u = 0; u < CU; u++)
-                        a[r][u] = c0 + u < ncv ? acc[r0 + r][c0 + u] * alpha[r0 + r] : (dvec)(0.0f);
+                    /* no test for chunks past ncv: they are within acc's NCV (powers of two,
+                     * CU <= NCV), and stay 0, since the tail loads below read zeros there */
+                    for (int u = 0; u < CU; u++) a[r][u] = acc[r0 + r][c0 + u] * alpha[r0 + r];
                 /* Whole chunks: no tail test in the key loop (the compiler kept it there). */
                 const int full = (c0 + CU) * VW <= head_dim_v;
                 const uint pass_t0 = c0 / CU * nb; /* this pass's first prefetch step */
@@ -421,8 +437,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
 #pragma unroll
                 for (int r = 0; r < RG; r++)
 #pragma unroll
-                    for (int u = 0; u < CU; u++)
-                        if (c0 + u < ncv) acc[r0 + r][c0 + u] = a[r][u];
+                    for (int u = 0; u < CU; u++) acc[r0 + r][c0 + u] = a[r][u];
             }
     }
     for (int r = 0; r < rows && r < RCAP; r++) {
