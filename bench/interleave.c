@@ -19,7 +19,7 @@
  * middle half of those ratios, and the largest |out - first config's out|. Exit status 0, or 1
  * with a message naming the configuration that failed, 2 for a usage error. */
 #define _POSIX_C_SOURCE 200809L
-#include "clattn.h"
+#include "cli_sdpa.h" /* the CLI's names and float32 <-> float16/bfloat16 conversions */
 
 #include <math.h>
 #include <stdint.h>
@@ -29,6 +29,7 @@
 #include <time.h>
 
 #define MAX_CONFIGS 16
+#define CMD         "interleave" /* the command name in the CLI helpers' messages */
 
 typedef struct {
     const char *text;      /* as given */
@@ -61,60 +62,6 @@ static double quantile(const double *v, int n, double q) {
     return x;
 }
 
-/* float32 to IEEE half, round to nearest even (for the inputs only: finite, |x| < 1). */
-static uint16_t to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    const uint32_t sign = (x >> 16) & 0x8000u, absx = x & 0x7fffffffu;
-    if (absx < 0x38800000u) { /* below the smallest normal half: a subnormal or zero */
-        const float a = fabsf(f) * 16777216.0f; /* in units of 2^-24, rounded to even */
-        return (uint16_t)(sign | (uint32_t)nearbyintf(a));
-    }
-    uint32_t h = ((absx - 0x38000000u) >> 13), rest = absx & 0x1fffu;
-    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;
-    return (uint16_t)(sign | h);
-}
-
-static uint16_t to_bf16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
-}
-
-static float from_f16(uint16_t h) {
-    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-    float f = e == 0 ? ldexpf((float)m, -24) : ldexpf((float)(m | 0x400u), (int)e - 25);
-    if (e == 31) f = m ? NAN : INFINITY;
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    x |= sign;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
-static float from_bf16(uint16_t h) {
-    const uint32_t x = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
-static size_t dtype_size(clattn_dtype t) {
-    return t == CLATTN_DTYPE_F32 ? 4 : 2;
-}
-
-static int parse_dtype(const char *s, clattn_dtype *t) {
-    if (!strcmp(s, "f32"))
-        *t = CLATTN_DTYPE_F32;
-    else if (!strcmp(s, "f16"))
-        *t = CLATTN_DTYPE_F16;
-    else if (!strcmp(s, "bf16"))
-        *t = CLATTN_DTYPE_BF16;
-    else
-        return 0;
-    return 1;
-}
-
 /* Applies "key=value,..." to c (whose desc holds the shape already). 0 on a bad pair. */
 static int parse_config(config *c, const char *text) {
     c->text = text;
@@ -129,39 +76,25 @@ static int parse_config(config *c, const char *text) {
         *eq = '\0';
         const char *key = kv, *val = eq + 1;
         char *end = NULL;
+        int64_t *count = !strcmp(key, "block_q")    ? &c->d.block_q
+                         : !strcmp(key, "block_kv") ? &c->d.block_kv
+                         : !strcmp(key, "splits")   ? &c->d.decode_splits
+                                                    : NULL;
+        /* The names are the CLI's (cli_sdpa.c), which say what they expected on a bad value. */
         if (!strcmp(key, "algo")) {
-            static const char *names[] = {"auto", "naive", "flash1", "flash2", "decode"};
-            static const clattn_algo algos[] = {CLATTN_ALGO_AUTO, CLATTN_ALGO_NAIVE,
-                                                CLATTN_ALGO_FLASH1, CLATTN_ALGO_FLASH2,
-                                                CLATTN_ALGO_DECODE};
-            int found = 0;
-            for (int i = 0; i < 5; i++)
-                if (!strcmp(val, names[i])) c->d.algo = algos[i], found = 1;
-            if (!found) return 0;
+            if (cli_sdpa_algo(CMD, val, &c->d.algo)) return 0;
         } else if (!strcmp(key, "flavour")) {
-            if (!strcmp(val, "auto"))
-                c->d.flavour = CLATTN_FLAVOUR_AUTO;
-            else if (!strcmp(val, "gpu"))
-                c->d.flavour = CLATTN_FLAVOUR_GPU;
-            else if (!strcmp(val, "cpu"))
-                c->d.flavour = CLATTN_FLAVOUR_CPU;
-            else
-                return 0;
-        } else if (!strcmp(key, "block_q") || !strcmp(key, "block_kv") || !strcmp(key, "splits")) {
+            if (cli_sdpa_flavour(CMD, val, &c->d.flavour)) return 0;
+        } else if (count) {
             const long long n = strtoll(val, &end, 10);
             if (!*val || *end || n < 0) return 0;
-            if (key[6] == 'q')
-                c->d.block_q = n;
-            else if (key[0] == 'b')
-                c->d.block_kv = n;
-            else
-                c->d.decode_splits = n;
+            *count = n;
         } else if (!strcmp(key, "dtype")) {
             clattn_dtype t;
-            if (!parse_dtype(val, &t)) return 0;
+            if (cli_sdpa_dtype(CMD, key, val, &t)) return 0;
             c->d.q_dtype = c->d.kv_dtype = c->d.out_dtype = t;
         } else if (!strcmp(key, "kv_dtype")) {
-            if (!parse_dtype(val, &c->d.kv_dtype)) return 0;
+            if (cli_sdpa_dtype(CMD, key, val, &c->d.kv_dtype)) return 0;
         } else if (!strcmp(key, "kernel_dir")) {
             if (strlen(val) >= sizeof c->kernel_dir) return 0;
             strcpy(c->kernel_dir, val);
@@ -182,11 +115,10 @@ static void use_kernels(const config *c) {
 
 /* A device buffer of n elements of type t holding src (float32) converted. */
 static cl_mem upload(clattn_context *ctx, const float *src, size_t n, clattn_dtype t) {
-    const size_t es = dtype_size(t);
+    const size_t es = cli_sdpa_dtype_size(t);
     void *host = t == CLATTN_DTYPE_F32 ? (void *)src : malloc(n * es);
     if (!host) return NULL;
-    for (size_t i = 0; t != CLATTN_DTYPE_F32 && i < n; i++)
-        ((uint16_t *)host)[i] = t == CLATTN_DTYPE_F16 ? to_f16(src[i]) : to_bf16(src[i]);
+    if (host != src) cli_sdpa_from_f32(src, (int64_t)n, t, host);
     cl_int err;
     cl_mem m = clCreateBuffer(clattn_context_cl_context(ctx),
                               CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * es, host, &err);
@@ -200,16 +132,16 @@ static float *download(const config *c, size_t n) {
     float *f = malloc(n * sizeof(float));
     void *raw = t == CLATTN_DTYPE_F32 ? (void *)f : malloc(n * 2);
     if (!f || !raw ||
-        clEnqueueReadBuffer(clattn_context_queue(c->ctx), c->out, CL_TRUE, 0, n * dtype_size(t),
-                            raw, 0, NULL, NULL) != CL_SUCCESS) {
+        clEnqueueReadBuffer(clattn_context_queue(c->ctx), c->out, CL_TRUE, 0,
+                            n * cli_sdpa_dtype_size(t), raw, 0, NULL, NULL) != CL_SUCCESS) {
         if (raw != f) free(raw);
         free(f);
         return NULL;
     }
-    for (size_t i = 0; t != CLATTN_DTYPE_F32 && i < n; i++)
-        f[i] = t == CLATTN_DTYPE_F16 ? from_f16(((uint16_t *)raw)[i])
-                                     : from_bf16(((uint16_t *)raw)[i]);
-    if (raw != f) free(raw);
+    if (raw != f) {
+        cli_sdpa_to_f32(raw, (int64_t)n, t, f);
+        free(raw);
+    }
     return f;
 }
 
@@ -320,7 +252,7 @@ int main(int argc, char **argv) {
         x->v = upload(x->ctx, hv, nkv, x->d.kv_dtype);
         cl_int err;
         x->out = clCreateBuffer(clattn_context_cl_context(x->ctx), CL_MEM_READ_WRITE,
-                                nq * dtype_size(x->d.out_dtype), NULL, &err);
+                                nq * cli_sdpa_dtype_size(x->d.out_dtype), NULL, &err);
         if (!x->q || !x->k || !x->v || err != CL_SUCCESS) {
             fprintf(stderr, "interleave: config '%s': device buffers\n", x->text);
             goto done;

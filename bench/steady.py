@@ -23,11 +23,11 @@ Two more views of the same question, for telling the library's share from the ho
 """
 import argparse
 import os
-import tempfile
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 

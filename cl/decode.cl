@@ -240,22 +240,20 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
         /* The block's V rows, found once (a paged cache looks each up in its block table). */
         dkv_row vrow[BK];
         const __global KV_T *vnext[BK];
-#if !DECODE_TILE
-        /* ... and its K rows and the next block's, for the score loop's groups (rows past a short
-         * block repeat its last, as vnext's past the split's end): found here, a loop the
-         * compiler vectorises, instead of twice KU multiplies and clamps per key group. */
+        /* ... and its K rows (read from a tile instead where DECODE_TILE) and the next block's,
+         * for the score loop's groups (rows past a short block repeat its last, the last block
+         * prefetches its own rows, as vnext's): found here, a loop the compiler vectorises,
+         * instead of KU multiplies and clamps per key group for each. */
         const __global KV_T *krow[BK], *knrow[BK];
         for (int jj = 0; jj < BK; jj++) {
             krow[jj] = CLATTN_SDPA_KV_ROW(k, b, hk, j0 + min(jj, nb - 1));
             knrow[jj] = j0 + BK < j_end ? CLATTN_SDPA_KV_ROW(k, b, hk, min(j0 + BK + jj, j_end - 1))
                                         : krow[jj];
         }
-#endif
 #if DECODE_TILE
         float kt[BK * NC * VW], vt[BK * NCV * VW + CU * VW]; /* a pass past ncv reads the pad */
         for (int jj = 0; jj < nb; jj++) {
-            const __global KV_T *kg = CLATTN_SDPA_KV_ROW(k, b, hk, j0 + jj),
-                                *vg = CLATTN_SDPA_KV_ROW(v, b, hk, j0 + jj);
+            const __global KV_T *kg = krow[jj], *vg = CLATTN_SDPA_KV_ROW(v, b, hk, j0 + jj);
             for (int c = 0; c < nc; c++)
                 dvstore(decode_chunk(kg, c, head_dim), c, kt + jj * NC * VW);
             for (int c = 0; c < ncv; c++)
@@ -311,13 +309,7 @@ __kernel void decode_cpu(CLATTN_SDPA_PARAMS) {
              * loop; past the split's end, its last key again, so no test on the way. */
             const __global char *knext[KU];
 #pragma unroll
-            for (int u = 0; u < KU; u++)
-#if DECODE_TILE
-                knext[u] = (const __global char *)CLATTN_SDPA_KV_ROW(
-                    k, b, hk, min(j0 + BK + jj + u, j_end - 1));
-#else
-                knext[u] = (const __global char *)knrow[jj + u];
-#endif
+            for (int u = 0; u < KU; u++) knext[u] = (const __global char *)knrow[jj + u];
             for (int r0 = 0; r0 < RCAP; r0 += RG) {
                 dvec d[RG][KU];
 #pragma unroll

@@ -7,15 +7,7 @@
 set -u
 IL=${CLATTN_INTERLEAVE:-interleave}
 SRC=${CLATTN_SOURCE_DIR:-$(dirname "$0")/..}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-passes=0
-pass() {
-    echo "ok  : $*"
-    passes=$((passes + 1))
-}
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib_tally.sh"
 
 # max_diff= of the result line whose first field is $1, from file $2.
 diff_of() { awk -v c="$1" '$1 == c { sub(/.*max_diff=/, ""); print }' "$2"; }
