@@ -13,7 +13,8 @@
  *
  * A CONFIG is "-" (the defaults: what the dispatcher picks) or comma-separated key=value pairs:
  *   algo=auto|naive|flash1|flash2|decode  flavour=auto|gpu|cpu  block_q=N  block_kv=N
- *   splits=N  dtype=f32|f16|bf16 (q, k, v, out)  kv_dtype=f32|f16|bf16  kernel_dir=PATH
+ *   splits=N  dtype=f32|f16|bf16 (q, k, v, out)  kv_dtype=f32|f16|bf16  softcap=C (0: off)
+ *   kernel_dir=PATH
  * Per configuration it prints the median and fastest call (host clock, enqueue to finish), the
  * GFLOP/s of the median, the median over rounds of (first config's time / this one's) with the
  * middle half of those ratios, and the largest |out - first config's out|. Exit status 0, or 1
@@ -95,6 +96,10 @@ static int parse_config(config *c, const char *text) {
             c->d.q_dtype = c->d.kv_dtype = c->d.out_dtype = t;
         } else if (!strcmp(key, "kv_dtype")) {
             if (cli_sdpa_dtype(CMD, key, val, &c->d.kv_dtype)) return 0;
+        } else if (!strcmp(key, "softcap")) {
+            char *end = NULL;
+            c->d.softcap = strtof(val, &end);
+            if (end == val || *end || !(c->d.softcap >= 0.0f)) return 0;
         } else if (!strcmp(key, "kernel_dir")) {
             if (strlen(val) >= sizeof c->kernel_dir) return 0;
             strcpy(c->kernel_dir, val);
@@ -166,7 +171,7 @@ static int usage(void) {
     fprintf(stderr, "usage: interleave --batch B --heads Hq [--kv-heads Hkv] --seq N [--seq-kv M] "
                     "--dim D [--causal] [--rounds R] [--device SEL] CONFIG [CONFIG ...]\n"
                     "  CONFIG: - or key=value,... with keys algo flavour block_q block_kv splits "
-                    "dtype kv_dtype kernel_dir\n");
+                    "dtype kv_dtype softcap kernel_dir\n");
     return 2;
 }
 

@@ -163,6 +163,13 @@ CLATTN_API const char *clattn_context_last_error(const clattn_context *ctx);
 /* The device's capabilities; writes `size` bytes (the caller's sizeof *caps). */
 CLATTN_API clattn_status clattn_context_caps(const clattn_context *ctx, clattn_device_caps *caps,
                                              size_t size);
+/* Releases the scratch buffers the context keeps between calls and returns their bytes (0 for
+ * NULL). Calls that run on float32 copies of float16/bfloat16 tensors (clattn_sdpa_plan's
+ * scratch_bytes) keep up to four of those copies' buffers for the next call, where the queue is
+ * in order, so the copies cost no new memory each call; this hands that memory back (the next
+ * such call allocates again). clattn_context_destroy releases them too. Safe while other threads
+ * use the context: a buffer in use by a call is not kept until the call has enqueued its work. */
+CLATTN_API int64_t clattn_context_trim(clattn_context *ctx);
 CLATTN_API cl_command_queue clattn_context_queue(const clattn_context *ctx);
 CLATTN_API cl_context clattn_context_cl_context(const clattn_context *ctx);
 

@@ -333,7 +333,8 @@ static void decode_profile(const profile *pr) {
 }
 
 /* Narrow storage: the float32 copies a path makes of narrow tensors (naive: q, k, v and out;
- * flash1: out; flash2: none, its kernels widen as they load) count in scratch_bytes on both
+ * flash1: out; flash2: k and v on the CPU flavour where they pay, else none: its kernels widen
+ * as they load) count in scratch_bytes on both
  * flavours; a copy past the largest allocation, or scratch past the global memory, is
  * OUT_OF_MEMORY naming the bytes, and a float32 problem keeps the plain scratch. */
 static void staging(const clattn_device_caps *gpu, const clattn_device_caps *cpu) {
@@ -359,9 +360,33 @@ static void staging(const clattn_device_caps *gpu, const clattn_device_caps *cpu
         st = clattn__sdpa_dispatch(caps[c], &p, &req, &pl, why, sizeof why);
         TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == ml + o,
                  "%s flash1: scratch %lld = m, l + float32 out", fl, (long long)pl.scratch_bytes);
+        /* GPU flash2 widens narrow inputs as it loads them; CPU flash2 runs these 200 rows per
+         * kv head (several query blocks) on float32 copies of K and V (clattn__cpu_stage_kv). */
         req.algo = CLATTN_ALGO_FLASH2;
         st = clattn__sdpa_dispatch(caps[c], &p, &req, &pl, why, sizeof why);
-        TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == 0, "%s flash2: no scratch", fl);
+        TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == (c ? k + v : 0),
+                 "%s flash2: scratch %lld = %s", fl, (long long)pl.scratch_bytes,
+                 c ? "float32 k, v" : "none");
+        if (c) {
+            /* Few rows per kv head: the copies would not pay, the tiles widen. */
+            clattn_sdpa_problem few = p;
+            few.Sq = 20;
+            st = clattn__sdpa_dispatch(caps[c], &few, &req, &pl, why, sizeof why);
+            TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == 0 &&
+                         !clattn__cpu_stage_kv(caps[c], &few),
+                     "CPU flash2, 40 rows per kv head: no copies (scratch %lld)",
+                     (long long)pl.scratch_bytes);
+            /* The copies may take an eighth of the global memory, and no more. */
+            clattn_device_caps mem = *caps[c];
+            mem.global_mem_bytes = CLATTN_CPU_STAGE_KV_MEM_SHARE * (k + v);
+            st = clattn__sdpa_dispatch(&mem, &p, &req, &pl, why, sizeof why);
+            const int at = st == CLATTN_SUCCESS && pl.scratch_bytes == k + v;
+            mem.global_mem_bytes--;
+            st = clattn__sdpa_dispatch(&mem, &p, &req, &pl, why, sizeof why);
+            TU_CHECK(at && st == CLATTN_SUCCESS && pl.scratch_bytes == 0,
+                     "CPU flash2: K/V copies up to 1/%d of the global memory, tiles past it",
+                     CLATTN_CPU_STAGE_KV_MEM_SHARE);
+        }
         /* The largest copy (k) one byte past the largest allocation; S still fits. */
         clattn_device_caps small = *caps[c];
         small.max_alloc_bytes = k - 1;
@@ -372,7 +397,9 @@ static void staging(const clattn_device_caps *gpu, const clattn_device_caps *cpu
                  "%s naive: a copy past the largest allocation is out of memory: %s", fl, why);
         req.algo = CLATTN_ALGO_FLASH2;
         st = clattn__sdpa_dispatch(&small, &p, &req, &pl, why, sizeof why);
-        TU_CHECK(st == CLATTN_SUCCESS, "%s flash2 makes no copy: plans under the same limit", fl);
+        TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == 0,
+                 "%s flash2 plans under the same limit, widening in tiles (scratch %lld)", fl,
+                 (long long)pl.scratch_bytes);
         small.max_alloc_bytes = o - 1;
         req.algo = CLATTN_ALGO_FLASH1;
         st = clattn__sdpa_dispatch(&small, &p, &req, &pl, why, sizeof why);
@@ -454,14 +481,17 @@ static void cpu_lanes(const profile *pr) {
 }
 
 /* float16/bfloat16 K/V on a CPU profile: at 8 lanes block_q rises to the policy's
- * narrow_kv_block_q (32) where the rows fill it, and stays where they do not (Sq * group < 32)
- * or the f32 choice is already as large (16 lanes); float32 K/V keep the f32 choice. */
+ * narrow_kv_block_q (32) where the rows fill it but are too few for float32 copies of K/V
+ * (32 <= Sq * group < 8 x 16), and stays where they do not fill it, where the copies are made
+ * (flash2 then runs the float32 tile) or the f32 choice is already as large (16 lanes); float32
+ * K/V keep the f32 choice. */
 static void cpu_narrow_kv(const profile *pr) {
     static const struct {
         int lanes, kv_dtype;
         int64_t Hq, Hkv, Sq, want; /* want 0: the f32 plan's block_q */
     } cases[] = {
-        {8, CLATTN_DTYPE_F16, 8, 8, 4096, 32}, {8, CLATTN_DTYPE_BF16, 8, 2, 512, 32},
+        {8, CLATTN_DTYPE_F16, 8, 8, 40, 32},   {8, CLATTN_DTYPE_BF16, 8, 4, 24, 32},
+        {8, CLATTN_DTYPE_F16, 8, 8, 4096, 0},  {8, CLATTN_DTYPE_BF16, 8, 2, 512, 0},
         {8, CLATTN_DTYPE_F16, 8, 8, 20, 0},    {8, CLATTN_DTYPE_F32, 8, 8, 4096, 0},
         {16, CLATTN_DTYPE_F16, 8, 8, 4096, 0},
     };
@@ -485,7 +515,9 @@ static void cpu_narrow_kv(const profile *pr) {
                      (long long)pl.block_q, (long long)pl32.block_q);
         bad += !ok;
     }
-    TU_CHECK(bad == 0, "%s: narrow K/V raise block_q to 32 at 8 lanes where the rows fill it %s",
+    TU_CHECK(bad == 0,
+             "%s: narrow K/V raise block_q to 32 at 8 lanes where the rows fill it and no float32 "
+             "copies are made %s",
              pr->name, detail);
 }
 

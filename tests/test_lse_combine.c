@@ -148,19 +148,24 @@ static const char *dt_name(clattn_dtype t) {
     return t == CLATTN_DTYPE_F16 ? "f16" : t == CLATTN_DTYPE_BF16 ? "bf16" : "f32";
 }
 
-/* n elements of t at src, widened. */
-static void widen(clattn_dtype t, const void *src, int64_t n, float *dst) {
+/* n elements of the 16-bit type t (F16 or BF16) at src, widened. */
+static void widen16(clattn_dtype t, const uint16_t *src, int64_t n, float *dst) {
     for (int64_t i = 0; i < n; i++) {
-        const uint16_t w = ((const uint16_t *)src)[i];
-        if (t == CLATTN_DTYPE_F32) {
-            dst[i] = ((const float *)src)[i];
-        } else if (t == CLATTN_DTYPE_F16) {
-            dst[i] = clattn_npy_half_to_float(w);
+        if (t == CLATTN_DTYPE_F16) {
+            dst[i] = clattn_npy_half_to_float(src[i]);
         } else {
-            const uint32_t x = (uint32_t)w << 16;
+            const uint32_t x = (uint32_t)src[i] << 16;
             memcpy(&dst[i], &x, sizeof x);
         }
     }
+}
+
+/* n elements of t at src, widened. */
+static void widen(clattn_dtype t, const void *src, int64_t n, float *dst) {
+    if (t == CLATTN_DTYPE_F32)
+        memcpy(dst, src, (size_t)n * sizeof *dst);
+    else
+        widen16(t, src, n, dst);
 }
 
 /* Every element of the narrow `got` is within half an ulp of t of the float32 `f`. */
@@ -341,7 +346,7 @@ static void decode_narrow(clattn_context *ctx) {
         if (!TU_CHECK(st == CLATTN_SUCCESS, "decode, out %s: %s %s", dt_name(d.out_dtype),
                       clattn_status_string(st), st ? clattn_context_last_error(ctx) : ""))
             continue;
-        widen(d.out_dtype, out, NO, wide);
+        widen16(d.out_dtype, out, NO, wide);
         TU_CHECK(tu_compare("out", wide, rout, NO, 2e-4, t == CLATTN_DTYPE_F16 ? 2e-3 : 8e-3) &&
                      tu_compare("lse", lse, rlse, NL, 1e-4, 1e-4),
                  "decode, out %s, ragged with an empty sequence, 3 splits: matches the reference",

@@ -215,6 +215,8 @@ static clattn_status context_finish(clattn_context *ctx, int pi, int di) {
     read_caps(ctx->platform, ctx->device, pi, di, &ctx->caps);
     clattn_status st = apply_overrides(ctx, &ctx->caps);
     if (st != CLATTN_SUCCESS) return st;
+    st = clattn__workspace_create(ctx);
+    if (st != CLATTN_SUCCESS) return st;
     return clattn__cache_create(ctx);
 }
 
@@ -309,6 +311,7 @@ void clattn_context_destroy(clattn_context *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
     clattn__blas_release(ctx);
     clattn__cache_destroy(ctx);
+    clattn__workspace_destroy(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl_ctx) clReleaseContext(ctx->cl_ctx);
     clattn__forget_errors(ctx);
@@ -324,6 +327,10 @@ clattn_status clattn_context_caps(const clattn_context *ctx, clattn_device_caps 
     if (st != CLATTN_SUCCESS) return st;
     clattn__struct_out(caps, size, &ctx->caps, sizeof ctx->caps);
     return CLATTN_SUCCESS;
+}
+
+int64_t clattn_context_trim(clattn_context *ctx) {
+    return ctx ? clattn__workspace_trim(ctx) : 0;
 }
 
 cl_command_queue clattn_context_queue(const clattn_context *ctx) {

@@ -22,6 +22,7 @@ struct clattn_context {
     int used_blas;       /* a GEMM ran: CLBlast's caches hold this context (core/blas.c) */
     clattn_device_caps caps;
     struct clattn_program_cache *cache;
+    struct clattn_workspace *workspace; /* scratch buffers kept between calls (core/workspace.c) */
     /* Unique for the process's life (never reused), so the per-thread error tables can key on it
      * and an entry left behind by a destroyed context can never be mistaken for a new one's. */
     uint64_t id;
@@ -132,6 +133,19 @@ clattn_status clattn__program(clattn_context *ctx, const char *family, const cha
 /* A new kernel object from that program; the caller releases it. */
 clattn_status clattn__kernel(clattn_context *ctx, const char *family, const char *options,
                              const char *kernel_name, cl_kernel *out);
+/* ---- Workspace (core/workspace.c): scratch buffers kept between calls ---- */
+clattn_status clattn__workspace_create(clattn_context *ctx);
+void clattn__workspace_destroy(clattn_context *ctx);
+/* A scratch buffer of at least `bytes` for one call: a kept one, or a new one (OUT_OF_MEMORY and
+ * the like as clattn__alloc, naming `what`). Its contents are undefined. */
+clattn_status clattn__workspace_take(clattn_context *ctx, int64_t bytes, const char *what,
+                                     cl_mem *out);
+/* Hands *mem (from take; NULL is ignored) back once the call has enqueued its last use of it:
+ * kept for later calls where the queue is in order, else released; *mem becomes NULL. */
+void clattn__workspace_give(clattn_context *ctx, cl_mem *mem);
+/* Releases every kept buffer; returns their bytes. */
+int64_t clattn__workspace_trim(clattn_context *ctx);
+
 clattn_status clattn__cache_create(clattn_context *ctx);
 void clattn__cache_destroy(clattn_context *ctx);
 

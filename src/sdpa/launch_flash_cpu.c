@@ -141,15 +141,18 @@ clattn_status clattn__sdpa_flash_cpu(clattn_context *ctx, const clattn_sdpa_prob
      * memory: block_q 64 with D = Dv = 256 holds about 160 KiB per work-item) falls back to the
      * next smaller query block; the key block stays. A retry starts from scratch: flash1's first
      * launch initialises O, m and l, so launches of a failed attempt leave nothing behind. */
-    if (flash1 && p->o_dtype != CLATTN_STORAGE_F32) {
-        /* flash1 carries its running output in `out` between launches: a narrow one is staged
-         * in float32 so it is rounded once, at the end. */
+    /* Staged tensors (staging.h): flash1 carries its running output in `out` between launches,
+     * so a narrow one is staged in float32 and rounded once, at the end; flash2 runs on float32
+     * copies of narrow K/V where the dispatcher finds that converting them once beats widening
+     * them in every work-group (plan_cpu.h's clattn__cpu_stage_kv). */
+    const int stage = clattn__sdpa_stage_set(&ctx->caps, p, plan);
+    if (stage && clattn__sdpa_staging_bytes(p, stage, NULL) > 0) {
         clattn_sdpa_staging stg;
-        clattn_status s =
-            clattn__sdpa_stage_in(ctx, p, buf, clattn__sdpa_stage_set(plan->algo), &stg, 0, NULL);
+        clattn_status s = clattn__sdpa_stage_in(ctx, p, buf, stage, &stg, num_wait, wait);
         if (s != CLATTN_SUCCESS) return s;
         cl_event done = NULL;
-        s = tiles(ctx, &stg.p, plan, &stg.buf, num_wait, wait, &done);
+        s = tiles(ctx, &stg.p, plan, &stg.buf, stg.num_ready ? stg.num_ready : num_wait,
+                  stg.num_ready ? stg.ready : wait, &done);
         return clattn__sdpa_stage_out(ctx, p, buf, &stg, s, done, event);
     }
     return tiles(ctx, p, plan, buf, num_wait, wait, event);

@@ -113,8 +113,8 @@ clattn_status clattn__sdpa_flash_gpu(clattn_context *ctx, const clattn_sdpa_prob
     /* flash1 reads its running output back from `out` after every K/V block: a narrow one is
      * staged in float32 so it is rounded once, at the end. */
     clattn_sdpa_staging stg;
-    clattn_status s =
-        clattn__sdpa_stage_in(ctx, p, buf, clattn__sdpa_stage_set(plan->algo), &stg, 0, NULL);
+    clattn_status s = clattn__sdpa_stage_in(
+        ctx, p, buf, clattn__sdpa_stage_set(&ctx->caps, p, plan), &stg, 0, NULL);
     if (s != CLATTN_SUCCESS) return s;
     cl_event done = NULL;
     s = tiles(ctx, &stg.p, plan, &stg.buf, num_wait, wait, &done);

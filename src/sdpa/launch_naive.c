@@ -178,8 +178,8 @@ clattn_status clattn__sdpa_naive(clattn_context *ctx, const clattn_sdpa_problem 
         return naive_f32(ctx, p, plan, buf, num_wait, wait, event);
     /* CLBlast's SGEMMs read and write float32: narrow tensors go through float32 copies. */
     clattn_sdpa_staging s;
-    clattn_status st = clattn__sdpa_stage_in(ctx, p, buf, clattn__sdpa_stage_set(CLATTN_ALGO_NAIVE),
-                                             &s, num_wait, wait);
+    clattn_status st = clattn__sdpa_stage_in(
+        ctx, p, buf, clattn__sdpa_stage_set(&ctx->caps, p, plan), &s, num_wait, wait);
     if (st != CLATTN_SUCCESS) return st;
     cl_event done = NULL;
     st = naive_f32(ctx, &s.p, plan, &s.buf, s.num_ready ? s.num_ready : num_wait,

@@ -243,7 +243,10 @@ static clattn_status cpu_plan(const clattn_device_caps *caps, const clattn_sdpa_
                      algo_name(algo), (long long)bq, (long long)bkv, CLATTN_CPU_MAX_BLOCK_KV);
     clattn__sdpa_cpu_tiles(algo, caps->preferred_vector_width_float, p->D, p->Dv, p->Sq, p->Skv,
                            &auto_q, &auto_kv);
-    if (p->kv_dtype != CLATTN_DTYPE_F32)
+    /* Narrow K/V widened in tiles weigh less with more rows per work-group; staged in float32
+     * copies, they run the float32 tile. */
+    if (p->kv_dtype != CLATTN_DTYPE_F32 &&
+        !(algo == CLATTN_ALGO_FLASH2 && clattn__cpu_stage_kv(caps, p)))
         auto_q = clattn__cpu_narrow_kv_block_q(caps->preferred_vector_width_float, p->Sq * p->group,
                                                auto_q);
     if (bq <= 0) bq = auto_q; /* a tile forced on one side only keeps the other's choice */
@@ -266,7 +269,7 @@ static clattn_status add_staging(const clattn_device_caps *caps, const clattn_sd
                                  clattn_sdpa_plan *plan, char *why, size_t len) {
     int64_t largest = 0;
     const int64_t bytes =
-        clattn__sdpa_staging_bytes(p, clattn__sdpa_stage_set(plan->algo), &largest);
+        clattn__sdpa_staging_bytes(p, clattn__sdpa_stage_set(caps, p, plan), &largest);
     if (bytes == 0) return CLATTN_SUCCESS;
     const int64_t total =
         bytes > INT64_MAX - plan->scratch_bytes ? INT64_MAX : plan->scratch_bytes + bytes;
@@ -275,7 +278,7 @@ static clattn_status add_staging(const clattn_device_caps *caps, const clattn_sd
                      "%s attention runs on float32 copies of its float16/bfloat16 tensors: "
                      "%lld bytes (the largest copy %lld) besides %lld bytes of other scratch; the "
                      "device allows one allocation of %lld bytes and has %lld of global memory "
-                     "(flash2 makes no copies)",
+                     "(flash2 needs none)",
                      algo_name(plan->algo), (long long)bytes, (long long)largest,
                      (long long)plan->scratch_bytes, (long long)caps->max_alloc_bytes,
                      (long long)caps->global_mem_bytes);

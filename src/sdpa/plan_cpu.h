@@ -22,6 +22,19 @@ void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, 
                             int64_t Dv, int64_t Sq, int64_t Skv, int64_t *block_q,
                             int64_t *block_kv);
 
+/* Query blocks per kv head from which flash2 runs on float32 copies of narrow K/V (see
+ * clattn__cpu_stage_kv), and the share of the device's global memory the copies may take. */
+#define CLATTN_CPU_STAGE_KV_MIN_BLOCKS 8
+#define CLATTN_CPU_STAGE_KV_MEM_SHARE  8 /* 1/8 */
+
+/* 1 when flash2 of the CPU flavour should run on contiguous float32 copies of narrow (float16,
+ * bfloat16) K and V, made by one conversion pass, instead of widening each K/V block into tiles
+ * in every work-group: the pass converts each element once, the tiles once per query block, so
+ * the copies pay from a few query blocks per kv head (CLATTN_CPU_STAGE_KV_MIN_BLOCKS of the
+ * float32 tile's block_q) on. Not when the copies would take more than one allocation or
+ * 1/CLATTN_CPU_STAGE_KV_MEM_SHARE of the global memory: the tiles need no memory. Pure. */
+int clattn__cpu_stage_kv(const clattn_device_caps *caps, const clattn_sdpa_problem *p);
+
 /* 1 when the kernels accept a forced tile: block_q in {8, 16, 32, 64}, block_kv a multiple of 8
  * from 8 to CLATTN_CPU_MAX_BLOCK_KV, and D, Dv in 1..256. A block of 0 means "not forced" and is
  * accepted (the caller fills it from clattn__sdpa_cpu_tiles). */

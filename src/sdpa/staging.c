@@ -2,13 +2,17 @@
  * SGEMMs read and write float32 only, so its narrow q, k and v are widened into contiguous
  * float32 copies first and its output is computed into one and narrowed after; flash1 keeps its
  * running output in `out` between K/V blocks, which in half or bfloat16 would be rounded once per
- * block, so a narrow output is staged there too. The copies are contiguous, so the main kernels
- * see default strides for them; the conversion kernels (cl/convert.cl) handle the caller's. Which
- * tensors each path stages and what the copies weigh are pure functions here too, so the planner
- * counts in scratch_bytes exactly what the launchers allocate. */
+ * block, so a narrow output is staged there too; CPU-flavour flash2 runs on copies of narrow K/V
+ * where many query blocks share them (plan_cpu.h's clattn__cpu_stage_kv: converting each element
+ * once beats widening it in every work-group). The copies' buffers come from and go back to the
+ * context's workspace (core/workspace.c), so repeated calls reuse them. The copies are contiguous,
+ * so the main kernels see default strides for them; the conversion kernels (cl/convert.cl) handle
+ * the caller's. Which tensors each path stages and what the copies weigh are pure functions here
+ * too, so the planner counts in scratch_bytes exactly what the launchers allocate. */
 #include "sdpa/staging.h"
 
 #include "kernel_iface.h"
+#include "sdpa/plan_cpu.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -60,9 +64,13 @@ static int64_t copy_bytes(const clattn_sdpa_problem *p, const staged_tensor *t, 
     return clattn__prod64(f, 4, &bytes) ? -1 : bytes;
 }
 
-int clattn__sdpa_stage_set(clattn_algo algo) {
-    if (algo == CLATTN_ALGO_NAIVE) return CLATTN_STAGE_Q | CLATTN_STAGE_KV | CLATTN_STAGE_OUT;
-    if (algo == CLATTN_ALGO_FLASH1) return CLATTN_STAGE_OUT;
+int clattn__sdpa_stage_set(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
+                           const clattn_sdpa_plan *plan) {
+    if (plan->algo == CLATTN_ALGO_NAIVE) return CLATTN_STAGE_Q | CLATTN_STAGE_KV | CLATTN_STAGE_OUT;
+    if (plan->algo == CLATTN_ALGO_FLASH1) return CLATTN_STAGE_OUT;
+    if (plan->algo == CLATTN_ALGO_FLASH2 && plan->flavour == CLATTN_FLAVOUR_CPU &&
+        clattn__cpu_stage_kv(caps, p))
+        return CLATTN_STAGE_KV;
     return 0;
 }
 
@@ -83,8 +91,10 @@ int64_t clattn__sdpa_staging_bytes(const clattn_sdpa_problem *p, int which, int6
     return total;
 }
 
-static void release(clattn_sdpa_staging *s) {
-    for (int i = 0; i < 4; i++) clattn__release_mem(&s->tmp[i]);
+/* After the last enqueued use of the copies (or a wait for what was enqueued): their buffers go
+ * back to the context's workspace for the next call. */
+static void release(clattn_context *ctx, clattn_sdpa_staging *s) {
+    for (int i = 0; i < 4; i++) clattn__workspace_give(ctx, &s->tmp[i]);
     for (cl_uint i = 0; i < s->num_ready; i++) clattn__release_event(&s->ready[i]);
     s->num_ready = 0;
     if (s->narrow) clReleaseKernel(s->narrow);
@@ -116,8 +126,7 @@ clattn_status clattn__sdpa_stage_in(clattn_context *ctx, const clattn_sdpa_probl
         if (bytes < 0) /* B * H * S * dim elements already fit its span: a guard */
             st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "%s: staging size overflows", what[i]);
         if (st == CLATTN_SUCCESS)
-            st = clattn__alloc(ctx, bytes, CL_MEM_READ_WRITE, NULL, "float32 staging copy",
-                               &s->tmp[i]);
+            st = clattn__workspace_take(ctx, bytes, "float32 staging copy", &s->tmp[i]);
         if (st == CLATTN_SUCCESS)
             st = i < 3 ? convert_kernel(ctx, t[i].dtype, "widen", &widen[i])
                        : convert_kernel(ctx, t[i].dtype, "narrow", &s->narrow);
@@ -133,7 +142,7 @@ clattn_status clattn__sdpa_stage_in(clattn_context *ctx, const clattn_sdpa_probl
         if (widen[i]) clReleaseKernel(widen[i]);
     if (st != CLATTN_SUCCESS) {
         if (s->num_ready) clWaitForEvents(s->num_ready, s->ready);
-        release(s);
+        release(ctx, s);
         return st;
     }
     /* The main kernels see the staged tensors as float32 with contiguous strides. */
@@ -170,6 +179,6 @@ clattn_status clattn__sdpa_stage_out(clattn_context *ctx, const clattn_sdpa_prob
         *event = done;
     else
         clattn__release_event(&done);
-    release(s);
+    release(ctx, s);
     return st;
 }

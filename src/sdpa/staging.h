@@ -11,9 +11,12 @@
 #define CLATTN_STAGE_KV  2
 #define CLATTN_STAGE_OUT 4
 
-/* The CLATTN_STAGE_* set of the path `algo` runs (either flavour): the naive path stages q, k, v
- * and out, flash1 its out; the flash kernels and decode widen narrow inputs as they load them. */
-int clattn__sdpa_stage_set(clattn_algo algo);
+/* The CLATTN_STAGE_* set of the path `plan` runs: the naive path stages q, k, v and out, flash1
+ * its out (either flavour), CPU-flavour flash2 narrow K/V where clattn__cpu_stage_kv finds the
+ * copies pay (prefill: many query blocks per kv head); the other kernels, and decode, widen
+ * narrow inputs as they load them. Pure. */
+int clattn__sdpa_stage_set(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
+                           const clattn_sdpa_plan *plan);
 
 /* Device bytes of the float32 copies that staging the `which` tensors of p makes (only narrow
  * ones are copied; 0 when none is), and in *largest (when not NULL) the largest single copy;
