@@ -78,8 +78,8 @@ static const dcase cases[] = {
      CLATTN_DTYPE_F16, CLATTN_DTYPE_F16, CLATTN_DTYPE_F16, CLATTN_DTYPE_BF16},
     /* 812 rows per kv head: CPU flash2 runs on float32 copies of K and V (plan_cpu.h's
      * clattn__cpu_stage_kv), widened from the strided bf16 by cl/convert.cl. */
-    {"f16 q/out, bf16 k/v [B, S, H, D] strided, GQA 8/2, 203x113 (K/V copies)", 1, 8, 2, 203,
-     113, 64, 0, 0, 1, CLATTN_DTYPE_F16, CLATTN_DTYPE_BF16, CLATTN_DTYPE_F16, CLATTN_DTYPE_F32},
+    {"f16 q/out, bf16 k/v [B, S, H, D] strided, GQA 8/2, 203x113 (K/V copies)", 1, 8, 2, 203, 113,
+     64, 0, 0, 1, CLATTN_DTYPE_F16, CLATTN_DTYPE_BF16, CLATTN_DTYPE_F16, CLATTN_DTYPE_F32},
 };
 
 /* Decode-shaped problems (at most 32 query rows per kv head) for the split-KV kernels, whose
