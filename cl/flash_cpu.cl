@@ -163,14 +163,53 @@ static inline void tile_setup(tile_info *t, int r0, int b, int hk, int d, int dv
     }
 }
 
-/* Q^T into private memory, pre-multiplied by scale * log2(e) so the softmax can use exp2. */
+/* 8 x 8 transpose: in[i] holds row i (8 consecutive columns), out[c] column c of the 8 rows.
+ * Three rounds of two-input shuffles (24, which LLVM lowers to unpack and shuffle instructions)
+ * instead of 64 scalar moves: as scalar loops the Q^T load and the output store below each cost
+ * 6% of a causal N=256 call (B=1, H=8, d=64; 2.3 us per work-group in all on AVX-512 PoCL). */
+static inline void transpose8(const float8 in[8], float8 out[8]) {
+    float8 a[8], b[8];
+#pragma unroll
+    for (int i = 0; i < 8; i += 2) { /* pairs of rows interleaved: (r0c0 r1c0 r0c1 r1c1 | c4 c5) */
+        a[i] = (float8)(in[i].s0, in[i + 1].s0, in[i].s1, in[i + 1].s1, in[i].s4, in[i + 1].s4,
+                        in[i].s5, in[i + 1].s5);
+        a[i + 1] = (float8)(in[i].s2, in[i + 1].s2, in[i].s3, in[i + 1].s3, in[i].s6, in[i + 1].s6,
+                            in[i].s7, in[i + 1].s7);
+    }
+#pragma unroll
+    for (int i = 0; i < 8; i += 4) { /* quads: 4 rows of columns c and c + 4 */
+        b[i] = (float8)(a[i].s01, a[i + 2].s01, a[i].s45, a[i + 2].s45);
+        b[i + 1] = (float8)(a[i].s23, a[i + 2].s23, a[i].s67, a[i + 2].s67);
+        b[i + 2] = (float8)(a[i + 1].s01, a[i + 3].s01, a[i + 1].s45, a[i + 3].s45);
+        b[i + 3] = (float8)(a[i + 1].s23, a[i + 3].s23, a[i + 1].s67, a[i + 3].s67);
+    }
+#pragma unroll
+    for (int c = 0; c < 4; c++) { /* halves of rows 0-3 and 4-7 */
+        out[c] = (float8)(b[c].lo, b[c + 4].lo);
+        out[c + 4] = (float8)(b[c].hi, b[c + 4].hi);
+    }
+}
+
+/* Q^T into private memory, pre-multiplied by scale * log2(e) so the softmax can use exp2: blocks
+ * of 8 rows x 8 columns transposed in registers, the columns past the last multiple of 8 one by
+ * one. */
 static inline void load_qT(const tile_info *t, __global const Q_T *restrict q, float scale_log2,
                            vec qT[DCAP][NV]) {
     float *qs = (float *)qT;
-    for (int r = 0; r < BR; r++) {
-        __global const Q_T *src = q + t->row_q[r];
-        int v = r / VW, lane = r % VW;
-        for (int c = 0; c < t->d; c++) qs[(c * NV + v) * VW + lane] = load_q(src, c) * scale_log2;
+    const int d8 = t->d & ~7;
+    for (int r0 = 0; r0 < BR; r0 += 8) {
+        float *dst = qs + (r0 / VW) * VW + r0 % VW; /* lane r0 of column 0 */
+        for (int c0 = 0; c0 < d8; c0 += 8) {
+            float8 rows[8], cols[8];
+#pragma unroll
+            for (int i = 0; i < 8; i++) rows[i] = load8_q(q + t->row_q[r0 + i], c0);
+            transpose8(rows, cols);
+#pragma unroll
+            for (int c = 0; c < 8; c++) vstore8(cols[c] * scale_log2, 0, dst + (c0 + c) * NV * VW);
+        }
+        for (int i = 0; i < 8; i++)
+            for (int c = d8; c < t->d; c++)
+                dst[c * NV * VW + i] = load_q(q + t->row_q[r0 + i], c) * scale_log2;
     }
 }
 
@@ -363,19 +402,32 @@ static inline void tile_step(const tile_info *t, int j0, int nb, __global const 
     }
 }
 
-/* Writes rows' normalised outputs (and lse) from the lane state. */
+/* Writes rows' normalised outputs (and lse) from the lane state: whole groups of 8 rows by 8 x 8
+ * transposes (as load_qT), the rest one element at a time. */
 static inline void store_rows(const tile_info *t, __global O_T *restrict out,
                               __global float *restrict lse, const vec oT[DVCAP][NV],
                               const vec m[NV], const vec l[NV]) {
-    for (int r = 0; r < t->rows; r++) {
-        int w = r / VW, lane = r % VW;
-        float lr = ((const float *)l)[r];
-        float inv = clattn_inv_sum(lr);
-        __global O_T *dst = out + t->row_o[r];
-        const float *src = (const float *)oT + w * VW + lane;
-        for (int e = 0; e < t->dv; e++) store_o(dst, e, src[e * NV * VW] * inv);
-        if (t->flags & CLATTN_KF_LSE) lse[t->row_l[r]] = clattn_lse(((const float *)m)[r], lr);
+    float inv[BR];
+    for (int r = 0; r < BR; r++) inv[r] = clattn_inv_sum(((const float *)l)[r]);
+    const int dv8 = t->dv & ~7;
+    for (int r0 = 0; r0 < t->rows; r0 += 8) {
+        const float *src = (const float *)oT + (r0 / VW) * VW + r0 % VW; /* lane r0, column 0 */
+        const int nr = min(8, t->rows - r0), c8 = nr == 8 ? dv8 : 0;
+        for (int c0 = 0; c0 < c8; c0 += 8) {
+            float8 cols[8], rows[8];
+#pragma unroll
+            for (int c = 0; c < 8; c++) cols[c] = vload8(0, src + (c0 + c) * NV * VW);
+            transpose8(cols, rows);
+#pragma unroll
+            for (int i = 0; i < 8; i++) store8_o(out + t->row_o[r0 + i], c0, rows[i] * inv[r0 + i]);
+        }
+        for (int i = 0; i < nr; i++)
+            for (int e = c8; e < t->dv; e++)
+                store_o(out + t->row_o[r0 + i], e, src[e * NV * VW + i] * inv[r0 + i]);
     }
+    if (t->flags & CLATTN_KF_LSE)
+        for (int r = 0; r < t->rows; r++)
+            lse[t->row_l[r]] = clattn_lse(((const float *)m)[r], ((const float *)l)[r]);
 }
 
 /* FlashAttention-2. Global size (ceil(Sq * group / BR), B * Hkv), local size (1, 1). */

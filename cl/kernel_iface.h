@@ -258,6 +258,15 @@ inline float8 clattn_f16_load8(const __global ushort *p) {
 #define CLATTN_LD8_2(p, i) as_float8(convert_uint8(vload8(0, (p) + (i))) << 16)
 #define CLATTN_LD8_(n)     CLATTN_LD8_##n
 #define CLATTN_LD8(n)      CLATTN_LD8_(n)
+/* Elements i .. i+7 set from a float8, rounded as CLATTN_STORE rounds each. */
+inline void clattn_bf16_store8(float8 x, __global ushort *p) {
+    for (int k = 0; k < 8; k++) p[k] = clattn_bf16_store(x[k]);
+}
+#define CLATTN_STORE8_0(p, i, x) vstore8((x), 0, (p) + (i))
+#define CLATTN_STORE8_1(p, i, x) vstore_half8_rte((x), 0, (p) + (i))
+#define CLATTN_STORE8_2(p, i, x) clattn_bf16_store8((x), (p) + (i))
+#define CLATTN_STORE8_(n)        CLATTN_STORE8_##n
+#define CLATTN_STORE8(n)         CLATTN_STORE8_(n)
 
 #ifndef Q_DTYPE
 #define Q_DTYPE CLATTN_STORAGE_F32
@@ -283,6 +292,9 @@ inline ACC_T load_q(const __global Q_T *p, long i) {
 inline ACC_T load_kv(const __global KV_T *p, long i) {
     return CLATTN_LD(KV_DTYPE)(p, i);
 }
+inline float8 load8_q(const __global Q_T *p, long i) {
+    return CLATTN_LD8(Q_DTYPE)(p, i);
+}
 inline float8 load8_kv(const __global KV_T *p, long i) {
     return CLATTN_LD8(KV_DTYPE)(p, i);
 }
@@ -296,6 +308,9 @@ inline ACC_T load_o(const __global O_T *p, long i) {
 }
 inline void store_o(__global O_T *p, long i, ACC_T x) {
     CLATTN_STORE(O_DTYPE)(p, i, x);
+}
+inline void store8_o(__global O_T *p, long i, float8 x) {
+    CLATTN_STORE8(O_DTYPE)(p, i, x);
 }
 
 /* The parameter list of every SDPA kernel, in the order of enum clattn_sdpa_arg. */
