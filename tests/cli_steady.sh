@@ -3,7 +3,8 @@
 # leaves a value the user set alone; on PoCL that really pins the driver's worker threads (a
 # thread of a running `clattn bench` allowed on one CPU only), and POCL_AFFINITY=0 leaves them
 # free; `clattn devices` and `--help` say so; `clattn bench` prints min_ms <= ms <= max_ms and an
-# enqueue_ms within the call's host time, and with --trace every call's time in call order.
+# enqueue_ms within the call's host time, and with --trace every call's time in call order; its
+# warm-up runs for --warmup-ms.
 set -u
 . "$(dirname "$0")/lib_cli.sh" cli_steady
 
@@ -79,6 +80,18 @@ PY
     fail "bench --trace: $out"
 "$CLI" bench --batch 1 --heads 2 --seq 64 --dim 32 --repeat 3 | grep -q "calls_ms=" &&
     fail "bench without --trace prints calls_ms=" || pass "bench without --trace: no calls_ms="
+
+# Warm-up: calls for --warmup-ms first (default 200 ms: many calls of this 0.1 ms problem), or
+# just the one that builds the kernels with --warmup-ms 0; a bad value is a usage error.
+warm() { "$CLI" bench --batch 1 --heads 2 --seq 64 --dim 32 --repeat 3 "$@" |
+    sed -n 's/.*warmup_calls=\([0-9]*\).*/\1/p'; }
+w0=$(warm --warmup-ms 0)
+wd=$(warm)
+[ "$w0" = 1 ] && [ -n "$wd" ] && [ "$wd" -gt 1 ] &&
+    pass "bench warm-up: 1 call with --warmup-ms 0, $wd within the default 200 ms" ||
+    fail "bench warm-up calls: '$w0' with --warmup-ms 0, '$wd' by default"
+"$CLI" bench --batch 1 --heads 2 --seq 64 --dim 32 --warmup-ms -1 >/dev/null 2>&1
+[ $? = 2 ] && pass "bench --warmup-ms -1: usage error" || fail "bench --warmup-ms -1 accepted"
 
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]

@@ -1,6 +1,7 @@
 /* cmd_bench.c: `clattn bench`: times attention on random device-resident inputs, with the
- * options of cli_sdpa.h (causal alignment, sliding window, softcap, ALiBi). One warm-up
- * call (kernel builds, CLBlast tuning) then R timed calls; each is timed with OpenCL profiling
+ * options of cli_sdpa.h (causal alignment, sliding window, softcap, ALiBi). Warm-up calls
+ * (kernel builds, CLBlast tuning, then the cores up to speed: --warmup-ms, default 200 ms; their
+ * count is printed as warmup_calls=) then R timed calls; each is timed with OpenCL profiling
  * events (from a marker enqueued just before the call to the end of the call's event) and the
  * median is printed as gflops= and ms=, the fastest and slowest as min_ms= and max_ms= (their
  * spread is the steadiness: README, "Steady timings"), host_ms=: the same calls on the host
@@ -145,11 +146,11 @@ static clattn_status fill_cache(clattn_context *ctx, const clattn_sdpa_desc *d, 
 
 int cmd_bench(int argc, char **argv) {
     cli_sdpa_shape shape;
-    int64_t R = 5, splits = 0, seed = 1, page = -1;
+    int64_t R = 5, splits = 0, seed = 1, page = -1, warmup_ms = 200;
     int ragged = 0, trace = 0;
     cli_sdpa_options xo;
     enum { NX = CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS };
-    cli_opt opts[NX + 9];
+    cli_opt opts[NX + 10];
     cli_sdpa_shape_opts(&shape, "seq", opts);
     cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
     const char *dt_s = NULL, *kvdt_s = NULL;
@@ -166,17 +167,24 @@ int cmd_bench(int argc, char **argv) {
                              "through a KV cache with pages of PAGE tokens (0: contiguous)"};
     opts[NX + 7] = (cli_opt){"trace", OPT_FLAG, &trace,
                              "also print every timed call's ms, in call order (calls_ms=)"};
-    opts[NX + 8] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
+    opts[NX + 8] = (cli_opt){"warmup-ms", OPT_INT, &warmup_ms,
+                             "untimed calls for at least this long first (default 200; at least "
+                             "one call): idle cores take 0.1-0.3 s to come up to speed"};
+    opts[NX + 9] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
     int rc =
         cli_parse(argc, argv, opts,
                   "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
                   "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
                   "[--alibi [SLOPES.npy]] [--algo A] [--repeat R] [--kv-lens-random [--seed S]] "
                   "[--splits N] [--dtype f32|f16|bf16] [--kv-dtype f32|f16|bf16] [--paged PAGE] "
-                  "[--trace]");
+                  "[--trace] [--warmup-ms MS]");
     if (rc) return rc == 1 ? 0 : rc;
     if (R < 1 || R > 1000) {
         fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
+        return 2;
+    }
+    if (warmup_ms < 0 || warmup_ms > 60000) {
+        fprintf(stderr, "clattn %s: --warmup-ms must be 0..60000\n", CMD);
         return 2;
     }
     if (splits < 0 || splits > INT32_MAX) {
@@ -276,7 +284,18 @@ int cmd_bench(int argc, char **argv) {
     }
     const bench_call call = {ctx, &d, buf, cache, slots};
     cli_call_time ct;
-    if ((st = cli_timed_call(ctx, call_fn, &call, &ct)) != CLATTN_SUCCESS) goto fail; /* warm-up */
+    /* Warm-up: the first call builds kernels (and tunes CLBlast); more calls follow until
+     * --warmup-ms have passed, because on the development VM the first 0.1-0.3 s of work after
+     * an idle spell run slower (N=256 causal: 0.65-0.75 ms calls in a fresh process, 0.45-0.5 ms
+     * once the cores have been busy; README, "Steady timings"), and a short --repeat would
+     * otherwise time that ramp rather than the kernel. */
+    int64_t warmup_calls = 0;
+    for (double warm_s = 0.0;
+         warmup_calls == 0 || (warm_s * 1e3 < (double)warmup_ms && warmup_calls < 10000);
+         warmup_calls++) {
+        if ((st = cli_timed_call(ctx, call_fn, &call, &ct)) != CLATTN_SUCCESS) goto fail;
+        warm_s += ct.host_s;
+    }
     const double cpu0 = cpu_s();
     for (int64_t r = 0; r < R; r++) {
         if ((st = cli_timed_call(ctx, call_fn, &call, &ct)) != CLATTN_SUCCESS) goto fail;
@@ -321,11 +340,12 @@ int cmd_bench(int argc, char **argv) {
         for (int64_t b = 0; b < B; b++) printf("%s%d", b ? "," : "", (int)lens[b]);
     }
     printf(" gflops=%.2f ms=%.3f min_ms=%.3f max_ms=%.3f host_ms=%.3f enqueue_ms=%.4f repeat=%lld "
-           "timing=%s device_bytes=%lld io_bytes=%lld scratch_bytes=%lld cpu_ms=%.3f\n",
+           "timing=%s device_bytes=%lld io_bytes=%lld scratch_bytes=%lld cpu_ms=%.3f "
+           "warmup_calls=%lld\n",
            flops / med * 1e-9, med * 1e3, times[0] * 1e3, times[R - 1] * 1e3, host_med * 1e3,
            enq_med * 1e3, (long long)R, ctx->queue_profiling ? "events" : "host",
            (long long)(io_bytes + plan.scratch_bytes), (long long)io_bytes,
-           (long long)plan.scratch_bytes, cpu_ms);
+           (long long)plan.scratch_bytes, cpu_ms, (long long)warmup_calls);
     rc = 0;
 fail:
     if (rc == 1) cli_fail(CMD, ctx, st);
