@@ -222,10 +222,12 @@ static inline void load_qT(const tile_info *t, __global const Q_T *restrict q, f
  * interleaved runs on the 2-core AVX2 machine at load 1-5, where two identical float32 builds
  * differ by up to 5%): widening inside the loops eight at a time 0.76-0.87 (with F16C
  * 0.81-0.93); these tiles 0.92-1.04, median about 0.99; converting all of K and V to float32
- * in a separate pass before the float32 kernel 0.95-1.01 (no faster, and it doubles their
- * memory). KV_TILE 1 builds the tile for float32 too (0.96-1.02 against reading global memory
- * directly in one run: not used). kv_row is where a key's or value's row is read from: a tile
- * row, or the row in global memory. */
+ * in a separate pass before the float32 kernel 0.95-1.01 there. On the AVX-512 host, timed call
+ * by call, the tiles gave 0.905 at N=4096 and the pass (its buffers kept between calls) 0.997,
+ * so the launcher now stages K/V where at least 8 query blocks share them (plan_cpu.h's
+ * clattn__cpu_stage_kv) and these tiles serve the rest. KV_TILE 1 builds the tile for float32 too
+ * (0.96-1.02 against reading global memory directly in one run: not used). kv_row is where a key's
+ * or value's row is read from: a tile row, or the row in global memory. */
 #ifndef KV_TILE
 #define KV_TILE (KV_DTYPE != CLATTN_STORAGE_F32)
 #endif

@@ -260,7 +260,9 @@ inline float8 clattn_f16_load8(const __global ushort *p) {
 #define CLATTN_LD8(n)      CLATTN_LD8_(n)
 /* Elements i .. i+7 set from a float8, rounded as CLATTN_STORE rounds each. */
 inline void clattn_bf16_store8(float8 x, __global ushort *p) {
-    for (int k = 0; k < 8; k++) p[k] = clattn_bf16_store(x[k]);
+    float f[8]; /* through memory: subscripting a vector is a clang extension, not OpenCL C 1.2 */
+    vstore8(x, 0, f);
+    for (int k = 0; k < 8; k++) p[k] = clattn_bf16_store(f[k]);
 }
 #define CLATTN_STORE8_0(p, i, x) vstore8((x), 0, (p) + (i))
 #define CLATTN_STORE8_1(p, i, x) vstore_half8_rte((x), 0, (p) + (i))

@@ -132,11 +132,12 @@ typedef struct {
     int64_t block_q, block_kv; /* Br, Bc (0 for naive) */
     int64_t work_group;        /* work-items per work-group */
     int64_t local_mem_bytes;   /* __local memory one work-group uses */
-    /* Device memory the call allocates: naive's S, flash1's m and l, decode's partial results,
-     * and the float32 copies of float16/bfloat16 tensors a path runs on (naive: q, k, v, out;
-     * flash1: out, its running output; CPU-flavour flash2: k and v where many query blocks
-     * share them and the copies take at most an eighth of the global memory; otherwise the
-     * flash kernels widen narrow q, k, v as they load). */
+    /* Device memory the call uses besides its arguments (the staging copies' buffers may come
+     * from those the context keeps between calls: clattn_context_trim): naive's S, flash1's m and
+     * l, decode's partial results, and the float32 copies of float16/bfloat16 tensors a path runs
+     * on (naive: q, k, v, out; flash1: out, its running output; CPU-flavour flash2: k and v where
+     * many query blocks share them and the copies take at most an eighth of the global memory;
+     * otherwise the flash kernels widen narrow q, k, v as they load). */
     int64_t scratch_bytes;
     int64_t global_size[2]; /* the NDRange of the main kernel */
     int64_t splits;         /* decode: splits of the keys (block_kv keys each); else 0 */

@@ -4,6 +4,7 @@
 #include "sdpa/plan_cpu.h"
 
 #include "sdpa/cpu_tiles.h"
+#include "sdpa/staging.h"
 
 int64_t clattn__cpu_dim_cap(int64_t d) {
     if (d <= 16) return 16;
@@ -32,16 +33,15 @@ int64_t clattn__cpu_narrow_kv_block_q(int preferred_vector_width_float, int64_t 
 
 int clattn__cpu_stage_kv(const clattn_device_caps *caps, const clattn_sdpa_problem *p) {
     if (p->kv_dtype == CLATTN_DTYPE_F32) return 0;
-    int64_t bq = 0, bkv = 0, rows = 0, kb = 0, vb = 0;
+    int64_t bq = 0, bkv = 0, rows = 0, largest = 0;
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, caps->preferred_vector_width_float, p->D, p->Dv,
                            p->Sq, p->Skv, &bq, &bkv);
-    const int64_t kf[4] = {p->B * p->Hkv, p->Skv, p->D, 4},
-                  vf[4] = {p->B * p->Hkv, p->Skv, p->Dv, 4};
-    if (clattn__mul64(p->Sq, p->group, &rows) || rows < CLATTN_CPU_STAGE_KV_MIN_BLOCKS * bq ||
-        clattn__prod64(kf, 4, &kb) || clattn__prod64(vf, 4, &vb))
+    if (clattn__mul64(p->Sq, p->group, &rows) || rows < CLATTN_CPU_STAGE_KV_MIN_BLOCKS * bq)
         return 0;
-    return kb <= caps->max_alloc_bytes && vb <= caps->max_alloc_bytes &&
-           kb + vb <= caps->global_mem_bytes / CLATTN_CPU_STAGE_KV_MEM_SHARE;
+    /* The copies' sizes as staging.c makes them (INT64_MAX when they overflow). */
+    const int64_t bytes = clattn__sdpa_staging_bytes(p, CLATTN_STAGE_KV, &largest);
+    return largest <= caps->max_alloc_bytes &&
+           bytes <= caps->global_mem_bytes / CLATTN_CPU_STAGE_KV_MEM_SHARE;
 }
 
 void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, int64_t D,
