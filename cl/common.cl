@@ -48,14 +48,15 @@ inline float clattn_exp2_diff(float a, float b) {
  * exactly 0. The clamp is two compare-and-selects, which let a NaN through (its comparisons are
  * false) to make the result NaN; clamp() keeps fmin/fmax's NaN rules, and with an isnan() select
  * after it cost four more instructions a vector (softcap at N=4096: 0.909-0.918 of plain
- * attention against 0.902-0.904, interleaved). tanh(x) = 2 sigmoid(2x) - 1: an absolute error of a
+ * attention against 0.902-0.904, interleaved). clattn_exp2_nonpos leaves out the upper clamp for
+ * arguments that cannot exceed 127, such as the online softmax's x - max <= 0 (flash_cpu.cl,
+ * where one select less a vector shows). tanh(x) = 2 sigmoid(2x) - 1: an absolute error of a
  * few 1e-8 near 0, which is what gates and score sums consume. float16 is instantiated where it is
  * used (flash_cpu.cl with 16 lanes): on AVX2 PoCL its mere definition draws ABI warnings into every
  * build log. */
 #define CLATTN_DEFINE_VEXP(T, CONVERT_INT)                                                         \
-    inline T clattn_exp2_##T(T x) {                                                                \
-        T y = select(x, (T)(-127.0f), x < -127.0f);                                                \
-        y = select(y, (T)(127.0f), y > 127.0f);                                                    \
+    inline T clattn_exp2_nonpos_##T(T x) {                                                         \
+        const T y = select(x, (T)(-127.0f), x < -127.0f);                                          \
         const T n = (y + 12582912.0f) - 12582912.0f; /* rint(y): 12582912 = 1.5 2^23 */            \
         const T f = y - n;                                                                         \
         T p = (T)1.540353039e-4f;                                                                  \
@@ -67,6 +68,9 @@ inline float clattn_exp2_diff(float a, float b) {
         p = fma(p, f, (T)1.0f);                                                                    \
         p *= as_##T((CONVERT_INT(n) + 127) << 23); /* 2^n built in the exponent field */           \
         return p;                                                                                  \
+    }                                                                                              \
+    inline T clattn_exp2_##T(T x) {                                                                \
+        return clattn_exp2_nonpos_##T(select(x, (T)(127.0f), x > 127.0f));                         \
     }                                                                                              \
     inline T clattn_exp_##T(T x) {                                                                 \
         return clattn_exp2_##T(x * CLATTN_LOG2E);                                                  \
