@@ -12,8 +12,16 @@ register blocking (JB, EB) follows from the device's lane width and block_q (pla
 is what the library will run. The CLI pins PoCL's worker threads (POCL_AFFINITY=1) unless the
 environment says otherwise. `uptime` is printed before and after: quote it with the table.
 
+With --interleave PATH (the `interleave` program of bench/interleave.c, built next to clattn)
+every tile of a problem runs in one process instead, call by call in rotating order (--rounds
+rounds; default more for short calls), and the figure is interleave's wall-clock GFLOP/s of the
+median call: the method behind the AVX-512 table, because on that host the speed of the whole
+machine drifts by 10-20% over seconds (README, "Steady timings"), which separate processes
+sample one state each and interleaved calls share.
+
   /usr/bin/python3 bench/cpu_tiles.py --cli build/clattn            # about 10 minutes, 2 cores
   /usr/bin/python3 bench/cpu_tiles.py --cli build/clattn --quick    # d=64 plain only
+  /usr/bin/python3 bench/cpu_tiles.py --interleave build/interleave # about 5 minutes
 """
 import argparse
 import re
@@ -41,13 +49,36 @@ def run(cli, d, causal, n, bq, bkv, repeat):
     return flops / (float(kv["cpu_ms"]) * 1e-3) * 1e-9, float(kv["gflops"])
 
 
+def run_interleaved(prog, d, causal, n, tiles, rounds):
+    """All tiles of one problem in one `interleave` process: {tile: wall-clock GFLOP/s}."""
+    cmd = [prog, "--batch", "1", "--heads", "8", "--seq", str(n), "--dim", str(d),
+           "--rounds", str(rounds)] + (["--causal"] if causal else [])
+    cmd += [f"algo=flash2,block_q={bq},block_kv={bkv}" for bq, bkv in tiles]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"# {' '.join(cmd)}: {(p.stderr.strip().splitlines() or ['failed'])[-1]}",
+              file=sys.stderr)
+        return {}
+    got = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"algo=flash2,block_q=(\d+),block_kv=(\d+)\s.*gflops=([\d.]+)", line)
+        if m:
+            got[(int(m.group(1)), int(m.group(2)))] = float(m.group(3))
+    return got
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cli", required=True)
+    ap.add_argument("--cli", help="the clattn program (separate processes per tile)")
+    ap.add_argument("--interleave", help="the interleave program (all tiles in one process)")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="--interleave: rounds (default 40 at N=256 down to 8 at N=2048)")
     ap.add_argument("--procs", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
+    if bool(args.cli) == bool(args.interleave):
+        ap.error("give one of --cli and --interleave")
     # (d, causal, N, block_kv choices): the full block_kv range at N=2048, block_kv 64 (the
     # policy's) for the short sequences
     problems = [(64, 0, 2048, TILES_KV)]
@@ -58,6 +89,18 @@ def main():
         problems += [(64, 1, n, (64,)) for n in (256, 512, 1024)]
     print("/* uptime before: " + subprocess.run(["uptime"], capture_output=True,
                                                    text=True).stdout.strip() + " */")
+    if args.interleave:
+        print("/* algo D  causal heads Sq   Skv  block_q block_kv GFLOP/s (wall, interleaved) */")
+        for d, causal, n, kvs in problems:
+            tiles = [(bq, bkv) for bq in TILES_Q for bkv in kvs]
+            rounds = args.rounds or max(8, min(40, 8 * 2048 // n))
+            for (bq, bkv), g in run_interleaved(args.interleave, d, causal, n, tiles,
+                                                rounds).items():
+                print(f"{{F2, {d:3d}, {causal}, 8, {n:4d}, {n:4d}, {bq:2d}, {bkv:3d}, {g:4.0f}}},",
+                      flush=True)
+        print("/* uptime after: " + subprocess.run(["uptime"], capture_output=True,
+                                                      text=True).stdout.strip() + " */")
+        return
     print("/* algo D  causal heads Sq   Skv  block_q block_kv GFLOP/s per core (wall) */")
     for d, causal, n, kvs in problems:
         tiles = [(bq, bkv) for bq in TILES_Q for bkv in kvs]

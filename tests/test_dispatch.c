@@ -440,9 +440,9 @@ static void cpu_lanes(const profile *pr) {
                     clattn_sdpa_plan pl;
                     int64_t bq = 0, bkv = 0, other_q = 0, other_kv = 0;
                     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, c.preferred_vector_width_float, p.D,
-                                           p.Dv, p.Sq, p.Skv, &bq, &bkv);
+                                           p.Dv, p.Sq, p.Skv, causal, &bq, &bkv);
                     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, w ? 8 : 16, p.D, p.Dv, p.Sq, p.Skv,
-                                           &other_q, &other_kv);
+                                           causal, &other_q, &other_kv);
                     differ += bq != other_q || bkv != other_kv;
                     const clattn_status st =
                         clattn__sdpa_dispatch(&c, &p, &req, &pl, why, sizeof why);

@@ -128,7 +128,7 @@ static void run_case(const tcase *c) {
         plan.block_q = c->bq, plan.block_kv = c->bkv;
     } else {
         clattn__sdpa_cpu_tiles(c->algo, ctx->caps.preferred_vector_width_float, c->D, c->Dv, c->Sq,
-                               c->Skv, &plan.block_q, &plan.block_kv);
+                               c->Skv, c->causal, &plan.block_q, &plan.block_kv);
     }
     float *out = tu_alloc_floats(no), *poisoned = tu_alloc_floats(no), *lse = tu_alloc_floats(nl);
     tu_poison(poisoned, no);
@@ -225,26 +225,30 @@ static void test_pure_functions(void) {
             for (int s = 0; s < 10; s++) {
                 int64_t bq = 0, bkv = 0;
                 clattn__sdpa_cpu_tiles((clattn_algo)a, s < 5 ? 8 : 16, dims[d], dims[6 - d],
-                                       lens[s % 5], lens[4 - s % 5], &bq, &bkv);
+                                       lens[s % 5], lens[4 - s % 5], d % 2, &bq, &bkv);
                 ok &= bq > 0 && bkv > 0 &&
                       clattn__sdpa_cpu_valid_tiles((clattn_algo)a, dims[d], dims[6 - d], bq, bkv);
             }
     }
     ok &= !clattn__sdpa_cpu_valid_tiles(CLATTN_ALGO_NAIVE, 64, 64, 32, 64);
-    /* The measured rules: small Sq gets the block that holds it, long K/V (16 MiB a head) 64 rows,
-     * flash1 the largest block_kv. */
-    int64_t t[5][2];
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 1, 4096, &t[0][0], &t[0][1]);
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 13, 4096, &t[1][0], &t[1][1]);
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 2048, 2048, &t[2][0], &t[2][1]);
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 65536, 65536, &t[3][0], &t[3][1]);
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH1, 16, 64, 64, 2048, 2048, &t[4][0], &t[4][1]);
-    ok &= t[0][0] == 8 && t[1][0] == 16 && t[2][0] == 32 && t[2][1] == 64 && t[3][0] == 64 &&
-          t[4][1] == CLATTN_CPU_MAX_BLOCK_KV;
-    /* 8 lanes: a decode-like Sq still gets the smallest block that holds it */
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 8, 64, 64, 1, 4096, &t[0][0], &t[0][1]);
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH1, 8, 64, 64, 2048, 2048, &t[4][0], &t[4][1]);
-    ok &= t[0][0] == 8 && t[4][1] == CLATTN_CPU_MAX_BLOCK_KV;
+    /* The measured rules: small Sq gets the block that holds it, plain attention from 256 rows and
+     * long K/V (16 MiB a head) 64 rows, causal below that 32, flash1 the largest block_kv. */
+    int64_t t[7][2];
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 1, 4096, 0, &t[0][0], &t[0][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 13, 4096, 0, &t[1][0], &t[1][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 2048, 2048, 0, &t[2][0], &t[2][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 65536, 65536, 1, &t[3][0], &t[3][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH1, 16, 64, 64, 2048, 2048, 0, &t[4][0], &t[4][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 2048, 2048, 1, &t[5][0], &t[5][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 255, 2048, 0, &t[6][0], &t[6][1]);
+    ok &= t[0][0] == 8 && t[1][0] == 16 && t[2][0] == 64 && t[2][1] == 64 && t[3][0] == 64 &&
+          t[4][1] == CLATTN_CPU_MAX_BLOCK_KV && t[5][0] == 32 && t[5][1] == 64 && t[6][0] == 32;
+    /* 8 lanes: a decode-like Sq still gets the smallest block that holds it, and plain attention
+     * keeps 16 */
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 8, 64, 64, 1, 4096, 0, &t[0][0], &t[0][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH1, 8, 64, 64, 2048, 2048, 0, &t[4][0], &t[4][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 8, 64, 64, 2048, 2048, 0, &t[2][0], &t[2][1]);
+    ok &= t[0][0] == 8 && t[4][1] == CLATTN_CPU_MAX_BLOCK_KV && t[2][0] == 16;
     TU_CHECK(ok, "tile chooser picks only tiles the kernels accept; bad tiles refused");
     clattn_sdpa_problem p;
     memset(&p, 0, sizeof p);

@@ -36,7 +36,8 @@ static void check_runs(const clattn_cpu_tile_policy *pol, const clattn_cpu_tile_
         for (size_t j = 0; j < i && first; j++) first = !same_problem(&runs[j], p);
         if (!first) continue;
         int64_t bq, bkv;
-        clattn__sdpa_cpu_tiles(p->algo, pol->lanes, p->D, p->D, p->Sq, p->Skv, &bq, &bkv);
+        clattn__sdpa_cpu_tiles(p->algo, pol->lanes, p->D, p->D, p->Sq, p->Skv, p->causal, &bq,
+                               &bkv);
         double at = 0, best_kv = 0, best = 0;
         for (size_t j = i; j < n; j++) {
             const clattn_cpu_tile_run *r = &runs[j];

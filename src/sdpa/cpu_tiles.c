@@ -51,10 +51,63 @@ static const clattn_cpu_tile_run avx512_tile_runs[] = {
     /* clang-format on */
 };
 
-/* Method: same device and harness, flash2 with block_kv 64, but on the idle machine and in
- * wall-clock GFLOP/s. Once K and V of a head pass 16 MiB (N=32768 at D=64) every work-group
- * streams them from memory, and 64 query rows halve that traffic per FLOP; below that (the two
- * 8-head rows) 32 and 64 are within 2%. */
+/* Method: `bench/cpu_tiles.py --interleave` on this project's later AVX-512 host (2-core AMD EPYC,
+ * pthread-skylake-avx512, 117 GFLOP/s of FMA per core) with the kernels of 2026-12-01 (transposed
+ * Q load and output store, common.cl's 2^x in the softmax): every tile of a problem in one
+ * `interleave` process, call by call in rotating order (8 rounds at N=2048 up to 40 at N=256),
+ * wall-clock GFLOP/s of the median call, B=1, H=8, load 0.1-0.8. Interleaved because this host's
+ * speed drifts by 10-20% over seconds. Plain attention gains from 64 query rows (four 16-lane
+ * vectors: four broadcasts per sixteen FMAs instead of eight, and four independent softmax
+ * chains): A/B against 32 alone, 1.006 at N=256, 1.059 at 512, 1.050 at 1024, 1.047 at 2048
+ * and 1.037 at 4096 (d=64), 1.042 and 1.038 at N=1024 and 2048 (d=128). Causal does not (0.986
+ * at N=1024, 1.027 at 2048, 1.003 at 4096; 64 is the slowest at N <= 1024 here): its diagonal
+ * blocks compute more masked scores the more rows they hold. */
+static const clattn_cpu_tile_run avx512_interleaved_runs[] = {
+    /* clang-format off */
+    /* algo D  causal heads Sq   Skv  block_q block_kv wall-clock GFLOP/s */
+    {F2,  64, 0, 8, 2048, 2048,  8,  32,  136}, {F2,  64, 0, 8, 2048, 2048,  8,  64,  139},
+    {F2,  64, 0, 8, 2048, 2048,  8, 128,  140}, {F2,  64, 0, 8, 2048, 2048, 16,  32,  183},
+    {F2,  64, 0, 8, 2048, 2048, 16,  64,  190}, {F2,  64, 0, 8, 2048, 2048, 16, 128,  192},
+    {F2,  64, 0, 8, 2048, 2048, 32,  32,  190}, {F2,  64, 0, 8, 2048, 2048, 32,  64,  192},
+    {F2,  64, 0, 8, 2048, 2048, 32, 128,  195}, {F2,  64, 0, 8, 2048, 2048, 64,  32,  191},
+    {F2,  64, 0, 8, 2048, 2048, 64,  64,  193}, {F2,  64, 0, 8, 2048, 2048, 64, 128,  200},
+    {F2,  64, 1, 8, 2048, 2048,  8,  32,  142}, {F2,  64, 1, 8, 2048, 2048,  8,  64,  143},
+    {F2,  64, 1, 8, 2048, 2048,  8, 128,  142}, {F2,  64, 1, 8, 2048, 2048, 16,  32,  187},
+    {F2,  64, 1, 8, 2048, 2048, 16,  64,  188}, {F2,  64, 1, 8, 2048, 2048, 16, 128,  193},
+    {F2,  64, 1, 8, 2048, 2048, 32,  32,  185}, {F2,  64, 1, 8, 2048, 2048, 32,  64,  190},
+    {F2,  64, 1, 8, 2048, 2048, 32, 128,  190}, {F2,  64, 1, 8, 2048, 2048, 64,  32,  182},
+    {F2,  64, 1, 8, 2048, 2048, 64,  64,  187}, {F2,  64, 1, 8, 2048, 2048, 64, 128,  186},
+    {F2, 128, 0, 8, 2048, 2048,  8,  32,  128}, {F2, 128, 0, 8, 2048, 2048,  8,  64,  135},
+    {F2, 128, 0, 8, 2048, 2048,  8, 128,  143}, {F2, 128, 0, 8, 2048, 2048, 16,  32,  194},
+    {F2, 128, 0, 8, 2048, 2048, 16,  64,  198}, {F2, 128, 0, 8, 2048, 2048, 16, 128,  201},
+    {F2, 128, 0, 8, 2048, 2048, 32,  32,  198}, {F2, 128, 0, 8, 2048, 2048, 32,  64,  205},
+    {F2, 128, 0, 8, 2048, 2048, 32, 128,  202}, {F2, 128, 0, 8, 2048, 2048, 64,  32,  206},
+    {F2, 128, 0, 8, 2048, 2048, 64,  64,  206}, {F2, 128, 0, 8, 2048, 2048, 64, 128,  202},
+    {F2, 128, 1, 8, 2048, 2048,  8,  32,  137}, {F2, 128, 1, 8, 2048, 2048,  8,  64,  138},
+    {F2, 128, 1, 8, 2048, 2048,  8, 128,  154}, {F2, 128, 1, 8, 2048, 2048, 16,  32,  199},
+    {F2, 128, 1, 8, 2048, 2048, 16,  64,  201}, {F2, 128, 1, 8, 2048, 2048, 16, 128,  200},
+    {F2, 128, 1, 8, 2048, 2048, 32,  32,  195}, {F2, 128, 1, 8, 2048, 2048, 32,  64,  197},
+    {F2, 128, 1, 8, 2048, 2048, 32, 128,  197}, {F2, 128, 1, 8, 2048, 2048, 64,  32,  195},
+    {F2, 128, 1, 8, 2048, 2048, 64,  64,  198}, {F2, 128, 1, 8, 2048, 2048, 64, 128,  193},
+    {F2,  64, 0, 8,  256,  256,  8,  64,  105}, {F2,  64, 0, 8,  256,  256, 16,  64,  136},
+    {F2,  64, 0, 8,  256,  256, 32,  64,  138}, {F2,  64, 0, 8,  256,  256, 64,  64,  145},
+    {F2,  64, 0, 8,  512,  512,  8,  64,  135}, {F2,  64, 0, 8,  512,  512, 16,  64,  171},
+    {F2,  64, 0, 8,  512,  512, 32,  64,  175}, {F2,  64, 0, 8,  512,  512, 64,  64,  175},
+    {F2,  64, 0, 8, 1024, 1024,  8,  64,  152}, {F2,  64, 0, 8, 1024, 1024, 16,  64,  196},
+    {F2,  64, 0, 8, 1024, 1024, 32,  64,  195}, {F2,  64, 0, 8, 1024, 1024, 64,  64,  196},
+    {F2,  64, 1, 8,  256,  256,  8,  64,  104}, {F2,  64, 1, 8,  256,  256, 16,  64,  128},
+    {F2,  64, 1, 8,  256,  256, 32,  64,  123}, {F2,  64, 1, 8,  256,  256, 64,  64,  112},
+    {F2,  64, 1, 8,  512,  512,  8,  64,  117}, {F2,  64, 1, 8,  512,  512, 16,  64,  148},
+    {F2,  64, 1, 8,  512,  512, 32,  64,  143}, {F2,  64, 1, 8,  512,  512, 64,  64,  139},
+    {F2,  64, 1, 8, 1024, 1024,  8,  64,  130}, {F2,  64, 1, 8, 1024, 1024, 16,  64,  172},
+    {F2,  64, 1, 8, 1024, 1024, 32,  64,  168}, {F2,  64, 1, 8, 1024, 1024, 64,  64,  166},
+    /* clang-format on */
+};
+
+/* Method: same device and harness as the first table, flash2 with block_kv 64, but on the idle
+ * machine and in wall-clock GFLOP/s. Once K and V of a head pass 16 MiB (N=32768 at D=64) every
+ * work-group streams them from memory, and 64 query rows halve that traffic per FLOP; below that
+ * (the two 8-head rows) 32 and 64 are within 2%. */
 static const clattn_cpu_tile_run avx512_long_runs[] = {
     /* clang-format off */
     /* algo D  causal heads Sq     Skv    block_q block_kv wall-clock GFLOP/s */
@@ -118,18 +171,20 @@ static const clattn_cpu_tile_run avx2_tile_runs[] = {
     /* clang-format on */
 };
 
-/* The policy. block_q = 32 once a work-group's rows fill two 16-wide vectors (64 is within 1-5%,
- * the noise, and wastes more lanes and causal work on short or ragged sequences), and 64 once K
- * and V stream (the long runs). Fewer query rows than 32 get the smallest block that holds them
- * (Sq = 16: 16 beats 32 by 1.5x). block_kv = 64 for flash2 (flat from 32 to 128); flash1 takes
+/* The policy. block_q = 32 once a work-group's rows fill two 16-wide vectors, 64 from 256 rows on
+ * where every row sees the same keys (the interleaved runs: 4-6% over 32 from N=512 on; causal
+ * and windowed attention keep 32, whose diagonal blocks waste less), and 64 once K and V stream
+ * (the long runs). Fewer query rows than 32 get the smallest block that holds them (Sq = 16: 16
+ * beats 32 by 1.5x). block_kv = 64 for flash2 (flat from 32 to 128); flash1 takes
  * the largest block the kernels hold, because every outer step is one launch. */
 static const clattn_cpu_block_q_rule avx512_block_q[] = {
     /* clang-format off */
-    /* sq_min     sq_max     streaming_only block_q */
-    {INT64_MIN,  8,         0,              8},
-    {9,          16,        0,             16},
-    {64,         INT64_MAX, 1,             64},
-    {17,         INT64_MAX, 0,             32},
+    /* sq_min     sq_max     streaming_only plain_only block_q */
+    {INT64_MIN,  8,         0,              0,          8},
+    {9,          16,        0,              0,         16},
+    {64,         INT64_MAX, 1,              0,         64},
+    {256,        INT64_MAX, 0,              1,         64},
+    {17,         INT64_MAX, 0,              0,         32},
     /* clang-format on */
 };
 
@@ -143,15 +198,16 @@ static const clattn_cpu_block_kv_rule block_kv_rules[] = {
 static const clattn_cpu_tile_table avx512_tables[] = {
     {"AVX-512 tile runs", avx512_tile_runs, COUNT(avx512_tile_runs)},
     {"AVX-512 long runs", avx512_long_runs, COUNT(avx512_long_runs)},
+    {"AVX-512 interleaved runs", avx512_interleaved_runs, COUNT(avx512_interleaved_runs)},
 };
 
 /* The AVX2 policy: block_q 16 from 9 query rows up (the measurements above), the smallest block
  * that holds fewer rows; no streaming rule (the long-sequence runs were not repeated on AVX2). */
 static const clattn_cpu_block_q_rule avx2_block_q[] = {
     /* clang-format off */
-    /* sq_min     sq_max     streaming_only block_q */
-    {INT64_MIN,  8,         0,              8},
-    {9,          INT64_MAX, 0,             16},
+    /* sq_min     sq_max     streaming_only plain_only block_q */
+    {INT64_MIN,  8,         0,              0,          8},
+    {9,          INT64_MAX, 0,              0,         16},
     /* clang-format on */
 };
 

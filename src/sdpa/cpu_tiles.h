@@ -25,11 +25,15 @@ typedef struct {
     size_t n;
 } clattn_cpu_tile_table;
 
-/* block_q rule: the first row whose [sq_min, sq_max] holds Sq, and that is not streaming_only
- * or finds K and V streaming, gives block_q. */
+/* block_q rule: the first row whose [sq_min, sq_max] holds Sq, that is not streaming_only or finds
+ * K and V streaming, and that is not plain_only or finds every row seeing the same keys (no causal
+ * mask, no window), gives block_q. */
 typedef struct {
     int64_t sq_min, sq_max;
     int streaming_only;
+    /* not where rows see different key ranges: there a larger block computes more masked scores
+     * in its diagonal blocks */
+    int plain_only;
     int64_t block_q;
 } clattn_cpu_block_q_rule;
 

@@ -242,7 +242,7 @@ static clattn_status cpu_plan(const clattn_device_caps *caps, const clattn_sdpa_
                      "to %d",
                      algo_name(algo), (long long)bq, (long long)bkv, CLATTN_CPU_MAX_BLOCK_KV);
     clattn__sdpa_cpu_tiles(algo, caps->preferred_vector_width_float, p->D, p->Dv, p->Sq, p->Skv,
-                           &auto_q, &auto_kv);
+                           clattn__sdpa_key_ranges(p), &auto_q, &auto_kv);
     /* Narrow K/V widened in tiles weigh less with more rows per work-group; staged in float32
      * copies, they run the float32 tile. */
     if (p->kv_dtype != CLATTN_DTYPE_F32 &&

@@ -35,7 +35,7 @@ int clattn__cpu_stage_kv(const clattn_device_caps *caps, const clattn_sdpa_probl
     if (p->kv_dtype == CLATTN_DTYPE_F32) return 0;
     int64_t bq = 0, bkv = 0, rows = 0, largest = 0;
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, caps->preferred_vector_width_float, p->D, p->Dv,
-                           p->Sq, p->Skv, &bq, &bkv);
+                           p->Sq, p->Skv, clattn__sdpa_key_ranges(p), &bq, &bkv);
     if (clattn__mul64(p->Sq, p->group, &rows) || rows < CLATTN_CPU_STAGE_KV_MIN_BLOCKS * bq)
         return 0;
     /* The copies' sizes as staging.c makes them (INT64_MAX when they overflow). */
@@ -45,7 +45,7 @@ int clattn__cpu_stage_kv(const clattn_device_caps *caps, const clattn_sdpa_probl
 }
 
 void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, int64_t D,
-                            int64_t Dv, int64_t Sq, int64_t Skv, int64_t *block_q,
+                            int64_t Dv, int64_t Sq, int64_t Skv, int key_ranges, int64_t *block_q,
                             int64_t *block_kv) {
     const clattn_cpu_tile_policy *pol = clattn__cpu_tile_policy_for(preferred_vector_width_float);
     const int64_t kv_row_bytes = 4 * ((D > 0 ? D : 1) + (Dv > 0 ? Dv : 1));
@@ -53,7 +53,8 @@ void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, 
     *block_q = 32; /* the rules cover every Sq; this only guards a broken table */
     for (size_t i = 0; i < pol->n_block_q; i++) {
         const clattn_cpu_block_q_rule *r = &pol->block_q[i];
-        if (Sq >= r->sq_min && Sq <= r->sq_max && (!r->streaming_only || streaming)) {
+        if (Sq >= r->sq_min && Sq <= r->sq_max && (!r->streaming_only || streaming) &&
+            (!r->plain_only || !key_ranges)) {
             *block_q = r->block_q;
             break;
         }

@@ -10,16 +10,24 @@
 /* Largest block_kv the kernels are compiled for (the BC capacity of the private score tile). */
 #define CLATTN_CPU_MAX_BLOCK_KV 128
 
-/* The measured-best (block_q, block_kv) for algo (CLATTN_ALGO_FLASH1 or _FLASH2) on a problem of
- * head dims D, Dv and lengths Sq, Skv, on a device preferring `preferred_vector_width_float`-wide
- * floats: the policy table of cpu_tiles.c for that lane width. */
 /* block_q for a problem whose K/V storage is narrow (float16, bfloat16): the policy's
  * narrow_kv_block_q where it exceeds the f32 choice `block_q` and rows (Sq * group) fill it. */
 int64_t clattn__cpu_narrow_kv_block_q(int preferred_vector_width_float, int64_t rows,
                                       int64_t block_q);
 
+/* Whether p's query rows see different key ranges (a causal mask or a window), for the tile
+ * policy's plain_only rules. Per-sequence lengths do not count: every row of an entry sees its
+ * keys. */
+static inline int clattn__sdpa_key_ranges(const clattn_sdpa_problem *p) {
+    return p->causal || p->window;
+}
+
+/* The measured-best (block_q, block_kv) for algo (CLATTN_ALGO_FLASH1 or _FLASH2) on a problem of
+ * head dims D, Dv and lengths Sq, Skv, whose rows see different key ranges (a causal mask or a
+ * window: key_ranges nonzero) or all the same keys, on a device preferring
+ * `preferred_vector_width_float`-wide floats: the policy of cpu_tiles.c for that lane width. */
 void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, int64_t D,
-                            int64_t Dv, int64_t Sq, int64_t Skv, int64_t *block_q,
+                            int64_t Dv, int64_t Sq, int64_t Skv, int key_ranges, int64_t *block_q,
                             int64_t *block_kv);
 
 /* Query blocks per kv head from which flash2 runs on float32 copies of narrow K/V (see
