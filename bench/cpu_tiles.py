@@ -17,11 +17,14 @@ every tile of a problem runs in one process instead, call by call in rotating or
 rounds; default more for short calls), and the figure is interleave's wall-clock GFLOP/s of the
 median call: the method behind the AVX-512 table, because on that host the speed of the whole
 machine drifts by 10-20% over seconds (README, "Steady timings"), which separate processes
-sample one state each and interleaved calls share.
+sample one state each and interleaved calls share. --passes P runs each problem's process P
+times and takes each tile's median over them, so that one pass caught in a slow spell does not
+decide a close call.
 
   /usr/bin/python3 bench/cpu_tiles.py --cli build/clattn            # about 10 minutes, 2 cores
   /usr/bin/python3 bench/cpu_tiles.py --cli build/clattn --quick    # d=64 plain only
-  /usr/bin/python3 bench/cpu_tiles.py --interleave build/interleave # about 30 s (AVX-512 host)
+  /usr/bin/python3 bench/cpu_tiles.py --interleave build/interleave # about 35 s (AVX-512 host)
+  /usr/bin/python3 bench/cpu_tiles.py --interleave build/interleave --passes 3  # about 100 s
 """
 import argparse
 import re
@@ -73,6 +76,9 @@ def main():
     ap.add_argument("--interleave", help="the interleave program (all tiles in one process)")
     ap.add_argument("--rounds", type=int, default=0,
                     help="--interleave: rounds (default 40 at N=256 down to 8 at N=2048)")
+    ap.add_argument("--passes", type=int, default=1,
+                    help="--interleave: processes per problem, one after another; the figure is "
+                         "the median over them of each tile's median call")
     ap.add_argument("--procs", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
@@ -86,7 +92,8 @@ def main():
         problems += [(64, 1, 2048, TILES_KV), (128, 0, 2048, TILES_KV), (128, 1, 2048, TILES_KV)]
     problems += [(64, 0, n, (64,)) for n in (256, 512, 1024)]
     if not args.quick:
-        problems += [(64, 1, n, (64,)) for n in (256, 512, 1024)]
+        problems += [(d, c, n, (64,)) for d, c in ((64, 1), (128, 0), (128, 1))
+                     for n in (256, 512, 1024)]
     print("/* uptime before: " + subprocess.run(["uptime"], capture_output=True,
                                                    text=True).stdout.strip() + " */")
     if args.interleave:
@@ -94,8 +101,12 @@ def main():
         for d, causal, n, kvs in problems:
             tiles = [(bq, bkv) for bq in TILES_Q for bkv in kvs]
             rounds = args.rounds or max(8, min(40, 8 * 2048 // n))
-            for (bq, bkv), g in run_interleaved(args.interleave, d, causal, n, tiles,
-                                                rounds).items():
+            got = {}
+            for _ in range(args.passes):
+                for t, g in run_interleaved(args.interleave, d, causal, n, tiles, rounds).items():
+                    got.setdefault(t, []).append(g)
+            for (bq, bkv), gs in got.items():
+                g = statistics.median(gs)
                 print(f"{{F2, {d:3d}, {causal}, 8, {n:4d}, {n:4d}, {bq:2d}, {bkv:3d}, {g:4.0f}}},",
                       flush=True)
         print("/* uptime after: " + subprocess.run(["uptime"], capture_output=True,

@@ -25,15 +25,22 @@ typedef struct {
     size_t n;
 } clattn_cpu_tile_table;
 
+/* Which problems a block_q rule serves, by the keys their query rows see. The split exists because
+ * a work-group's diagonal blocks compute masked scores in proportion to its rows, so where rows
+ * see different key ranges (a causal mask or a window) smaller blocks waste less. */
+typedef enum {
+    CLATTN_CPU_ANY_KEYS = 0,  /* every problem */
+    CLATTN_CPU_SAME_KEYS = 1, /* every row sees the same keys: no causal mask, no window */
+    CLATTN_CPU_KEY_RANGES = 2 /* rows see different key ranges: a causal mask or a window */
+} clattn_cpu_rule_keys;
+
 /* block_q rule: the first row whose [sq_min, sq_max] holds Sq, that is not streaming_only or finds
- * K and V streaming, and that is not plain_only or finds every row seeing the same keys (no causal
- * mask, no window), gives block_q. */
+ * K and V streaming, and whose `keys` is CLATTN_CPU_ANY_KEYS or matches the problem, gives
+ * block_q. */
 typedef struct {
     int64_t sq_min, sq_max;
     int streaming_only;
-    /* not where rows see different key ranges: there a larger block computes more masked scores
-     * in its diagonal blocks */
-    int plain_only;
+    clattn_cpu_rule_keys keys;
     int64_t block_q;
 } clattn_cpu_block_q_rule;
 

@@ -16,8 +16,8 @@ int64_t clattn__cpu_narrow_kv_block_q(int preferred_vector_width_float, int64_t 
                                       int64_t block_q);
 
 /* Whether p's query rows see different key ranges (a causal mask or a window), for the tile
- * policy's plain_only rules. Per-sequence lengths do not count: every row of an entry sees its
- * keys. */
+ * policy's rules by keys (clattn_cpu_rule_keys). Per-sequence lengths do not count: every row of an
+ * entry sees its keys. */
 static inline int clattn__sdpa_key_ranges(const clattn_sdpa_problem *p) {
     return p->causal || p->window;
 }
