@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(test_runtime test_cache test_npy)
+# the environment CTest gives every test (tests/CMakeLists.txt, CLATTN_TEST_ENV)
 export CLATTN_CACHE_DIR=${CLATTN_CACHE_DIR:-$PWD/$BUILD_DIR/test-cache}
+export CLATTN_SOURCE_DIR=${CLATTN_SOURCE_DIR:-$PWD}
+export CLATTN_CLI=${CLATTN_CLI:-$PWD/$BUILD_DIR/clattn}
+export CLATTN_INTERLEAVE=${CLATTN_INTERLEAVE:-$PWD/$BUILD_DIR/interleave}
 for t in "${tests[@]}"; do
   echo "== valgrind $t"
   valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
