@@ -232,9 +232,9 @@ static void test_pure_functions(void) {
     }
     ok &= !clattn__sdpa_cpu_valid_tiles(CLATTN_ALGO_NAIVE, 64, 64, 32, 64);
     /* The measured rules: small Sq gets the block that holds it, plain attention from 256 rows and
-     * long K/V (16 MiB a head) 64 rows, causal 16 up to 1024 rows and 32 above, flash1 the
-     * largest block_kv. */
-    int64_t t[9][2];
+     * long K/V (16 MiB a head) 64 rows, causal 16 up to 1024 rows and keys and 32 above, flash1
+     * the largest block_kv. */
+    int64_t t[10][2];
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 1, 4096, 0, &t[0][0], &t[0][1]);
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 13, 4096, 0, &t[1][0], &t[1][1]);
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 2048, 2048, 0, &t[2][0], &t[2][1]);
@@ -244,9 +244,10 @@ static void test_pure_functions(void) {
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 255, 2048, 0, &t[6][0], &t[6][1]);
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 128, 128, 1024, 1024, 1, &t[7][0], &t[7][1]);
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 1025, 1025, 1, &t[8][0], &t[8][1]);
+    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 16, 64, 64, 256, 2048, 1, &t[9][0], &t[9][1]);
     ok &= t[0][0] == 8 && t[1][0] == 16 && t[2][0] == 64 && t[2][1] == 64 && t[3][0] == 64 &&
           t[4][1] == CLATTN_CPU_MAX_BLOCK_KV && t[5][0] == 32 && t[5][1] == 64 && t[6][0] == 32 &&
-          t[7][0] == 16 && t[8][0] == 32;
+          t[7][0] == 16 && t[8][0] == 32 && t[9][0] == 32;
     /* 8 lanes: a decode-like Sq still gets the smallest block that holds it, and plain attention
      * keeps 16 */
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 8, 64, 64, 1, 4096, 0, &t[0][0], &t[0][1]);

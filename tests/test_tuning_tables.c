@@ -72,13 +72,14 @@ static void check_policy_tiles(const clattn_cpu_tile_policy *pol) {
              "kernels accept (%d refused)",
              pol->lanes, n, bad);
 
-    /* every Sq finds a block_q rule that does not need streaming K and V */
+    /* every Sq finds a block_q rule that holds whatever K and V and the mask are */
     static const int64_t sqs[] = {INT64_MIN, 0, 1, 8, 9, 16, 17, 63, 64, 1 << 20, INT64_MAX};
     int covered = 0;
     for (size_t s = 0; s < sizeof sqs / sizeof *sqs; s++)
         for (size_t q = 0; q < pol->n_block_q; q++) {
             const clattn_cpu_block_q_rule *r = &pol->block_q[q];
-            if (!r->streaming_only && sqs[s] >= r->sq_min && sqs[s] <= r->sq_max) {
+            if (!r->streaming_only && r->keys == CLATTN_CPU_ANY_KEYS && r->skv_max == INT64_MAX &&
+                sqs[s] >= r->sq_min && sqs[s] <= r->sq_max) {
                 covered++;
                 break;
             }

@@ -189,20 +189,23 @@ static const clattn_cpu_tile_run avx2_tile_runs[] = {
 
 /* The policy. block_q = 32 once a work-group's rows fill two 16-wide vectors, 64 from 256 rows on
  * where every row sees the same keys (the interleaved runs: 4-6% over 32 from N=512 on), 16 up to
- * 1024 rows where rows see different key ranges (causal, window: the diagonal blocks waste less;
- * 1-5% over 32 in the interleaved runs), and 64 once K and V stream (the long runs). Fewer query
+ * 1024 rows and 1024 keys where rows see different key ranges (causal, window: the diagonal
+ * blocks waste less; 1-5% over 32 in the interleaved runs; with more keys most blocks are whole
+ * and 16 rows read K and V twice as often: 0.953 and 0.961 of 32 at d=64 for Sq=256, Skv=2048
+ * and Sq=1024, Skv=4096, causal, alternating `clattn bench` processes), and 64 once K and V
+ * stream (the long runs). Fewer query
  * rows than 32 get the smallest block that holds them (Sq = 16: 16 beats 32 by 1.5x). block_kv = 64
  * for flash2 (flat from 32 to 128); flash1 takes the largest block the kernels hold, because every
  * outer step is one launch. */
 static const clattn_cpu_block_q_rule avx512_block_q[] = {
     /* clang-format off */
-    /* sq_min     sq_max     streaming_only keys                   block_q */
-    {INT64_MIN,  8,         0,              CLATTN_CPU_ANY_KEYS,    8},
-    {9,          16,        0,              CLATTN_CPU_ANY_KEYS,   16},
-    {64,         INT64_MAX, 1,              CLATTN_CPU_ANY_KEYS,   64},
-    {256,        INT64_MAX, 0,              CLATTN_CPU_SAME_KEYS,  64},
-    {17,         1024,      0,              CLATTN_CPU_KEY_RANGES, 16},
-    {17,         INT64_MAX, 0,              CLATTN_CPU_ANY_KEYS,   32},
+    /* sq_min     sq_max     skv_max    streaming_only keys                   block_q */
+    {INT64_MIN,  8,         INT64_MAX, 0,              CLATTN_CPU_ANY_KEYS,    8},
+    {9,          16,        INT64_MAX, 0,              CLATTN_CPU_ANY_KEYS,   16},
+    {64,         INT64_MAX, INT64_MAX, 1,              CLATTN_CPU_ANY_KEYS,   64},
+    {256,        INT64_MAX, INT64_MAX, 0,              CLATTN_CPU_SAME_KEYS,  64},
+    {17,         1024,      1024,      0,              CLATTN_CPU_KEY_RANGES, 16},
+    {17,         INT64_MAX, INT64_MAX, 0,              CLATTN_CPU_ANY_KEYS,   32},
     /* clang-format on */
 };
 
@@ -223,9 +226,9 @@ static const clattn_cpu_tile_table avx512_tables[] = {
  * that holds fewer rows; no streaming rule (the long-sequence runs were not repeated on AVX2). */
 static const clattn_cpu_block_q_rule avx2_block_q[] = {
     /* clang-format off */
-    /* sq_min     sq_max     streaming_only keys                 block_q */
-    {INT64_MIN,  8,         0,              CLATTN_CPU_ANY_KEYS,  8},
-    {9,          INT64_MAX, 0,              CLATTN_CPU_ANY_KEYS, 16},
+    /* sq_min     sq_max     skv_max    streaming_only keys                 block_q */
+    {INT64_MIN,  8,         INT64_MAX, 0,              CLATTN_CPU_ANY_KEYS,  8},
+    {9,          INT64_MAX, INT64_MAX, 0,              CLATTN_CPU_ANY_KEYS, 16},
     /* clang-format on */
 };
 

@@ -34,11 +34,12 @@ typedef enum {
     CLATTN_CPU_KEY_RANGES = 2 /* rows see different key ranges: a causal mask or a window */
 } clattn_cpu_rule_keys;
 
-/* block_q rule: the first row whose [sq_min, sq_max] holds Sq, that is not streaming_only or finds
- * K and V streaming, and whose `keys` is CLATTN_CPU_ANY_KEYS or matches the problem, gives
- * block_q. */
+/* block_q rule: the first row whose [sq_min, sq_max] holds Sq, whose skv_max Skv does not pass,
+ * that is not streaming_only or finds K and V streaming, and whose `keys` is CLATTN_CPU_ANY_KEYS
+ * or matches the problem, gives block_q. */
 typedef struct {
     int64_t sq_min, sq_max;
+    int64_t skv_max;
     int streaming_only;
     clattn_cpu_rule_keys keys;
     int64_t block_q;

@@ -53,7 +53,8 @@ void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, 
     *block_q = 32; /* the rules cover every Sq; this only guards a broken table */
     for (size_t i = 0; i < pol->n_block_q; i++) {
         const clattn_cpu_block_q_rule *r = &pol->block_q[i];
-        if (Sq >= r->sq_min && Sq <= r->sq_max && (!r->streaming_only || streaming) &&
+        if (Sq >= r->sq_min && Sq <= r->sq_max && Skv <= r->skv_max &&
+            (!r->streaming_only || streaming) &&
             (r->keys == CLATTN_CPU_ANY_KEYS ||
              r->keys == (key_ranges ? CLATTN_CPU_KEY_RANGES : CLATTN_CPU_SAME_KEYS))) {
             *block_q = r->block_q;
