@@ -58,14 +58,13 @@ static const clattn_cpu_tile_run avx512_tile_runs[] = {
  * wall-clock GFLOP/s of the median call, B=1, H=8; the rows are the medians of three such
  * processes a problem (`--passes 3`, 2026-12-01 11:09-11:11 UTC, load 1.3-1.9). Interleaved
  * because this host's speed drifts by 10-20% over seconds. Plain attention gains from 64 query
- * rows (four 16-lane
- * vectors: four broadcasts per sixteen FMAs instead of eight, and four independent softmax
- * chains): A/B against 32 alone, 1.006 at N=256, 1.059 at 512, 1.050 at 1024, 1.047 at 2048
- * and 1.037 at 4096 (d=64), 1.042 and 1.038 at N=1024 and 2048 (d=128). Causal does not (0.986
- * at N=1024, 1.027 at 2048, 1.003 at 4096; 64 is the slowest at N <= 1024 here): its diagonal
- * blocks compute more masked scores the more rows they hold, and up to N=1024 16 rows beat 32
- * (below: 1.006-1.045; in separate 16-against-32 runs of 30-60 rounds 1.020-1.076, d=64 and 128
- * at N=256, 512 and 1024), while at N=2048 16 and 32 are level. */
+ * rows (four 16-lane vectors: four broadcasts per sixteen FMAs instead of eight, and four
+ * independent softmax chains): A/B against 32 alone, 1.006 at N=256, 1.059 at 512, 1.050 at
+ * 1024, 1.047 at 2048 and 1.037 at 4096 (d=64), 1.042 and 1.038 at N=1024 and 2048 (d=128). Causal
+ * does not (0.986 at N=1024, 1.027 at 2048, 1.003 at 4096; 64 is the slowest at N <= 1024 here):
+ * its diagonal blocks compute more masked scores the more rows they hold, and up to N=1024 16 rows
+ * beat 32 (below: 1.006-1.045; in separate 16-against-32 runs of 32-60 rounds 1.020-1.076, d=64 and
+ * 128 at N=256, 512 and 1024), while at N=2048 16 and 32 are level. */
 static const clattn_cpu_tile_run avx512_interleaved_runs[] = {
     /* clang-format off */
     /* algo D  causal heads Sq   Skv  block_q block_kv wall-clock GFLOP/s */
@@ -193,10 +192,10 @@ static const clattn_cpu_tile_run avx2_tile_runs[] = {
  * blocks waste less; 1-5% over 32 in the interleaved runs; with more keys most blocks are whole
  * and 16 rows read K and V twice as often: 0.953 and 0.961 of 32 at d=64 for Sq=256, Skv=2048
  * and Sq=1024, Skv=4096, causal, alternating `clattn bench` processes), and 64 once K and V
- * stream (the long runs). Fewer query
- * rows than 32 get the smallest block that holds them (Sq = 16: 16 beats 32 by 1.5x). block_kv = 64
- * for flash2 (flat from 32 to 128); flash1 takes the largest block the kernels hold, because every
- * outer step is one launch. */
+ * stream (the long runs). A window of 128 keys, 16 against 32: 1.13-1.15 at d=64, N=1024; 1.03
+ * at d=128, N=512. Fewer query rows than 32 get the smallest block that holds them (Sq = 16: 16
+ * beats 32 by 1.5x). block_kv = 64 for flash2 (flat from 32 to 128); flash1 takes the largest block
+ * the kernels hold, because every outer step is one launch. */
 static const clattn_cpu_block_q_rule avx512_block_q[] = {
     /* clang-format off */
     /* sq_min     sq_max     skv_max    streaming_only keys                   block_q */
