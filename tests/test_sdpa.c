@@ -293,7 +293,7 @@ static void fallback(clattn_context *g, clattn_algo algo) {
     clattn_device_caps big = g->caps;
     big.local_mem_bytes = 65536;
     const clattn_sdpa_request req = {algo, CLATTN_FLAVOUR_GPU, 0, 0, 0};
-    clattn_sdpa_plan plan;
+    clattn_sdpa_plan plan = {0}; /* printed even when the dispatch fails */
     char why[256];
     if (!TU_CHECK(clattn__sdpa_dispatch(&big, &p, &req, &plan, why, sizeof why) == 0 &&
                       plan.local_mem_bytes > g->caps.local_mem_bytes,

@@ -17,7 +17,10 @@ int tu_check(int cond, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-#define TU_CHECK(cond, ...) tu_check((cond) ? 1 : 0, __VA_ARGS__)
+/* The condition is evaluated before the message's arguments (the sequence point of ?:), so a
+ * message may print what the condition's calls wrote; as one call's arguments their order was
+ * unspecified, and a message printed a plan before the dispatch in the condition had filled it. */
+#define TU_CHECK(cond, ...) ((cond) ? tu_check(1, __VA_ARGS__) : tu_check(0, __VA_ARGS__))
 /* Prints the tally and returns the process exit code (0 only when nothing failed and something
  * was checked). */
 int tu_finish(void);
