@@ -42,10 +42,20 @@ static int make_kernel_dir(const char *dir) {
     return f != NULL;
 }
 
+/* Removes the kernel directory, also when making it failed half-way. */
+static void remove_kernel_dir(const char *dir) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("note: could not remove %s\n", dir);
+}
+
 int main(void) {
     char dir[] = "/tmp/clattn-fallback-XXXXXX";
-    if (!TU_CHECK(mkdtemp(dir) && make_kernel_dir(dir), "kernel directory with a BR > 16 guard"))
+    const int have_dir = mkdtemp(dir) != NULL;
+    if (!TU_CHECK(have_dir && make_kernel_dir(dir), "kernel directory with a BR > 16 guard")) {
+        if (have_dir) remove_kernel_dir(dir);
         return tu_finish();
+    }
     setenv("CLATTN_KERNEL_DIR", dir, 1);
     setenv("CLATTN_LOCAL_MEM_TYPE", "global", 1); /* the CPU flavour, whatever the device */
     clattn_context *ctx = tu_context();
@@ -85,8 +95,6 @@ int main(void) {
              (long long)cs.builds_from_source);
     clattn_context_destroy(ctx);
     free(q), free(k), free(v), free(out), free(lse), free(rout), free(rlse);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) printf("note: could not remove %s\n", dir);
+    remove_kernel_dir(dir);
     return tu_finish();
 }
