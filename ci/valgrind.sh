@@ -8,14 +8,14 @@
 # Slow (PoCL's compiler under valgrind): not part of ci/test.sh; run before a release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${BUILD_DIR:-build}
+BUILD_DIR=$(cd "${BUILD_DIR:-build}" && pwd) # absolute: the wrappers and logs name it
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(test_runtime test_cache test_npy)
 # the environment CTest gives every test (tests/CMakeLists.txt, CLATTN_TEST_ENV)
-export CLATTN_CACHE_DIR=${CLATTN_CACHE_DIR:-$PWD/$BUILD_DIR/test-cache}
+export CLATTN_CACHE_DIR=${CLATTN_CACHE_DIR:-$BUILD_DIR/test-cache}
 export CLATTN_SOURCE_DIR=${CLATTN_SOURCE_DIR:-$PWD}
-export CLATTN_CLI=${CLATTN_CLI:-$PWD/$BUILD_DIR/clattn}
-export CLATTN_INTERLEAVE=${CLATTN_INTERLEAVE:-$PWD/$BUILD_DIR/interleave}
+export CLATTN_CLI=${CLATTN_CLI:-$BUILD_DIR/clattn}
+export CLATTN_INTERLEAVE=${CLATTN_INTERLEAVE:-$BUILD_DIR/interleave}
 # Superblocks of at most 25 guest instructions (default 60): translating PoCL's compiled
 # layer_rows kernel (test_layer) in larger ones exhausted valgrind's VEX temporary storage
 # ("the 'impossible' happened"), an abort of valgrind itself, not a report about clattn.
@@ -40,7 +40,7 @@ for t in "${tests[@]}"; do
   echo "== valgrind $t"
   case $t in
   cli_*.sh)
-    name=${t%.sh} logdir=$PWD/$BUILD_DIR/valgrind-${t%.sh}
+    name=${t%.sh} logdir=$BUILD_DIR/valgrind-${t%.sh}
     rm -rf "$logdir" && mkdir -p "$logdir"
     wrap clattn "$CLATTN_CLI" "$logdir"
     wrap interleave "$CLATTN_INTERLEAVE" "$logdir"
