@@ -1,6 +1,6 @@
 /* selftest_sdpa.c: `clattn selftest` checks of the scaled dot-product attention families this
  * module owns: the naive path (CLBlast GEMMs + cl/softmax.cl) and the GPU-flavour kernels
- * cl/flash1_gpu.cl and cl/flash2_gpu.cl (forced, so they also run on CPU devices). One small
+ * flash1_gpu and flash2_gpu of cl/flash_gpu.cl (forced, so they also run on CPU devices). One small
  * deterministic GQA problem with a causal mask, an additive mask and a fully masked row, against
  * the float64 reference. */
 #include "sdpa_ref.h"
