@@ -745,11 +745,18 @@ int main(void) {
         {48, 4, 2, 10, 14, 1, 0, CLATTN_DTYPE_F32, 3, 7, 1, 1, 10000, 1, 0, 0},
         {48, 6, 6, 0, 0, 0, 1, CLATTN_DTYPE_F16, 2, 7, 1, 0, 500, 1, 4, 0},
         {96, 3, 1, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 59, 0, 0, 10000, 0, 12, 0.25},
+        /* up to 8 rows the projections are layer_linear (1, 2, 4 or 8 rows a pass), from 9 a GEMM;
+         * E = 36 leaves the output projection 4 columns past its 16-column blocks */
+        {36, 4, 2, 9, 9, 1, 1, CLATTN_DTYPE_F32, 1, 2, 1, 0, 0, 0, 0, 0},
+        {36, 4, 2, 10, 9, 1, 0, CLATTN_DTYPE_F32, 1, 5, 1, 0, 10000, 0, 0, 0},
+        {36, 4, 2, 9, 9, 0, 1, CLATTN_DTYPE_F16, 2, 4, 1, 1, 0, 0, 0, 0},
+        {36, 4, 2, 9, 9, 1, 1, CLATTN_DTYPE_F32, 3, 3, 1, 1, 0, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(ctx, &cases[i]);
     /* the attention's GPU flavour (local-memory tiles) on the same device */
     clattn_context *gpu = tu_gpu_context(32768);
     run_case(gpu, &cases[8]);
+    run_case(gpu, &cases[0]); /* one row: CLBlast's GEMV where layer_linear is for CPU devices */
     clattn_context_destroy(gpu);
     packed_equals_split(ctx);
     const layer_case gqa = {96, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 3, 0, 1, 1, 10000, 0, 0, 0};

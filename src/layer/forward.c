@@ -1,7 +1,8 @@
 /* forward.c: the attention layer's forward pass on the device (clattn_mha_layer_forward) and its
  * host form. The stages, each after the previous one's event:
  *   1. P = x [B*S, E] Wqkv^T, one CLBlast GEMM (GEMV for one row) into the projection layout
- *      (layer_internal.h);
+ *      (layer_internal.h), or on CPU devices for the few rows of a decode step (B*S <=
+ *      LINEAR_MAX_ROWS) cl/layer.cl's layer_linear;
  *   2. the q/k/v biases added and padding tokens' rows zeroed (cl/layer.cl: layer_rows);
  *   3. RoPE on q and k in place, in float32 (clattn_rope), at positions 0..S-1, or with a cache
  *      at each sequence's cached length + i: q by clattn_rope, k as the cache stores it (the
@@ -11,7 +12,7 @@
  *      v views of P (key padding as kv_lens), or, with a cache, clattn_kv_cache_append of k and
  *      v (float32, the cache converts) and clattn_kv_cache_attention;
  *   6. A widened to float32 when it is not (cl/convert.cl: widen);
- *   7. y = A Wo^T, one GEMM (or GEMV), then the output bias and zeroed padding rows (layer_rows).
+ *   7. y = A Wo^T, as stage 1, then the output bias and zeroed padding rows (layer_rows).
  * Scratch (P, its storage copy, A and its float32 copy) is allocated per call and released as
  * soon as the work is enqueued (OpenCL frees it when the work is done), so calls on one layer
  * share nothing but the weights and may run from several threads. y is written only by stage 7,
@@ -38,11 +39,48 @@ static void chain_take(chain *c, cl_event e) {
     c->w = &c->last;
 }
 
-/* C [m, n] = A [m, k] W [k, n], row-major, W a layer's transposed weights: one GEMM, or for a
- * single row (a decode step of one sequence) a GEMV (blas.h says why). CLBlast gives no event:
- * a barrier after it does (a barrier completes after every earlier command). */
-static clattn_status chain_gemm(clattn_context *ctx, chain *c, cl_mem a, cl_mem w, cl_mem out,
-                                int64_t m, int64_t n, int64_t k, const char *what) {
+static clattn_status chain_launch(clattn_context *ctx, chain *c, cl_kernel k, cl_uint dims,
+                                  const size_t *global, const char *what) {
+    cl_event e = NULL;
+    clattn_status st = clattn__launch(ctx, k, dims, global, NULL, c->n, c->w, &e, what);
+    if (st == CLATTN_SUCCESS) chain_take(c, e);
+    return st;
+}
+
+/* On CPU devices (local memory in global memory: PoCL; layer->stream_rows), up to this many rows (a
+ * decode step of up to 8 sequences) the projections run as layer_linear, a stream over the weights,
+ * instead of CLBlast's GEMV or GEMM (cl/layer.cl has the figures). GPUs keep CLBlast's, which it
+ * tunes per device. */
+#define LINEAR_MAX_ROWS 8
+
+/* layer_linear's rows per pass (the smallest power of two holding m <= LINEAR_MAX_ROWS) and columns
+ * per work-item (cl/layer.cl: LINEAR_ROWS, LINEAR_COLS): 64 columns, a 256-byte run of each weight
+ * row, for one or two rows, fewer for more so that rows x columns / 16 float16 accumulators stay
+ * at 8. */
+static int linear_rows(int64_t m) {
+    int r = 1;
+    while (r < m) r *= 2;
+    return r;
+}
+static int linear_cols(int64_t m) {
+    const int r = linear_rows(m);
+    return r <= 2 ? 64 : r == 4 ? 32 : 16;
+}
+
+/* C [m, n] = A [m, k] W [k, n], row-major, W a layer's transposed weights: `linear` (layer_linear,
+ * built for m rows) when the call has one, else one GEMM, or for a single row a GEMV (blas.h says
+ * why). CLBlast gives no event: a barrier after it does (a barrier completes after every earlier
+ * command). */
+static clattn_status chain_gemm(clattn_context *ctx, chain *c, cl_kernel linear, cl_mem a, cl_mem w,
+                                cl_mem out, int64_t m, int64_t n, int64_t k, const char *what) {
+    if (linear) {
+        const cl_int mi = (cl_int)m, ki = (cl_int)k, ni = (cl_int)n; /* prepare() checks */
+        clattn_status st = clattn__set_args(ctx, linear, what, sizeof(cl_mem), &a, sizeof(cl_mem),
+                                            &w, sizeof(cl_mem), &out, sizeof mi, &mi, sizeof ki,
+                                            &ki, sizeof ni, &ni, (size_t)0);
+        const size_t global[1] = {(size_t)((n + linear_cols(m) - 1) / linear_cols(m))};
+        return st ? st : chain_launch(ctx, c, linear, 1, global, what);
+    }
     clattn_status st;
     if (m == 1) {
         /* CLBlast's GEMV reads y even with beta 0 (0 * NaN is NaN): it starts from zeros */
@@ -75,14 +113,6 @@ static clattn_status chain_gemm(clattn_context *ctx, chain *c, cl_mem a, cl_mem 
     return CLATTN_SUCCESS;
 }
 
-static clattn_status chain_launch(clattn_context *ctx, chain *c, cl_kernel k, cl_uint dims,
-                                  const size_t *global, const char *what) {
-    cl_event e = NULL;
-    clattn_status st = clattn__launch(ctx, k, dims, global, NULL, c->n, c->w, &e, what);
-    if (st == CLATTN_SUCCESS) chain_take(c, e);
-    return st;
-}
-
 /* The call's device resources; everything NULL is simply not used. */
 typedef struct {
     cl_mem p, pst;      /* the projection, float32, and its storage-type copy (or p itself) */
@@ -92,7 +122,7 @@ typedef struct {
     cl_mem lens, first; /* int [B]: the lengths, the cache lengths before the call */
     cl_mem pos;         /* int [S] or [B, S]: the positions RoPE turns q (and k) to */
     cl_mem mask;        /* the ragged prefill's causal mask */
-    cl_kernel rows, narrow, widen, mask_k;
+    cl_kernel rows, narrow, widen, mask_k, linear;
 } resources;
 
 static void release_resources(resources *r) {
@@ -102,7 +132,7 @@ static void release_resources(resources *r) {
     cl_mem *mems[] = {&r->pk, &r->pv,  &r->sk,   &r->sv,    &r->p,    &r->pst,
                       &r->a,  &r->a32, &r->lens, &r->first, &r->mask, &r->pos};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++) clattn__release_mem(mems[i]);
-    cl_kernel *kernels[] = {&r->rows, &r->narrow, &r->widen, &r->mask_k};
+    cl_kernel *kernels[] = {&r->rows, &r->narrow, &r->widen, &r->mask_k, &r->linear};
     for (size_t i = 0; i < sizeof kernels / sizeof *kernels; i++)
         if (*kernels[i]) {
             clReleaseKernel(*kernels[i]);
@@ -166,10 +196,17 @@ static clattn_status prepare(clattn_mha_layer *l, const clattn_mha_call *c,
         c->d.cache ? clattn_kv_cache_plan_get(c->d.cache, sd, c->d.slots, &plan, sizeof plan)
                    : clattn_sdpa_plan_get(ctx, sd, &plan, sizeof plan);
     if (st != CLATTN_SUCCESS) return st;
-    char opts[32];
+    char opts[32], lin_opts[48] = "";
     snprintf(opts, sizeof opts, "-DCV_DTYPE=%d", (int)l->d.dtype);
     const int narrow = l->d.dtype != CLATTN_DTYPE_F32;
+    const int linear = l->stream_rows && c->rows <= LINEAR_MAX_ROWS && l->ld <= INT32_MAX &&
+                       l->Hq * l->Dv <= INT32_MAX; /* E is below 2^31 (desc.c) */
+    /* LINEAR_ROWS 1, 2, 4 or 8: at most 4 builds */
+    if (linear)
+        snprintf(lin_opts, sizeof lin_opts, "-DLINEAR_ROWS=%d -DLINEAR_COLS=%d",
+                 linear_rows(c->rows), linear_cols(c->rows));
     if ((st = clattn__kernel(ctx, "layer", "", "layer_rows", &r->rows)) ||
+        (linear && (st = clattn__kernel(ctx, "layer", lin_opts, "layer_linear", &r->linear))) ||
         (narrow && (st = clattn__kernel(ctx, "convert", opts, "narrow", &r->narrow))) ||
         (narrow && (st = clattn__kernel(ctx, "convert", opts, "widen", &r->widen))) ||
         (c->masked && (st = clattn__kernel(ctx, "layer", "", "layer_causal_mask", &r->mask_k))))
@@ -308,7 +345,7 @@ static clattn_status enqueue(clattn_mha_layer *l, const clattn_mha_call *c, reso
                              const clattn_sdpa_desc *sd, cl_mem x, cl_mem y) {
     clattn_context *ctx = l->ctx;
     clattn_status st;
-    if ((st = chain_gemm(ctx, ch, x, l->w_qkv, r->p, c->rows, l->ld, l->E,
+    if ((st = chain_gemm(ctx, ch, r->linear, x, l->w_qkv, r->p, c->rows, l->ld, l->E,
                          "mha forward q/k/v projection")) ||
         (st = rows_stage(l, c, r, ch, r->p, l->ld, l->ld, l->b_qkv, "layer_rows q/k/v")) ||
         (r->pos && (st = rope_stage(l, c, r, ch, r->p, l->Hq))) ||
@@ -328,7 +365,7 @@ static clattn_status enqueue(clattn_mha_layer *l, const clattn_mha_call *c, reso
     if (r->widen && (st = convert_stage(ctx, c, ch, r->widen, r->a, r->a32, l->Hq * l->Dv,
                                         "mha forward widen")))
         return st;
-    if ((st = chain_gemm(ctx, ch, r->a32, l->w_o, y, c->rows, l->E, l->Hq * l->Dv,
+    if ((st = chain_gemm(ctx, ch, r->linear, r->a32, l->w_o, y, c->rows, l->E, l->Hq * l->Dv,
                          "mha forward output projection")))
         return st;
     return rows_stage(l, c, r, ch, y, l->E, l->E, l->b_o, "layer_rows y");

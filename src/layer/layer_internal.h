@@ -17,8 +17,8 @@
  * The weights are kept transposed, [in, out] (Wqkv^T [E, ld], Wo^T [Hq * Dv, E]): with the
  * activations as the GEMM's A operand, CLBlast then copies (pads or transposes) only the small
  * activations on each call, never the weights; on PoCL, 1.5-2.4x faster than nn.Linear's
- * [out, in] for 1 to 512 rows of E = 2048 (measured in one run), and the GEMV of a single row
- * reads them in their fast order too. */
+ * [out, in] for 1 to 512 rows of E = 2048 (measured in one run); a decode step's few rows read
+ * them in order too (cl/layer.cl's layer_linear: a 256-byte run of every row per work-item). */
 #ifndef CLATTN_LAYER_INTERNAL_H
 #define CLATTN_LAYER_INTERNAL_H
 
@@ -33,6 +33,9 @@ struct clattn_mha_layer {
     cl_mem b_qkv;             /* float [ld] (zeros in the gaps), or NULL without biases */
     cl_mem w_o;               /* float [Hq * Dv, E]: Wo^T */
     cl_mem b_o;               /* float [E], or NULL */
+    int stream_rows;          /* a decode step's projections may run as cl/layer.cl's
+                                 layer_linear (forward.c): a CPU device that compiles to the
+                                 host, where its prefetch runs (set at create) */
 };
 
 /* The caller's layer descriptor (any version) checked and resolved into *out: kv_heads,
