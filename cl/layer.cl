@@ -34,9 +34,9 @@
  * 14.9-18.0 with CLBlast's GEMV; B = 2-8 2.9-5.9 ms against 10.9-12.3 with its GEMM. Through
  * examples/generate (4 such layers, B = 1), the layers' time per token: at context 1024, 69-73 ms
  * with CLBlast against 36-41 with 16 columns a work-item and no prefetch; at context 128, 35-40
- * with 16 columns, 22-26 with 64, 15-19 with 64 and the prefetch (8 or 32 rows ahead no better
- * than 16). Rows past m repeat row m - 1 (computed, not stored). Global size ceil(n /
- * LINEAR_COLS). */
+ * with 16 columns, 22-26 with 64, 15-19 with 64 and the prefetch 16 rows ahead (4 rows ahead:
+ * 20-21; 32 or 64: no better than 16). Rows past m repeat row m - 1 (computed, not stored). Global
+ * size ceil(n / LINEAR_COLS). */
 __kernel void layer_linear(__global const float *restrict x, __global const float *restrict w,
                            __global float *restrict y, int m, int k, int n) {
     const int c0 = (int)get_global_id(0) * LINEAR_COLS;

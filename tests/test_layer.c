@@ -746,7 +746,8 @@ int main(void) {
         {48, 6, 6, 0, 0, 0, 1, CLATTN_DTYPE_F16, 2, 7, 1, 0, 500, 1, 4, 0},
         {96, 3, 1, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 59, 0, 0, 10000, 0, 12, 0.25},
         /* up to 8 rows the projections are layer_linear (1, 2, 4 or 8 rows a pass), from 9 a GEMM;
-         * E = 36 leaves the output projection 4 columns past its 16-column blocks */
+         * E = 36 puts the output projection's last columns past a whole run (64 columns a
+         * work-item for 1-2 rows: all 36; 16 for 5-8 rows: the last 4) */
         {36, 4, 2, 9, 9, 1, 1, CLATTN_DTYPE_F32, 1, 2, 1, 0, 0, 0, 0, 0},
         {36, 4, 2, 10, 9, 1, 0, CLATTN_DTYPE_F32, 1, 5, 1, 0, 10000, 0, 0, 0},
         {36, 4, 2, 9, 9, 0, 1, CLATTN_DTYPE_F16, 2, 4, 1, 1, 0, 0, 0, 0},

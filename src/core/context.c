@@ -213,6 +213,8 @@ static clattn_context *context_alloc(void) {
 /* Caps, overrides and the program cache: the part both constructors share. */
 static clattn_status context_finish(clattn_context *ctx, int pi, int di) {
     read_caps(ctx->platform, ctx->device, pi, di, &ctx->caps);
+    ctx->host_prefetch = (ctx->caps.type & CL_DEVICE_TYPE_CPU) &&
+                         ctx->caps.local_mem_type == CLATTN_LOCAL_MEM_GLOBAL; /* before overrides */
     clattn_status st = apply_overrides(ctx, &ctx->caps);
     if (st != CLATTN_SUCCESS) return st;
     st = clattn__workspace_create(ctx);

@@ -21,6 +21,11 @@ struct clattn_context {
     int queue_profiling; /* the queue has CL_QUEUE_PROFILING_ENABLE */
     int used_blas;       /* a GEMM ran: CLBlast's caches hold this context (core/blas.c) */
     clattn_device_caps caps;
+    /* A CPU device whose local memory is ordinary memory, as the driver reports it (not caps,
+     * which CLATTN_LOCAL_MEM_TYPE overrides): one that compiles kernels to the host, where
+     * common.cl's clattn_prefetch_line runs (PoCL). oclgrind is CPU-typed too, with real local
+     * memory, and cannot run the prefetch intrinsic. */
+    int host_prefetch;
     struct clattn_program_cache *cache;
     struct clattn_workspace *workspace; /* scratch buffers kept between calls (core/workspace.c) */
     /* Unique for the process's life (never reused), so the per-thread error tables can key on it

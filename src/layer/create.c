@@ -144,12 +144,6 @@ clattn_status clattn_mha_layer_create(clattn_context *ctx, const clattn_mha_laye
     l->d = d;
     l->E = d.embed_dim, l->Hq = d.heads, l->Hkv = d.kv_heads, l->D = d.head_dim;
     l->Dv = d.head_dim_v;
-    /* Local memory in global memory, by caps (which CLATTN_LOCAL_MEM_TYPE and the tests' GPU
-     * contexts override) and by the device itself: oclgrind is CPU-typed too, with real local
-     * memory, and cannot run the prefetch intrinsic (as cl/rnn.cl's RNN_PREFETCH). */
-    cl_device_local_mem_type lt = CL_LOCAL;
-    clGetDeviceInfo(ctx->device, CL_DEVICE_LOCAL_MEM_TYPE, sizeof lt, &lt, NULL);
-    l->stream_rows = ctx->caps.local_mem_type == CLATTN_LOCAL_MEM_GLOBAL && lt == CL_GLOBAL;
     if ((st = clattn__mha_layout(ctx, &d, &l->off_k, &l->off_v, &l->ld)) ||
         (st = upload_qkv(l, weights, packed)) || (st = upload_out(l, weights->o_proj)) ||
         (d.has_out_bias && (st = clattn__upload(ctx, weights->o_bias, l->E * (int64_t)sizeof(float),

@@ -47,10 +47,10 @@ static clattn_status chain_launch(clattn_context *ctx, chain *c, cl_kernel k, cl
     return st;
 }
 
-/* On CPU devices (local memory in global memory: PoCL; layer->stream_rows), up to this many rows (a
- * decode step of up to 8 sequences) the projections run as layer_linear, a stream over the weights,
- * instead of CLBlast's GEMV or GEMM (cl/layer.cl has the figures). GPUs keep CLBlast's, which it
- * tunes per device. */
+/* On CPU devices that run the prefetch (ctx->host_prefetch: PoCL) and are treated as such
+ * (caps: the tests' GPU contexts are not), up to this many rows (a decode step of up to 8
+ * sequences) the projections run as layer_linear, a stream over the weights, instead of CLBlast's
+ * GEMV or GEMM (cl/layer.cl has the figures). GPUs keep CLBlast's, which it tunes per device. */
 #define LINEAR_MAX_ROWS 8
 
 /* layer_linear's rows per pass (the smallest power of two holding m <= LINEAR_MAX_ROWS) and columns
@@ -78,7 +78,8 @@ static clattn_status chain_gemm(clattn_context *ctx, chain *c, cl_kernel linear,
         clattn_status st = clattn__set_args(ctx, linear, what, sizeof(cl_mem), &a, sizeof(cl_mem),
                                             &w, sizeof(cl_mem), &out, sizeof mi, &mi, sizeof ki,
                                             &ki, sizeof ni, &ni, (size_t)0);
-        const size_t global[1] = {(size_t)((n + linear_cols(m) - 1) / linear_cols(m))};
+        const int cols = linear_cols(m);
+        const size_t global[1] = {(size_t)((n + cols - 1) / cols)};
         return st ? st : chain_launch(ctx, c, linear, 1, global, what);
     }
     clattn_status st;
@@ -199,7 +200,8 @@ static clattn_status prepare(clattn_mha_layer *l, const clattn_mha_call *c,
     char opts[32], lin_opts[48] = "";
     snprintf(opts, sizeof opts, "-DCV_DTYPE=%d", (int)l->d.dtype);
     const int narrow = l->d.dtype != CLATTN_DTYPE_F32;
-    const int linear = l->stream_rows && c->rows <= LINEAR_MAX_ROWS && l->ld <= INT32_MAX &&
+    const int linear = ctx->host_prefetch && ctx->caps.local_mem_type == CLATTN_LOCAL_MEM_GLOBAL &&
+                       c->rows <= LINEAR_MAX_ROWS && l->ld <= INT32_MAX &&
                        l->Hq * l->Dv <= INT32_MAX; /* E is below 2^31 (desc.c) */
     /* LINEAR_ROWS 1, 2, 4 or 8: at most 4 builds */
     if (linear)

@@ -33,9 +33,6 @@ struct clattn_mha_layer {
     cl_mem b_qkv;             /* float [ld] (zeros in the gaps), or NULL without biases */
     cl_mem w_o;               /* float [Hq * Dv, E]: Wo^T */
     cl_mem b_o;               /* float [E], or NULL */
-    int stream_rows;          /* a decode step's projections may run as cl/layer.cl's
-                                 layer_linear (forward.c): a CPU device that compiles to the
-                                 host, where its prefetch runs (set at create) */
 };
 
 /* The caller's layer descriptor (any version) checked and resolved into *out: kv_heads,

@@ -181,13 +181,8 @@ clattn_status clattn_rnn_create(clattn_context *ctx, const clattn_rnn_desc *desc
     r->own_input = env && !strcmp(env, "gemm")     ? 0
                    : env && !strcmp(env, "kernel") ? 1
                                                    : (ctx->caps.type & CL_DEVICE_TYPE_CPU) != 0;
-    /* Software prefetch (cl/rnn.cl: RNN_PREFETCH_LINE) on CPU runtimes that compile to the host,
-     * whose local memory is ordinary memory (PoCL's). The device's own answer, not caps' (which
-     * CLATTN_LOCAL_MEM_TYPE overrides): oclgrind is CPU-typed too, with real local memory, and
-     * cannot run the prefetch intrinsic. */
-    cl_device_local_mem_type lt = CL_LOCAL;
-    clGetDeviceInfo(ctx->device, CL_DEVICE_LOCAL_MEM_TYPE, sizeof lt, &lt, NULL);
-    r->prefetch = (ctx->caps.type & CL_DEVICE_TYPE_CPU) && lt == CL_GLOBAL;
+    /* Software prefetch (cl/rnn.cl: RNN_PREFETCH_LINE) where the device runs it (internal.h). */
+    r->prefetch = ctx->host_prefetch;
     for (int64_t l = 0; l < d.num_layers && !st; l++) {
         r->layers[l].din = l == 0 ? d.input_dim : nd * d.hidden;
         st = pack_layer(r, weights + l * nd, &r->layers[l]);
