@@ -1,7 +1,7 @@
 /* layer.cl: the attention layer's own small kernels (src/layer/forward.c), around the GEMMs and
  * the attention calls it makes:
- *   layer_linear       y = x W for the few rows of a decode step on CPU devices (the
- *                      projections' other GEMMs and GEMVs are CLBlast's);
+ *   layer_linear       y = x W, the projections on CPU devices, over weights stored in
+ *                      panels (on GPUs the projections are CLBlast's GEMMs and GEMVs);
  *   layer_rows         adds a bias to every row of a [B * seq, ld] float32 matrix and zeroes the
  *                      rows of padding tokens (seq index >= lens[b]), in place: the q/k/v
  *                      projection after its GEMM (so padding keys hold zeros, never what the
@@ -13,72 +13,77 @@
  * layer_rows and layer_causal_mask take one work-item per element; the float32 data needs no
  * storage-type options. */
 
-/* layer_linear's rows (1, 2, 4 or 8) and columns (16, 32 or 64) per work-item, chosen by the host
- * (src/layer/forward.c): fewer columns for more rows keep the accumulators in registers. */
+/* layer_linear's lanes per vector (16 or 8, the device's preferred float width) and rows per
+ * work-item (1, 2 or 4), chosen by the host (src/layer/forward.c): a work-item keeps rows x 4
+ * vectors of accumulators, 16 with 16 lanes and 8 with 8, about half the vector registers. */
+#ifndef LINEAR_VW
+#define LINEAR_VW 16
+#endif
 #ifndef LINEAR_ROWS
 #define LINEAR_ROWS 1
 #endif
-#ifndef LINEAR_COLS
-#define LINEAR_COLS 64
+#define LINEAR_NQ    4                       /* vectors per panel row */
+#define LINEAR_PANEL (LINEAR_NQ * LINEAR_VW) /* columns per panel: 64 or 32 */
+#if LINEAR_VW == 16
+#define lin_vec     float16
+#define lin_load(p) vload16(0, p)
+#define lin_store   vstore16
+#else
+#define lin_vec     float8
+#define lin_load(p) vload8(0, p)
+#define lin_store   vstore8
 #endif
-#define LINEAR_NQ    (LINEAR_COLS / 16) /* float16 vectors per row */
-#define LINEAR_AHEAD 16                 /* rows of w prefetched ahead */
 
-/* y [m, n] = x [m, k] w [k, n] (all row-major: w is a layer's transposed weights) for m <=
- * LINEAR_ROWS, on CPU devices (PoCL): the projections of a decode step, which are a stream over
- * the weights. Work-item c owns columns LINEAR_COLS c .. of every row and walks k, reading each
- * row of w once, up to 256 contiguous bytes per work-item, and asking for the run 16 rows ahead
- * (the rows are n floats apart, farther than the hardware prefetchers follow). Measured on the
- * 2-core AVX-512 PoCL machine, one clattn_mha_layer_forward_host call of E = 2048, 32 heads (64
- * MiB of weights), B sequences of one token, medians of 25: B = 1 3.9 ms (17 GB/s) against
- * 14.9-18.0 with CLBlast's GEMV; B = 2-8 2.9-5.9 ms against 10.9-12.3 with its GEMM. Through
- * examples/generate (4 such layers, B = 1), the layers' time per token: at context 1024, 69-73 ms
- * with CLBlast against 36-41 with 16 columns a work-item and no prefetch; at context 128, 35-40
- * with 16 columns, 22-26 with 64, 15-19 with 64 and the prefetch 16 rows ahead (4 rows ahead:
- * 20-21; 32 or 64: no better than 16). Rows past m repeat row m - 1 (computed, not stored). Global
- * size ceil(n / LINEAR_COLS). */
+/* y [m, n] = x [m, k] W [k, n] on CPU devices (PoCL), for every m: the layer's projections,
+ * prefill and decode alike. W is stored in panels (src/layer/create.c): panel p holds columns
+ * p * LINEAR_PANEL .. of every row, [ceil(n / LINEAR_PANEL)][k][LINEAR_PANEL], zeros past column
+ * n - 1, so a work-item's weights are one contiguous run the hardware prefetchers follow. Work-item
+ * (i, p) computes rows i * LINEAR_ROWS .. of panel p's columns, walking k: per k, 4 vector loads
+ * of W, LINEAR_ROWS broadcasts of x, 4 * LINEAR_ROWS FMAs. Dimension 0 runs over the row blocks,
+ * so consecutive work-items reuse one panel from the cache. Measured on the 2-core AVX-512 PoCL
+ * machine (16 lanes, 4 rows), x [m, 2048] W [2048, 6144], medians of 9: m = 2048 211 GFLOP/s
+ * (CLBlast's GEMM on [k, n] weights 49), 512 214 (70), 64 196 (90), 16 127 (42); m = 1 1.9 ms,
+ * 27 GB/s, the machine's read rate. Rows past m repeat row m - 1 (computed, not stored). Global
+ * size (ceil(m / LINEAR_ROWS), ceil(n / LINEAR_PANEL)). */
 __kernel void layer_linear(__global const float *restrict x, __global const float *restrict w,
-                           __global float *restrict y, int m, int k, int n) {
-    const int c0 = (int)get_global_id(0) * LINEAR_COLS;
-    if (c0 >= n) return;
-    if (c0 + LINEAR_COLS > n) { /* the last columns, past the last whole run */
-        for (int c = c0; c < n; c++)
-            for (int r = 0; r < m; r++) {
-                float s = 0.0f;
-                for (int i = 0; i < k; i++) s = fma(x[(long)r * k + i], w[(long)i * n + c], s);
-                y[(long)r * n + c] = s;
-            }
-        return;
-    }
+                           __global float *restrict y, long m, long k, long n) {
+    const long r0 = (long)get_global_id(0) * LINEAR_ROWS;
+    const long c0 = (long)get_global_id(1) * LINEAR_PANEL;
     __global const float *xr[LINEAR_ROWS];
-    float16 acc[LINEAR_ROWS][LINEAR_NQ];
+    lin_vec acc[LINEAR_ROWS][LINEAR_NQ];
 #pragma unroll
     for (int r = 0; r < LINEAR_ROWS; r++) {
-        xr[r] = x + (long)min(r, m - 1) * k;
+        xr[r] = x + min(r0 + r, m - 1) * k;
 #pragma unroll
-        for (int q = 0; q < LINEAR_NQ; q++) acc[r][q] = (float16)(0.0f);
+        for (int q = 0; q < LINEAR_NQ; q++) acc[r][q] = (lin_vec)(0.0f);
     }
-    __global const float *wc = w + c0;
-    for (int i = 0; i < k; i++) {
-        __global const float *ahead = wc + (long)min(i + LINEAR_AHEAD, k - 1) * n;
-        float16 wv[LINEAR_NQ];
+    __global const float *wp = w + c0 * k; /* the panel */
+    for (long i = 0; i < k; i++, wp += LINEAR_PANEL) {
+        lin_vec wv[LINEAR_NQ];
 #pragma unroll
-        for (int q = 0; q < LINEAR_NQ; q++) {
-            clattn_prefetch_line(ahead + 16 * q);
-            wv[q] = vload16(q, wc + (long)i * n);
-        }
+        for (int q = 0; q < LINEAR_NQ; q++) wv[q] = lin_load(wp + q * LINEAR_VW);
 #pragma unroll
         for (int r = 0; r < LINEAR_ROWS; r++) {
-            const float16 xb = (float16)(xr[r][i]);
+            const lin_vec xb = (lin_vec)(xr[r][i]);
 #pragma unroll
             for (int q = 0; q < LINEAR_NQ; q++) acc[r][q] = fma(xb, wv[q], acc[r][q]);
         }
     }
+    const long cols = min((long)LINEAR_PANEL, n - c0); /* the last panel may be partial */
 #pragma unroll
-    for (int r = 0; r < LINEAR_ROWS; r++)
-        if (r < m)
+    for (int r = 0; r < LINEAR_ROWS; r++) {
+        if (r0 + r >= m) break;
+        __global float *yr = y + (r0 + r) * n + c0;
+        if (cols == LINEAR_PANEL) {
 #pragma unroll
-            for (int q = 0; q < LINEAR_NQ; q++) vstore16(acc[r][q], q, y + (long)r * n + c0);
+            for (int q = 0; q < LINEAR_NQ; q++) lin_store(acc[r][q], q, yr);
+        } else {
+            float tail[LINEAR_PANEL];
+#pragma unroll
+            for (int q = 0; q < LINEAR_NQ; q++) lin_store(acc[r][q], q, tail);
+            for (long c = 0; c < cols; c++) yr[c] = tail[c];
+        }
+    }
 }
 
 /* x [B * seq, ld]: columns 0..global_size(0)-1 of each row; global size (columns, B * seq). */

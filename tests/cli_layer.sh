@@ -4,7 +4,8 @@
 # both pairings, GQA, causal): split weights with biases; GQA with NeoX RoPE; the packed
 # nn.MultiheadAttention names with GPT-J RoPE; float16 storage. Bad input refused with a message
 # and no output: E not a multiple of the heads, weights of the wrong shape for --kv-heads, a
-# missing folder, bad option values. Skips (exit 0 with a message) when numpy is missing.
+# missing folder, bad option values. `clattn bench-layer`: its output and its refusals. Skips
+# (exit 0 with a message) when numpy is missing.
 set -u
 . "$(dirname "$0")/lib_cli.sh" cli_layer
 
@@ -113,6 +114,36 @@ refused "a folder without weights" 1 "neither q_proj.npy" "${common[@]}" --weigh
 refused "--rope-style foo" 2 "neox or gptj" "${common[@]}" --weights "$T/split" --heads 6 \
     --rope-theta 10000 --rope-style foo
 refused "no --heads" 2 "heads" "${common[@]}" --weights "$T/split"
+
+# bench-layer: its two lines (the resolved shape; the timing, GFLOP/s consistent with ms= and
+# the FLOP count its header gives) for a small GQA layer, causal, float16 storage; bad options
+# refused.
+want_flops=$((2 * 3 * 5 * 40 * (4 * 10 + 2 * 2 * 10 + 4 * 10) + 2 * 3 * 4 * 15 * 2 * 10))
+if out=$($CLI bench-layer --batch 3 --seq 5 --embed 40 --heads 4 --kv-heads 2 --causal \
+    --dtype f16 --repeat 2) &&
+    [[ $(head -1 <<<"$out") == "batch=3 seq=5 embed=40 heads=4 kv_heads=2 head_dim=10 causal=1 dtype=f16 timing="* ]] &&
+    [[ $(tail -1 <<<"$out") =~ ^gflops=([0-9.]+)\ ms=([0-9.]+)\ min_ms=[0-9.]+\ max_ms=[0-9.]+\ tokens_per_s=[0-9]+$ ]] &&
+    $PY -c "import sys; g, ms, f = map(float, sys.argv[1:]); sys.exit(abs(g - f / (ms * 1e6)) > 0.011 + 1e-3 * g)" \
+        "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "$want_flops"; then
+    pass "bench-layer: $(tr '\n' ' ' <<<"$out")"
+else
+    fail "bench-layer printed '$out' (want $want_flops FLOPs)"
+fi
+bench_refused() { # bench_refused WANT_RC NEEDLE ARGS...
+    local want=$1 needle=$2
+    shift 2
+    "$CLI" bench-layer "$@" >/dev/null 2>"$T/err"
+    local rc=$?
+    if [ $rc -eq "$want" ] && grep -q -- "$needle" "$T/err"; then
+        pass "bench-layer $* refused: $(head -c 200 "$T/err")"
+    else
+        fail "bench-layer $*: exit $rc, $(cat "$T/err")"
+    fi
+}
+bench_refused 2 "seq must be" --seq 0 --embed 48 --heads 6
+bench_refused 2 "heads" --seq 4 --embed 48
+bench_refused 1 "not a multiple" --seq 4 --embed 48 --heads 5
+bench_refused 1 "not a multiple of kv_heads" --seq 4 --embed 48 --heads 6 --kv-heads 4
 
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

@@ -745,9 +745,9 @@ int main(void) {
         {48, 4, 2, 10, 14, 1, 0, CLATTN_DTYPE_F32, 3, 7, 1, 1, 10000, 1, 0, 0},
         {48, 6, 6, 0, 0, 0, 1, CLATTN_DTYPE_F16, 2, 7, 1, 0, 500, 1, 4, 0},
         {96, 3, 1, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 59, 0, 0, 10000, 0, 12, 0.25},
-        /* up to 8 rows the projections are layer_linear (1, 2, 4 or 8 rows a pass), from 9 a GEMM;
-         * E = 36 puts the output projection's last columns past a whole run (64 columns a
-         * work-item for 1-2 rows: all 36; 16 for 5-8 rows: the last 4) */
+        /* on CPU devices every projection is layer_linear, 1, 2 or 4 rows a work-item (at most 2
+         * with 8 lanes): here 2, 5, 8 and 9 rows, so whole and partial row blocks; E = 36 leaves
+         * the output projection's columns in one partial panel (of 64 columns, or 32) */
         {36, 4, 2, 9, 9, 1, 1, CLATTN_DTYPE_F32, 1, 2, 1, 0, 0, 0, 0, 0},
         {36, 4, 2, 10, 9, 1, 0, CLATTN_DTYPE_F32, 1, 5, 1, 0, 10000, 0, 0, 0},
         {36, 4, 2, 9, 9, 0, 1, CLATTN_DTYPE_F16, 2, 4, 1, 1, 0, 0, 0, 0},
@@ -759,6 +759,14 @@ int main(void) {
     run_case(gpu, &cases[8]);
     run_case(gpu, &cases[0]); /* one row: CLBlast's GEMV where layer_linear is for CPU devices */
     clattn_context_destroy(gpu);
+    /* layer_linear at 8 lanes (an AVX2 host's panels of 32 columns and 2 rows a work-item) */
+    setenv("CLATTN_VECTOR_WIDTH", "8", 1);
+    clattn_context *lanes8 = tu_context();
+    unsetenv("CLATTN_VECTOR_WIDTH");
+    run_case(lanes8, &cases[0]);  /* 1 row, E = 48: a whole and a partial panel */
+    run_case(lanes8, &cases[2]);  /* 177 rows, the last block partial */
+    run_case(lanes8, &cases[13]); /* 5 rows, E = 36: partial panels */
+    clattn_context_destroy(lanes8);
     packed_equals_split(ctx);
     const layer_case gqa = {96, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 3, 0, 1, 1, 10000, 0, 0, 0};
     cache_matches_full(ctx, &gqa, 5, 3);

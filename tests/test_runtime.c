@@ -1,6 +1,8 @@
-/* test_runtime.c: device selection, the CLATTN_LOCAL_MEM_* overrides, status strings, OpenCL
- * error names, checked arithmetic, the kernel registry (embedded and CLATTN_KERNEL_DIR) and a
- * kernel that fails to build. */
+/* test_runtime.c: device selection, the CLATTN_LOCAL_MEM_* and CLATTN_VECTOR_WIDTH overrides,
+ * CLBlast's CPU parameters given at context creation, status strings, OpenCL error names, checked
+ * arithmetic, the kernel registry (embedded and CLATTN_KERNEL_DIR) and a kernel that fails to
+ * build. */
+#include "core/blas.h"
 #include "core/internal.h"
 #include "testutil.h"
 
@@ -147,6 +149,28 @@ static void test_overrides(void) {
     st = clattn_context_create(NULL, &ctx);
     TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT, "malformed CLATTN_LOCAL_MEM_TYPE rejected");
     unsetenv("CLATTN_LOCAL_MEM_TYPE");
+
+    /* the vector width: lowered, never raised */
+    const int want8 = real.preferred_vector_width_float < 8 ? real.preferred_vector_width_float : 8;
+    setenv("CLATTN_VECTOR_WIDTH", "8", 1);
+    clattn_context_create(NULL, &ctx);
+    clattn_context_caps(ctx, &c, sizeof c);
+    clattn_context_destroy(ctx);
+    TU_CHECK(c.preferred_vector_width_float == want8, "CLATTN_VECTOR_WIDTH=8: width %d (real %d)",
+             c.preferred_vector_width_float, real.preferred_vector_width_float);
+    setenv("CLATTN_VECTOR_WIDTH", "4096", 1);
+    clattn_context_create(NULL, &ctx);
+    clattn_context_caps(ctx, &c, sizeof c);
+    clattn_context_destroy(ctx);
+    TU_CHECK(c.preferred_vector_width_float == real.preferred_vector_width_float,
+             "CLATTN_VECTOR_WIDTH never raises the width (%d)", c.preferred_vector_width_float);
+    setenv("CLATTN_VECTOR_WIDTH", "wide", 1);
+    ctx = NULL;
+    st = clattn_context_create(NULL, &ctx);
+    TU_CHECK(st == CLATTN_ERROR_INVALID_ARGUMENT && !ctx &&
+                 strstr(clattn_context_create_error(), "CLATTN_VECTOR_WIDTH") != NULL,
+             "malformed CLATTN_VECTOR_WIDTH rejected: %s", clattn_context_create_error());
+    unsetenv("CLATTN_VECTOR_WIDTH");
 }
 
 static void write_file(const char *path, const char *text) {
@@ -270,7 +294,16 @@ static void test_registry(void) {
     clattn_context_destroy(ctx);
 }
 
+/* A new context gives CLBlast its device's parameters before any GEMM (core/blas.h says why):
+ * nothing in this program runs a GEMM. */
+static void test_blas_prepared(void) {
+    clattn_context *ctx = tu_context();
+    TU_CHECK(clattn__blas_tuned(ctx->device), "a new context's device has CLBlast's parameters");
+    clattn_context_destroy(ctx);
+}
+
 int main(void) {
+    test_blas_prepared();
     test_status_strings();
     test_checked();
     test_selection();

@@ -41,6 +41,8 @@ static const command commands[] = {
     {"birnn", cmd_birnn, "GRU/LSTM encoder (stacked, bidirectional) on .npy files"},
     {"bench-rnn", cmd_bench_rnn, "time the GRU/LSTM encoder on random inputs (ms, tokens/s)"},
     {"layer", cmd_layer, "an attention layer (projections, RoPE, attention) on .npy files"},
+    {"bench-layer", cmd_bench_layer,
+     "time an attention layer's forward on random inputs (ms, GFLOP/s, tokens/s)"},
     {"ring-attention", cmd_ring_attention,
      "attention with the sequence split across MPI ranks (mpirun -np R clattn ring-attention)"},
     {"ring-bench", cmd_ring_bench, "time ring attention across MPI ranks and its overlap"},

@@ -52,3 +52,18 @@ double cli_median(double *v, int64_t n) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
+
+clattn_status cli_timed_median(clattn_context *ctx, cli_enqueue_fn fn, const void *arg, int64_t R,
+                               double *times, double ms[3]) {
+    cli_call_time ct;
+    clattn_status st = cli_timed_call(ctx, fn, arg, &ct); /* warm-up */
+    for (int64_t r = 0; r < R && st == CLATTN_SUCCESS; r++) {
+        st = cli_timed_call(ctx, fn, arg, &ct);
+        times[r] = ct.device_s;
+    }
+    if (st != CLATTN_SUCCESS) return st;
+    ms[0] = 1e3 * cli_median(times, R); /* sorts: the extremes are at the ends */
+    ms[1] = 1e3 * times[0];
+    ms[2] = 1e3 * times[R - 1];
+    return CLATTN_SUCCESS;
+}

@@ -27,4 +27,9 @@ clattn_status cli_timed_call(clattn_context *ctx, cli_enqueue_fn fn, const void 
 /* Sorts v[0..n) and returns its median (n >= 1). */
 double cli_median(double *v, int64_t n);
 
+/* One untimed call of fn(arg) (kernel builds, CLBlast's tuning), then R >= 1 timed ones: the
+ * median, fastest and slowest device time in ms into ms[0..2]. times holds R doubles (scratch). */
+clattn_status cli_timed_median(clattn_context *ctx, cli_enqueue_fn fn, const void *arg, int64_t R,
+                               double *times, double ms[3]);
+
 #endif /* CLATTN_CLI_TIMING_H */

@@ -143,3 +143,20 @@ int cli_bytes(const char *cmd, const char *what, const int64_t *dims, int n, siz
     *bytes = (size_t)b;
     return 0;
 }
+
+int cli_sizes_in_range(const char *cmd, const int64_t *v, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (v[i] < 1 || v[i] > (1 << 20)) {
+            fprintf(stderr, "clattn %s: --%s must be in 1..%d\n", cmd, names[i], 1 << 20);
+            return 2;
+        }
+    return 0;
+}
+
+void cli_fill_tame(float *v, int64_t n, float scale) {
+    uint64_t seed = 88172645463325252ull;
+    for (int64_t i = 0; i < n; i++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        v[i] = scale * ((float)(seed >> 40) / 8388608.0f - 1.0f);
+    }
+}

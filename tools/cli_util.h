@@ -45,6 +45,12 @@ int cli_bytes(const char *cmd, const char *what, const int64_t *dims, int n, siz
 void cli_affinity_default(void);
 void cli_affinity_note(FILE *f, int pocl);
 int cli_is_pocl(const char *platform_name);
+/* Each of the n sizes v[i] (option --names[i]) in 1..2^20, else prints which is not and returns
+ * 2 (the bench commands' sizes). */
+int cli_sizes_in_range(const char *cmd, const int64_t *v, const char *const *names, int n);
+/* v[0..n) filled with tame pseudo-random values in [-scale, scale) (a fixed xorshift sequence: the
+ * bench commands time, they check nothing). */
+void cli_fill_tame(float *v, int64_t n, float scale);
 /* Complains about a missing required option; returns 2. */
 int cli_missing(const char *cmd, const char *option);
 

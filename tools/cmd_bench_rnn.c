@@ -33,17 +33,13 @@ static clattn_status call_fn(const void *arg, cl_event *ev) {
 
 /* The median of a warm-up then R timed calls, in ms; -1 on failure (reported). */
 static double median_ms(clattn_context *ctx, const bench_call *c, int64_t R, double *times) {
-    cli_call_time ct;
-    clattn_status st = cli_timed_call(ctx, call_fn, c, &ct); /* warm-up */
-    for (int64_t r = 0; r < R && !st; r++) {
-        st = cli_timed_call(ctx, call_fn, c, &ct);
-        times[r] = ct.device_s;
-    }
+    double ms[3];
+    clattn_status st = cli_timed_median(ctx, call_fn, c, R, times, ms);
     if (st) {
         cli_fail(CMD, ctx, st);
         return -1.0;
     }
-    return 1e3 * cli_median(times, R);
+    return ms[0];
 }
 
 int cmd_bench_rnn(int argc, char **argv) {
@@ -80,12 +76,8 @@ int cmd_bench_rnn(int argc, char **argv) {
         return 2;
     }
     const int64_t dims[6] = {B, T, I, H, L, R};
-    static const char *names[6] = {"batch", "seq", "input", "hidden", "layers", "repeat"};
-    for (int i = 0; i < 6; i++)
-        if (dims[i] < 1 || dims[i] > (1 << 20)) {
-            fprintf(stderr, "clattn %s: --%s must be in 1..%d\n", CMD, names[i], 1 << 20);
-            return 2;
-        }
+    static const char *const names[6] = {"batch", "seq", "input", "hidden", "layers", "repeat"};
+    if (cli_sizes_in_range(CMD, dims, names, 6)) return 2;
     const int nd = uni ? 1 : 2, G = lstm ? 4 : 3;
     const int64_t E = L * nd;
     clattn_context *ctx = cli_open_context();
@@ -102,12 +94,7 @@ int cmd_bench_rnn(int argc, char **argv) {
         fprintf(stderr, "clattn %s: out of host memory\n", CMD);
         goto done;
     }
-    uint64_t seed = 88172645463325252ull; /* xorshift: the values only need to be tame */
-    const float sc = 1.0f / sqrtf((float)H);
-    for (int64_t i = 0; i < nbig; i++) {
-        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-        host[i] = sc * ((float)(seed >> 40) / 8388608.0f - 1.0f);
-    }
+    cli_fill_tame(host, nbig, 1.0f / sqrtf((float)H));
     for (int64_t e = 0; e < E; e++) {
         const float *p = host + e * wmax;
         const int64_t din = e < nd ? I : nd * H;

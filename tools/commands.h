@@ -8,6 +8,7 @@ int cmd_selftest(int argc, char **argv);
 int cmd_additive(int argc, char **argv);
 int cmd_birnn(int argc, char **argv);
 int cmd_bench_rnn(int argc, char **argv);
+int cmd_bench_layer(int argc, char **argv);
 int cmd_attention(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -90,6 +90,20 @@ static void blas_tune_device(cl_device_id device) {
         tuned[n_tuned++] = device;
 }
 
+void clattn__blas_prepare(clattn_context *ctx) {
+    pthread_mutex_lock(&blas_lock);
+    blas_tune_device(ctx->device);
+    pthread_mutex_unlock(&blas_lock);
+}
+
+int clattn__blas_tuned(cl_device_id device) {
+    pthread_mutex_lock(&blas_lock);
+    int seen = 0;
+    for (int i = 0; i < n_tuned && !seen; i++) seen = tuned[i] == device;
+    pthread_mutex_unlock(&blas_lock);
+    return seen;
+}
+
 void clattn__blas_release(clattn_context *ctx) {
     pthread_mutex_lock(&blas_lock);
     if (ctx->used_blas) {

@@ -52,6 +52,18 @@ typedef struct {
 extern const clattn_blas_run clattn__blas_cpu_runs[];
 extern const size_t clattn__blas_cpu_runs_count;
 
+/* Called when a context is made: gives CLBlast the CPU parameters for its device (when it is a
+ * CPU) now rather than at clattn's first GEMM on it, so that every GEMM on the device runs with
+ * them from the first, the embedding program's own CLBlast calls included. Before, they came with
+ * clattn's first GEMM: once the attention layer stopped calling CLBlast on CPU devices,
+ * examples/generate's prefill (its MLPs are CLBlast GEMMs) took 20.6 s instead of 6.7. The
+ * parameters are CLBlast's process-wide state for the device; clattn__blas_release, clearing
+ * CLBlast's caches, drops them until the next context or GEMM gives them again. */
+void clattn__blas_prepare(clattn_context *ctx);
+/* Whether `device` was seen (given the parameters when it is a CPU) and not dropped since: for
+ * the tests. */
+int clattn__blas_tuned(cl_device_id device);
+
 /* Called by clattn_context_destroy: drops what CLBlast cached for the context (its programs
  * retain the cl_context) when the context ever ran a GEMM. */
 void clattn__blas_release(clattn_context *ctx);

@@ -78,8 +78,10 @@ static void read_caps(cl_platform_id p, cl_device_id d, int pi, int di, clattn_d
     }
 }
 
-/* CLATTN_LOCAL_MEM_BYTES / CLATTN_LOCAL_MEM_TYPE: what the dispatcher is told. The size is
- * never raised above what the driver reports, so an override cannot make a launch overrun. */
+/* CLATTN_LOCAL_MEM_BYTES / CLATTN_LOCAL_MEM_TYPE / CLATTN_VECTOR_WIDTH: what the dispatcher is
+ * told. The size and the width are never raised above what the driver reports, so an override
+ * cannot make a launch overrun (the width only chooses kernel variants: a narrower one is always
+ * correct, and lets an AVX-512 host run what an AVX2 host would). */
 static clattn_status apply_overrides(clattn_context *ctx, clattn_device_caps *c) {
     const char *bytes = getenv("CLATTN_LOCAL_MEM_BYTES");
     if (bytes && *bytes) {
@@ -89,6 +91,15 @@ static clattn_status apply_overrides(clattn_context *ctx, clattn_device_caps *c)
             return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                                 "CLATTN_LOCAL_MEM_BYTES=%s is not a positive integer", bytes);
         if (v < c->real_local_mem_bytes) c->local_mem_bytes = v;
+    }
+    const char *width = getenv("CLATTN_VECTOR_WIDTH");
+    if (width && *width) {
+        char *end = NULL;
+        long v = strtol(width, &end, 10);
+        if (!end || *end != '\0' || v <= 0)
+            return clattn__fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                                "CLATTN_VECTOR_WIDTH=%s is not a positive integer", width);
+        if (v < c->preferred_vector_width_float) c->preferred_vector_width_float = (int)v;
     }
     const char *type = getenv("CLATTN_LOCAL_MEM_TYPE");
     if (type && *type) {
@@ -219,6 +230,7 @@ static clattn_status context_finish(clattn_context *ctx, int pi, int di) {
     if (st != CLATTN_SUCCESS) return st;
     st = clattn__workspace_create(ctx);
     if (st != CLATTN_SUCCESS) return st;
+    clattn__blas_prepare(ctx);
     return clattn__cache_create(ctx);
 }
 

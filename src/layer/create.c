@@ -27,6 +27,16 @@ clattn_status clattn__mha_layout(clattn_context *ctx, const clattn_mha_layer_des
     return CLATTN_SUCCESS;
 }
 
+/* layer_linear's lanes on ctx's device (16 or 8: its preferred float vector width, 8 below 16),
+ * or 0 where the projections are CLBlast's: everywhere but CPU devices treated as such (local
+ * memory in global memory; the tests' GPU-flavour contexts on PoCL are not). */
+static int linear_lanes(const clattn_context *ctx) {
+    if (!(ctx->caps.type & CL_DEVICE_TYPE_CPU) ||
+        ctx->caps.local_mem_type != CLATTN_LOCAL_MEM_GLOBAL)
+        return 0;
+    return ctx->caps.preferred_vector_width_float >= 16 ? 16 : 8;
+}
+
 clattn_status clattn__mha_packed_fits(clattn_context *ctx, const clattn_mha_layer_desc *d) {
     if (d->kv_heads != d->heads || d->heads * d->head_dim != d->embed_dim ||
         d->head_dim_v != d->head_dim)
@@ -63,11 +73,24 @@ clattn_status clattn__mha_weights_form(clattn_context *ctx, const clattn_mha_lay
     return CLATTN_SUCCESS;
 }
 
-/* src [rows, cols] transposed into columns at..at+rows-1 of dst [cols, ld]. */
-static void transpose_into(float *dst, int64_t ld, int64_t at, const float *src, int64_t rows,
-                           int64_t cols) {
+/* Where element (i, j) of a [k, n] device weight matrix (in, out) lives: row-major, or with
+ * panels (l->panel columns, layer_internal.h) in panel j / panel, its row i, column j % panel. */
+static int64_t w_at(int64_t panel, int64_t k, int64_t n, int64_t i, int64_t j) {
+    return panel ? ((j / panel) * k + i) * panel + j % panel : i * n + j;
+}
+
+/* Columns a [k, n] device weight matrix takes: n, or with panels n rounded up to whole panels
+ * (the padding columns zero). */
+static int64_t w_cols(int64_t panel, int64_t n) {
+    return panel ? (n + panel - 1) / panel * panel : n;
+}
+
+/* src [rows, cols] transposed into columns at..at+rows-1 of dst [cols, ld] (laid out as w_at). */
+static void transpose_into(float *dst, int64_t panel, int64_t ld, int64_t at, const float *src,
+                           int64_t rows, int64_t cols) {
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) dst[c * ld + at + r] = src[r * cols + c];
+        for (int64_t c = 0; c < cols; c++)
+            dst[w_at(panel, cols, ld, c, at + r)] = src[r * cols + c];
 }
 
 /* A zeroed host matrix [rows, cols] for `what` into *m (a checked size). */
@@ -84,8 +107,9 @@ static clattn_status host_matrix(clattn_context *ctx, int64_t rows, int64_t cols
     return CLATTN_SUCCESS;
 }
 
-/* Uploads Wq, Wk, Wv of w (either form) stacked and transposed into [E, ld], zeros in the gaps,
- * and their biases likewise into [ld]: the same placement, with a "row" of 1. */
+/* Uploads Wq, Wk, Wv of w (either form) stacked and transposed into [E, ld] (laid out as w_at),
+ * zeros in the gaps, and their biases likewise into [ld]: the same placement, with a "row" of 1
+ * and no panels. */
 static clattn_status upload_qkv(clattn_mha_layer *l, const clattn_mha_weights *w, int packed) {
     clattn_context *ctx = l->ctx;
     const int64_t E = l->E;
@@ -101,13 +125,14 @@ static clattn_status upload_qkv(clattn_mha_layer *l, const clattn_mha_weights *w
     const int nmat = l->d.has_qkv_bias ? 2 : 1;
     clattn_status st = CLATTN_SUCCESS;
     for (int m = 0; m < nmat && st == CLATTN_SUCCESS; m++) {
-        const int64_t cols = m ? 1 : E;
+        const int64_t cols = m ? 1 : E, panel = m ? 0 : l->panel; /* biases stay a row */
+        const int64_t width = w_cols(panel, l->ld);
         float *host = NULL;
-        if ((st = host_matrix(ctx, cols, l->ld, m ? "q/k/v biases" : "q/k/v weights", &host)))
+        if ((st = host_matrix(ctx, cols, width, m ? "q/k/v biases" : "q/k/v weights", &host)))
             return st;
         for (int i = 0; i < 3; i++)
-            transpose_into(host, l->ld, at[i], m ? bsrc[i] : wsrc[i], rows[i], cols);
-        st = clattn__upload(ctx, host, cols * l->ld * (int64_t)sizeof *host,
+            transpose_into(host, panel, l->ld, at[i], m ? bsrc[i] : wsrc[i], rows[i], cols);
+        st = clattn__upload(ctx, host, cols * width * (int64_t)sizeof *host,
                             m ? "mha layer q/k/v biases" : "mha layer q/k/v weights",
                             m ? &l->b_qkv : &l->w_qkv);
         free(host);
@@ -115,14 +140,14 @@ static clattn_status upload_qkv(clattn_mha_layer *l, const clattn_mha_weights *w
     return st;
 }
 
-/* Uploads Wo [E, Hq * Dv] transposed into [Hq * Dv, E]. */
+/* Uploads Wo [E, Hq * Dv] transposed into [Hq * Dv, E] (laid out as w_at). */
 static clattn_status upload_out(clattn_mha_layer *l, const float *o_proj) {
-    const int64_t a = l->Hq * l->Dv;
+    const int64_t a = l->Hq * l->Dv, width = w_cols(l->panel, l->E);
     float *host = NULL;
-    clattn_status st = host_matrix(l->ctx, a, l->E, "output weights", &host);
+    clattn_status st = host_matrix(l->ctx, a, width, "output weights", &host);
     if (st != CLATTN_SUCCESS) return st;
-    transpose_into(host, l->E, 0, o_proj, l->E, a);
-    st = clattn__upload(l->ctx, host, a * l->E * (int64_t)sizeof *host, "mha layer output weights",
+    transpose_into(host, l->panel, l->E, 0, o_proj, l->E, a);
+    st = clattn__upload(l->ctx, host, a * width * (int64_t)sizeof *host, "mha layer output weights",
                         &l->w_o);
     free(host);
     return st;
@@ -144,6 +169,8 @@ clattn_status clattn_mha_layer_create(clattn_context *ctx, const clattn_mha_laye
     l->d = d;
     l->E = d.embed_dim, l->Hq = d.heads, l->Hkv = d.kv_heads, l->D = d.head_dim;
     l->Dv = d.head_dim_v;
+    l->lanes = linear_lanes(ctx);
+    l->panel = 4 * l->lanes; /* cl/layer.cl: LINEAR_PANEL */
     if ((st = clattn__mha_layout(ctx, &d, &l->off_k, &l->off_v, &l->ld)) ||
         (st = upload_qkv(l, weights, packed)) || (st = upload_out(l, weights->o_proj)) ||
         (d.has_out_bias && (st = clattn__upload(ctx, weights->o_bias, l->E * (int64_t)sizeof(float),

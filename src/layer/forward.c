@@ -1,8 +1,7 @@
 /* forward.c: the attention layer's forward pass on the device (clattn_mha_layer_forward) and its
  * host form. The stages, each after the previous one's event:
- *   1. P = x [B*S, E] Wqkv^T, one CLBlast GEMM (GEMV for one row) into the projection layout
- *      (layer_internal.h), or on CPU devices for the few rows of a decode step (B*S <=
- *      LINEAR_MAX_ROWS) cl/layer.cl's layer_linear;
+ *   1. P = x [B*S, E] Wqkv^T into the projection layout (layer_internal.h): on CPU devices
+ *      cl/layer.cl's layer_linear, elsewhere one CLBlast GEMM (GEMV for one row);
  *   2. the q/k/v biases added and padding tokens' rows zeroed (cl/layer.cl: layer_rows);
  *   3. RoPE on q and k in place, in float32 (clattn_rope), at positions 0..S-1, or with a cache
  *      at each sequence's cached length + i: q by clattn_rope, k as the cache stores it (the
@@ -47,40 +46,31 @@ static clattn_status chain_launch(clattn_context *ctx, chain *c, cl_kernel k, cl
     return st;
 }
 
-/* On CPU devices that run the prefetch (ctx->host_prefetch: PoCL) and are treated as such
- * (caps: the tests' GPU contexts are not), up to this many rows (a decode step of up to 8
- * sequences) the projections run as layer_linear, a stream over the weights, instead of CLBlast's
- * GEMV or GEMM (cl/layer.cl has the figures). GPUs keep CLBlast's, which it tunes per device. */
-#define LINEAR_MAX_ROWS 8
-
-/* layer_linear's rows per pass (the smallest power of two holding m <= LINEAR_MAX_ROWS) and columns
- * per work-item (cl/layer.cl: LINEAR_ROWS, LINEAR_COLS): 64 columns, a 256-byte run of each weight
- * row, for one or two rows, fewer for more so that rows x columns / 16 float16 accumulators stay
- * at 8. */
-static int linear_rows(int64_t m) {
-    int r = 1;
-    while (r < m) r *= 2;
-    return r;
-}
-static int linear_cols(int64_t m) {
-    const int r = linear_rows(m);
-    return r <= 2 ? 64 : r == 4 ? 32 : 16;
+/* layer_linear's rows per work-item (cl/layer.cl: LINEAR_ROWS): 4 x 4 vectors of accumulators
+ * with 16 lanes, 2 x 4 with 8 (about half the vector registers), fewer when m is smaller (1 or 2:
+ * a decode step of one or two sequences). At most 3 builds per lane width. */
+static int linear_rows(const clattn_mha_layer *l, int64_t m) {
+    const int most = l->lanes >= 16 ? 4 : 2;
+    return m >= most ? most : m >= 2 ? 2 : 1;
 }
 
-/* C [m, n] = A [m, k] W [k, n], row-major, W a layer's transposed weights: `linear` (layer_linear,
- * built for m rows) when the call has one, else one GEMM, or for a single row a GEMV (blas.h says
- * why). CLBlast gives no event: a barrier after it does (a barrier completes after every earlier
- * command). */
-static clattn_status chain_gemm(clattn_context *ctx, chain *c, cl_kernel linear, cl_mem a, cl_mem w,
-                                cl_mem out, int64_t m, int64_t n, int64_t k, const char *what) {
+/* C [m, n] = A [m, k] W [k, n], row-major C and A, W a layer's transposed weights: on CPU devices
+ * `linear` (layer_linear, built for linear_rows(m)) over W's panels, elsewhere one CLBlast GEMM,
+ * or for a single row a GEMV (blas.h says why). CLBlast gives no event: a barrier after it does
+ * (a barrier completes after every earlier command). */
+static clattn_status chain_gemm(const clattn_mha_layer *l, chain *c, cl_kernel linear, cl_mem a,
+                                cl_mem w, cl_mem out, int64_t m, int64_t n, int64_t k,
+                                const char *what) {
+    clattn_context *ctx = l->ctx;
     if (linear) {
-        const cl_int mi = (cl_int)m, ki = (cl_int)k, ni = (cl_int)n; /* prepare() checks */
+        const cl_long ml = m, kl = k, nl = n;
         clattn_status st = clattn__set_args(ctx, linear, what, sizeof(cl_mem), &a, sizeof(cl_mem),
-                                            &w, sizeof(cl_mem), &out, sizeof mi, &mi, sizeof ki,
-                                            &ki, sizeof ni, &ni, (size_t)0);
-        const int cols = linear_cols(m);
-        const size_t global[1] = {(size_t)((n + cols - 1) / cols)};
-        return st ? st : chain_launch(ctx, c, linear, 1, global, what);
+                                            &w, sizeof(cl_mem), &out, sizeof ml, &ml, sizeof kl,
+                                            &kl, sizeof nl, &nl, (size_t)0);
+        const int64_t rows = linear_rows(l, m);
+        const size_t global[2] = {(size_t)((m + rows - 1) / rows),
+                                  (size_t)((n + l->panel - 1) / l->panel)};
+        return st ? st : chain_launch(ctx, c, linear, 2, global, what);
     }
     clattn_status st;
     if (m == 1) {
@@ -200,13 +190,10 @@ static clattn_status prepare(clattn_mha_layer *l, const clattn_mha_call *c,
     char opts[32], lin_opts[48] = "";
     snprintf(opts, sizeof opts, "-DCV_DTYPE=%d", (int)l->d.dtype);
     const int narrow = l->d.dtype != CLATTN_DTYPE_F32;
-    const int linear = ctx->host_prefetch && ctx->caps.local_mem_type == CLATTN_LOCAL_MEM_GLOBAL &&
-                       c->rows <= LINEAR_MAX_ROWS && l->ld <= INT32_MAX &&
-                       l->Hq * l->Dv <= INT32_MAX; /* E is below 2^31 (desc.c) */
-    /* LINEAR_ROWS 1, 2, 4 or 8: at most 4 builds */
+    const int linear = l->lanes > 0;
     if (linear)
-        snprintf(lin_opts, sizeof lin_opts, "-DLINEAR_ROWS=%d -DLINEAR_COLS=%d",
-                 linear_rows(c->rows), linear_cols(c->rows));
+        snprintf(lin_opts, sizeof lin_opts, "-DLINEAR_VW=%d -DLINEAR_ROWS=%d", l->lanes,
+                 linear_rows(l, c->rows));
     if ((st = clattn__kernel(ctx, "layer", "", "layer_rows", &r->rows)) ||
         (linear && (st = clattn__kernel(ctx, "layer", lin_opts, "layer_linear", &r->linear))) ||
         (narrow && (st = clattn__kernel(ctx, "convert", opts, "narrow", &r->narrow))) ||
@@ -347,7 +334,7 @@ static clattn_status enqueue(clattn_mha_layer *l, const clattn_mha_call *c, reso
                              const clattn_sdpa_desc *sd, cl_mem x, cl_mem y) {
     clattn_context *ctx = l->ctx;
     clattn_status st;
-    if ((st = chain_gemm(ctx, ch, r->linear, x, l->w_qkv, r->p, c->rows, l->ld, l->E,
+    if ((st = chain_gemm(l, ch, r->linear, x, l->w_qkv, r->p, c->rows, l->ld, l->E,
                          "mha forward q/k/v projection")) ||
         (st = rows_stage(l, c, r, ch, r->p, l->ld, l->ld, l->b_qkv, "layer_rows q/k/v")) ||
         (r->pos && (st = rope_stage(l, c, r, ch, r->p, l->Hq))) ||
@@ -367,7 +354,7 @@ static clattn_status enqueue(clattn_mha_layer *l, const clattn_mha_call *c, reso
     if (r->widen && (st = convert_stage(ctx, c, ch, r->widen, r->a, r->a32, l->Hq * l->Dv,
                                         "mha forward widen")))
         return st;
-    if ((st = chain_gemm(ctx, ch, r->linear, r->a32, l->w_o, y, c->rows, l->E, l->Hq * l->Dv,
+    if ((st = chain_gemm(l, ch, r->linear, r->a32, l->w_o, y, c->rows, l->E, l->Hq * l->Dv,
                          "mha forward output projection")))
         return st;
     return rows_stage(l, c, r, ch, y, l->E, l->E, l->b_o, "layer_rows y");

@@ -14,11 +14,13 @@
  * (3 x 64 on a 128-byte alignment): small beside 3 x E columns once E is a few hundred, and no
  * copy of q, k or v is ever made to line them up.
  *
- * The weights are kept transposed, [in, out] (Wqkv^T [E, ld], Wo^T [Hq * Dv, E]): with the
- * activations as the GEMM's A operand, CLBlast then copies (pads or transposes) only the small
- * activations on each call, never the weights; on PoCL, 1.5-2.4x faster than nn.Linear's
- * [out, in] for 1 to 512 rows of E = 2048 (measured in one run); a decode step's few rows read
- * them in order too (cl/layer.cl's layer_linear: a 256-byte run of every row per work-item). */
+ * The weights are kept transposed, [in, out] (Wqkv^T [E, ld], Wo^T [Hq * Dv, E]). On GPUs they
+ * are row-major: with the activations as the GEMM's A operand, CLBlast then copies (pads or
+ * transposes) only the small activations on each call, never the weights. On CPU devices the
+ * projections are cl/layer.cl's layer_linear instead, and the weights are stored in panels of
+ * `panel` columns ([ceil(n / panel)][k][panel], zeros past the last column), so each work-item
+ * reads one contiguous run: 2.2-4.3x CLBlast's GEMM from 16 to 2048 rows of E = 2048, and a
+ * decode step's single row at the machine's read rate (figures in cl/layer.cl). */
 #ifndef CLATTN_LAYER_INTERNAL_H
 #define CLATTN_LAYER_INTERNAL_H
 
@@ -33,6 +35,10 @@ struct clattn_mha_layer {
     cl_mem b_qkv;             /* float [ld] (zeros in the gaps), or NULL without biases */
     cl_mem w_o;               /* float [Hq * Dv, E]: Wo^T */
     cl_mem b_o;               /* float [E], or NULL */
+    /* CPU devices: layer_linear's lanes (16 or 8) and its panel width (4 * lanes), the layout of
+     * w_qkv and w_o; 0 and 0 elsewhere (row-major, CLBlast) */
+    int lanes;
+    int64_t panel;
 };
 
 /* The caller's layer descriptor (any version) checked and resolved into *out: kv_heads,
