@@ -14,11 +14,17 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=$(cd "${BUILD_DIR:-build}" && pwd) # absolute: the wrappers and logs name it
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(test_runtime test_cache test_npy)
-# the environment CTest gives every test (tests/CMakeLists.txt, CLATTN_TEST_ENV)
-export CLATTN_CACHE_DIR=${CLATTN_CACHE_DIR:-$BUILD_DIR/test-cache}
-export CLATTN_SOURCE_DIR=${CLATTN_SOURCE_DIR:-$PWD}
-export CLATTN_CLI=${CLATTN_CLI:-$BUILD_DIR/clattn}
-export CLATTN_INTERLEAVE=${CLATTN_INTERLEAVE:-$BUILD_DIR/interleave}
+# The environment CTest gives every test, as the build wrote it (tests/CMakeLists.txt,
+# CLATTN_TEST_ENV); values set in the caller's environment are kept.
+env_file() {
+  [ -f "$BUILD_DIR/$1" ] || {
+    echo "ci/valgrind.sh: $BUILD_DIR/$1 is missing ($2)" >&2
+    exit 2
+  }
+  # shellcheck disable=SC1090 # written by CMake at configure time
+  . "$BUILD_DIR/$1"
+}
+env_file test-env.sh "configure and build $BUILD_DIR first"
 # Superblocks of at most 25 guest instructions (default 60): translating PoCL's compiled
 # layer_rows kernel (test_layer) in larger ones exhausted valgrind's VEX temporary storage
 # ("the 'impossible' happened"), an abort of valgrind itself, not a report about clattn.
@@ -29,18 +35,8 @@ VG=(valgrind --quiet --vex-guest-max-insns=25 --leak-check=full --errors-for-lea
 VG_MPI=(--num-callers=50 --suppressions="$PWD/ci/valgrind-mpi.supp")
 
 # The environment CTest gives the MPI tests (tests/CMakeLists.txt, CLATTN_MPI_ENV): Open MPI run
-# as root, more ranks than cores, one PoCL thread per rank.
-mpi_env() {
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 POCL_MAX_PTHREAD_COUNT=1
-  export CLATTN_MPIEXEC=${CLATTN_MPIEXEC:-mpiexec -n}
-  if [ -z "${CLATTN_MPIEXEC_FLAGS+x}" ]; then
-    CLATTN_MPIEXEC_FLAGS=
-    if mpiexec --version 2>&1 | grep -q -E 'Open MPI|OpenRTE'; then
-      CLATTN_MPIEXEC_FLAGS=--oversubscribe
-    fi
-    export CLATTN_MPIEXEC_FLAGS
-  fi
-}
+# as root, more ranks than cores, one PoCL thread per rank, the launcher and its flags.
+mpi_env() { env_file test-env-mpi.sh "the build has no MPI component"; }
 
 # check_logs NAME LOGDIR RC: fails (after printing the reports) if the run's exit status RC is
 # not 0 or any of its processes' logs is not empty; $BUILD_DIR/valgrind-NAME.log is its output.
