@@ -9,7 +9,8 @@ decode step, without a cache), "prefill" rows one sequence of S tokens with caus
 For each case, --rounds rounds, interleaved: each round runs one `clattn bench-layer` process
 (its median over --repeat device-resident calls after a warm-up), the baseline build's likewise,
 then --repeat calls of the PyTorch module in this process (after one warm-up; torch.inference_mode,
-eval, need_weights=False, so its fused fast path), median wall time, and the projections alone
+eval, need_weights=False: torch.profiler shows the projections as aten::mm and the attention as
+its CPU flash kernel, causal or not), median wall time, and the projections alone
 as numpy (OpenBLAS) GEMMs, x [B*S, E] @ W [E, 3E] and @ W [E, E] (a floor for any layer built on
 that BLAS; the attention not included). The table gives the medians
 over rounds and the median of the rounds' torch / clattn ratios; GFLOP/s counts what bench-layer
