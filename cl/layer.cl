@@ -41,10 +41,11 @@
  * (i, p) computes rows i * LINEAR_ROWS .. of panel p's columns, walking k: per k, 4 vector loads
  * of W, LINEAR_ROWS broadcasts of x, 4 * LINEAR_ROWS FMAs. Dimension 0 runs over the row blocks,
  * so consecutive work-items reuse one panel from the cache. Measured on the 2-core AVX-512 PoCL
- * machine (16 lanes, 4 rows), x [m, 2048] W [2048, 6144], medians of 9: m = 2048 211 GFLOP/s
- * (CLBlast's GEMM on [k, n] weights 49), 512 214 (70), 64 196 (90), 16 127 (42); m = 1 1.9 ms,
- * 27 GB/s, the machine's read rate. Rows past m repeat row m - 1 (computed, not stored). Global
- * size (ceil(m / LINEAR_ROWS), ceil(n / LINEAR_PANEL)). */
+ * machine (16 lanes, 4 rows), x [m, 2048] W [2048, 6144], medians of 15, alternated in one run
+ * with CLBlast's GEMM on row-major [k, n] weights: m = 2048 196 GFLOP/s (CLBlast 49), 512 194
+ * (69), 64 160 (82), 16 103 (39); over other runs 193-199, 166-181 at 64, 92-111 at 16; m = 1
+ * 1.4-2.5 ms from one process to the next (20-35 GB/s). Rows past m repeat row m - 1 (computed,
+ * not stored). Global size (ceil(m / LINEAR_ROWS), ceil(n / LINEAR_PANEL)). */
 __kernel void layer_linear(__global const float *restrict x, __global const float *restrict w,
                            __global float *restrict y, long m, long k, long n) {
     const long r0 = (long)get_global_id(0) * LINEAR_ROWS;

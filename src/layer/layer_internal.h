@@ -19,8 +19,8 @@
  * transposes) only the small activations on each call, never the weights. On CPU devices the
  * projections are cl/layer.cl's layer_linear instead, and the weights are stored in panels of
  * `panel` columns ([ceil(n / panel)][k][panel], zeros past the last column), so each work-item
- * reads one contiguous run: 2.2-4.3x CLBlast's GEMM from 16 to 2048 rows of E = 2048, and a
- * decode step's single row at the machine's read rate (figures in cl/layer.cl). */
+ * reads one contiguous run: 2.0-4.0x CLBlast's GEMM from 16 to 2048 rows of E = 2048, and a
+ * decode step's single row near the machine's read rate (figures in cl/layer.cl). */
 #ifndef CLATTN_LAYER_INTERNAL_H
 #define CLATTN_LAYER_INTERNAL_H
 
