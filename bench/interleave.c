@@ -14,7 +14,8 @@
  * A CONFIG is "-" (the defaults: what the dispatcher picks) or comma-separated key=value pairs:
  *   algo=auto|naive|flash1|flash2|decode  flavour=auto|gpu|cpu  block_q=N  block_kv=N
  *   splits=N  dtype=f32|f16|bf16 (q, k, v, out)  kv_dtype=f32|f16|bf16  softcap=C (0: off)
- *   kernel_dir=PATH
+ *   kernel_dir=PATH  layout=bhsd|bshd|qkv (where the tensors lie: tools/cli_sdpa.h; the same
+ *   values in every layout, and the outputs compared in the logical order)
  * Per configuration it prints the median and fastest call (host clock, enqueue to finish), the
  * GFLOP/s of the median, the median over rounds of (first config's time / this one's) with the
  * middle half of those ratios, and the largest |out - first config's out|. Exit status 0, or 1
@@ -37,6 +38,8 @@ typedef struct {
     char kernel_dir[1024]; /* "" : the embedded kernels */
     clattn_sdpa_desc d;
     clattn_context *ctx;
+    int layout;   /* CLI_LAYOUT_* */
+    int64_t n[4]; /* elements q, k, v and out span in their buffers */
     cl_mem q, k, v, out;
     double *t; /* seconds per round */
 } config;
@@ -100,6 +103,8 @@ static int parse_config(config *c, const char *text) {
             char *end = NULL;
             c->d.softcap = strtof(val, &end);
             if (end == val || *end || !(c->d.softcap >= 0.0f)) return 0;
+        } else if (!strcmp(key, "layout")) {
+            if (cli_sdpa_layout(CMD, key, val, &c->layout)) return 0;
         } else if (!strcmp(key, "kernel_dir")) {
             if (strlen(val) >= sizeof c->kernel_dir) return 0;
             strcpy(c->kernel_dir, val);
@@ -118,6 +123,21 @@ static void use_kernels(const config *c) {
         unsetenv("CLATTN_KERNEL_DIR");
 }
 
+/* Copies between the logical [B, H, S, dim] `dense` and `strided`, whose (batch, head, seq)
+ * strides are st (all 0: the contiguous default), towards `strided` when to_strided. */
+static void relayout(float *dense, float *strided, int64_t B, int64_t H, int64_t S, int64_t dim,
+                     const int64_t st[3], int to_strided) {
+    const int64_t sb = st[0] ? st[0] : H * S * dim, sh = st[0] ? st[1] : S * dim,
+                  ss = st[0] ? st[2] : dim;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t i = 0; i < S; i++) {
+                float *d = dense + ((b * H + h) * S + i) * dim,
+                      *s = strided + b * sb + h * sh + i * ss;
+                memcpy(to_strided ? s : d, to_strided ? d : s, (size_t)dim * sizeof(float));
+            }
+}
+
 /* A device buffer of n elements of type t holding src (float32) converted. */
 static cl_mem upload(clattn_context *ctx, const float *src, size_t n, clattn_dtype t) {
     const size_t es = cli_sdpa_dtype_size(t);
@@ -131,7 +151,7 @@ static cl_mem upload(clattn_context *ctx, const float *src, size_t n, clattn_dty
     return err == CL_SUCCESS ? m : NULL;
 }
 
-/* c's output as float32 (n elements), or NULL. */
+/* c's output as float32 (n elements: its span in c's layout), or NULL. */
 static float *download(const config *c, size_t n) {
     const clattn_dtype t = c->d.out_dtype;
     float *f = malloc(n * sizeof(float));
@@ -148,6 +168,18 @@ static float *download(const config *c, size_t n) {
         free(raw);
     }
     return f;
+}
+
+/* c's output in the logical [B, H, S, D] order, or NULL. */
+static float *logical_out(const config *c, int64_t B, int64_t H, int64_t S, int64_t D) {
+    float *raw = download(c, (size_t)c->n[3]), *o = malloc((size_t)(B * H * S * D) * sizeof(float));
+    if (raw && o) relayout(o, raw, B, H, S, D, c->d.out_strides, 0);
+    free(raw);
+    if (!raw) {
+        free(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* One call of c, enqueue to finish on the host clock; < 0 on failure (message printed). */
@@ -171,7 +203,7 @@ static int usage(void) {
     fprintf(stderr, "usage: interleave --batch B --heads Hq [--kv-heads Hkv] --seq N [--seq-kv M] "
                     "--dim D [--causal] [--rounds R] [--device SEL] CONFIG [CONFIG ...]\n"
                     "  CONFIG: - or key=value,... with keys algo flavour block_q block_kv splits "
-                    "dtype kv_dtype softcap kernel_dir\n");
+                    "dtype kv_dtype softcap kernel_dir layout\n");
     return 2;
 }
 
@@ -252,12 +284,21 @@ int main(int argc, char **argv) {
             fprintf(stderr, "interleave: %s\n", clattn_context_create_error());
             goto done;
         }
-        x->q = upload(x->ctx, hq, nq, x->d.q_dtype);
-        x->k = upload(x->ctx, hk, nkv, x->d.kv_dtype);
-        x->v = upload(x->ctx, hv, nkv, x->d.kv_dtype);
+        if (cli_sdpa_layout_strides(x->layout, 1, &x->d, x->n)) goto done;
+        /* the same values in the configuration's layout (the gaps zeros) */
+        cl_mem *mem[3] = {&x->q, &x->k, &x->v};
+        const int64_t heads[3] = {H, Hkv, Hkv}, seqs[3] = {S, Skv, Skv};
+        const int64_t *strides[3] = {x->d.q_strides, x->d.k_strides, x->d.v_strides};
+        for (int a = 0; a < 3; a++) {
+            float *h = calloc((size_t)x->n[a], sizeof(float));
+            if (!h) goto done;
+            relayout(all[a], h, B, heads[a], seqs[a], D, strides[a], 1);
+            *mem[a] = upload(x->ctx, h, (size_t)x->n[a], a ? x->d.kv_dtype : x->d.q_dtype);
+            free(h);
+        }
         cl_int err;
         x->out = clCreateBuffer(clattn_context_cl_context(x->ctx), CL_MEM_READ_WRITE,
-                                nq * cli_sdpa_dtype_size(x->d.out_dtype), NULL, &err);
+                                (size_t)x->n[3] * cli_sdpa_dtype_size(x->d.out_dtype), NULL, &err);
         if (!x->q || !x->k || !x->v || err != CL_SUCCESS) {
             fprintf(stderr, "interleave: config '%s': device buffers\n", x->text);
             goto done;
@@ -272,7 +313,7 @@ int main(int argc, char **argv) {
 
     const double flops = 4.0 * (double)B * (double)H * (double)S * (double)Skv * (double)D *
                          (causal && S == Skv ? 0.5 : 1.0);
-    ref = download(&cf[0], nq);
+    ref = logical_out(&cf[0], B, H, S, D);
     double *ratio = malloc(sizeof(double) * (size_t)R);
     if (!ref || !ratio) {
         free(ratio);
@@ -284,7 +325,7 @@ int main(int argc, char **argv) {
     for (int c = 0; c < nc; c++) {
         const config *x = &cf[c];
         for (long long r = 0; r < R; r++) ratio[r] = cf[0].t[r] / x->t[r];
-        float *o = c ? download(x, nq) : ref;
+        float *o = c ? logical_out(x, B, H, S, D) : ref;
         double diff = o ? 0.0 : NAN;
         for (size_t i = 0; o && i < nq; i++) {
             const double e = fabs((double)o[i] - (double)ref[i]);

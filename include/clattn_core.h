@@ -164,8 +164,9 @@ CLATTN_API const char *clattn_context_last_error(const clattn_context *ctx);
 CLATTN_API clattn_status clattn_context_caps(const clattn_context *ctx, clattn_device_caps *caps,
                                              size_t size);
 /* Releases the scratch buffers the context keeps between calls and returns their bytes (0 for
- * NULL). Calls that run on float32 copies of float16/bfloat16 tensors (clattn_sdpa_plan's
- * scratch_bytes) keep up to four of those copies' buffers for the next call, where the queue is
+ * NULL). Calls that run on float32 copies of their tensors (clattn_sdpa_plan's scratch_bytes:
+ * float16/bfloat16 tensors, and on CPU devices long prefills' strided float32 K/V) keep up to
+ * four of those copies' buffers for the next call, where the queue is
  * in order, so the copies cost no new memory each call; this hands that memory back (the next
  * such call allocates again). clattn_context_destroy releases them too. Safe while other threads
  * use the context: a buffer in use by a call is not kept until the call has enqueued its work. */

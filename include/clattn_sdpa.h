@@ -136,8 +136,10 @@ typedef struct {
      * from those the context keeps between calls: clattn_context_trim): naive's S, flash1's m and
      * l, decode's partial results, and the float32 copies of float16/bfloat16 tensors a path runs
      * on (naive: q, k, v, out; flash1: out, its running output; CPU-flavour flash2: k and v where
-     * many query blocks share them and the copies take at most an eighth of the global memory;
-     * otherwise the flash kernels widen narrow q, k, v as they load). */
+     * many query blocks share them and the copies take at most an eighth of the global memory,
+     * and there also float32 k and v whose rows are not packed, such as [B, S, H, D], from 1024
+     * or 2048 query rows per kv head: see the README's "Strided K/V on CPU devices"; otherwise
+     * the flash kernels read the tensors in place, widening narrow q, k, v as they load). */
     int64_t scratch_bytes;
     int64_t global_size[2]; /* the NDRange of the main kernel */
     int64_t splits;         /* decode: splits of the keys (block_kv keys each); else 0 */

@@ -103,5 +103,39 @@ fi
 line=$("$CLI" bench --batch 1 --heads 2 --kv-heads 1 --seq 128 --dim 64 --causal --repeat 3)
 case "$line" in *gflops=*ms=*device_bytes=*) pass "bench: $line" ;; *) fail "bench: $line" ;; esac
 
+# bench --layout: the buffers each layout needs (io_bytes=: q, k, v, out and lse), and the float32
+# K/V copies CPU flash2 makes of strided rows where 2048 query rows share them (32 heads over 2
+# kv heads x 128 queries; scratch_bytes= k and v, 2 x 128 x 16 floats each), none for contiguous
+# ones
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+for want in "bhsd 197632 0" "bshd 197632 0" "qkv 459776 0"; do
+    read -r L io sc <<<"$want"
+    line=$("$CLI" bench --batch 1 --heads 2 --kv-heads 1 --seq 128 --dim 64 --repeat 1 \
+        --warmup-ms 0 --layout "$L")
+    if [ "$(field layout "$line")" = "$L" ] && [ "$(field io_bytes "$line")" = "$io" ] &&
+        [ "$(field scratch_bytes "$line")" = "$sc" ]; then
+        pass "bench --layout $L: io_bytes=$io scratch_bytes=$sc"
+    else
+        fail "bench --layout $L: want io_bytes=$io scratch_bytes=$sc: $line"
+    fi
+done
+for want in "bhsd 0" "bshd 32768" "qkv 32768"; do
+    read -r L sc <<<"$want"
+    line=$("$CLI" bench --batch 1 --heads 32 --kv-heads 2 --seq 128 --dim 16 --algo flash2 \
+        --repeat 1 --warmup-ms 0 --layout "$L")
+    if [ "$(field scratch_bytes "$line")" = "$sc" ]; then
+        pass "bench --layout $L, 2048 rows per kv head: scratch_bytes=$sc"
+    else
+        fail "bench --layout $L, 2048 rows per kv head: want scratch_bytes=$sc: $line"
+    fi
+done
+if "$CLI" bench --batch 1 --heads 2 --seq 8 --dim 8 --layout bsdh >"$T/out" 2>"$T/err"; then
+    fail "bench --layout bsdh: accepted"
+elif [ $? -eq 2 ] && grep -q "expected bhsd, bshd or qkv" "$T/err"; then
+    pass "bench --layout bsdh: refused: $(cat "$T/err")"
+else
+    fail "bench --layout bsdh: $(cat "$T/err")"
+fi
+
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # cli_interleave.sh: bench/interleave.c ($CLATTN_INTERLEAVE, set by CTest), the in-process A/B
 # timer: one result line per configuration, the first its own reference (speedup 1, diff 0); the
-# same kernels from CLATTN_KERNEL_DIR give the same output bits; a kernel variant that computes
-# something else is caught by max_diff; bad configurations are refused with status 2 (syntax) or
+# same kernels from CLATTN_KERNEL_DIR give the same output bits, and so do the other layouts; a
+# kernel variant that computes something else is caught by max_diff; bad configurations are refused with status 2 (syntax) or
 # 1 (a call that fails), naming the configuration.
 set -u
 IL=${CLATTN_INTERLEAVE:-interleave}
@@ -37,6 +37,28 @@ if "$IL" --batch 2 --heads 4 --kv-heads 2 --seq 67 --dim 32 --causal --rounds 3 
         pass "every line has gflops= and speedup= with its middle half" || fail "line format"
 else
     fail "interleave failed: $(cat "$T/err.txt")"
+fi
+
+# layout=: the same values in [B, S, H, D] and in a packed projection's rows give the same bits as
+# contiguous tensors, read in place or (2048 query rows per kv head) from CPU flash2's copies.
+for S in 64 128; do
+    if "$IL" --heads 32 --kv-heads 2 --seq $S --dim 16 --causal --rounds 2 "$F,layout=bhsd" \
+        "$F,layout=bshd" "$F,layout=qkv" >"$T/out.txt" 2>"$T/err.txt"; then
+        if [ "$(diff_of "$F,layout=bshd" "$T/out.txt")" = 0.00e+00 ] &&
+            [ "$(diff_of "$F,layout=qkv" "$T/out.txt")" = 0.00e+00 ]; then
+            pass "layout=bshd and layout=qkv, Sq $S: the bits of layout=bhsd"
+        else
+            fail "layouts, Sq $S: $(cat "$T/out.txt")"
+        fi
+    else
+        fail "interleave with layouts failed: $(cat "$T/err.txt")"
+    fi
+done
+"$IL" --heads 2 --seq 8 --dim 8 "layout=sbhd" 2>"$T/err.txt"
+if [ $? = 2 ] && grep -q "bad configuration 'layout=sbhd'" "$T/err.txt"; then
+    pass "an unknown layout: status 2, named"
+else
+    fail "layout=sbhd: $(cat "$T/err.txt")"
 fi
 
 "$IL" --heads 2 --seq 8 --dim 8 "block_q=x" 2>"$T/err.txt"

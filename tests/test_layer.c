@@ -752,6 +752,10 @@ int main(void) {
         {36, 4, 2, 10, 9, 1, 0, CLATTN_DTYPE_F32, 1, 5, 1, 0, 10000, 0, 0, 0},
         {36, 4, 2, 9, 9, 0, 1, CLATTN_DTYPE_F16, 2, 4, 1, 1, 0, 0, 0, 0},
         {36, 4, 2, 9, 9, 1, 1, CLATTN_DTYPE_F32, 3, 3, 1, 1, 0, 0, 0, 0},
+        /* 343 x 6 = 2058 query rows per kv head over k and v rows 128 floats apart in the
+         * projection: on CPU devices the attention runs on contiguous copies of them
+         * (src/sdpa/plan_cpu.h: clattn__cpu_stage_kv), ragged, with RoPE */
+        {96, 6, 1, 0, 0, 1, 1, CLATTN_DTYPE_F32, 2, 343, 1, 1, 10000, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(ctx, &cases[i]);
     /* the attention's GPU flavour (local-memory tiles) on the same device */

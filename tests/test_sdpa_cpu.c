@@ -4,11 +4,13 @@
  * MQA, causal with Sq < Skv and Sq > Skv (fully masked rows), broadcast masks with fully masked
  * rows, decode (Sq = 1), every head-dim bucket with odd sizes, D != Dv, large logits, scale = 1,
  * strided layouts (gaps must stay untouched), every accepted block_q and several block_kv, both
- * algorithms, a wait list, and the public entry point with the CPU flavour forced.
+ * algorithms, a wait list, the public entry point with the CPU flavour forced, and flash2 on
+ * contiguous copies of strided float32 K/V where the launcher makes them (and not below).
  * Distinct kernel builds (BR, VW, DCAP, DVCAP) are kept to about ten: each is seconds on PoCL. */
 #include "sdpa/plan.h"
 #include "sdpa/plan_cpu.h"
 #include "sdpa/sdpa_internal.h"
+#include "sdpa/staging.h"
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -17,7 +19,7 @@
 #include <string.h>
 
 enum { MASK_NONE, MASK_BH, MASK_1H, MASK_B1, MASK_11 };
-enum { LAYOUT_BHSD, LAYOUT_BSHD, LAYOUT_PADDED };
+enum { LAYOUT_BHSD, LAYOUT_BSHD, LAYOUT_PADDED, LAYOUT_WIDE };
 
 typedef struct {
     clattn_algo algo;
@@ -28,23 +30,26 @@ typedef struct {
     int lse;
     int64_t bq, bkv; /* 0: the tile chooser's */
     int use_wait;    /* launch behind a user event */
+    int staged;      /* flash2 must run on contiguous copies of the float32 K/V (1), or not (0) */
 } tcase;
 
 static clattn_context *ctx;
 
 /* Strides (batch, head, seq) of a [B, H, S, dim] tensor in the case's layout; the padded one
- * leaves 3 unused floats after every row. Returns the number of floats the tensor spans. */
+ * leaves 3 unused floats after every row, the wide one also 2045 after every token's heads (keys
+ * more than 8 KiB apart: plan_cpu.h's CLATTN_CPU_STAGE_F32_WIDE_STRIDE). Returns the number of
+ * floats the tensor spans. */
 static int64_t layout_strides(int layout, int64_t B, int64_t H, int64_t S, int64_t dim,
                               int64_t st[3]) {
-    int64_t row = layout == LAYOUT_PADDED ? dim + 3 : dim;
+    int64_t row = layout >= LAYOUT_PADDED ? dim + 3 : dim;
     if (layout == LAYOUT_BHSD) {
         st[2] = row;
         st[1] = S * row;
         st[0] = H * S * row;
     } else {
         st[1] = row;
-        st[2] = H * row;
-        st[0] = S * H * row;
+        st[2] = H * row + (layout == LAYOUT_WIDE ? 2045 : 0);
+        st[0] = S * st[2];
     }
     return B * st[0];
 }
@@ -145,6 +150,10 @@ static void run_case(const tcase *c) {
                                NULL};
     cl_event user = NULL, done = NULL;
     if (c->use_wait) user = clCreateUserEvent(clattn_context_cl_context(ctx), NULL);
+    /* Whether the launcher stages K/V in contiguous float32 copies, as the case expects. */
+    const int stage = clattn__sdpa_stage_set(&ctx->caps, &p, &plan);
+    const int staged =
+        (stage & CLATTN_STAGE_F32) && clattn__sdpa_staging_bytes(&p, stage, NULL) > 0;
     clattn_status st =
         clattn__sdpa_flash_cpu(ctx, &p, &plan, &buf, user ? 1 : 0, user ? &user : NULL, &done);
     if (user) {
@@ -176,8 +185,12 @@ static void run_case(const tcase *c) {
     ok = TU_CHECK(memcmp(out, poisoned, (size_t)no * sizeof(float)) == 0,
                   "  nothing written outside out's rows") &&
          ok;
+    if (c->algo == CLATTN_ALGO_FLASH2)
+        ok = TU_CHECK(staged == c->staged, "  K/V %s, as expected",
+                      staged ? "staged in contiguous copies" : "read in place") &&
+             ok;
     static const char *mask_names[] = {"none", "[B,H]", "[1,H]", "[B,1]", "[1,1]"};
-    static const char *layout_names[] = {"bhsd", "bshd", "padded"};
+    static const char *layout_names[] = {"bhsd", "bshd", "padded", "wide"};
     TU_CHECK(ok,
              "%s B=%lld Hq=%lld Hkv=%lld Sq=%lld Skv=%lld D=%lld Dv=%lld causal=%d mask=%s "
              "layout=%s x%g scale=%g lse=%d tile=%lldx%lld%s",
@@ -201,7 +214,7 @@ static void run_case(const tcase *c) {
 static tcase base(clattn_algo algo, int64_t B, int64_t Hq, int64_t Hkv, int64_t Sq, int64_t Skv,
                   int64_t D, int64_t Dv, int causal) {
     tcase c = {algo,      B,           Hq,   Hkv,  Sq, Skv, D, Dv, causal,
-               MASK_NONE, LAYOUT_BHSD, 1.0f, 0.0f, 1,  0,   0, 0};
+               MASK_NONE, LAYOUT_BHSD, 1.0f, 0.0f, 1,  0,   0, 0,  0};
     return c;
 }
 
@@ -399,6 +412,23 @@ int main(void) {
         c = base(al, 1, 2, 1, 31, 40, 64, 64, 1);
         c.lse = 0;
         run_case(&c);
+        /* Float32 K/V whose rows are not packed, with enough query rows per kv head that flash2
+         * runs on contiguous copies of them (plan_cpu.h's clattn__cpu_stage_kv): keys more than
+         * 8 KiB apart from 1024 rows (16 x 67 here), [B, S, H, D] from 2048 (16 x 131, D 59). */
+        if (al == CLATTN_ALGO_FLASH2) {
+            c = base(al, 1, 16, 1, 67, 203, 64, 64, 1);
+            c.layout = LAYOUT_WIDE;
+            c.mask = MASK_1H;
+            c.staged = 1;
+            run_case(&c);
+            c = base(al, 2, 32, 2, 131, 113, 59, 59, 0);
+            c.layout = LAYOUT_BSHD;
+            c.staged = 1;
+            run_case(&c);
+            c.Sq = 127; /* 2032 rows: read in place */
+            c.staged = 0;
+            run_case(&c);
+        }
         /* The other lane width than the device's (8 lanes with 4 vectors a block and JB=EB=2 on
          * AVX2, 16 lanes with JB=EB=8 on AVX-512), forced by making the context believe the
          * device prefers it, so that both widths' kernels run whatever the host. */

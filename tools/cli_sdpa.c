@@ -2,6 +2,8 @@
  * side of the storage types (float32 to float16 / bfloat16 and back). */
 #include "cli_sdpa.h"
 
+#include "core/internal.h" /* clattn__mul64, clattn__prod64: the library's checked arithmetic */
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -393,4 +395,46 @@ int64_t cli_sdpa_visible_keys(const clattn_sdpa_desc *d, int64_t kv_len) {
         if (hi > last) last = hi;
     }
     return last >= first ? last - first + 1 : 0;
+}
+
+static const char *const layout_names[3] = {"bhsd", "bshd", "qkv"};
+
+int cli_sdpa_layout(const char *cmd, const char *opt, const char *s, int *layout) {
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, layout_names[i]) == 0) {
+            *layout = i;
+            return 0;
+        }
+    fprintf(stderr, "clattn %s: --%s %s: expected bhsd, bshd or qkv\n", cmd, opt, s);
+    return 2;
+}
+
+const char *cli_sdpa_layout_name(int layout) {
+    return layout >= 0 && layout < 3 ? layout_names[layout] : "?";
+}
+
+int cli_sdpa_layout_strides(int layout, int kv, clattn_sdpa_desc *d, int64_t n[4]) {
+    const int64_t B = d->batch, D = d->head_dim, Dv = d->head_dim_v ? d->head_dim_v : D;
+    const int64_t H[4] = {d->heads, d->kv_heads, d->kv_heads, d->heads};
+    const int64_t S[4] = {d->seq_q, d->seq_kv, d->seq_kv, d->seq_q};
+    const int64_t dim[4] = {D, D, Dv, Dv};
+    int64_t *st[4] = {d->q_strides, d->k_strides, d->v_strides, d->out_strides};
+    int64_t row = 0, a = 0, b = 0;
+    if (clattn__mul64(d->heads, D, &a) || clattn__mul64(d->kv_heads, D + Dv, &b) ||
+        clattn__add64(a, b, &row))
+        return 1;
+    for (int i = 0; i < 4; i++) {
+        n[i] = 0;
+        if (!kv && (i == 1 || i == 2)) continue; /* the cache's */
+        /* the elements between consecutive rows (queries or keys) of one head, but for bhsd */
+        int64_t span = row, f[3] = {B, S[i], 0};
+        if ((layout != CLI_LAYOUT_QKV || i == 3) && clattn__mul64(H[i], dim[i], &span)) return 1;
+        f[2] = span;
+        if (clattn__prod64(f, 3, &n[i]) || clattn__mul64(S[i], span, &st[i][0])) return 1;
+        if (layout == CLI_LAYOUT_BHSD)
+            st[i][0] = 0; /* the contiguous default; n is the same */
+        else
+            st[i][1] = dim[i], st[i][2] = span;
+    }
+    return 0;
 }

@@ -71,6 +71,21 @@ void cli_sdpa_options_free(cli_sdpa_options *o);
  * have removed keys: the work a kernel that skips removed keys must do. */
 double cli_sdpa_visible_pairs(const clattn_sdpa_desc *d);
 
+/* Where q, k, v and out lie in their buffers (bench's --layout, interleave's layout=):
+ *   bhsd  contiguous [B, H, S, dim], the default strides;
+ *   bshd  [B, S, H, dim], PyTorch's and most models' order;
+ *   qkv   q, k and v each at column 0 of a buffer shaped as a packed q/k/v projection,
+ *         [B, S, Hq*D + Hkv*D + Hkv*Dv], so their rows are as far apart as the attention layer's
+ *         views of one such buffer; out [B, S, Hq, Dv]. */
+enum { CLI_LAYOUT_BHSD, CLI_LAYOUT_BSHD, CLI_LAYOUT_QKV };
+/* The layout named s; 0, or 2 after a usage error naming cmd and --opt. */
+int cli_sdpa_layout(const char *cmd, const char *opt, const char *s, int *layout);
+const char *cli_sdpa_layout_name(int layout);
+/* Sets d's strides (its shape set) for `layout`, for q and out only when `kv` is 0 (a cache's
+ * K/V lie as it keeps them), and writes the elements each of q, k, v and out spans in its buffer
+ * (n[0..3]; 0 for K/V without kv). Returns 1 when a size overflows. */
+int cli_sdpa_layout_strides(int layout, int kv, clattn_sdpa_desc *d, int64_t n[4]);
+
 /* Reads --kv-lens: a .npy of int32 or int64, shape [B], every value 0..seq_kv, into a new
  * int32 array (*out, to free). Returns 0, or 1 after a message naming `cmd` and the problem. */
 int cli_sdpa_read_kv_lens(const char *cmd, const char *path, int64_t batch, int64_t seq_kv,

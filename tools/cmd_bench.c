@@ -26,7 +26,11 @@
  * tokens (0: a contiguous cache) of capacity Skv and B slots, in the K/V type, filled first with
  * the random K/V (each sequence to its --kv-lens-random length, or Skv), appended in chunks; only
  * the attention over the cache is timed. The plan line then names the cache:
- * cache=paged|contiguous, page_size=, pages= (held/pool) and cache_bytes=. */
+ * cache=paged|contiguous, page_size=, pages= (held/pool) and cache_bytes=.
+ * --layout sets where the tensors lie in their buffers (layout= on the timing line): bhsd
+ * (contiguous [B, H, S, dim], the default), bshd ([B, S, H, dim], PyTorch's and most models'
+ * order) or qkv (q, k and v with the row stride of a packed q/k/v projection, as the attention
+ * layer's views; out as bshd): how a caller's layout costs, e.g. against bhsd in the same run. */
 #include "cli_sdpa.h"
 #include "cli_timing.h"
 #include "cli_util.h"
@@ -150,10 +154,10 @@ int cmd_bench(int argc, char **argv) {
     int ragged = 0, trace = 0;
     cli_sdpa_options xo;
     enum { NX = CLI_SDPA_SHAPE_OPTS + CLI_SDPA_OPTION_OPTS };
-    cli_opt opts[NX + 10];
+    cli_opt opts[NX + 11];
     cli_sdpa_shape_opts(&shape, "seq", opts);
     cli_sdpa_option_opts(&xo, opts + CLI_SDPA_SHAPE_OPTS);
-    const char *dt_s = NULL, *kvdt_s = NULL;
+    const char *dt_s = NULL, *kvdt_s = NULL, *layout_s = NULL;
     opts[NX] =
         (cli_opt){"repeat", OPT_INT, &R, "timed runs: min, median and max reported (default 5)"};
     opts[NX + 1] = (cli_opt){"kv-lens-random", OPT_FLAG, &ragged,
@@ -170,14 +174,17 @@ int cmd_bench(int argc, char **argv) {
     opts[NX + 8] = (cli_opt){"warmup-ms", OPT_INT, &warmup_ms,
                              "untimed calls for at least this long first (default 200; at least "
                              "one call): idle cores take 0.1-0.3 s to come up to speed"};
-    opts[NX + 9] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
+    opts[NX + 9] = (cli_opt){"layout", OPT_STRING, &layout_s,
+                             "bhsd|bshd|qkv: the tensors contiguous (default), [B, S, H, dim], or "
+                             "q/k/v rows as far apart as in a packed q/k/v projection"};
+    opts[NX + 10] = (cli_opt){NULL, OPT_FLAG, NULL, NULL};
     int rc =
         cli_parse(argc, argv, opts,
                   "--batch B --heads Hq --kv-heads Hkv --seq N [--seq-kv M] --dim D "
                   "[--causal] [--causal-align A] [--window L,R] [--softcap C] "
                   "[--alibi [SLOPES.npy]] [--algo A] [--repeat R] [--kv-lens-random [--seed S]] "
                   "[--splits N] [--dtype f32|f16|bf16] [--kv-dtype f32|f16|bf16] [--paged PAGE] "
-                  "[--trace] [--warmup-ms MS]");
+                  "[--trace] [--warmup-ms MS] [--layout bhsd|bshd|qkv]");
     if (rc) return rc == 1 ? 0 : rc;
     if (R < 1 || R > 1000) {
         fprintf(stderr, "clattn %s: --repeat must be 1..1000\n", CMD);
@@ -210,6 +217,14 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     kvdt = dt;
     if (kvdt_s && cli_sdpa_dtype(CMD, "kv-dtype", kvdt_s, &kvdt)) return 2;
+    int layout = CLI_LAYOUT_BHSD;
+    if (layout_s && cli_sdpa_layout(CMD, "layout", layout_s, &layout)) return 2;
+    int64_t n[5]; /* elements of q, k, v, out (in their layout) and lse */
+    if (cli_sdpa_layout_strides(layout, page < 0, &d, n) ||
+        clattn__prod64((const int64_t[3]){d.batch, d.heads, d.seq_q}, 3, &n[4])) {
+        fprintf(stderr, "clattn %s: the tensor sizes overflow\n", CMD);
+        return 2;
+    }
     d.decode_splits = splits;
     d.q_dtype = d.out_dtype = dt;
     d.kv_dtype = kvdt;
@@ -261,20 +276,12 @@ int cmd_bench(int argc, char **argv) {
         rc = 2;
         goto fail;
     }
-    /* plan_get checked these products already; checked again here so that this file does not
-     * lean on the library's internals for its own arithmetic. */
-    const int64_t dims[5][4] = {{B, H, S, D},
-                                {B, d.kv_heads, d.seq_kv, D},
-                                {B, d.kv_heads, d.seq_kv, d.head_dim_v},
-                                {B, H, S, d.head_dim_v},
-                                {B, H, S, 1}};
-    int64_t n[5], bytes, io_bytes = cache ? info.device_bytes : 0;
+    int64_t bytes, io_bytes = cache ? info.device_bytes : 0;
     const clattn_dtype types[4] = {dt, kvdt, kvdt, dt}; /* q, k, v, out */
     for (int i = 0; i < 5; i++) {
         if (cache && (i == 1 || i == 2)) continue; /* K and V are the cache's */
         const int64_t e = i < 4 ? (int64_t)cli_sdpa_dtype_size(types[i]) : 4; /* lse: float */
-        if (clattn__prod64(dims[i], 4, &n[i]) || clattn__mul64(n[i], e, &bytes) ||
-            clattn__add64(io_bytes, bytes, &io_bytes)) {
+        if (clattn__mul64(n[i], e, &bytes) || clattn__add64(io_bytes, bytes, &io_bytes)) {
             st = clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "bench: the buffer sizes overflow");
             goto fail;
         }
@@ -341,11 +348,12 @@ int cmd_bench(int argc, char **argv) {
     }
     printf(" gflops=%.2f ms=%.3f min_ms=%.3f max_ms=%.3f host_ms=%.3f enqueue_ms=%.4f repeat=%lld "
            "timing=%s device_bytes=%lld io_bytes=%lld scratch_bytes=%lld cpu_ms=%.3f "
-           "warmup_calls=%lld\n",
+           "warmup_calls=%lld layout=%s\n",
            flops / med * 1e-9, med * 1e3, times[0] * 1e3, times[R - 1] * 1e3, host_med * 1e3,
            enq_med * 1e3, (long long)R, ctx->queue_profiling ? "events" : "host",
            (long long)(io_bytes + plan.scratch_bytes), (long long)io_bytes,
-           (long long)plan.scratch_bytes, cpu_ms, (long long)warmup_calls);
+           (long long)plan.scratch_bytes, cpu_ms, (long long)warmup_calls,
+           cli_sdpa_layout_name(layout));
     rc = 0;
 fail:
     if (rc == 1) cli_fail(CMD, ctx, st);

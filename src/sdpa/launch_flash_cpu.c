@@ -142,9 +142,10 @@ clattn_status clattn__sdpa_flash_cpu(clattn_context *ctx, const clattn_sdpa_prob
      * next smaller query block; the key block stays. A retry starts from scratch: flash1's first
      * launch initialises O, m and l, so launches of a failed attempt leave nothing behind. */
     /* Staged tensors (staging.h): flash1 carries its running output in `out` between launches,
-     * so a narrow one is staged in float32 and rounded once, at the end; flash2 runs on float32
-     * copies of narrow K/V where the dispatcher finds that converting them once beats widening
-     * them in every work-group (plan_cpu.h's clattn__cpu_stage_kv). */
+     * so a narrow one is staged in float32 and rounded once, at the end; flash2 runs on
+     * contiguous float32 copies of K/V where the dispatcher finds that they pay (plan_cpu.h's
+     * clattn__cpu_stage_kv: narrow K/V converted once rather than in every work-group, float32
+     * K/V whose strided rows every query block re-reads from a few cache sets). */
     const int stage = clattn__sdpa_stage_set(&ctx->caps, p, plan);
     if (stage && clattn__sdpa_staging_bytes(p, stage, NULL) > 0) {
         clattn_sdpa_staging stg;

@@ -32,14 +32,23 @@ int64_t clattn__cpu_narrow_kv_block_q(int preferred_vector_width_float, int64_t 
 }
 
 int clattn__cpu_stage_kv(const clattn_device_caps *caps, const clattn_sdpa_problem *p) {
-    if (p->kv_dtype == CLATTN_DTYPE_F32) return 0;
     int64_t bq = 0, bkv = 0, rows = 0, largest = 0;
-    clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, caps->preferred_vector_width_float, p->D, p->Dv,
-                           p->Sq, p->Skv, clattn__sdpa_key_ranges(p), &bq, &bkv);
-    if (clattn__mul64(p->Sq, p->group, &rows) || rows < CLATTN_CPU_STAGE_KV_MIN_BLOCKS * bq)
-        return 0;
+    if (p->page_size || clattn__mul64(p->Sq, p->group, &rows)) return 0;
+    if (p->kv_dtype == CLATTN_DTYPE_F32) {
+        if (p->k_st[2] <= p->D && p->v_st[2] <= p->Dv) return 0; /* packed rows: nothing to gain */
+        const int64_t stride = p->k_st[2] > p->v_st[2] ? p->k_st[2] : p->v_st[2];
+        if (rows < (stride * CLATTN_ACC_BYTES >= CLATTN_CPU_STAGE_F32_WIDE_STRIDE
+                        ? CLATTN_CPU_STAGE_F32_WIDE_ROWS
+                        : CLATTN_CPU_STAGE_F32_MIN_ROWS))
+            return 0;
+    } else {
+        clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, caps->preferred_vector_width_float, p->D, p->Dv,
+                               p->Sq, p->Skv, clattn__sdpa_key_ranges(p), &bq, &bkv);
+        if (rows < CLATTN_CPU_STAGE_KV_MIN_BLOCKS * bq) return 0;
+    }
     /* The copies' sizes as staging.c makes them (INT64_MAX when they overflow). */
-    const int64_t bytes = clattn__sdpa_staging_bytes(p, CLATTN_STAGE_KV, &largest);
+    const int64_t bytes =
+        clattn__sdpa_staging_bytes(p, CLATTN_STAGE_KV | CLATTN_STAGE_F32, &largest);
     return largest <= caps->max_alloc_bytes &&
            bytes <= caps->global_mem_bytes / CLATTN_CPU_STAGE_KV_MEM_SHARE;
 }

@@ -1,14 +1,16 @@
-/* staging.c: float32 staging of narrow tensors around an SDPA path. The naive path's CLBlast
+/* staging.c: float32 staging of tensors around an SDPA path. The naive path's CLBlast
  * SGEMMs read and write float32 only, so its narrow q, k and v are widened into contiguous
  * float32 copies first and its output is computed into one and narrowed after; flash1 keeps its
  * running output in `out` between K/V blocks, which in half or bfloat16 would be rounded once per
  * block, so a narrow output is staged there too; CPU-flavour flash2 runs on copies of narrow K/V
  * where many query blocks share them (plan_cpu.h's clattn__cpu_stage_kv: converting each element
- * once beats widening it in every work-group). The copies' buffers come from and go back to the
- * context's workspace (core/workspace.c), so repeated calls reuse them. The copies are contiguous,
- * so the main kernels see default strides for them; the conversion kernels (cl/convert.cl) handle
- * the caller's. Which tensors each path stages and what the copies weigh are pure functions here
- * too, so the planner counts in scratch_bytes exactly what the launchers allocate. */
+ * once beats widening it in every work-group), and on contiguous copies of float32 K/V whose rows
+ * are not packed where many query blocks re-read them (strided keys share a few cache sets). The
+ * copies' buffers come from and go back to the context's workspace (core/workspace.c), so repeated
+ * calls reuse them. The copies are contiguous, so the main kernels see default strides for them;
+ * the conversion kernels (cl/convert.cl) handle the caller's. Which tensors each path stages and
+ * what the copies weigh are pure functions here too, so the planner counts in scratch_bytes exactly
+ * what the launchers allocate. */
 #include "sdpa/staging.h"
 
 #include "kernel_iface.h"
@@ -44,21 +46,22 @@ static clattn_status convert(clattn_context *ctx, cl_kernel kern, cl_mem from, c
 /* q, k, v, out in that order: the stage bit, dtype and shape (H, S, dim) of each. */
 typedef struct {
     int bit, dtype;
-    int64_t H, S, dim;
+    int64_t H, S, dim, ss; /* ss: the caller's seq stride */
 } staged_tensor;
 
 static void staged_tensors(const clattn_sdpa_problem *p, staged_tensor t[4]) {
-    const staged_tensor all[4] = {{CLATTN_STAGE_Q, p->q_dtype, p->Hq, p->Sq, p->D},
-                                  {CLATTN_STAGE_KV, p->kv_dtype, p->Hkv, p->Skv, p->D},
-                                  {CLATTN_STAGE_KV, p->kv_dtype, p->Hkv, p->Skv, p->Dv},
-                                  {CLATTN_STAGE_OUT, p->o_dtype, p->Hq, p->Sq, p->Dv}};
+    const staged_tensor all[4] = {{CLATTN_STAGE_Q, p->q_dtype, p->Hq, p->Sq, p->D, p->q_st[2]},
+                                  {CLATTN_STAGE_KV, p->kv_dtype, p->Hkv, p->Skv, p->D, p->k_st[2]},
+                                  {CLATTN_STAGE_KV, p->kv_dtype, p->Hkv, p->Skv, p->Dv, p->v_st[2]},
+                                  {CLATTN_STAGE_OUT, p->o_dtype, p->Hq, p->Sq, p->Dv, p->o_st[2]}};
     memcpy(t, all, sizeof all);
 }
 
-/* Bytes of tensor t's float32 copy when `which` stages it (0 when not: not asked for, or already
- * float32), or -1 when the size overflows. */
+/* Bytes of tensor t's float32 copy when `which` stages it (0 when not: not asked for, or float32
+ * without CLATTN_STAGE_F32 or with packed rows), or -1 when the size overflows. */
 static int64_t copy_bytes(const clattn_sdpa_problem *p, const staged_tensor *t, int which) {
-    if (!(which & t->bit) || t->dtype == CLATTN_STORAGE_F32) return 0;
+    if (!(which & t->bit)) return 0;
+    if (t->dtype == CLATTN_STORAGE_F32 && !((which & CLATTN_STAGE_F32) && t->ss > t->dim)) return 0;
     const int64_t f[4] = {p->B * t->H, t->S, t->dim, CLATTN_ACC_BYTES};
     int64_t bytes = 0;
     return clattn__prod64(f, 4, &bytes) ? -1 : bytes;
@@ -70,7 +73,7 @@ int clattn__sdpa_stage_set(const clattn_device_caps *caps, const clattn_sdpa_pro
     if (plan->algo == CLATTN_ALGO_FLASH1) return CLATTN_STAGE_OUT;
     if (plan->algo == CLATTN_ALGO_FLASH2 && plan->flavour == CLATTN_FLAVOUR_CPU &&
         clattn__cpu_stage_kv(caps, p))
-        return CLATTN_STAGE_KV;
+        return CLATTN_STAGE_KV | CLATTN_STAGE_F32;
     return 0;
 }
 

@@ -1,6 +1,7 @@
-/* staging.h: float32 staging copies of narrow (float16, bfloat16) tensors for the SDPA paths
- * that need float32 operands (the naive path's CLBlast SGEMMs) or a float32 running output
- * (flash1). See staging.c. */
+/* staging.h: contiguous float32 staging copies of narrow (float16, bfloat16) tensors for the SDPA
+ * paths that need float32 operands (the naive path's CLBlast SGEMMs) or a float32 running output
+ * (flash1), and of K/V for CPU flash2 where the copies pay (narrow, or float32 rows not packed).
+ * See staging.c. */
 #ifndef CLATTN_SDPA_STAGING_H
 #define CLATTN_SDPA_STAGING_H
 
@@ -10,17 +11,22 @@
 #define CLATTN_STAGE_Q   1
 #define CLATTN_STAGE_KV  2
 #define CLATTN_STAGE_OUT 4
+/* With this bit, float32 tensors of the set are staged too where their rows are not packed
+ * (seq stride > dim): the copies are contiguous. */
+#define CLATTN_STAGE_F32 8
 
 /* The CLATTN_STAGE_* set of the path `plan` runs: the naive path stages q, k, v and out, flash1
- * its out (either flavour), CPU-flavour flash2 narrow K/V where clattn__cpu_stage_kv finds the
- * copies pay (prefill: many query blocks per kv head); the other kernels, and decode, widen
- * narrow inputs as they load them. Pure. */
+ * its out (either flavour), CPU-flavour flash2 its K/V where clattn__cpu_stage_kv finds the
+ * copies pay (prefill: many query rows per kv head; narrow K/V, or float32 K/V whose rows are not
+ * packed, with CLATTN_STAGE_F32); the other kernels, and decode, read the caller's tensors as they
+ * are, widening narrow ones as they load them. Pure. */
 int clattn__sdpa_stage_set(const clattn_device_caps *caps, const clattn_sdpa_problem *p,
                            const clattn_sdpa_plan *plan);
 
-/* Device bytes of the float32 copies that staging the `which` tensors of p makes (only narrow
- * ones are copied; 0 when none is), and in *largest (when not NULL) the largest single copy;
- * INT64_MAX in both when a size overflows. Pure: the planner counts these in scratch_bytes. */
+/* Device bytes of the float32 copies that staging the `which` tensors of p makes (narrow ones,
+ * and with CLATTN_STAGE_F32 float32 ones whose rows are not packed; 0 when none is), and in
+ * *largest (when not NULL) the largest single copy; INT64_MAX in both when a size overflows. Pure:
+ * the planner counts these in scratch_bytes. */
 int64_t clattn__sdpa_staging_bytes(const clattn_sdpa_problem *p, int which, int64_t *largest);
 
 typedef struct {
