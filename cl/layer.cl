@@ -1,7 +1,10 @@
 /* layer.cl: the attention layer's own small kernels (src/layer/forward.c), around the GEMMs and
  * the attention calls it makes:
  *   layer_linear       y = x W, the projections on CPU devices, over weights stored in
- *                      panels (on GPUs the projections are CLBlast's GEMMs and GEMVs);
+ *                      panels (on GPUs the projections are CLBlast's GEMMs and GEMVs): the
+ *                      layer's, and the additive key projection (src/core/linear.c enqueues it);
+ *   layer_linear_pack  an nn.Linear weight W [n, k] on the device into the panels of W^T, for a
+ *                      product whose weights come with the call (the additive key projection);
  *   layer_rows         adds a bias to every row of a [B * seq, ld] float32 matrix and zeroes the
  *                      rows of padding tokens (seq index >= lens[b]), in place: the q/k/v
  *                      projection after its GEMM (so padding keys hold zeros, never what the
@@ -85,6 +88,18 @@ __kernel void layer_linear(__global const float *restrict x, __global const floa
             for (long c = 0; c < cols; c++) yr[c] = tail[c];
         }
     }
+}
+
+/* The panels layer_linear reads from a row-major nn.Linear weight w [n, k] (y = x w^T):
+ * dst [ceil(n / LINEAR_PANEL)][k][LINEAR_PANEL] = w^T, zeros past column n - 1. One work-item
+ * per element of dst, global size (LINEAR_PANEL, k, ceil(n / LINEAR_PANEL)): the writes are
+ * contiguous, the reads k apart (a transpose; A x Dk elements against the product's m x A x Dk
+ * multiply-adds). */
+__kernel void layer_linear_pack(__global const float *restrict w, __global float *restrict dst,
+                                long k, long n) {
+    const long c = get_global_id(0), i = get_global_id(1), p = get_global_id(2);
+    const long j = p * LINEAR_PANEL + c;
+    dst[(p * k + i) * LINEAR_PANEL + c] = j < n ? w[j * k + i] : 0.0f;
 }
 
 /* x [B * seq, ld]: columns 0..global_size(0)-1 of each row; global size (columns, B * seq). */

@@ -4,7 +4,9 @@
  * (T = 1, T not a multiple of any tile, T in the thousands, A larger than a work-group), lengths
  * including 1 and T, one and several decoder steps, the one-shot call equal to precompute-then-
  * step, the dispatcher over device profiles, and rejected bad inputs leaving outputs untouched.
- * Kernel builds are kept to six (PoCL compiles take seconds). */
+ * The key projection runs as on each device: layer_linear over W_h in panels on the CPU contexts
+ * (16 and 8 lanes), CLBlast under the local-memory override. Kernel builds are kept to about ten
+ * (PoCL compiles take seconds). */
 #include "testutil.h"
 #include "additive_ref.h"
 #include "additive/plan.h"
@@ -325,6 +327,15 @@ int main(void) {
     /* 1. The shape this device gets by default (CPU shape on PoCL). */
     run_all_shapes(ctx, CLATTN_FLAVOUR_AUTO, 0, 0);
     check_repeated_steps(ctx, shapes[2], 3);
+    /* 1b. On CPU devices the key projection is layer_linear over W_h packed in panels (of 64
+     * columns at 16 lanes, above); here at 8 lanes (an AVX2 host's panels of 32 columns), with
+     * A = 300 (9 whole panels and a partial one) and A = 9 (one partial panel), with a bias. */
+    setenv("CLATTN_VECTOR_WIDTH", "8", 1);
+    clattn_context *lanes8 = tu_context();
+    unsetenv("CLATTN_VECTOR_WIDTH");
+    check_shape(lanes8, shapes[1], CLATTN_FLAVOUR_AUTO, 0, 0, 1, 1, 0, 1);
+    check_shape(lanes8, shapes[0], CLATTN_FLAVOUR_AUTO, 0, 0, 1, 0, 0, 1);
+    clattn_context_destroy(lanes8);
     /* 2. The GPU shape on the device's own caps, then with tiny forced tiles (block_t 16 and a
      * 32-item work-group: every T above is a partial tile, A = 300 > 32 lanes' reach). */
     run_all_shapes(ctx, CLATTN_FLAVOUR_GPU, 0, 0);

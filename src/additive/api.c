@@ -1,10 +1,12 @@
 /* api.c (additive): the additive (Bahdanau) attention entry points: argument checks, the projected-
- * keys handle (one GEMM per source batch: kp = keys W_h^T + bias), the decoder step (one GEMM for
+ * keys handle (one product per source batch: kp = keys W_h^T + bias; layer_linear on CPU devices,
+ * a CLBlast GEMM elsewhere), the decoder step (one GEMM for
  * W_s query, one launch of the fused kernel of cl/additive.cl), the one-shot call and the
  * host-pointer wrappers. Tiles come from src/additive/plan.c. */
 #include "core/internal.h"
 #include "kernel_iface.h"
 #include "core/blas.h"
+#include "core/linear.h"
 #include "additive/plan.h"
 
 #include <limits.h>
@@ -154,6 +156,50 @@ static clattn_status fill_bias(clattn_context *ctx, clattn_additive_keys *h, cl_
     return st;
 }
 
+/* kp [B*T, A] = keys [B*T, Dk] W_h^T (+ bias) on CPU devices: W_h packed into layer_linear's
+ * panels (scratch released once the work is enqueued), the product, then layer_rows adds the
+ * bias. Against the CLBlast GEMM it replaces (B=32, Dk=1024, A=512 on the AVX-512 PoCL host):
+ * see the README's "Additive attention and the CLBlast GEMMs". */
+static clattn_status project_keys_cpu(clattn_context *ctx, clattn_additive_keys *h, int lanes,
+                                      cl_mem keys, cl_mem w_h, cl_mem bias, cl_uint num_wait,
+                                      const cl_event *wait_list, cl_event *event) {
+    const int64_t m = h->desc.batch * h->desc.seq, k = h->desc.key_dim, n = h->desc.attn_dim;
+    const int64_t panel = clattn__linear_panel(lanes);
+    int64_t cols = 0, bytes = 0; /* W_h^T [k, n] with n rounded up to whole panels */
+    if (clattn__add64(n, panel - 1, &cols) ||
+        clattn__mul64(cols / panel * panel, k * (int64_t)sizeof(float), &bytes))
+        return clattn__fail(ctx, CLATTN_ERROR_OVERFLOW, "additive: W_h's panels overflow");
+    cl_mem panels = NULL;
+    cl_kernel lin = NULL, rows = NULL;
+    cl_event packed = NULL, product = NULL;
+    clattn_status st =
+        clattn__alloc(ctx, bytes, CL_MEM_READ_WRITE, NULL, "additive W_h in panels", &panels);
+    if (!st) st = clattn__linear_kernel(ctx, lanes, m, "layer_linear", &lin);
+    if (!st && bias) st = clattn__kernel(ctx, "layer", "", "layer_rows", &rows);
+    if (!st) st = clattn__linear_pack(ctx, lanes, w_h, n, k, panels, num_wait, wait_list, &packed);
+    if (!st)
+        st = clattn__linear_launch(ctx, lin, lanes, keys, panels, h->kp, m, k, n, 1, &packed,
+                                   bias ? &product : event, "additive key projection");
+    if (!st && bias) {
+        const cl_mem none = NULL;
+        const cl_long ld = n, seq = 1;
+        const cl_int one = 1, zero = 0;
+        st = clattn__set_args(ctx, rows, "additive key bias", sizeof(cl_mem), &h->kp,
+                              sizeof(cl_mem), &bias, sizeof(cl_mem), &none, sizeof ld, &ld,
+                              sizeof seq, &seq, sizeof one, &one, sizeof zero, &zero, (size_t)0);
+        const size_t global[2] = {(size_t)n, (size_t)m};
+        if (!st)
+            st =
+                clattn__launch(ctx, rows, 2, global, NULL, 1, &product, event, "additive key bias");
+    }
+    clattn__release_event(&packed);
+    clattn__release_event(&product);
+    if (lin) clReleaseKernel(lin);
+    if (rows) clReleaseKernel(rows);
+    clattn__release_mem(&panels); /* freed by OpenCL once the product has read it */
+    return st;
+}
+
 clattn_status clattn_additive_keys_create(clattn_context *ctx,
                                           const clattn_additive_desc *caller_desc, cl_mem keys,
                                           cl_mem w_h, cl_mem w_s, cl_mem v, cl_mem bias,
@@ -200,8 +246,11 @@ clattn_status clattn_additive_keys_create(clattn_context *ctx,
     free(len32);
     if (!st) st = clattn__alloc(ctx, B * T * A * 4, CL_MEM_READ_WRITE, NULL, "additive kp", &h->kp);
     cl_event fill_ev = NULL;
-    if (!st && bias) st = fill_bias(ctx, h, bias, num_wait, wait_list, &fill_ev);
-    if (!st) {
+    const int lanes = clattn__linear_lanes(ctx);
+    if (!st && lanes)
+        st = project_keys_cpu(ctx, h, lanes, keys, w_h, bias, num_wait, wait_list, event);
+    if (!st && !lanes && bias) st = fill_bias(ctx, h, bias, num_wait, wait_list, &fill_ev);
+    if (!st && !lanes) {
         /* kp [B*T, A] = keys [B*T, Dk] x W_h^T (+ kp when the bias was filled in). */
         clattn_gemm g = {0};
         g.trans_b = 1, g.m = B * T, g.n = A, g.k = Dk, g.alpha = 1.0f, g.beta = bias ? 1.0f : 0.0f;

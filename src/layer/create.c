@@ -2,6 +2,7 @@
  * q/k/v/o projections or nn.MultiheadAttention's packed in_proj_weight) and its destruction.
  * Both layouts become the same device matrices (layer_internal.h: the projection layout), so
  * the forward pass has one form. */
+#include "core/linear.h"
 #include "layer/layer_internal.h"
 
 #include <stdlib.h>
@@ -25,16 +26,6 @@ clattn_status clattn__mha_layout(clattn_context *ctx, const clattn_mha_layer_des
      * tile on every call (a GEMM of 64 x 3070 x 2048 took 1.8-2.3x the time of 64 x 3072) */
     *ld = *off_v + (v + unit - 1) / unit * unit;
     return CLATTN_SUCCESS;
-}
-
-/* layer_linear's lanes on ctx's device (16 or 8: its preferred float vector width, 8 below 16),
- * or 0 where the projections are CLBlast's: everywhere but CPU devices treated as such (local
- * memory in global memory; the tests' GPU-flavour contexts on PoCL are not). */
-static int linear_lanes(const clattn_context *ctx) {
-    if (!(ctx->caps.type & CL_DEVICE_TYPE_CPU) ||
-        ctx->caps.local_mem_type != CLATTN_LOCAL_MEM_GLOBAL)
-        return 0;
-    return ctx->caps.preferred_vector_width_float >= 16 ? 16 : 8;
 }
 
 clattn_status clattn__mha_packed_fits(clattn_context *ctx, const clattn_mha_layer_desc *d) {
@@ -169,8 +160,8 @@ clattn_status clattn_mha_layer_create(clattn_context *ctx, const clattn_mha_laye
     l->d = d;
     l->E = d.embed_dim, l->Hq = d.heads, l->Hkv = d.kv_heads, l->D = d.head_dim;
     l->Dv = d.head_dim_v;
-    l->lanes = linear_lanes(ctx);
-    l->panel = 4 * l->lanes; /* cl/layer.cl: LINEAR_PANEL */
+    l->lanes = clattn__linear_lanes(ctx);
+    l->panel = clattn__linear_panel(l->lanes);
     if ((st = clattn__mha_layout(ctx, &d, &l->off_k, &l->off_v, &l->ld)) ||
         (st = upload_qkv(l, weights, packed)) || (st = upload_out(l, weights->o_proj)) ||
         (d.has_out_bias && (st = clattn__upload(ctx, weights->o_bias, l->E * (int64_t)sizeof(float),

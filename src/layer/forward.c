@@ -17,6 +17,7 @@
  * share nothing but the weights and may run from several threads. y is written only by stage 7,
  * so a call that fails part-way leaves it as it was. */
 #include "core/blas.h"
+#include "core/linear.h"
 #include "layer/layer_internal.h"
 #include "sdpa/sdpa_internal.h"
 
@@ -46,31 +47,20 @@ static clattn_status chain_launch(clattn_context *ctx, chain *c, cl_kernel k, cl
     return st;
 }
 
-/* layer_linear's rows per work-item (cl/layer.cl: LINEAR_ROWS): 4 x 4 vectors of accumulators
- * with 16 lanes, 2 x 4 with 8 (about half the vector registers), fewer when m is smaller (1 or 2:
- * a decode step of one or two sequences). At most 3 builds per lane width. */
-static int linear_rows(const clattn_mha_layer *l, int64_t m) {
-    const int most = l->lanes >= 16 ? 4 : 2;
-    return m >= most ? most : m >= 2 ? 2 : 1;
-}
-
 /* C [m, n] = A [m, k] W [k, n], row-major C and A, W a layer's transposed weights: on CPU devices
- * `linear` (layer_linear, built for linear_rows(m)) over W's panels, elsewhere one CLBlast GEMM,
- * or for a single row a GEMV (blas.h says why). CLBlast gives no event: a barrier after it does
- * (a barrier completes after every earlier command). */
+ * `linear` (layer_linear, built for m rows: core/linear.h) over W's panels, elsewhere one CLBlast
+ * GEMM, or for a single row a GEMV (blas.h says why). CLBlast gives no event: a barrier after it
+ * does (a barrier completes after every earlier command). */
 static clattn_status chain_gemm(const clattn_mha_layer *l, chain *c, cl_kernel linear, cl_mem a,
                                 cl_mem w, cl_mem out, int64_t m, int64_t n, int64_t k,
                                 const char *what) {
     clattn_context *ctx = l->ctx;
     if (linear) {
-        const cl_long ml = m, kl = k, nl = n;
-        clattn_status st = clattn__set_args(ctx, linear, what, sizeof(cl_mem), &a, sizeof(cl_mem),
-                                            &w, sizeof(cl_mem), &out, sizeof ml, &ml, sizeof kl,
-                                            &kl, sizeof nl, &nl, (size_t)0);
-        const int64_t rows = linear_rows(l, m);
-        const size_t global[2] = {(size_t)((m + rows - 1) / rows),
-                                  (size_t)((n + l->panel - 1) / l->panel)};
-        return st ? st : chain_launch(ctx, c, linear, 2, global, what);
+        cl_event e = NULL;
+        const clattn_status st =
+            clattn__linear_launch(ctx, linear, l->lanes, a, w, out, m, k, n, c->n, c->w, &e, what);
+        if (st == CLATTN_SUCCESS) chain_take(c, e);
+        return st;
     }
     clattn_status st;
     if (m == 1) {
@@ -187,15 +177,13 @@ static clattn_status prepare(clattn_mha_layer *l, const clattn_mha_call *c,
         c->d.cache ? clattn_kv_cache_plan_get(c->d.cache, sd, c->d.slots, &plan, sizeof plan)
                    : clattn_sdpa_plan_get(ctx, sd, &plan, sizeof plan);
     if (st != CLATTN_SUCCESS) return st;
-    char opts[32], lin_opts[48] = "";
+    char opts[32];
     snprintf(opts, sizeof opts, "-DCV_DTYPE=%d", (int)l->d.dtype);
     const int narrow = l->d.dtype != CLATTN_DTYPE_F32;
     const int linear = l->lanes > 0;
-    if (linear)
-        snprintf(lin_opts, sizeof lin_opts, "-DLINEAR_VW=%d -DLINEAR_ROWS=%d", l->lanes,
-                 linear_rows(l, c->rows));
     if ((st = clattn__kernel(ctx, "layer", "", "layer_rows", &r->rows)) ||
-        (linear && (st = clattn__kernel(ctx, "layer", lin_opts, "layer_linear", &r->linear))) ||
+        (linear &&
+         (st = clattn__linear_kernel(ctx, l->lanes, c->rows, "layer_linear", &r->linear))) ||
         (narrow && (st = clattn__kernel(ctx, "convert", opts, "narrow", &r->narrow))) ||
         (narrow && (st = clattn__kernel(ctx, "convert", opts, "widen", &r->widen))) ||
         (c->masked && (st = clattn__kernel(ctx, "layer", "", "layer_causal_mask", &r->mask_k))))

@@ -17,7 +17,8 @@
  * The weights are kept transposed, [in, out] (Wqkv^T [E, ld], Wo^T [Hq * Dv, E]). On GPUs they
  * are row-major: with the activations as the GEMM's A operand, CLBlast then copies (pads or
  * transposes) only the small activations on each call, never the weights. On CPU devices the
- * projections are cl/layer.cl's layer_linear instead, and the weights are stored in panels of
+ * projections are cl/layer.cl's layer_linear instead (enqueued by core/linear.c, which the
+ * additive key projection shares), and the weights are stored in panels of
  * `panel` columns ([ceil(n / panel)][k][panel], zeros past the last column), so each work-item
  * reads one contiguous run: 2.0-4.0x CLBlast's GEMM from 16 to 2048 rows of E = 2048, and a
  * decode step's single row near the machine's read rate (figures in cl/layer.cl). */
