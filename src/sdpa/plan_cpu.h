@@ -55,7 +55,7 @@ void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, 
  *    them against the kernel on the strided K/V, call by call in one process): keys
  *    24 KiB apart (32 heads of 64 in a packed q/k/v row) 1.18x at Sq = Skv = 2048, 1.25-1.31x at
  *    1024, 1.08x at 512 causal and 0.97x plain, 0.96x at 256; 2 KiB apart (8 heads of 64,
- *    [B, S, H, D]) 1.06-1.10x at 2048, 1.01x at 1024, 0.83-0.96x at 512 and 256; 3 KiB 1.03x at
+ *    [B, S, H, D]) 1.06-1.10x at 2048, 1.01x at 1024, 0.83-1.03x at 512 and 256; 3 KiB 1.03x at
  *    2048, 0.96x at 1024; 4 KiB (8 of 128) 1.09x plain at 2048, 1.02-1.05x at 1024, 0.94x at
  *    512; 8-16 KiB 1.10-1.20x at 1024. bench/layout_bench.py (the README's "Strided K/V on CPU
  *    devices") confirmed 8-24 KiB at 1024 and everything at 2048, and saw no gain at 1024 with
