@@ -5,8 +5,8 @@
  * including 1 and T, one and several decoder steps, the one-shot call equal to precompute-then-
  * step, the dispatcher over device profiles, and rejected bad inputs leaving outputs untouched.
  * The key projection runs as on each device: layer_linear over W_h in panels on the CPU contexts
- * (16 and 8 lanes), CLBlast under the local-memory override. Kernel builds are kept to about ten
- * (PoCL compiles take seconds). */
+ * (16 and 8 lanes), CLBlast under the local-memory override. Kernel builds are kept few: nine
+ * programs in all (counted in a fresh CLATTN_CACHE_DIR; PoCL compiles take seconds). */
 #include "testutil.h"
 #include "additive_ref.h"
 #include "additive/plan.h"

@@ -427,14 +427,11 @@ int cli_sdpa_layout_strides(int layout, int kv, clattn_sdpa_desc *d, int64_t n[4
         n[i] = 0;
         if (!kv && (i == 1 || i == 2)) continue; /* the cache's */
         /* the elements between consecutive rows (queries or keys) of one head, but for bhsd */
-        int64_t span = row, f[3] = {B, S[i], 0};
+        int64_t span = row, per_b = 0;
         if ((layout != CLI_LAYOUT_QKV || i == 3) && clattn__mul64(H[i], dim[i], &span)) return 1;
-        f[2] = span;
-        if (clattn__prod64(f, 3, &n[i]) || clattn__mul64(S[i], span, &st[i][0])) return 1;
-        if (layout == CLI_LAYOUT_BHSD)
-            st[i][0] = 0; /* the contiguous default; n is the same */
-        else
-            st[i][1] = dim[i], st[i][2] = span;
+        if (clattn__mul64(S[i], span, &per_b) || clattn__mul64(B, per_b, &n[i])) return 1;
+        if (layout != CLI_LAYOUT_BHSD) /* bhsd: the contiguous default (0), the same span */
+            st[i][0] = per_b, st[i][1] = dim[i], st[i][2] = span;
     }
     return 0;
 }

@@ -176,7 +176,8 @@ static clattn_status project_keys_cpu(clattn_context *ctx, clattn_additive_keys 
         clattn__alloc(ctx, bytes, CL_MEM_READ_WRITE, NULL, "additive W_h in panels", &panels);
     if (!st) st = clattn__linear_kernel(ctx, lanes, m, "layer_linear", &lin);
     if (!st && bias) st = clattn__kernel(ctx, "layer", "", "layer_rows", &rows);
-    if (!st) st = clattn__linear_pack(ctx, lanes, w_h, n, k, panels, num_wait, wait_list, &packed);
+    if (!st)
+        st = clattn__linear_pack(ctx, lanes, m, w_h, n, k, panels, num_wait, wait_list, &packed);
     if (!st)
         st = clattn__linear_launch(ctx, lin, lanes, keys, panels, h->kp, m, k, n, 1, &packed,
                                    bias ? &product : event, "additive key projection");

@@ -41,11 +41,11 @@ clattn_status clattn__linear_launch(clattn_context *ctx, cl_kernel kernel, int l
     return st ? st : clattn__launch(ctx, kernel, 2, global, NULL, num_wait, wait, event, what);
 }
 
-clattn_status clattn__linear_pack(clattn_context *ctx, int lanes, cl_mem w, int64_t n, int64_t k,
-                                  cl_mem panels, cl_uint num_wait, const cl_event *wait,
+clattn_status clattn__linear_pack(clattn_context *ctx, int lanes, int64_t m, cl_mem w, int64_t n,
+                                  int64_t k, cl_mem panels, cl_uint num_wait, const cl_event *wait,
                                   cl_event *event) {
     cl_kernel kern;
-    clattn_status st = clattn__linear_kernel(ctx, lanes, 1, "layer_linear_pack", &kern);
+    clattn_status st = clattn__linear_kernel(ctx, lanes, m, "layer_linear_pack", &kern);
     if (st != CLATTN_SUCCESS) return st;
     const cl_long kl = k, nl = n;
     st = clattn__set_args(ctx, kern, "layer_linear_pack", sizeof(cl_mem), &w, sizeof(cl_mem),

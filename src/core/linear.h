@@ -29,9 +29,10 @@ clattn_status clattn__linear_launch(clattn_context *ctx, cl_kernel kernel, int l
                                     const char *what);
 
 /* Enqueues the panels of W^T from a row-major nn.Linear weight `w` [n, k] on the device into
- * `panels`: k x n rounded up to whole panels floats. */
-clattn_status clattn__linear_pack(clattn_context *ctx, int lanes, cl_mem w, int64_t n, int64_t k,
-                                  cl_mem panels, cl_uint num_wait, const cl_event *wait,
+ * `panels`: k x n rounded up to whole panels floats. m is the rows of the product that will read
+ * them, so the packing kernel comes from that product's build (only the lanes matter to it). */
+clattn_status clattn__linear_pack(clattn_context *ctx, int lanes, int64_t m, cl_mem w, int64_t n,
+                                  int64_t k, cl_mem panels, cl_uint num_wait, const cl_event *wait,
                                   cl_event *event);
 
 #endif /* CLATTN_CORE_LINEAR_H */

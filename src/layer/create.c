@@ -65,7 +65,8 @@ clattn_status clattn__mha_weights_form(clattn_context *ctx, const clattn_mha_lay
 }
 
 /* Where element (i, j) of a [k, n] device weight matrix (in, out) lives: row-major, or with
- * panels (l->panel columns, layer_internal.h) in panel j / panel, its row i, column j % panel. */
+ * panels (clattn__linear_panel(l->lanes) columns, layer_internal.h) in panel j / panel, its row
+ * i, column j % panel. */
 static int64_t w_at(int64_t panel, int64_t k, int64_t n, int64_t i, int64_t j) {
     return panel ? ((j / panel) * k + i) * panel + j % panel : i * n + j;
 }
@@ -116,7 +117,8 @@ static clattn_status upload_qkv(clattn_mha_layer *l, const clattn_mha_weights *w
     const int nmat = l->d.has_qkv_bias ? 2 : 1;
     clattn_status st = CLATTN_SUCCESS;
     for (int m = 0; m < nmat && st == CLATTN_SUCCESS; m++) {
-        const int64_t cols = m ? 1 : E, panel = m ? 0 : l->panel; /* biases stay a row */
+        const int64_t cols = m ? 1 : E,
+                      panel = m ? 0 : clattn__linear_panel(l->lanes); /* biases stay a row */
         const int64_t width = w_cols(panel, l->ld);
         float *host = NULL;
         if ((st = host_matrix(ctx, cols, width, m ? "q/k/v biases" : "q/k/v weights", &host)))
@@ -133,11 +135,12 @@ static clattn_status upload_qkv(clattn_mha_layer *l, const clattn_mha_weights *w
 
 /* Uploads Wo [E, Hq * Dv] transposed into [Hq * Dv, E] (laid out as w_at). */
 static clattn_status upload_out(clattn_mha_layer *l, const float *o_proj) {
-    const int64_t a = l->Hq * l->Dv, width = w_cols(l->panel, l->E);
+    const int64_t a = l->Hq * l->Dv, panel = clattn__linear_panel(l->lanes);
+    const int64_t width = w_cols(panel, l->E);
     float *host = NULL;
     clattn_status st = host_matrix(l->ctx, a, width, "output weights", &host);
     if (st != CLATTN_SUCCESS) return st;
-    transpose_into(host, l->panel, l->E, 0, o_proj, l->E, a);
+    transpose_into(host, panel, l->E, 0, o_proj, l->E, a);
     st = clattn__upload(l->ctx, host, a * width * (int64_t)sizeof *host, "mha layer output weights",
                         &l->w_o);
     free(host);
@@ -161,7 +164,6 @@ clattn_status clattn_mha_layer_create(clattn_context *ctx, const clattn_mha_laye
     l->E = d.embed_dim, l->Hq = d.heads, l->Hkv = d.kv_heads, l->D = d.head_dim;
     l->Dv = d.head_dim_v;
     l->lanes = clattn__linear_lanes(ctx);
-    l->panel = clattn__linear_panel(l->lanes);
     if ((st = clattn__mha_layout(ctx, &d, &l->off_k, &l->off_v, &l->ld)) ||
         (st = upload_qkv(l, weights, packed)) || (st = upload_out(l, weights->o_proj)) ||
         (d.has_out_bias && (st = clattn__upload(ctx, weights->o_bias, l->E * (int64_t)sizeof(float),

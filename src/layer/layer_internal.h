@@ -36,10 +36,9 @@ struct clattn_mha_layer {
     cl_mem b_qkv;             /* float [ld] (zeros in the gaps), or NULL without biases */
     cl_mem w_o;               /* float [Hq * Dv, E]: Wo^T */
     cl_mem b_o;               /* float [E], or NULL */
-    /* CPU devices: layer_linear's lanes (16 or 8) and its panel width (4 * lanes), the layout of
-     * w_qkv and w_o; 0 and 0 elsewhere (row-major, CLBlast) */
+    /* CPU devices: layer_linear's lanes (16 or 8), whose panels (clattn__linear_panel: 4 * lanes
+     * columns) are the layout of w_qkv and w_o; 0 elsewhere (row-major, CLBlast) */
     int lanes;
-    int64_t panel;
 };
 
 /* The caller's layer descriptor (any version) checked and resolved into *out: kv_heads,
