@@ -2,7 +2,7 @@
 """cpu_tiles.py: re-measures the CPU flavour's tile table (src/sdpa/cpu_tiles.c) on this host and
 prints it as the C rows that table holds, to paste into the policy for this host's lane width.
 
-Method (the one behind the AVX2 table): `clattn bench` with the tile forced (--algo flash2
+Method (the one behind the first AVX2 table): `clattn bench` with the tile forced (--algo flash2
 --block-q BQ --block-kv BKV), B=1, H=8, float32, each tile of each problem run in --procs
 separate processes of --repeat timed calls, the tiles of a problem taking turns round by round;
 the figure is the median over the processes of
@@ -15,16 +15,18 @@ environment says otherwise. `uptime` is printed before and after: quote it with 
 With --interleave PATH (the `interleave` program of bench/interleave.c, built next to clattn)
 every tile of a problem runs in one process instead, call by call in rotating order (--rounds
 rounds; default more for short calls), and the figure is interleave's wall-clock GFLOP/s of the
-median call: the method behind the AVX-512 table, because on that host the speed of the whole
-machine drifts by 10-20% over seconds (README, "Steady timings"), which separate processes
-sample one state each and interleaved calls share. --passes P runs each problem's process P
+median call: the method behind the AVX-512 table and the current AVX2 one, because on these
+hosts the speed of the whole machine drifts by 10-20% over seconds (README, "Steady timings"),
+which separate processes sample one state each and interleaved calls share. block_q 24 (three
+8-lane vectors) is among the tiles: the 8-lane policy's choice; on a 16-lane host it runs 8-lane
+vectors too, and is not expected to win there. --passes P runs each problem's process P
 times and takes each tile's median over them, so that one pass caught in a slow spell does not
 decide a close call.
 
   /usr/bin/python3 bench/cpu_tiles.py --cli build/clattn            # about 10 minutes, 2 cores
   /usr/bin/python3 bench/cpu_tiles.py --cli build/clattn --quick    # d=64 plain only
   /usr/bin/python3 bench/cpu_tiles.py --interleave build/interleave # about 35 s (AVX-512 host)
-  /usr/bin/python3 bench/cpu_tiles.py --interleave build/interleave --passes 3  # about 100 s
+  /usr/bin/python3 bench/cpu_tiles.py --interleave build/interleave --passes 3  # 100-250 s
 """
 import argparse
 import re
@@ -32,7 +34,7 @@ import statistics
 import subprocess
 import sys
 
-TILES_Q = (8, 16, 32, 64)
+TILES_Q = (8, 16, 24, 32, 64)
 TILES_KV = (32, 64, 128)
 
 

@@ -20,7 +20,7 @@
  * decode step (Sq = 1) still fills the lanes. Causal block skipping works on the query range.
  *
  * Options (all have defaults so the file builds alone):
- *   BR     query rows per work-group, a multiple of VW (the launcher uses 8, 16, 32 or 64)
+ *   BR     query rows per work-group, a multiple of VW (the launcher uses 8, 16, 24, 32 or 64)
  *   VW     lanes per vector: 16 (float16, AVX-512) or 8 (float8)
  *   DCAP   capacity for the q/k head dim (the actual head_dim <= DCAP is an argument)
  *   DVCAP  capacity for the v head dim, a multiple of EB (head_dim_v is an argument)

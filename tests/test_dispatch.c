@@ -516,7 +516,7 @@ static void cpu_lanes(const profile *pr) {
                                    pl.block_kv == bkv &&
                                    clattn__sdpa_cpu_valid_tiles(pl.algo, p.D, p.Dv, bq, bkv) &&
                                    vw == (w && bq % 16 == 0 ? 16 : 8) && jb >= 1 && jb <= 8 &&
-                                   jb * (bq / vw) <= (w ? 16 : 8);
+                                   jb * (bq / vw) <= (w ? 16 : 12);
                     if (!ok)
                         snprintf(detail, sizeof detail,
                                  "(lanes %d N=%lld d=%lld causal %d: plan %lldx%lld, policy "
@@ -542,18 +542,20 @@ static void cpu_lanes(const profile *pr) {
 }
 
 /* float16/bfloat16 K/V on a CPU profile: at 8 lanes block_q rises to the policy's
- * narrow_kv_block_q (32) where the rows fill it but are too few for float32 copies of K/V
- * (32 <= Sq * group < 8 x 16), and stays where they do not fill it, where the copies are made
- * (flash2 then runs the float32 tile) or the f32 choice is already as large (16 lanes); float32
- * K/V keep the f32 choice. */
+ * narrow_kv_block_q (24) where a GQA problem's few query positions (Sq <= 16, an f32 block_q of
+ * 8 or 16) stack into rows that fill it but are too few for float32 copies of K/V
+ * (24 <= Sq * group < 8 x block_q), and stays where they do not fill it, where the copies are
+ * made (flash2 then runs the float32 tile) or the f32 choice is already as large (from 17
+ * query positions; 16 lanes); float32 K/V keep the f32 choice. */
 static void cpu_narrow_kv(const profile *pr) {
     static const struct {
         int lanes, kv_dtype;
         int64_t Hq, Hkv, Sq, want; /* want 0: the f32 plan's block_q */
     } cases[] = {
-        {8, CLATTN_DTYPE_F16, 8, 8, 40, 32},   {8, CLATTN_DTYPE_BF16, 8, 4, 24, 32},
+        {8, CLATTN_DTYPE_F16, 8, 2, 8, 24},    {8, CLATTN_DTYPE_BF16, 8, 1, 4, 24},
+        {8, CLATTN_DTYPE_F16, 8, 4, 16, 24},   {8, CLATTN_DTYPE_F16, 8, 8, 12, 0},
         {8, CLATTN_DTYPE_F16, 8, 8, 4096, 0},  {8, CLATTN_DTYPE_BF16, 8, 2, 512, 0},
-        {8, CLATTN_DTYPE_F16, 8, 8, 20, 0},    {8, CLATTN_DTYPE_F32, 8, 8, 4096, 0},
+        {8, CLATTN_DTYPE_F16, 8, 8, 40, 0},    {8, CLATTN_DTYPE_F32, 8, 2, 8, 0},
         {16, CLATTN_DTYPE_F16, 8, 8, 4096, 0},
     };
     int bad = 0;
@@ -577,7 +579,7 @@ static void cpu_narrow_kv(const profile *pr) {
         bad += !ok;
     }
     TU_CHECK(bad == 0,
-             "%s: narrow K/V raise block_q to 32 at 8 lanes where the rows fill it and no float32 "
+             "%s: narrow K/V raise block_q to 24 at 8 lanes where the rows fill it and no float32 "
              "copies are made %s",
              pr->name, detail);
 }

@@ -1,7 +1,9 @@
 /* test_fallback.c: the CPU-flavour launcher's fallback to a smaller tile. A device that cannot
  * build a tile is simulated with CLATTN_KERNEL_DIR: a copy of cl/ whose flash_cpu.cl refuses to
  * compile with a query block above 16, as a driver out of registers or private memory would.
- * flash2 and flash1 must still give the reference's answer, from the 16-row tile. */
+ * flash2 and flash1 must still give the reference's answer, from the 16-row tile, whether the
+ * forced block was 64 (refused at 64, 32 and 24) or 24 (the 8-lane block, which halving would
+ * have turned into 12, a block the kernels do not have). */
 #include "sdpa_ref.h"
 #include "testutil.h"
 
@@ -74,21 +76,24 @@ int main(void) {
     TU_CHECK(rout && rlse && sdpa_ref(&p, rout, rlse) == 0, "float64 reference");
 
     const clattn_algo algos[2] = {CLATTN_ALGO_FLASH2, CLATTN_ALGO_FLASH1};
-    for (int a = 0; a < 2; a++) {
+    const int64_t forced[2] = {64, 24}; /* above what the "device" can build */
+    for (int t = 0; t < 4; t++) {
+        const int a = t % 2;
         clattn_sdpa_desc d;
         clattn_sdpa_desc_init(&d, sizeof d);
         d.batch = B, d.heads = HQ, d.kv_heads = HKV, d.seq_q = SQ, d.seq_kv = SKV;
         d.head_dim = D, d.causal = 1, d.algo = algos[a], d.flavour = CLATTN_FLAVOUR_CPU;
-        d.block_q = 64; /* forced above what the "device" can build */
+        d.block_q = forced[t / 2];
         tu_poison(out, no);
         tu_poison(lse, B * HQ * SQ);
         clattn_status st = clattn_sdpa_host(ctx, &d, q, k, v, NULL, out, lse);
         TU_CHECK(st == CLATTN_SUCCESS && tu_compare("out", out, rout, no, 2e-5, 2e-4) &&
                      tu_compare("lse", lse, rlse, B * HQ * SQ, 2e-5, 2e-5),
-                 "%s, block_q 64 refused by the build: falls back and matches the reference (%s)",
-                 a ? "flash1" : "flash2", clattn_status_string(st));
+                 "%s, block_q %lld refused by the build: falls back and matches the reference "
+                 "(%s)",
+                 a ? "flash1" : "flash2", (long long)d.block_q, clattn_status_string(st));
     }
-    /* 64 and 32 were refused, then 16 built: for each algorithm. */
+    /* 64, 32 and 24 were refused, then 16 built: for each algorithm. */
     clattn_cache_stats cs;
     clattn_context_cache_stats(ctx, &cs, sizeof cs);
     TU_CHECK(cs.builds_from_source >= 3, "the refused tiles were really tried (%lld builds)",

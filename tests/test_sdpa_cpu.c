@@ -219,11 +219,11 @@ static tcase base(clattn_algo algo, int64_t B, int64_t Hq, int64_t Hkv, int64_t 
 }
 
 static void test_pure_functions(void) {
-    const int64_t bqs[] = {8, 16, 32, 64}, bad_bq[] = {1, 4, 12, 24, 48, 128};
+    const int64_t bqs[] = {8, 16, 24, 32, 64}, bad_bq[] = {1, 4, 12, 40, 48, 128};
     const int64_t bad_bkv[] = {1, 4, 12, 136, 256};
     int ok = 1;
     for (int a = CLATTN_ALGO_FLASH1; a <= CLATTN_ALGO_FLASH2; a++) {
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             for (int64_t bkv = 8; bkv <= CLATTN_CPU_MAX_BLOCK_KV; bkv += 8)
                 ok &= clattn__sdpa_cpu_valid_tiles((clattn_algo)a, 64, 64, bqs[i], bkv);
         for (int i = 0; i < 6; i++)
@@ -244,6 +244,10 @@ static void test_pure_functions(void) {
             }
     }
     ok &= !clattn__sdpa_cpu_valid_tiles(CLATTN_ALGO_NAIVE, 64, 64, 32, 64);
+    /* The launcher's fallback steps through the accepted blocks, never to one it lacks. */
+    ok &= clattn__cpu_smaller_block_q(64) == 32 && clattn__cpu_smaller_block_q(32) == 24 &&
+          clattn__cpu_smaller_block_q(24) == 16 && clattn__cpu_smaller_block_q(16) == 8 &&
+          clattn__cpu_smaller_block_q(8) == 0 && clattn__cpu_smaller_block_q(1) == 0;
     /* The measured rules: small Sq gets the block that holds it, plain attention from 256 rows and
      * long K/V (16 MiB a head) 64 rows, causal 16 up to 1024 rows and keys and 32 above, flash1
      * the largest block_kv. */
@@ -262,11 +266,11 @@ static void test_pure_functions(void) {
           t[4][1] == CLATTN_CPU_MAX_BLOCK_KV && t[5][0] == 32 && t[5][1] == 64 && t[6][0] == 32 &&
           t[7][0] == 16 && t[8][0] == 32 && t[9][0] == 32;
     /* 8 lanes: a decode-like Sq still gets the smallest block that holds it, and plain attention
-     * keeps 16 */
+     * takes 24 (three 8-lane vectors) */
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 8, 64, 64, 1, 4096, 0, &t[0][0], &t[0][1]);
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH1, 8, 64, 64, 2048, 2048, 0, &t[4][0], &t[4][1]);
     clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, 8, 64, 64, 2048, 2048, 0, &t[2][0], &t[2][1]);
-    ok &= t[0][0] == 8 && t[4][1] == CLATTN_CPU_MAX_BLOCK_KV && t[2][0] == 16;
+    ok &= t[0][0] == 8 && t[4][1] == CLATTN_CPU_MAX_BLOCK_KV && t[2][0] == 24;
     TU_CHECK(ok, "tile chooser picks only tiles the kernels accept; bad tiles refused");
     clattn_sdpa_problem p;
     memset(&p, 0, sizeof p);
@@ -281,11 +285,13 @@ static void test_pure_functions(void) {
                  clattn__cpu_dim_cap(129) == 256 && clattn__cpu_vector_width(16, 32) == 16 &&
                  clattn__cpu_vector_width(16, 8) == 8 && clattn__cpu_vector_width(8, 32) == 8,
              "head-dim buckets and vector width");
-    /* Register blocking: 16 accumulators at 16 lanes (the kernels' old defaults), 8 at 8 lanes
-     * (AVX2's 16 registers: 16 accumulators spilled and ran 1.5x slower). */
+    /* Register blocking: 16 accumulators at 16 lanes (the kernels' old defaults), 12 at 8 lanes
+     * (AVX2's 16 registers: 16 accumulators spilled and ran 1.5x slower), in powers of two: 3 x 4
+     * for block_q 24, 2 x 4 (not 2 x 6) for 16. */
     TU_CHECK(clattn__cpu_reg_block(16, 8) == 8 && clattn__cpu_reg_block(16, 16) == 8 &&
-                 clattn__cpu_reg_block(16, 32) == 8 && clattn__cpu_reg_block(16, 64) == 4 &&
-                 clattn__cpu_reg_block(8, 8) == 8 && clattn__cpu_reg_block(8, 16) == 4 &&
+                 clattn__cpu_reg_block(16, 24) == 4 && clattn__cpu_reg_block(16, 32) == 8 &&
+                 clattn__cpu_reg_block(16, 64) == 4 && clattn__cpu_reg_block(8, 8) == 8 &&
+                 clattn__cpu_reg_block(8, 16) == 4 && clattn__cpu_reg_block(8, 24) == 4 &&
                  clattn__cpu_reg_block(8, 32) == 2 && clattn__cpu_reg_block(8, 64) == 1 &&
                  clattn__cpu_reg_block(4, 32) == 2,
              "register blocking by lane width and block_q");
@@ -355,8 +361,8 @@ int main(void) {
         /* Every accepted tile: each block_q (one build each) with every block_kv (a run-time
          * argument), below, at and above the key count; causal on every other one, with
          * Sq > Skv so some rows see no key. */
-        const int64_t bqs[] = {8, 16, 32, 64};
-        for (int i = 0; i < 4; i++)
+        const int64_t bqs[] = {8, 16, 24, 32, 64};
+        for (int i = 0; i < 5; i++)
             for (int64_t bkv = 8; bkv <= CLATTN_CPU_MAX_BLOCK_KV; bkv += 8) {
                 tcase c = base(al, 2, 2, 1, 67, 53, 64, 64, (int)(bkv / 8) % 2);
                 c.bq = bqs[i], c.bkv = bkv;

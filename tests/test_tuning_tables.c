@@ -1,7 +1,7 @@
 /* test_tuning_tables.c: the tuning tables against their own measurements (no device needed):
  * each CPU-flavour tile policy of src/sdpa/cpu_tiles.c (one per lane width: 16 for AVX-512, 8 for
  * AVX2 and NEON-class hosts) picks, on every problem measured on its host, a tile that was
- * measured and is within the noise of its measurements (5%, 15%) of the best measured one, and
+ * measured and is within the noise of its measurements (5%, 10%) of the best measured one, and
  * only tiles the kernels accept; a
  * device gets the policy of its preferred vector width;
  * the CLBlast parameters of src/core/blas.c beat CLBlast's defaults on every measured shape. */
@@ -22,7 +22,7 @@ static int same_problem(const clattn_cpu_tile_run *a, const clattn_cpu_tile_run 
 }
 
 /* Every distinct problem of one table: the policy's tile must have been measured there, its
- * block_kv within the policy's noise (5% on the quiet AVX-512 host, 15% on the loaded AVX2 one)
+ * block_kv within the policy's noise (5% on the AVX-512 host, 10% on the AVX2 one)
  * of the best block_kv at its block_q and, for flash2, the tile within it of the best tile.
  * flash1's block_q is not held to the table: it takes flash2's rule, and its one block_q 64 row
  * (106) beats its block_q 32 rows (86). */

@@ -107,8 +107,9 @@ static clattn_status tiles(clattn_context *ctx, const clattn_sdpa_problem *p,
     for (;;) {
         clattn_status s = try_tile(ctx, p, &cur, buf, num_wait, wait, event);
         const int resources = s == CLATTN_ERROR_BUILD_FAILED || s == CLATTN_ERROR_OUT_OF_MEMORY;
-        if (s == CLATTN_SUCCESS || !resources || cur.block_q <= 8) return s;
-        cur.block_q /= 2;
+        const int64_t smaller = clattn__cpu_smaller_block_q(cur.block_q);
+        if (s == CLATTN_SUCCESS || !resources || smaller == 0) return s;
+        cur.block_q = smaller;
     }
 }
 

@@ -238,8 +238,8 @@ static clattn_status cpu_plan(const clattn_device_caps *caps, const clattn_sdpa_
     if ((bq > 0 || bkv > 0) && !clattn__sdpa_cpu_valid_tiles(algo, p->D, p->Dv, bq, bkv))
         return failf(why, len, CLATTN_ERROR_UNSUPPORTED,
                      "%s CPU kernel has no tile block_q=%lld block_kv=%lld (0: the dispatcher's "
-                     "choice); it takes block_q 8, 16, 32 or 64 and block_kv a multiple of 8 up "
-                     "to %d",
+                     "choice); it takes block_q 8, 16, 24, 32 or 64 and block_kv a multiple of "
+                     "8 up to %d",
                      algo_name(algo), (long long)bq, (long long)bkv, CLATTN_CPU_MAX_BLOCK_KV);
     clattn__sdpa_cpu_tiles(algo, caps->preferred_vector_width_float, p->D, p->Dv, p->Sq, p->Skv,
                            clattn__sdpa_key_ranges(p), &auto_q, &auto_kv);

@@ -20,9 +20,12 @@ int64_t clattn__cpu_vector_width(int preferred_vector_width_float, int64_t block
 
 int64_t clattn__cpu_reg_block(int preferred_vector_width_float, int64_t block_q) {
     const int64_t nv = block_q / clattn__cpu_vector_width(preferred_vector_width_float, block_q);
-    int64_t jb =
+    const int64_t budget =
         clattn__cpu_tile_policy_for(preferred_vector_width_float)->accumulators / (nv > 0 ? nv : 1);
-    return jb < 1 ? 1 : jb > 8 ? 8 : jb;
+    /* A power of two, so that it divides every block_kv (multiples of 8) and head-dim bucket. */
+    int64_t jb = 1;
+    while (jb < 8 && jb * 2 <= budget) jb *= 2;
+    return jb;
 }
 
 int64_t clattn__cpu_narrow_kv_block_q(int preferred_vector_width_float, int64_t rows,
@@ -75,11 +78,24 @@ void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, 
         if (pol->block_kv[i].algo == algo) *block_kv = pol->block_kv[i].block_kv;
 }
 
+/* The query blocks the kernels are launched with, ascending. */
+static const int64_t cpu_block_qs[] = {8, 16, 24, 32, 64};
+#define N_CPU_BLOCK_QS (sizeof cpu_block_qs / sizeof *cpu_block_qs)
+
+int64_t clattn__cpu_smaller_block_q(int64_t block_q) {
+    int64_t below = 0;
+    for (size_t i = 0; i < N_CPU_BLOCK_QS && cpu_block_qs[i] < block_q; i++)
+        below = cpu_block_qs[i];
+    return below;
+}
+
 int clattn__sdpa_cpu_valid_tiles(clattn_algo algo, int64_t D, int64_t Dv, int64_t block_q,
                                  int64_t block_kv) {
     if (algo != CLATTN_ALGO_FLASH1 && algo != CLATTN_ALGO_FLASH2) return 0;
     if (D < 1 || D > 256 || Dv < 1 || Dv > 256) return 0;
-    if (block_q != 0 && block_q != 8 && block_q != 16 && block_q != 32 && block_q != 64) return 0;
+    int known = block_q == 0;
+    for (size_t i = 0; i < N_CPU_BLOCK_QS; i++) known |= block_q == cpu_block_qs[i];
+    if (!known) return 0;
     if (block_kv != 0 && (block_kv < 8 || block_kv > CLATTN_CPU_MAX_BLOCK_KV || block_kv % 8 != 0))
         return 0;
     return 1;

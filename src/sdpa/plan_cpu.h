@@ -66,11 +66,16 @@ void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, 
  * 1/CLATTN_CPU_STAGE_KV_MEM_SHARE of the global memory: reading in place needs no memory. Pure. */
 int clattn__cpu_stage_kv(const clattn_device_caps *caps, const clattn_sdpa_problem *p);
 
-/* 1 when the kernels accept a forced tile: block_q in {8, 16, 32, 64}, block_kv a multiple of 8
+/* 1 when the kernels accept a forced tile: block_q in {8, 16, 24, 32, 64} (24: three 8-lane
+ * vectors, the 8-lane policy's block), block_kv a multiple of 8
  * from 8 to CLATTN_CPU_MAX_BLOCK_KV, and D, Dv in 1..256. A block of 0 means "not forced" and is
  * accepted (the caller fills it from clattn__sdpa_cpu_tiles). */
 int clattn__sdpa_cpu_valid_tiles(clattn_algo algo, int64_t D, int64_t Dv, int64_t block_q,
                                  int64_t block_kv);
+
+/* The next accepted block_q below block_q (the launcher's fallback when a tile does not build or
+ * launch for lack of resources), 0 below the smallest. */
+int64_t clattn__cpu_smaller_block_q(int64_t block_q);
 
 /* The NDRange the CPU kernels run: (ceil(Sq * group / block_q), B * Hkv), one work-item per
  * work-group. The `group` query heads sharing a kv head are stacked into a work-group's rows. */
@@ -86,8 +91,9 @@ int64_t clattn__cpu_dim_cap(int64_t d);
 int64_t clattn__cpu_vector_width(int preferred_vector_width_float, int64_t block_q);
 
 /* Keys (JB) and value dims (EB) the kernels' loops are register-blocked over, the same for both:
- * as many as keep the policy's accumulator budget (JB x block_q / VW vectors, about half the
- * vector registers: 16 of AVX-512's 32, 8 of AVX2's 16) without spilling, at most 8. */
+ * the largest power of two, at most 8, that keeps JB x block_q / VW accumulators within the
+ * policy's budget (16 of AVX-512's 32 vector registers; 12 of AVX2's 16, which with block_q 24
+ * leaves 3 for the query vectors and 1 for the broadcast: cpu_tiles.c). */
 int64_t clattn__cpu_reg_block(int preferred_vector_width_float, int64_t block_q);
 
 #endif /* CLATTN_DISPATCH_CPU_H */
