@@ -55,8 +55,9 @@ typedef struct {
 typedef struct {
     int lanes; /* serves devices whose preferred float vector width is this (16) or below it (8) */
     const char *host; /* the host its tables were measured on */
-    /* Vector accumulators the register-blocked loops may keep live (clattn__cpu_reg_block):
-     * about half the vector registers, the rest hold the query vectors and the broadcast. */
+    /* Vector accumulators the register-blocked loops may keep live (clattn__cpu_reg_block); the
+     * other registers hold the query vectors and the broadcast: 16 of AVX-512's 32, 12 of AVX2's
+     * 16 (block_q 24: 3 query vectors and 1 broadcast besides). */
     int accumulators;
     const clattn_cpu_tile_table *tables;
     size_t n_tables;
