@@ -7,6 +7,7 @@
  * CPU profiles are also run at 16 lanes (AVX-512) besides the file's 8, and cpu_lanes checks that
  * each width gets its own tile policy and register blocking. */
 #include "kernel_iface.h"
+#include "sdpa/cpu_tiles.h"
 #include "sdpa/plan.h"
 #include "sdpa/plan_cpu.h"
 #include "testutil.h"
@@ -420,65 +421,88 @@ static void staging(const clattn_device_caps *gpu, const clattn_device_caps *cpu
     }
 }
 
-/* Float32 K/V whose rows are not packed: CPU flash2 runs on contiguous copies of them from
- * CLATTN_CPU_STAGE_F32_MIN_ROWS query rows per kv head, or CLATTN_CPU_STAGE_F32_WIDE_ROWS where the
- * keys are CLATTN_CPU_STAGE_F32_WIDE_STRIDE bytes apart or more (plan_cpu.h says why); packed
- * rows, fewer rows, a paged cache, a GPU and copies past an eighth of the memory get none. */
-static void staging_f32(const clattn_device_caps *gpu, const clattn_device_caps *cpu) {
+/* Float32 K/V whose rows are not packed: CPU flash2 runs on contiguous copies of them from the
+ * tile policy's stage_f32_rows query rows per kv head, or stage_f32_wide_rows where the keys are
+ * stage_f32_wide_stride bytes apart or more (cpu_tiles.c says why), each lane width by its own
+ * policy; packed rows, fewer rows, a paged cache, a GPU and copies past an eighth of the memory
+ * get none. */
+static void staging_f32(const clattn_device_caps *gpu, const clattn_device_caps *cpu_profile) {
     char why[512];
     clattn_sdpa_plan pl;
     clattn_sdpa_request req = {CLATTN_ALGO_FLASH2, CLATTN_FLAVOUR_AUTO, 0, 0, 0};
     /* [B, S, H, D] K/V, 2 kv heads of 64: keys 512 bytes apart; MQA-like group of 16 */
     clattn_sdpa_problem p = problem(1, 32, 2, 128, 300, 64, 40, 1);
-    p.k_st[2] = 2 * 64, p.k_st[1] = 64, p.k_st[0] = 300 * 2 * 64;
-    p.v_st[2] = 2 * 40, p.v_st[1] = 40, p.v_st[0] = 300 * 2 * 40;
     const int64_t k = 4LL * 2 * 300 * 64, v = 4LL * 2 * 300 * 40, kv = k + v;
-    struct {
-        const char *what;
-        int64_t sq, k_ss, v_ss; /* a seq stride of dim: [B, H, S, D], rows packed */
-        int staged;
-        int64_t scratch; /* the copies of the strided ones */
-    } cases[] = {
-        {"2048 rows per kv head, keys 512 bytes apart", 128, 128, 80, 1, kv},
-        {"2032 rows, keys 512 bytes apart", 127, 128, 80, 0, 0},
-        {"1024 rows, keys 8192 bytes apart", 64, 2048, 80, 1, kv},
-        {"1024 rows, values alone 8192 bytes apart", 64, 64, 2048, 1, v},
-        {"1024 rows, keys 8188 bytes apart", 64, 2047, 80, 0, 0},
-        {"1008 rows, keys 8192 bytes apart", 63, 2048, 80, 0, 0},
-        {"2048 rows, packed rows", 128, 64, 40, 0, 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        clattn_sdpa_problem c = p;
-        c.Sq = cases[i].sq;
-        c.k_st[2] = cases[i].k_ss, c.v_st[2] = cases[i].v_ss;
-        c.k_st[1] = c.k_st[2] == c.D ? c.Skv * c.D : c.D; /* [B, H, S, D] or heads in a row */
-        c.v_st[1] = c.v_st[2] == c.Dv ? c.Skv * c.Dv : c.Dv;
-        c.k_st[0] = c.Skv * c.k_st[2] * (c.k_st[2] == c.D ? c.Hkv : 1);
-        c.v_st[0] = c.Skv * c.v_st[2] * (c.v_st[2] == c.Dv ? c.Hkv : 1);
-        clattn_status st = clattn__sdpa_dispatch(cpu, &c, &req, &pl, why, sizeof why);
-        TU_CHECK(st == CLATTN_SUCCESS && pl.algo == CLATTN_ALGO_FLASH2 &&
-                     pl.scratch_bytes == cases[i].scratch &&
-                     clattn__cpu_stage_kv(cpu, &c) == cases[i].staged,
-                 "CPU flash2 float32, %s: %s (scratch %lld)", cases[i].what,
-                 cases[i].staged ? "contiguous K/V copies" : "read in place",
-                 (long long)pl.scratch_bytes);
-        if (!cases[i].staged) continue;
-        /* the same problem on a GPU, through a paged cache, and with too little memory */
-        st = clattn__sdpa_dispatch(gpu, &c, &req, &pl, why, sizeof why);
-        TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == 0,
-                 "GPU flash2 float32, %s: no copies (scratch %lld)", cases[i].what,
-                 (long long)pl.scratch_bytes);
-        clattn_sdpa_problem paged = c;
-        paged.page_size = 16, paged.pages_per_seq = 19;
-        TU_CHECK(!clattn__cpu_stage_kv(cpu, &paged), "%s, paged K/V: no copies", cases[i].what);
-        clattn_device_caps mem = *cpu;
-        mem.global_mem_bytes = CLATTN_CPU_STAGE_KV_MEM_SHARE * cases[i].scratch;
-        const int at = clattn__cpu_stage_kv(&mem, &c);
-        mem.global_mem_bytes--;
-        TU_CHECK(at && !clattn__cpu_stage_kv(&mem, &c),
-                 "%s: copies up to 1/%d of the global memory, none past it", cases[i].what,
-                 CLATTN_CPU_STAGE_KV_MEM_SHARE);
+    for (int lanes = 8; lanes <= 16; lanes += 8) {
+        clattn_device_caps cpu_caps = *cpu_profile;
+        cpu_caps.preferred_vector_width_float = lanes;
+        const clattn_device_caps *cpu = &cpu_caps;
+        const clattn_cpu_tile_policy *pol = clattn__cpu_tile_policy_for(lanes);
+        /* The rules' row counts in query positions (16 rows each), the wide stride in floats. */
+        const int64_t rows = pol->stage_f32_rows / 16, wide = pol->stage_f32_wide_rows / 16;
+        const int64_t ws = pol->stage_f32_wide_stride / 4;
+        TU_CHECK(pol->stage_f32_rows % 16 == 0 && pol->stage_f32_wide_rows % 16 == 0 &&
+                     pol->stage_f32_wide_rows <= pol->stage_f32_rows && ws > 128,
+                 "%d lanes: staging rules %lld / %lld rows from %lld bytes, as this test needs",
+                 lanes, (long long)pol->stage_f32_rows, (long long)pol->stage_f32_wide_rows,
+                 (long long)pol->stage_f32_wide_stride);
+        struct {
+            const char *what;
+            int64_t sq, k_ss, v_ss; /* a seq stride of dim: [B, H, S, D], rows packed */
+            int staged;
+            int64_t scratch; /* the copies of the strided ones */
+        } cases[] = {
+            {"the rule's rows per kv head, keys 512 bytes apart", rows, 128, 80, 1, kv},
+            {"16 rows fewer, keys 512 bytes apart", rows - 1, 128, 80, 0, 0},
+            {"the wide rule's rows, keys the wide stride apart", wide, ws, 80, 1, kv},
+            {"the wide rule's rows, values alone the wide stride apart", wide, 64, ws, 1, v},
+            {"the wide rule's rows, keys 4 bytes short of the wide stride", wide, ws - 1, 80,
+             wide >= rows, wide >= rows ? kv : 0},
+            {"16 rows fewer than the wide rule's, keys the wide stride apart", wide - 1, ws, 80, 0,
+             0},
+            {"the rule's rows, packed rows", rows, 64, 40, 0, 0},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            clattn_sdpa_problem c = p;
+            c.Sq = cases[i].sq;
+            c.k_st[2] = cases[i].k_ss, c.v_st[2] = cases[i].v_ss;
+            c.k_st[1] = c.k_st[2] == c.D ? c.Skv * c.D : c.D; /* [B, H, S, D] or heads in a row */
+            c.v_st[1] = c.v_st[2] == c.Dv ? c.Skv * c.Dv : c.Dv;
+            c.k_st[0] = c.Skv * c.k_st[2] * (c.k_st[2] == c.D ? c.Hkv : 1);
+            c.v_st[0] = c.Skv * c.v_st[2] * (c.v_st[2] == c.Dv ? c.Hkv : 1);
+            clattn_status st = clattn__sdpa_dispatch(cpu, &c, &req, &pl, why, sizeof why);
+            TU_CHECK(st == CLATTN_SUCCESS && pl.algo == CLATTN_ALGO_FLASH2 &&
+                         pl.scratch_bytes == cases[i].scratch &&
+                         clattn__cpu_stage_kv(cpu, &c) == cases[i].staged,
+                     "CPU (%d lanes) flash2 float32, %lld rows, %s: %s (scratch %lld)", lanes,
+                     (long long)(c.Sq * 16), cases[i].what,
+                     cases[i].staged ? "contiguous K/V copies" : "read in place",
+                     (long long)pl.scratch_bytes);
+            if (!cases[i].staged) continue;
+            /* the same problem on a GPU, through a paged cache, and with too little memory */
+            st = clattn__sdpa_dispatch(gpu, &c, &req, &pl, why, sizeof why);
+            TU_CHECK(st == CLATTN_SUCCESS && pl.scratch_bytes == 0,
+                     "GPU flash2 float32, %s: no copies (scratch %lld)", cases[i].what,
+                     (long long)pl.scratch_bytes);
+            clattn_sdpa_problem paged = c;
+            paged.page_size = 16, paged.pages_per_seq = 19;
+            TU_CHECK(!clattn__cpu_stage_kv(cpu, &paged), "%s, paged K/V: no copies", cases[i].what);
+            clattn_device_caps mem = *cpu;
+            mem.global_mem_bytes = CLATTN_CPU_STAGE_KV_MEM_SHARE * cases[i].scratch;
+            const int at = clattn__cpu_stage_kv(&mem, &c);
+            mem.global_mem_bytes--;
+            TU_CHECK(at && !clattn__cpu_stage_kv(&mem, &c),
+                     "%s: copies up to 1/%d of the global memory, none past it", cases[i].what,
+                     CLATTN_CPU_STAGE_KV_MEM_SHARE);
+        }
     }
+    /* The two policies differ where they were measured to: 1024 rows of keys 512 bytes apart
+     * are copied on 8 lanes (AVX2), read in place on 16 (AVX-512). */
+    TU_CHECK(clattn__cpu_tile_policy_for(8)->stage_f32_rows == 1024 &&
+                 clattn__cpu_tile_policy_for(16)->stage_f32_rows == 2048 &&
+                 clattn__cpu_tile_policy_for(8)->stage_f32_wide_rows == 512 &&
+                 clattn__cpu_tile_policy_for(16)->stage_f32_wide_rows == 1024,
+             "staging rules: 8 lanes from 1024 rows (512 wide), 16 lanes from 2048 (1024 wide)");
 }
 
 /* A CPU profile at both lane widths the CPU tile policies serve (16: AVX-512, 8: AVX2 and

@@ -7,6 +7,7 @@
  * algorithms, a wait list, the public entry point with the CPU flavour forced, and flash2 on
  * contiguous copies of strided float32 K/V where the launcher makes them (and not below).
  * Distinct kernel builds (BR, VW, DCAP, DVCAP) are kept to about ten: each is seconds on PoCL. */
+#include "sdpa/cpu_tiles.h"
 #include "sdpa/plan.h"
 #include "sdpa/plan_cpu.h"
 #include "sdpa/sdpa_internal.h"
@@ -37,7 +38,7 @@ static clattn_context *ctx;
 
 /* Strides (batch, head, seq) of a [B, H, S, dim] tensor in the case's layout; the padded one
  * leaves 3 unused floats after every row, the wide one also 2045 after every token's heads (keys
- * more than 8 KiB apart: plan_cpu.h's CLATTN_CPU_STAGE_F32_WIDE_STRIDE). Returns the number of
+ * more than 8 KiB apart: the tile policies' stage_f32_wide_stride). Returns the number of
  * floats the tensor spans. */
 static int64_t layout_strides(int layout, int64_t B, int64_t H, int64_t S, int64_t dim,
                               int64_t st[3]) {
@@ -419,19 +420,24 @@ int main(void) {
         c.lse = 0;
         run_case(&c);
         /* Float32 K/V whose rows are not packed, with enough query rows per kv head that flash2
-         * runs on contiguous copies of them (plan_cpu.h's clattn__cpu_stage_kv): keys more than
-         * 8 KiB apart from 1024 rows (16 x 67 here), [B, S, H, D] from 2048 (16 x 131, D 59). */
+         * runs on contiguous copies of them (plan_cpu.h's clattn__cpu_stage_kv), by the rules of
+         * the device's tile policy (cpu_tiles.h: 2048 rows on 16 lanes, 1024 on 8; from 1024 or
+         * 512 where keys are 8 KiB apart or more): keys more than 8 KiB apart (16 x 67 rows
+         * here), [B, S, H, D] from the policy's rows (16 x 131 or 16 x 67, D 59), and 16 rows
+         * fewer read in place. */
         if (al == CLATTN_ALGO_FLASH2) {
+            const clattn_cpu_tile_policy *pol =
+                clattn__cpu_tile_policy_for(ctx->caps.preferred_vector_width_float);
             c = base(al, 1, 16, 1, 67, 203, 64, 64, 1);
             c.layout = LAYOUT_WIDE;
             c.mask = MASK_1H;
             c.staged = 1;
             run_case(&c);
-            c = base(al, 2, 32, 2, 131, 113, 59, 59, 0);
+            c = base(al, 2, 32, 2, pol->stage_f32_rows / 16 + 3, 113, 59, 59, 0);
             c.layout = LAYOUT_BSHD;
             c.staged = 1;
             run_case(&c);
-            c.Sq = 127; /* 2032 rows: read in place */
+            c.Sq = pol->stage_f32_rows / 16 - 1; /* 16 rows short of the rule: read in place */
             c.staged = 0;
             run_case(&c);
         }

@@ -277,6 +277,22 @@ const clattn_cpu_tile_policy clattn__cpu_tile_policies[] = {
         .n_block_q = COUNT(avx512_block_q),
         .block_kv = block_kv_rules,
         .n_block_kv = COUNT(block_kv_rules),
+        /* Strided float32 K/V: every query block re-reads its kv head's keys and values, and
+         * keys a power of two of KiB apart share a few cache sets (padding the rows of a 24 KiB
+         * stride by 64 bytes took the strided kernel from 1.21x the contiguous one's time to
+         * 1.01x at Sq = Skv = 512, and from 1.18x to 1.12x at 2048, where a page per key
+         * remains). Measured on this host (B=1, causal unless said, the copies and the kernel on
+         * them against the kernel on the strided K/V, call by call in one process): keys 24 KiB
+         * apart (32 heads of 64 in a packed q/k/v row) 1.18x at Sq = Skv = 2048, 1.25-1.31x at
+         * 1024, 1.08x at 512 causal and 0.97x plain, 0.96x at 256; 2 KiB apart (8 heads of 64,
+         * [B, S, H, D]) 1.06-1.10x at 2048, 1.01x at 1024, 0.83-1.03x at 512 and 256; 3 KiB
+         * 1.03x at 2048, 0.96x at 1024; 4 KiB (8 of 128) 1.09x plain at 2048, 1.02-1.05x at
+         * 1024, 0.94x at 512; 8-16 KiB 1.10-1.20x at 1024. bench/layout_bench.py (the README's
+         * "Strided K/V on CPU devices") confirmed 8-24 KiB at 1024 and everything at 2048, and
+         * saw no gain at 1024 with keys 4 or 6 KiB apart. */
+        .stage_f32_rows = 2048,
+        .stage_f32_wide_rows = 1024,
+        .stage_f32_wide_stride = 8192,
     },
     {
         .lanes = 8,
@@ -296,6 +312,21 @@ const clattn_cpu_tile_policy clattn__cpu_tile_policies[] = {
          * few query positions (Sq <= 16) stack into 24 rows or more. (Before block_q 24: 32 was
          * 0.97-0.98 of the f32 rate at N=4096, 16 0.82-0.85.) */
         .narrow_kv_block_q = 24,
+        /* Strided float32 K/V (see the 16-lane policy for why copies pay): on this host the
+         * strided kernel costs more, and the copies pay from fewer rows. bench/layout_bench.py,
+         * 2026-12-02, 15 rounds, the strided layouts' time over contiguous K/V in the same
+         * process (H x D, bshd and qkv, plain and causal; two runs of a build copying every
+         * strided K/V, three of the 16-lane rule: bench/results/layout_bench_avx2.csv): at 1024
+         * query rows, 8 x 64 (keys 2 and 6 KiB apart) 1.04-1.09 copied against 1.13-1.36 in
+         * place, 8 x 128 bshd (4 KiB) 1.03-1.13 against 1.14-1.23; at 512, 32 x 64 (8 and 24
+         * KiB) 1.07-1.18 against 1.24-1.45, 32 x 128 (16 and 48 KiB) 1.07-1.13 against
+         * 1.09-1.30, but 8 x 64 1.04-1.10 against 1.09-1.26 and 8 x 128 (4 and 12 KiB)
+         * 1.08-1.15 against 1.08-1.17, within this host's noise (one build and point differed
+         * by up to 0.14 between runs); at 256 the copies lost (8 x 64 causal 1.26-1.31 against
+         * 0.96-1.09). A build that never copies cost 1.14-1.52 at 2048, against 1.02-1.09. */
+        .stage_f32_rows = 1024,
+        .stage_f32_wide_rows = 512,
+        .stage_f32_wide_stride = 8192,
     },
 };
 const size_t clattn__cpu_tile_policies_count = COUNT(clattn__cpu_tile_policies);

@@ -75,6 +75,10 @@ typedef struct {
      * the fewer rows a work-group has, the more the widening weighs: with narrow K/V the
      * block_q rules' choice is raised to this (0: not) where Sq * group fills it. */
     int64_t narrow_kv_block_q;
+    /* float32 K/V whose rows are not packed (seq stride > dim) run from contiguous copies
+     * (plan_cpu.h's clattn__cpu_stage_kv) from stage_f32_rows query rows per kv head, or from
+     * stage_f32_wide_rows where keys lie at least stage_f32_wide_stride bytes apart. */
+    int64_t stage_f32_rows, stage_f32_wide_rows, stage_f32_wide_stride;
 } clattn_cpu_tile_policy;
 
 /* Widest first; clattn__cpu_tile_policy_for picks the first whose lanes the device reaches. */

@@ -40,9 +40,11 @@ int clattn__cpu_stage_kv(const clattn_device_caps *caps, const clattn_sdpa_probl
     if (p->kv_dtype == CLATTN_DTYPE_F32) {
         if (p->k_st[2] <= p->D && p->v_st[2] <= p->Dv) return 0; /* packed rows: nothing to gain */
         const int64_t stride = p->k_st[2] > p->v_st[2] ? p->k_st[2] : p->v_st[2];
-        if (rows < (stride * CLATTN_ACC_BYTES >= CLATTN_CPU_STAGE_F32_WIDE_STRIDE
-                        ? CLATTN_CPU_STAGE_F32_WIDE_ROWS
-                        : CLATTN_CPU_STAGE_F32_MIN_ROWS))
+        const clattn_cpu_tile_policy *pol =
+            clattn__cpu_tile_policy_for(caps->preferred_vector_width_float);
+        if (rows < (stride * CLATTN_ACC_BYTES >= pol->stage_f32_wide_stride
+                        ? pol->stage_f32_wide_rows
+                        : pol->stage_f32_rows))
             return 0;
     } else {
         clattn__sdpa_cpu_tiles(CLATTN_ALGO_FLASH2, caps->preferred_vector_width_float, p->D, p->Dv,

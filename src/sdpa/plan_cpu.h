@@ -34,13 +34,6 @@ void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, 
  * clattn__cpu_stage_kv), and the share of the device's global memory the copies may take. */
 #define CLATTN_CPU_STAGE_KV_MIN_BLOCKS 8
 #define CLATTN_CPU_STAGE_KV_MEM_SHARE  8 /* 1/8 */
-/* Query rows per kv head from which flash2 runs on contiguous copies of float32 K/V whose rows
- * are not packed (seq stride > dim), and the seq stride in bytes from which the lower count
- * applies (see clattn__cpu_stage_kv). */
-#define CLATTN_CPU_STAGE_F32_MIN_ROWS    2048
-#define CLATTN_CPU_STAGE_F32_WIDE_ROWS   1024
-#define CLATTN_CPU_STAGE_F32_WIDE_STRIDE 8192
-
 /* 1 when flash2 of the CPU flavour should run on contiguous float32 copies of K and V, made by
  * one pass (cl/convert.cl's widen) before the kernel:
  *  - narrow (float16, bfloat16) K/V: the pass converts each element once, the kernel's tiles
@@ -51,17 +44,9 @@ void clattn__sdpa_cpu_tiles(clattn_algo algo, int preferred_vector_width_float, 
  *    and values, and keys a power of two of KiB apart share a few cache sets (padding the rows of
  *    a 24 KiB stride by 64 bytes took the strided kernel from 1.21x the contiguous one's time to
  *    1.01x at Sq = Skv = 512, and from 1.18x to 1.12x at 2048, where a page per key remains).
- *    Measured on the AVX-512 PoCL host (B=1, causal unless said, the copies and the kernel on
- *    them against the kernel on the strided K/V, call by call in one process): keys
- *    24 KiB apart (32 heads of 64 in a packed q/k/v row) 1.18x at Sq = Skv = 2048, 1.25-1.31x at
- *    1024, 1.08x at 512 causal and 0.97x plain, 0.96x at 256; 2 KiB apart (8 heads of 64,
- *    [B, S, H, D]) 1.06-1.10x at 2048, 1.01x at 1024, 0.83-1.03x at 512 and 256; 3 KiB 1.03x at
- *    2048, 0.96x at 1024; 4 KiB (8 of 128) 1.09x plain at 2048, 1.02-1.05x at 1024, 0.94x at
- *    512; 8-16 KiB 1.10-1.20x at 1024. bench/layout_bench.py (the README's "Strided K/V on CPU
- *    devices") confirmed 8-24 KiB at 1024 and everything at 2048, and saw no gain at 1024 with
- *    keys 4 or 6 KiB apart. Hence from CLATTN_CPU_STAGE_F32_MIN_ROWS query rows per kv head, or
- *    CLATTN_CPU_STAGE_F32_WIDE_ROWS where the keys are at least CLATTN_CPU_STAGE_F32_WIDE_STRIDE
- *    bytes apart.
+ *    How many query rows per kv head the copies need depends on the host: the tile policy of
+ *    the device's lane width says (cpu_tiles.h's stage_f32_*, with the measurements in
+ *    cpu_tiles.c).
  * Not for a paged cache's K/V, and not when the copies would take more than one allocation or
  * 1/CLATTN_CPU_STAGE_KV_MEM_SHARE of the global memory: reading in place needs no memory. Pure. */
 int clattn__cpu_stage_kv(const clattn_device_caps *caps, const clattn_sdpa_problem *p);
