@@ -328,8 +328,8 @@ int main(void) {
     run_all_shapes(ctx, CLATTN_FLAVOUR_AUTO, 0, 0);
     check_repeated_steps(ctx, shapes[2], 3);
     /* 1b. On CPU devices the key projection is layer_linear over W_h packed in panels (of 64
-     * columns at 16 lanes, above); here at 8 lanes (an AVX2 host's panels of 32 columns), with
-     * A = 300 (9 whole panels and a partial one) and A = 9 (one partial panel), with a bias. */
+     * columns at 16 lanes, above); here at 8 lanes (an AVX2 host's panels of 16 columns), with
+     * A = 300 (18 whole panels and a partial one) and A = 9 (one partial panel), with a bias. */
     setenv("CLATTN_VECTOR_WIDTH", "8", 1);
     clattn_context *lanes8 = tu_context();
     unsetenv("CLATTN_VECTOR_WIDTH");

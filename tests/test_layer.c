@@ -745,9 +745,11 @@ int main(void) {
         {48, 4, 2, 10, 14, 1, 0, CLATTN_DTYPE_F32, 3, 7, 1, 1, 10000, 1, 0, 0},
         {48, 6, 6, 0, 0, 0, 1, CLATTN_DTYPE_F16, 2, 7, 1, 0, 500, 1, 4, 0},
         {96, 3, 1, 0, 0, 1, 1, CLATTN_DTYPE_F32, 1, 59, 0, 0, 10000, 0, 12, 0.25},
-        /* on CPU devices every projection is layer_linear, 1, 2 or 4 rows a work-item (at most 2
-         * with 8 lanes): here 2, 5, 8 and 9 rows, so whole and partial row blocks; E = 36 leaves
-         * the output projection's columns in one partial panel (of 64 columns, or 32) */
+        /* on CPU devices every projection is layer_linear, 1, 2 or 4 rows a work-item (1, 2 or 6
+         * with 8 lanes, two panels for 1 or 2): here 2, 5, 8 and 9 rows, so whole and partial row
+         * blocks; E = 36 leaves the output projection's columns in one partial panel of 64
+         * columns (16 lanes), or in 3 panels of 16, the last partial and, two panels a
+         * work-item at 2 rows, the second work-item's second panel past the end (8 lanes) */
         {36, 4, 2, 9, 9, 1, 1, CLATTN_DTYPE_F32, 1, 2, 1, 0, 0, 0, 0, 0},
         {36, 4, 2, 10, 9, 1, 0, CLATTN_DTYPE_F32, 1, 5, 1, 0, 10000, 0, 0, 0},
         {36, 4, 2, 9, 9, 0, 1, CLATTN_DTYPE_F16, 2, 4, 1, 1, 0, 0, 0, 0},
@@ -763,12 +765,14 @@ int main(void) {
     run_case(gpu, &cases[8]);
     run_case(gpu, &cases[0]); /* one row: CLBlast's GEMV where layer_linear is for CPU devices */
     clattn_context_destroy(gpu);
-    /* layer_linear at 8 lanes (an AVX2 host's panels of 32 columns and 2 rows a work-item) */
+    /* layer_linear at 8 lanes (an AVX2 host's panels of 16 columns, 6 rows a work-item, two
+     * panels for 1 or 2 rows) */
     setenv("CLATTN_VECTOR_WIDTH", "8", 1);
     clattn_context *lanes8 = tu_context();
     unsetenv("CLATTN_VECTOR_WIDTH");
-    run_case(lanes8, &cases[0]);  /* 1 row, E = 48: a whole and a partial panel */
-    run_case(lanes8, &cases[2]);  /* 177 rows, the last block partial */
+    run_case(lanes8, &cases[0]);  /* 1 row, E = 48: two panels a work-item; the output's 3
+                                   * panels leave the last work-item's second past the end */
+    run_case(lanes8, &cases[2]);  /* 177 rows, the last block of 6 partial (3 rows) */
     run_case(lanes8, &cases[13]); /* 5 rows, E = 36: partial panels */
     clattn_context_destroy(lanes8);
     packed_equals_split(ctx);

@@ -12,9 +12,15 @@
  * in global memory; the tests' GPU-flavour contexts on PoCL are not). */
 int clattn__linear_lanes(const clattn_context *ctx);
 
-/* Columns per panel at `lanes` lanes (cl/layer.cl's LINEAR_PANEL): 4 vectors. */
+/* Vectors per panel row at `lanes` lanes (cl/layer.cl's LINEAR_NQ): 4 with 16 lanes, 2 with 8
+ * (linear.c says why). */
+static inline int64_t clattn__linear_nq(int lanes) {
+    return lanes >= 16 ? 4 : 2;
+}
+
+/* Columns per panel at `lanes` lanes (cl/layer.cl's LINEAR_PANEL): 64 or 16. */
 static inline int64_t clattn__linear_panel(int lanes) {
-    return 4 * (int64_t)lanes;
+    return clattn__linear_nq(lanes) * (int64_t)lanes;
 }
 
 /* Builds layer_linear (and layer_linear_pack, same options) for `lanes` lanes and m rows. */

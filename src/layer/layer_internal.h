@@ -36,7 +36,7 @@ struct clattn_mha_layer {
     cl_mem b_qkv;             /* float [ld] (zeros in the gaps), or NULL without biases */
     cl_mem w_o;               /* float [Hq * Dv, E]: Wo^T */
     cl_mem b_o;               /* float [E], or NULL */
-    /* CPU devices: layer_linear's lanes (16 or 8), whose panels (clattn__linear_panel: 4 * lanes
+    /* CPU devices: layer_linear's lanes (16 or 8), whose panels (clattn__linear_panel: 64 or 16
      * columns) are the layout of w_qkv and w_o; 0 elsewhere (row-major, CLBlast) */
     int lanes;
 };

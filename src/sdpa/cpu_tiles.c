@@ -277,19 +277,16 @@ const clattn_cpu_tile_policy clattn__cpu_tile_policies[] = {
         .n_block_q = COUNT(avx512_block_q),
         .block_kv = block_kv_rules,
         .n_block_kv = COUNT(block_kv_rules),
-        /* Strided float32 K/V: every query block re-reads its kv head's keys and values, and
-         * keys a power of two of KiB apart share a few cache sets (padding the rows of a 24 KiB
-         * stride by 64 bytes took the strided kernel from 1.21x the contiguous one's time to
-         * 1.01x at Sq = Skv = 512, and from 1.18x to 1.12x at 2048, where a page per key
-         * remains). Measured on this host (B=1, causal unless said, the copies and the kernel on
-         * them against the kernel on the strided K/V, call by call in one process): keys 24 KiB
-         * apart (32 heads of 64 in a packed q/k/v row) 1.18x at Sq = Skv = 2048, 1.25-1.31x at
-         * 1024, 1.08x at 512 causal and 0.97x plain, 0.96x at 256; 2 KiB apart (8 heads of 64,
-         * [B, S, H, D]) 1.06-1.10x at 2048, 1.01x at 1024, 0.83-1.03x at 512 and 256; 3 KiB
-         * 1.03x at 2048, 0.96x at 1024; 4 KiB (8 of 128) 1.09x plain at 2048, 1.02-1.05x at
-         * 1024, 0.94x at 512; 8-16 KiB 1.10-1.20x at 1024. bench/layout_bench.py (the README's
-         * "Strided K/V on CPU devices") confirmed 8-24 KiB at 1024 and everything at 2048, and
-         * saw no gain at 1024 with keys 4 or 6 KiB apart. */
+        /* Strided float32 K/V (plan_cpu.h's clattn__cpu_stage_kv says why copies pay), measured
+         * on this host (B=1, causal unless said, the copies and the kernel on them against the
+         * kernel on the strided K/V, call by call in one process): keys 24 KiB apart (32 heads
+         * of 64 in a packed q/k/v row) 1.18x at Sq = Skv = 2048, 1.25-1.31x at 1024, 1.08x at
+         * 512 causal and 0.97x plain, 0.96x at 256; 2 KiB apart (8 heads of 64, [B, S, H, D])
+         * 1.06-1.10x at 2048, 1.01x at 1024, 0.83-1.03x at 512 and 256; 3 KiB 1.03x at 2048,
+         * 0.96x at 1024; 4 KiB (8 of 128) 1.09x plain at 2048, 1.02-1.05x at 1024, 0.94x at
+         * 512; 8-16 KiB 1.10-1.20x at 1024. bench/layout_bench.py (the README's "Strided K/V on
+         * CPU devices") confirmed 8-24 KiB at 1024 and everything at 2048, and saw no gain at
+         * 1024 with keys 4 or 6 KiB apart. */
         .stage_f32_rows = 2048,
         .stage_f32_wide_rows = 1024,
         .stage_f32_wide_stride = 8192,
@@ -312,7 +309,7 @@ const clattn_cpu_tile_policy clattn__cpu_tile_policies[] = {
          * few query positions (Sq <= 16) stack into 24 rows or more. (Before block_q 24: 32 was
          * 0.97-0.98 of the f32 rate at N=4096, 16 0.82-0.85.) */
         .narrow_kv_block_q = 24,
-        /* Strided float32 K/V (see the 16-lane policy for why copies pay): on this host the
+        /* Strided float32 K/V (as the 16-lane policy): on this host the
          * strided kernel costs more, and the copies pay from fewer rows. bench/layout_bench.py,
          * 2026-12-02, 15 rounds, the strided layouts' time over contiguous K/V in the same
          * process (H x D, bshd and qkv, plain and causal; two runs of a build copying every
