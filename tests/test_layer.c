@@ -8,6 +8,7 @@
  * bits; a ragged prefill then decode steps over paged and contiguous KV caches equal the
  * one-shot forward; the device form behind a user event; .npy folders in both namings; every
  * refusal leaves y and the cache as they were. */
+#include "core/internal.h" /* the context's caps, to force 16 lanes below */
 #include "layer_ref.h"
 #include "npy.h"
 #include "testutil.h"
@@ -775,6 +776,15 @@ int main(void) {
     run_case(lanes8, &cases[2]);  /* 177 rows, the last block of 6 partial (3 rows) */
     run_case(lanes8, &cases[13]); /* 5 rows, E = 36: partial panels */
     clattn_context_destroy(lanes8);
+    /* ... and at 16 lanes (panels of 64 columns, 4 rows a work-item), which CLATTN_VECTOR_WIDTH
+     * cannot raise an AVX2 host to: the context is made to believe its device prefers 16-wide
+     * floats before the layers are created (PoCL runs float16 on any host). */
+    clattn_context *lanes16 = tu_context();
+    lanes16->caps.preferred_vector_width_float = 16;
+    run_case(lanes16, &cases[0]);  /* 1 row */
+    run_case(lanes16, &cases[2]);  /* 177 rows, the last block of 4 partial (1 row) */
+    run_case(lanes16, &cases[13]); /* 5 rows, E = 36: one partial panel */
+    clattn_context_destroy(lanes16);
     packed_equals_split(ctx);
     const layer_case gqa = {96, 6, 2, 0, 0, 1, 1, CLATTN_DTYPE_F32, 3, 0, 1, 1, 10000, 0, 0, 0};
     cache_matches_full(ctx, &gqa, 5, 3);
