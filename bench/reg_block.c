@@ -2,7 +2,7 @@
  * host, without OpenCL: NV query-row vectors (8 floats) times JB keys per step, the query
  * vectors loaded and the keys broadcast from L1-resident arrays, NV x JB accumulators, over a
  * 64-dim row, repeated; and, for scale, the same 12 FMAs a step with no loads at all (fma-only:
- * the core's FMA rate). On a core with two FMA pipes of latency 4-5, 8 accumulators cannot quite
+ * the core's FMA rate). On a core with two FMA pipes of latency 4-5, 8 accumulators may not
  * keep both pipes busy, and NV x JB + NV + 1 vectors must fit the 16 AVX2 registers, so 2 x 4
  * (block_q 16 before 2026-12-02) and 3 x 4 (block_q 24, src/sdpa/cpu_tiles.c) are the shapes to
  * compare; 2 x 6 is there for scale, and 4 x 3 needs 17 registers (it spills: a lower bound).

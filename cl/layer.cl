@@ -21,7 +21,7 @@
  * 8), rows per work-item (LINEAR_ROWS) and panels per work-item (LINEAR_WP). A work-item keeps
  * ROWS x WP x NQ vectors of accumulators: 4 x 1 x 4 = 16 of AVX-512's 32 registers for a
  * product of 4 rows or more; on 8 lanes 6 x 1 x 2 = 12 of AVX2's 16 (with the 2 weight vectors
- * and the broadcast: all 16), and for 1 or 2 rows (a decode step) 2 panels, two weight streams. */
+ * and the broadcast: 15), and for 1 or 2 rows (a decode step) 2 panels, two weight streams. */
 #ifndef LINEAR_VW
 #define LINEAR_VW 16
 #endif

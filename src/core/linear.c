@@ -3,16 +3,17 @@
  * of a work-item follows the lanes and m (at most 3 builds per lane width):
  *   16 lanes  4 rows x 4 vectors of one 64-column panel (16 accumulators), fewer rows for 1 or 2;
  *   8 lanes   6 rows x 2 vectors of one 16-column panel (12 accumulators: with the 2 weight
- *             vectors and the broadcast, AVX2's 16 registers); 1 or 2 rows (a decode step of one
- *             or two sequences) x 2 panels.
+ *             vectors and the broadcast, 15 of AVX2's 16 registers); 1 or 2 rows (a decode step
+ *             of one or two sequences) x 2 panels.
  * The 8-lane shape, measured on the 2-core AVX2 host (2026-12-02, x [m, 2048] W [2048, 6144],
  * kernel variants alternated call by call in one process, medians of 15-41, six runs): against
- * the earlier 2 rows x 4 vectors of 32-column panels (8 accumulators, too few to cover the FMA
- * latency), 6 x 2 ran 1.07-1.22x faster at m = 512-2048 (m = 512: 122-183 against 108-165
- * GFLOP/s), 1.11-1.39x at 64 and 0.90-1.11x at 16; 4 rows x 3 vectors (24-column panels) came
- * within a few percent of 6 x 2; 3 x 4 spilled (0.7x). The narrower panels alone cost the decode
- * step 0-16% (twice the work-items); two panels a work-item, as many work-items as before, took
- * it 1.09-1.17x faster than before (m = 1 and 2, n = 6144 and 2048: two weight streams). */
+ * the earlier 2 rows x 4 vectors of 32-column panels (8 accumulators: bench/reg_block.c's loop
+ * of that many ran at 0.76-0.91 of 12's rate in the host's slow state), 6 x 2 ran 1.07-1.22x
+ * faster at m = 512-2048 (m = 512: 122-183 against 108-165 GFLOP/s), 1.11-1.39x at 64 and
+ * 0.90-1.11x at 16; 4 rows x 3 vectors (24-column panels) came within a few percent of 6 x 2;
+ * 3 x 4 spilled (the whole layer at 0.7x). The narrower panels alone cost the decode step 0-16%
+ * (twice the work-items); two panels a work-item, as many work-items as before, took it
+ * 1.09-1.17x faster than before (m = 1 and 2, n = 6144 and 2048: two weight streams). */
 #include "core/linear.h"
 
 #include <stdio.h>

@@ -142,7 +142,7 @@ static const clattn_cpu_tile_run avx512_long_runs[] = {
  * blocking of clattn__cpu_reg_block. block_q 24 (three 8-lane row vectors times 4 keys: 12
  * accumulators, the 3 query vectors and the broadcast fill AVX2's 16 registers, as the score and
  * P V loops' disassembly shows, no spills) is the best tile or within 4% of it on every problem;
- * 16 (two vectors times 4 keys: 8 accumulators, too few to cover the FMA latency on two pipes)
+ * 16 (two vectors times 4 keys: 8 accumulators, too few in this host's slow state: steady.md)
  * was 0.81-0.97 of it at block_kv 64. block_kv 32, 64 and 128 at block_q 24 came within 1.5% of
  * each other when timed again with 16 rounds (this table's single pass put 128 up to 7% ahead:
  * hence the policy's noise of 10%). An earlier table, from separate processes at load 6-8 before
@@ -309,8 +309,8 @@ const clattn_cpu_tile_policy clattn__cpu_tile_policies[] = {
          * few query positions (Sq <= 16) stack into 24 rows or more. (Before block_q 24: 32 was
          * 0.97-0.98 of the f32 rate at N=4096, 16 0.82-0.85.) */
         .narrow_kv_block_q = 24,
-        /* Strided float32 K/V (as the 16-lane policy): on this host the
-         * strided kernel costs more, and the copies pay from fewer rows. bench/layout_bench.py,
+        /* Strided float32 K/V (as the 16-lane policy): on this host the strided kernel costs
+         * more, and the copies pay from fewer rows. bench/layout_bench.py,
          * 2026-12-02, 15 rounds, the strided layouts' time over contiguous K/V in the same
          * process (H x D, bshd and qkv, plain and causal; two runs of a build copying every
          * strided K/V, three of the 16-lane rule: bench/results/layout_bench_avx2.csv): at 1024
